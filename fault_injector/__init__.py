@@ -1,1 +1,6 @@
-"""See the module docstrings below this package."""
+"""Seeded, declarative fault plans and their injection (DESIGN.md §4 "fault injector").
+
+A :class:`~fault_injector.plan.FaultPlan` says which map tasks, which replicas, what kind of
+fault and at the end of which phase. The replica task runtime carries faults out; the core
+never sees a plan, only the consequences (a dead process, a signature that disagrees).
+"""

@@ -1,0 +1,100 @@
+"""Events: what happened, in the past tense, as the shells report it to the core.
+
+Every event carries ``now``, the shell's clock in seconds (any monotonic origin); the core
+never reads a clock of its own. Events about one replica name its ``task`` (map task index,
+>= 0) and ``replica`` (replica id within the task, >= 0, issued by the core).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """The driver is ready: the core answers with the first replicas to launch."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class ReplicaStarted:
+    """The runner started the replica's process on ``node`` (heartbeat clock starts)."""
+
+    now: float
+    task: int
+    replica: int
+    node: str
+
+
+@dataclass(frozen=True)
+class ReplicaRegistered:
+    """The replica's process said hello from ``host`` (its first message)."""
+
+    now: float
+    task: int
+    replica: int
+    host: str
+
+
+@dataclass(frozen=True)
+class HeartbeatReceived:
+    """The replica is alive; ``progress`` (0..1) is its progress through its current phase."""
+
+    now: float
+    task: int
+    replica: int
+    progress: float = 0.0
+
+
+@dataclass(frozen=True)
+class SignatureReported:
+    """The replica committed its output of ``subsplit`` and reports its SHA-256 (hex).
+
+    ``output_bytes`` is the size of that committed output, for the report only.
+    """
+
+    now: float
+    task: int
+    replica: int
+    subsplit: int
+    signature: str
+    output_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class WorkRequested:
+    """The replica asks for its next sub-split (after registering or reporting)."""
+
+    now: float
+    task: int
+    replica: int
+
+
+@dataclass(frozen=True)
+class ReplicaGaveUp:
+    """The replica's user program failed; ``reason`` is one line from its stderr."""
+
+    now: float
+    task: int
+    replica: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReplicaExited:
+    """The replica's process ended with ``returncode`` (negative: killed by that signal)."""
+
+    now: float
+    task: int
+    replica: int
+    returncode: int
+
+
+@dataclass(frozen=True)
+class ClockTicked:
+    """Time passed: the core checks heartbeat timeouts against ``now``."""
+
+    now: float
+
+
+Event = (JobStarted | ReplicaStarted | ReplicaRegistered | HeartbeatReceived
+         | SignatureReported | WorkRequested | ReplicaGaveUp | ReplicaExited | ClockTicked)

@@ -1,0 +1,331 @@
+"""The core state machine of dirft: every rule that changes a job's state lives here.
+
+``JobState.handle(*events) -> list[Action]`` is the only way state changes. It does no I/O,
+reads no clock (events carry ``now``) and uses no randomness, so the voting service, the
+local runner, the Hadoop runner and the simulator all drive the very same decisions.
+
+Rules (DESIGN.md §2, after the DIRFT paper, Ganguly et al. 2017):
+
+* A work unit (sub-split) is *decided* once ``quorum`` distinct replicas report the same
+  SHA-256; the decision never changes. A task is done when every unit is decided.
+* A replica asking for work gets the next unit in its rotation that it has not processed,
+  that is undecided and that still needs more votes than are in flight (eager schemes skip
+  the last test). Otherwise it waits if some undecided unit may still need it, else exits.
+* A replica that exits abnormally, times out on heartbeats or gives up is dead: its
+  in-flight vote is revoked; votes it already reported stay.
+* When the live replicas of a task can no longer reach a quorum on some unit, the task
+  launches extra replicas within the scheme's bound; past it the job aborts with a message
+  naming the task, the sub-split and the signatures seen. Nothing is committed then.
+
+Peer mistakes (a report for a unit not assigned, a message from an unknown replica) answer
+with :class:`~dirft.core.actions.RejectMessage`; shell bugs raise
+:class:`~dirft.errors.InvalidTransition`.
+"""
+
+from dirft.core import actions as A
+from dirft.core import events as E
+from dirft.core.task_state import TRANSITIONS, ReplicaState, SubsplitState, TaskState
+from dirft.errors import InvalidTransition
+
+
+class JobState:
+    """The state of one job's map stage under one scheme.
+
+    Takes a :class:`dirft.core.jobplan.JobPlan` (tasks, their sub-splits and initial
+    replica nodes, the scheme, the heartbeat timeout in seconds). ``handle`` returns
+    actions in the order they must be carried out.
+    """
+
+    def __init__(self, plan) -> None:
+        self.plan = plan
+        self.scheme = plan.scheme
+        self.tasks = [TaskState(index=t.index, units=[
+            SubsplitState(index=s.index, length=s.length) for s in t.subsplits])
+            for t in plan.tasks]
+        self.aborted: A.AbortJob | None = None
+        self.finished = False
+        self.now = 0.0
+
+    # -- the one entry point ---------------------------------------------------------
+    def handle(self, *events) -> list:
+        """Apply ``events`` in order; return the actions they call for (possibly none)."""
+        out: list = []
+        for event in events:
+            self.now = max(self.now, event.now)
+            _HANDLERS[type(event)](self, event, out)
+        return out
+
+    # -- event handlers ----------------------------------------------------------------
+    def _job_started(self, ev: E.JobStarted, out: list) -> None:
+        for plan_task, task in zip(self.plan.tasks, self.tasks):
+            for rid, node in enumerate(plan_task.nodes):
+                self._launch(task, rid, node, out)
+        self._maybe_finish(out)
+
+    def _replica_started(self, ev: E.ReplicaStarted, out: list) -> None:
+        task, rep = self._task(ev.task), self._replica_or_bug(ev)
+        if rep.state == "stopping":  # cancelled while the runner was starting it
+            out.append(A.KillReplica(ev.task, ev.replica, "not needed any more"))
+            return
+        rep.node, rep.last_seen = ev.node, ev.now
+        self._move(task, rep, "started", f"process started on {ev.node}")
+
+    def _replica_registered(self, ev: E.ReplicaRegistered, out: list) -> None:
+        task, rep = self._lookup(ev, out)
+        if rep is None or self._answer_if_over(task, rep, out):
+            return
+        if rep.state != "started":
+            out.append(A.RejectMessage(ev.task, ev.replica, 409,
+                                       f"replica already registered (state {rep.state})"))
+            return
+        rep.last_seen = ev.now
+        self._move(task, rep, "idle", f"registered from {ev.host}")
+
+    def _heartbeat(self, ev: E.HeartbeatReceived, out: list) -> None:
+        task, rep = self._lookup(ev, out)
+        if rep is not None and not self._answer_if_over(task, rep, out):
+            rep.last_seen = ev.now
+
+    def _signature_reported(self, ev: E.SignatureReported, out: list) -> None:
+        task, rep = self._lookup(ev, out)
+        if rep is None or not rep.live:
+            return  # a dead replica's late report is not a vote; WorkRequested says exit
+        if rep.current != ev.subsplit:
+            out.append(A.RejectMessage(ev.task, ev.replica, 409,
+                                       f"sub-split {ev.subsplit} was not assigned to it"))
+            return
+        rep.last_seen = ev.now
+        self._record_vote(task, rep, ev.subsplit, ev.signature, out)
+
+    def _work_requested(self, ev: E.WorkRequested, out: list) -> None:
+        task, rep = self._lookup(ev, out)
+        if rep is None or self._answer_if_over(task, rep, out):
+            return
+        if rep.state in ("working", "started"):
+            out.append(A.RejectMessage(ev.task, ev.replica, 409,
+                                       f"asks for work in state {rep.state}"))
+            return
+        rep.last_seen = ev.now
+        self._next_work(task, rep, out)
+
+    def _gave_up(self, ev: E.ReplicaGaveUp, out: list) -> None:
+        task, rep = self._lookup(ev, out)
+        if rep is not None and rep.live:
+            self._kill(task, rep, "gave-up", f"gave up: {ev.reason}", out, kill=False)
+
+    def _exited(self, ev: E.ReplicaExited, out: list) -> None:
+        task, rep = self._task(ev.task), self._replica_or_bug(ev)
+        if rep.state in ("exiting", "stopping"):
+            self._move(task, rep, "exited", f"process ended (code {ev.returncode})")
+        elif rep.live:
+            how = (f"killed by signal {-ev.returncode}" if ev.returncode < 0
+                   else f"exit code {ev.returncode}")
+            self._kill(task, rep, "exit", f"process ended before done ({how})", out,
+                       kill=False)
+
+    def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
+        limit = self.plan.heartbeat_timeout
+        for task in self.tasks:
+            for rep in list(task.replicas.values()):
+                if rep.live and rep.last_seen is not None and ev.now - rep.last_seen > limit:
+                    silent_for = ev.now - rep.last_seen
+                    self._kill(task, rep, "heartbeat",
+                               f"no heartbeat for {silent_for:.1f}s (> {limit}s)", out)
+
+    # -- rules -------------------------------------------------------------------------
+    def _record_vote(self, task: TaskState, rep: ReplicaState, s: int, sig: str,
+                     out: list) -> None:
+        unit = task.units[s]
+        was_mismatched = unit.mismatched
+        unit.votes[rep.rid] = sig
+        unit.in_flight.discard(rep.rid)
+        rep.processed.add(s)
+        rep.current = None
+        self._move(task, rep, "idle", f"reported sub-split {s} signature {sig[:12]}…")
+        if unit.mismatched and not was_mismatched:
+            task.mismatches += 1
+            task.tell(self.now, f"sub-split {s}: signatures disagree {self._votes_text(unit)}")
+        if unit.decided is None:
+            self._decide(task, unit, out)
+        self._ensure_progress(task, out)
+
+    def _decide(self, task: TaskState, unit: SubsplitState, out: list) -> None:
+        sig, count = unit.leading()
+        if count < self.scheme.quorum:
+            return
+        unit.decided = sig
+        task.tell(self.now, f"sub-split {unit.index} decided {sig[:12]}… by {count} votes")
+        if all(u.decided for u in task.units):
+            self._commit(task, out)
+
+    def _commit(self, task: TaskState, out: list) -> None:
+        task.decided = True
+        winners = tuple(A.Winner(u.index, min(r for r, v in u.votes.items() if v == u.decided),
+                                 u.decided) for u in task.units)
+        out.append(A.CommitTaskOutput(task.index, winners))
+        for rep in task.replicas.values():
+            if rep.state in ("pending", "started", "working"):
+                self._move(task, rep, "stopping", "task decided; work not needed")
+                out.append(A.KillReplica(task.index, rep.rid, "task decided"))
+        self._maybe_finish(out)
+
+    def _next_work(self, task: TaskState, rep: ReplicaState, out: list) -> None:
+        if task.decided or self.aborted:
+            self._tell_exit(task, rep, out)
+            return
+        for s in self.scheme.rotation(rep.rid):
+            unit = task.units[s]
+            if unit.decided or s in rep.processed:
+                continue
+            if self.scheme.eager or unit.needed(self.scheme.quorum) > len(unit.in_flight):
+                self._assign(task, rep, unit, out)
+                return
+        if any(not u.decided and u.index not in rep.processed for u in task.units):
+            self._move(task, rep, "waiting", "waits: remaining work is in flight")
+            out.append(A.WaitForWork(task.index, rep.rid))
+        else:
+            self._tell_exit(task, rep, out)
+
+    def _assign(self, task: TaskState, rep: ReplicaState, unit: SubsplitState,
+                out: list) -> None:
+        unit.in_flight.add(rep.rid)
+        rep.current = unit.index
+        rep.phase += 1
+        task.work_bytes += unit.length
+        self._move(task, rep, "working", f"phase {rep.phase}: sub-split {unit.index}")
+        out.append(A.AssignSubsplit(task.index, rep.rid, unit.index, rep.phase))
+
+    def _ensure_progress(self, task: TaskState, out: list) -> None:
+        """Launch extra replicas, or abort, when live replicas cannot reach a quorum."""
+        if task.decided or self.aborted:
+            return
+        short, unit = max(((self._deficit(task, u), u) for u in task.units if not u.decided),
+                          key=lambda du: du[0], default=(0, None))
+        if short <= 0:
+            return
+        budget = self.scheme.extra_replicas - task.extra_launched
+        if short > budget:
+            self._abort(task, unit, short, budget, out)
+            return
+        for _ in range(short):
+            if self.aborted:
+                return
+            self._launch_extra(task, unit, out)
+
+    def _deficit(self, task: TaskState, unit: SubsplitState) -> int:
+        potential = len(unit.in_flight) + sum(
+            1 for r in task.live_replicas()
+            if r.rid not in unit.in_flight and unit.index not in r.processed)
+        return unit.needed(self.scheme.quorum) - potential
+
+    def _launch_extra(self, task: TaskState, unit: SubsplitState, out: list) -> None:
+        used = {r.node for r in task.replicas.values()}
+        node = self.plan.node_for_extra(task.index, used)
+        if node is None:
+            self._abort(task, unit, 1, 0, out, why="no node is left to run an extra replica")
+            return
+        task.extra_launched += 1
+        self._launch(task, max(task.replicas) + 1, node, out)
+
+    def _launch(self, task: TaskState, rid: int, node: str, out: list) -> None:
+        task.replicas[rid] = ReplicaState(rid=rid, node=node)
+        task.tell(self.now, f"r{rid} launch on {node}")
+        out.append(A.LaunchReplica(task.index, rid, node))
+
+    def _kill(self, task: TaskState, rep: ReplicaState, kind: str, cause: str, out: list,
+              kill: bool = True) -> None:
+        if rep.current is not None:
+            task.units[rep.current].in_flight.discard(rep.rid)
+            rep.current = None
+        rep.cause = cause
+        task.failures[kind] += 1
+        self._move(task, rep, "dead", cause)
+        if kill:
+            out.append(A.KillReplica(task.index, rep.rid, cause))
+        self._ensure_progress(task, out)
+
+    def _abort(self, task: TaskState, unit: SubsplitState, short: int, budget: int,
+               out: list, why: str = "") -> None:
+        dead = ", ".join(f"r{r.rid} ({r.cause})" for r in task.replicas.values()
+                         if r.state == "dead") or "none"
+        sub = self.plan.tasks[task.index].subsplits[unit.index]
+        why = why or (f"{short} more vote(s) needed but only {max(budget, 0)} extra "
+                      f"replica(s) allowed (dirft.replicas.extra.max)")
+        self.aborted = A.AbortJob(task.index, unit.index, (
+            f"task {task.index} sub-split {unit.index} (bytes {sub.start}-{sub.end}): no quorum "
+            f"of {self.scheme.quorum} matching signature(s) under scheme {self.scheme.name}; "
+            f"seen {self._votes_text(unit)}; dead replicas: {dead}; {why}. Raise "
+            f"mapred.map.tasks.fault.tolerance or dirft.replicas.extra.max, or check that the "
+            f"mapper is deterministic and its task logs"))
+        task.tell(self.now, "job aborted")
+        for t in self.tasks:
+            for rep in t.replicas.values():
+                if rep.state in ("pending", "started", "working", "idle", "waiting"):
+                    self._move(t, rep, "stopping", "job aborted")
+                    out.append(A.KillReplica(t.index, rep.rid, "job aborted"))
+        out.append(self.aborted)
+
+    def _maybe_finish(self, out: list) -> None:
+        if not self.finished and all(t.decided for t in self.tasks):
+            self.finished = True
+            out.append(A.FinishJob())
+
+    # -- helpers -----------------------------------------------------------------------
+    def _answer_if_over(self, task: TaskState, rep: ReplicaState, out: list) -> bool:
+        """Answer a replica that should not be talking any more; True if answered."""
+        if rep.live:
+            return False
+        if rep.state == "dead":
+            out.append(A.KillReplica(task.index, rep.rid, f"declared dead: {rep.cause}"))
+        out.append(A.ExitReplica(task.index, rep.rid))
+        return True
+
+    def _tell_exit(self, task: TaskState, rep: ReplicaState, out: list) -> None:
+        self._move(task, rep, "exiting", "told to exit")
+        out.append(A.ExitReplica(task.index, rep.rid))
+
+    def _move(self, task: TaskState, rep: ReplicaState, to: str, why: str) -> None:
+        if to not in TRANSITIONS[rep.state]:
+            raise InvalidTransition(
+                f"task {task.index} replica {rep.rid}: {rep.state} -> {to} is not allowed "
+                f"({why}); story: {' | '.join(task.story[-5:])}")
+        task.tell(self.now, f"r{rep.rid} {rep.state}->{to}: {why}")
+        rep.state = to
+
+    def _task(self, index: int) -> TaskState:
+        if not 0 <= index < len(self.tasks):
+            raise InvalidTransition(f"task {index} does not exist ({len(self.tasks)} tasks)")
+        return self.tasks[index]
+
+    def _replica_or_bug(self, ev) -> ReplicaState:
+        task = self._task(ev.task)
+        if ev.replica not in task.replicas:
+            raise InvalidTransition(
+                f"task {ev.task} replica {ev.replica} was never launched ({type(ev).__name__})")
+        return task.replicas[ev.replica]
+
+    def _lookup(self, ev, out: list):
+        """Find the replica a message names; reject (404) ids the core never issued."""
+        if 0 <= ev.task < len(self.tasks) and ev.replica in self.tasks[ev.task].replicas:
+            task = self.tasks[ev.task]
+            return task, task.replicas[ev.replica]
+        out.append(A.RejectMessage(ev.task, ev.replica, 404,
+                                   f"task {ev.task} replica {ev.replica} is not in this job"))
+        return None, None
+
+    @staticmethod
+    def _votes_text(unit: SubsplitState) -> str:
+        return "{" + ", ".join(f"r{r}: {s[:12]}…" for r, s in sorted(unit.votes.items())) + "}"
+
+
+_HANDLERS = {
+    E.JobStarted: JobState._job_started,
+    E.ReplicaStarted: JobState._replica_started,
+    E.ReplicaRegistered: JobState._replica_registered,
+    E.HeartbeatReceived: JobState._heartbeat,
+    E.SignatureReported: JobState._signature_reported,
+    E.WorkRequested: JobState._work_requested,
+    E.ReplicaGaveUp: JobState._gave_up,
+    E.ReplicaExited: JobState._exited,
+    E.ClockTicked: JobState._clock_ticked,
+}
