@@ -9,8 +9,9 @@ Rules (DESIGN.md §2, after the DIRFT paper, Ganguly et al. 2017):
 * A work unit (sub-split) is *decided* once ``quorum`` distinct replicas report the same
   SHA-256; the decision never changes. A task is done when every unit is decided.
 * A replica asking for work gets the next unit in its rotation that it has not processed,
-  that is undecided and that still needs more votes than are in flight (eager schemes skip
-  the last test). Otherwise it waits if some undecided unit may still need it, else exits.
+  that is undecided and that still needs more votes than are in flight or reserved by a
+  started or working sibling whose rotation reaches it next (eager schemes skip the last
+  test). Otherwise it waits if some undecided unit may still need it, else exits.
 * A replica that exits abnormally, times out on heartbeats or gives up is dead: its
   in-flight vote is revoked; votes it already reported stay.
 * When the live replicas of a task can no longer reach a quorum on some unit, the task
@@ -165,6 +166,7 @@ class JobState:
         out.append(A.CommitTaskOutput(task.index, winners))
         for rep in task.replicas.values():
             if rep.state in ("pending", "started", "working"):
+                self._revoke(task, rep)
                 self._move(task, rep, "stopping", "task decided; work not needed")
                 out.append(A.KillReplica(task.index, rep.rid, "task decided"))
         self._maybe_finish(out)
@@ -177,7 +179,8 @@ class JobState:
             unit = task.units[s]
             if unit.decided or s in rep.processed:
                 continue
-            if self.scheme.eager or unit.needed(self.scheme.quorum) > len(unit.in_flight):
+            covered = len(unit.in_flight) + self._reserved(task, unit, rep)
+            if self.scheme.eager or unit.needed(self.scheme.quorum) > covered:
                 self._assign(task, rep, unit, out)
                 return
         if any(not u.decided and u.index not in rep.processed for u in task.units):
@@ -185,6 +188,28 @@ class JobState:
             out.append(A.WaitForWork(task.index, rep.rid))
         else:
             self._tell_exit(task, rep, out)
+
+    def _reserved(self, task: TaskState, unit: SubsplitState, asking: ReplicaState) -> int:
+        """Siblings that will take ``unit`` next in their rotation on their own.
+
+        Only replicas that are started or working count: they will ask soon (or die, which
+        lifts the reservation); and only if they reach ``unit`` in a phase no later than the
+        asking replica would, so phase p work goes before phase p+1 work. This keeps fault-free DIRFT in the paper's lockstep phases
+        whatever the replicas' speeds; a replica still waiting for a map slot reserves
+        nothing, so its siblings take its share instead of idling.
+        """
+        phase = asking.phase + 1
+        return sum(1 for r in task.replicas.values()
+                   if r is not asking and r.state in ("started", "working")
+                   and r.phase + 1 <= phase and self._next_in_rotation(task, r) == unit.index)
+
+    def _next_in_rotation(self, task: TaskState, rep: ReplicaState) -> int | None:
+        order = self.scheme.rotation(rep.rid)
+        begin = order.index(rep.current) + 1 if rep.current is not None else 0
+        for s in order[begin:]:
+            if s not in rep.processed and not task.units[s].decided:
+                return s
+        return None
 
     def _assign(self, task: TaskState, rep: ReplicaState, unit: SubsplitState,
                 out: list) -> None:
@@ -234,9 +259,7 @@ class JobState:
 
     def _kill(self, task: TaskState, rep: ReplicaState, kind: str, cause: str, out: list,
               kill: bool = True) -> None:
-        if rep.current is not None:
-            task.units[rep.current].in_flight.discard(rep.rid)
-            rep.current = None
+        self._revoke(task, rep)
         rep.cause = cause
         task.failures[kind] += 1
         self._move(task, rep, "dead", cause)
@@ -261,6 +284,7 @@ class JobState:
         for t in self.tasks:
             for rep in t.replicas.values():
                 if rep.state in ("pending", "started", "working", "idle", "waiting"):
+                    self._revoke(t, rep)
                     self._move(t, rep, "stopping", "job aborted")
                     out.append(A.KillReplica(t.index, rep.rid, "job aborted"))
         out.append(self.aborted)
@@ -279,6 +303,13 @@ class JobState:
             out.append(A.KillReplica(task.index, rep.rid, f"declared dead: {rep.cause}"))
         out.append(A.ExitReplica(task.index, rep.rid))
         return True
+
+    @staticmethod
+    def _revoke(task: TaskState, rep: ReplicaState) -> None:
+        """Withdraw the replica's in-flight work: it will not vote on it."""
+        if rep.current is not None:
+            task.units[rep.current].in_flight.discard(rep.rid)
+            rep.current = None
 
     def _tell_exit(self, task: TaskState, rep: ReplicaState, out: list) -> None:
         self._move(task, rep, "exiting", "told to exit")

@@ -1,0 +1,82 @@
+"""The plan of a job's map stage: input splits, their sub-splits, and replica nodes.
+
+Pure: takes file sizes, never opens a file. Built once by the driver from the planner's
+pieces (:mod:`dirft.core.planner`) and handed to :class:`dirft.core.state.JobState`.
+"""
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
+                                make_subsplits, place_blocks, replica_nodes)
+from dirft.core.scheme import Scheme
+from dirft.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """Map task ``index``: its input ``split``, its work units and its replicas' nodes.
+
+    ``subsplits`` has ``scheme.subsplits`` entries covering the split; ``nodes`` has one
+    node name per initial replica, all distinct, block holders first.
+    """
+
+    index: int
+    split: InputSplit
+    subsplits: tuple[SubSplit, ...]
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything the core needs to know up front about a job's map stage.
+
+    ``tasks``: one :class:`TaskPlan` per input split; ``nodes``: every node of the cluster;
+    ``heartbeat_timeout``: seconds of silence after which a replica is dead; ``seed``: for
+    the choice of nodes for extra replicas.
+    """
+
+    tasks: tuple[TaskPlan, ...]
+    nodes: tuple[str, ...]
+    scheme: Scheme
+    heartbeat_timeout: float
+    seed: int = 0
+
+    def node_for_extra(self, task: int, exclude: Collection[str]) -> str | None:
+        """Pick a node for an extra replica of ``task``, avoiding nodes in ``exclude``.
+
+        Prefers nodes holding the split's block; when every node is excluded, falls back
+        to any node (the replica is then no longer independent). None if no node exists.
+        """
+        split = self.tasks[task].split
+        seed = self.seed + 7919 * (len(exclude) + 1)
+        for avoid in (exclude, ()):
+            try:
+                return replica_nodes(split, 1, self.nodes, seed, exclude=avoid)[0]
+            except ConfigError:
+                continue
+        return None
+
+
+def node_names(count: int) -> tuple[str, ...]:
+    """Names of the emulated cluster's nodes: ``node0`` … ``node{count-1}``."""
+    return tuple(f"node{i}" for i in range(count))
+
+
+def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
+               block_size: int, min_split: int, max_split: int, seed: int,
+               heartbeat_timeout: float) -> JobPlan:
+    """Plan the map stage: HDFS-like block placement, Hadoop's splits, sub-splits, nodes.
+
+    Sizes in bytes, ``heartbeat_timeout`` in seconds. Raises :class:`ConfigError` when a
+    task cannot get its replicas on distinct nodes (more replicas than nodes).
+    """
+    blocks = place_blocks(files, block_size, nodes, seed)
+    splits = compute_splits(files, blocks, block_size, min_split, max_split)
+    tasks = tuple(
+        TaskPlan(index=split.index, split=split,
+                 subsplits=make_subsplits(split, scheme.subsplits),
+                 nodes=replica_nodes(split, scheme.initial_replicas, nodes, seed))
+        for split in splits)
+    return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
+                   heartbeat_timeout=heartbeat_timeout, seed=seed)

@@ -1,0 +1,229 @@
+"""The core state machine: quorum, rotation, laziness, crashes, mismatches, aborts."""
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core_harness import Behaviour, Pump, make_plan, true_signature
+from dirft.core import actions as A
+from dirft.core import events as E
+from dirft.core.scheme import Tolerance, make_scheme
+from dirft.core.state import JobState
+from dirft.errors import InvalidTransition
+
+
+def _validate(state: JobState) -> None:
+    """Invariants that hold after any sequence of events."""
+    for task in state.tasks:
+        for unit in task.units:
+            for rid in unit.in_flight:
+                assert task.replicas[rid].current == unit.index
+                assert task.replicas[rid].state == "working"
+            if unit.decided:
+                voters = [r for r, v in unit.votes.items() if v == unit.decided]
+                assert len(voters) >= state.scheme.quorum
+        if task.decided:
+            assert all(u.decided for u in task.units)
+
+
+@pytest.fixture
+def crash1():
+    """An empty job state: dirft, f_c = 1 (R = 2), one task; validated on teardown."""
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=1))
+    yield state
+    _validate(state)
+
+
+def _boot(state, task=0, replicas=None):
+    """Start and register replicas; return the actions answering their first request."""
+    out = []
+    for r in replicas if replicas is not None else state.tasks[task].replicas:
+        out += state.handle(E.ReplicaStarted(1, task, r, "n"),
+                            E.ReplicaRegistered(1, task, r, "h"), E.WorkRequested(1, task, r))
+    return out
+
+
+def test_job_start_launches_R_replicas_on_distinct_nodes(crash1):
+    launches = crash1.handle(E.JobStarted(0))
+    assert [type(a) for a in launches] == [A.LaunchReplica, A.LaunchReplica]
+    assert len({a.node for a in launches}) == 2
+
+
+def test_rotation_gives_each_replica_its_own_subsplit_first(crash1):
+    crash1.handle(E.JobStarted(0))
+    assigned = _boot(crash1)
+    assert [(a.replica, a.subsplit, a.phase) for a in assigned] == [(0, 0, 1), (1, 1, 1)]
+
+
+def test_crash_mode_stops_after_one_phase_without_duplicate_work(crash1):
+    crash1.handle(E.JobStarted(0))
+    _boot(crash1)
+    out = crash1.handle(E.SignatureReported(2, 0, 0, 0, true_signature(0, 0)),
+                        E.WorkRequested(2, 0, 0))
+    assert out == [A.WaitForWork(0, 0)]  # sub-split 1 is in flight: never duplicated
+    out = crash1.handle(E.SignatureReported(3, 0, 1, 1, true_signature(0, 1)))
+    assert isinstance(out[0], A.CommitTaskOutput) and out[-1] == A.FinishJob()
+    assert crash1.tasks[0].phases == 1
+    assert crash1.handle(E.WorkRequested(4, 0, 0)) == [A.ExitReplica(0, 0)]
+
+
+def test_crashed_replicas_subsplit_moves_to_the_survivor(crash1):
+    crash1.handle(E.JobStarted(0))
+    _boot(crash1)
+    crash1.handle(E.SignatureReported(2, 0, 0, 0, true_signature(0, 0)), E.WorkRequested(2, 0, 0))
+    assert crash1.handle(E.ReplicaExited(3, 0, 1, 1)) == []
+    out = crash1.handle(E.WorkRequested(4, 0, 0))
+    assert out == [A.AssignSubsplit(0, 0, 1, 2)]
+    assert crash1.tasks[0].failures["exit"] == 1
+
+
+def test_heartbeat_timeout_kills_and_revokes(crash1):
+    crash1.handle(E.JobStarted(0))
+    _boot(crash1)
+    crash1.handle(E.HeartbeatReceived(5, 0, 0))
+    out = crash1.handle(E.ClockTicked(9.5))  # r1 silent since t=1, r0 since t=5
+    assert out == [A.KillReplica(0, 1, "no heartbeat for 8.5s (> 5.0s)")]
+    assert crash1.tasks[0].units[1].in_flight == set()
+
+
+def test_beyond_crash_tolerance_aborts_naming_task_and_subsplit(crash1):
+    crash1.handle(E.JobStarted(0))
+    _boot(crash1)
+    crash1.handle(E.ReplicaExited(2, 0, 0, 1))
+    out = crash1.handle(E.ReplicaExited(3, 0, 1, -9))
+    abort = out[-1]
+    assert isinstance(abort, A.AbortJob)
+    assert "task 0 sub-split" in abort.message and "killed by signal 9" in abort.message
+
+
+def test_unknown_replica_is_rejected_not_a_crash(crash1):
+    crash1.handle(E.JobStarted(0))
+    assert crash1.handle(E.WorkRequested(1, 0, 7))[0].status == 404
+    assert crash1.handle(E.WorkRequested(1, 3, 0))[0].status == 404
+
+
+def test_report_for_unassigned_subsplit_is_rejected(crash1):
+    crash1.handle(E.JobStarted(0))
+    _boot(crash1)
+    out = crash1.handle(E.SignatureReported(2, 0, 0, 1, true_signature(0, 1)))
+    assert out[0].status == 409 and crash1.tasks[0].units[1].votes == {}
+
+
+def test_runner_bug_is_an_invalid_transition(crash1):
+    crash1.handle(E.JobStarted(0))
+    with pytest.raises(InvalidTransition):
+        crash1.handle(E.ReplicaStarted(1, 0, 9, "n"))
+
+
+def test_silent_mode_needs_f_plus_one_phases_and_a_third_on_mismatch():
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(0, 1)), tasks=1))
+    state.handle(E.JobStarted(0))
+    _boot(state)
+    for r in range(3):  # phase 1: replica r did sub-split r
+        state.handle(E.SignatureReported(2, 0, r, r, true_signature(0, r)))
+    phase2 = [a for r in range(3) for a in state.handle(E.WorkRequested(3, 0, r))]
+    assert [(a.replica, a.subsplit, a.phase) for a in phase2] == [(0, 1, 2), (1, 2, 2), (2, 0, 2)]
+    state.handle(E.SignatureReported(4, 0, 0, 1, true_signature(0, 1)))
+    state.handle(E.SignatureReported(4, 0, 2, 0, true_signature(0, 0)))
+    out = state.handle(E.SignatureReported(5, 0, 1, 2, "f" * 64))  # a silent error
+    assert state.tasks[0].mismatches == 1 and not state.finished
+    assert state.handle(E.WorkRequested(6, 0, 0)) == [A.AssignSubsplit(0, 0, 2, 3)]
+    out = state.handle(E.SignatureReported(7, 0, 0, 2, true_signature(0, 2)))
+    commit = next(a for a in out if isinstance(a, A.CommitTaskOutput))
+    assert [w.signature for w in commit.winners] == [true_signature(0, s) for s in range(3)]
+    _validate(state)
+
+
+# -- properties over fault schedules and interleavings -------------------------------------
+SCHEMES = st.sampled_from(["dirft", "frft", "bft", "none"])
+
+
+@st.composite
+def jobs_within_tolerance(draw):
+    """A scheme, a tolerance and, per task, faults on at most f_c + f_s distinct replicas."""
+    name = draw(SCHEMES)
+    crash = draw(st.integers(0, 2))
+    silent = 0 if name == "none" else draw(st.integers(0, 1 if crash else 2))
+    if name == "none":
+        crash = min(crash, 1)
+    scheme = make_scheme(name, Tolerance(crash, silent))
+    tasks = draw(st.integers(1, 3))
+    behaviours = {}
+    for t in range(tasks):
+        rids = draw(st.permutations(range(scheme.initial_replicas)))
+        kinds = ["crash"] * crash + ["silent"] * silent
+        for rid, kind in zip(rids, kinds):
+            if not draw(st.booleans()):
+                continue  # "up to f": this replica stays healthy
+            if kind == "crash":
+                behaviours[(t, rid)] = Behaviour(crash_at=draw(st.integers(1, 3)))
+            else:
+                lies = draw(st.frozensets(st.integers(1, 3), min_size=1))
+                behaviours[(t, rid)] = Behaviour(lie_at=lies, collude=draw(st.booleans()))
+    return scheme, tasks, behaviours
+
+
+@settings(max_examples=300)
+@given(jobs_within_tolerance(), st.randoms(use_true_random=False))
+def test_within_tolerance_the_decided_output_is_the_fault_free_one(job, rng):
+    scheme, tasks, behaviours = job
+    pump = Pump(make_plan(scheme, tasks=tasks, nodes=8), behaviours, rng)
+    assert pump.run() == "finished", pump.state.tasks[0].story[-8:]
+    expected = {t: tuple(true_signature(t, s) for s in range(scheme.subsplits))
+                for t in range(tasks)}
+    assert pump.commits() == expected
+    _validate(pump.state)
+
+
+@settings(max_examples=100)
+@given(jobs_within_tolerance(), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_the_decision_does_not_depend_on_event_order(job, seed_a, seed_b):
+    scheme, tasks, behaviours = job
+    runs = [Pump(make_plan(scheme, tasks=tasks, nodes=8), behaviours, random.Random(seed))
+            for seed in (seed_a, seed_b)]
+    assert [p.run() for p in runs] == ["finished", "finished"]
+    assert runs[0].commits() == runs[1].commits()
+
+
+@settings(max_examples=100)
+@given(st.sampled_from(["dirft", "frft"]), st.integers(1, 2), st.randoms(use_true_random=False))
+def test_beyond_crash_tolerance_the_job_aborts(name, f, rng):
+    scheme = make_scheme(name, Tolerance(f, 0))
+    behaviours = {(0, r): Behaviour(crash_at=1) for r in range(scheme.initial_replicas)}
+    pump = Pump(make_plan(scheme, tasks=2), behaviours, rng)
+    assert pump.run() == "aborted"
+    assert 0 not in pump.commits()
+    assert not any(isinstance(a, A.FinishJob) for a in pump.actions)
+
+
+@settings(max_examples=100)
+@given(st.sampled_from(["dirft", "frft", "bft"]), st.randoms(use_true_random=False))
+def test_beyond_silent_tolerance_never_commits_a_wrong_signature(name, rng):
+    scheme = make_scheme(name, Tolerance(0, 1))
+    liars = {(0, r): Behaviour(lie_at=frozenset({1, 2, 3})) for r in range(2)}
+    pump = Pump(make_plan(scheme, tasks=1), liars, rng)
+    outcome = pump.run()
+    assert outcome in ("aborted", "finished")
+    for sigs in pump.commits().values():
+        assert sigs == tuple(true_signature(0, s) for s in range(scheme.subsplits))
+
+
+@settings(max_examples=50)
+@given(st.integers(1, 3), st.integers(0, 1), st.randoms(use_true_random=False))
+def test_fault_free_dirft_runs_exactly_f_s_plus_one_phases(crash, silent, rng):
+    scheme = make_scheme("dirft", Tolerance(crash, silent))
+    pump = Pump(make_plan(scheme, tasks=2, nodes=8), {}, rng, start_first=True)
+    assert pump.run() == "finished"
+    assert [t.phases for t in pump.state.tasks] == [silent + 1] * 2
+    assert [t.work_bytes for t in pump.state.tasks] == [1000 * (silent + 1)] * 2
+
+
+@settings(max_examples=100)
+@given(st.integers(1, 3), st.integers(0, 1), st.randoms(use_true_random=False))
+def test_fault_free_dirft_never_duplicates_work_whatever_the_start_order(crash, silent, rng):
+    scheme = make_scheme("dirft", Tolerance(crash, silent))
+    pump = Pump(make_plan(scheme, tasks=2, nodes=8), {}, rng)
+    assert pump.run() == "finished"
+    assert [t.work_bytes for t in pump.state.tasks] == [1000 * (silent + 1)] * 2
