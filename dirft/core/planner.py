@@ -1,0 +1,292 @@
+"""Planning a job's map side: blocks → input splits → sub-splits → replica nodes.
+
+Pure functions, no I/O, no wall clock; every random choice comes from a
+``random.Random`` seeded by the caller, so the same inputs and seed give the same plan on
+any machine. The rules follow Hadoop where Hadoop has one:
+
+* :func:`place_blocks` — HDFS cuts a file into ``dfs.blocksize`` blocks and stores
+  ``dfs.replication`` copies of each on distinct DataNodes (``BlockPlacementPolicyDefault``:
+  the first copy on the writer's node, the others on other nodes; we emulate one rack).
+* :func:`compute_splits` — the new-API ``org.apache.hadoop.mapreduce.lib.input.
+  FileInputFormat.getSplits``: split size ``max(minsize, min(maxsize, blocksize))``, the
+  1.1 ``SPLIT_SLOP`` at the end, hosts of the block holding the split's first byte.
+  Plain Hadoop Streaming uses the old ``mapred`` API, which ignores ``split.maxsize``;
+  dirft honours it on purpose (see ``HADOOP_STREAMING_FACTS.md``).
+* :func:`make_subsplits` — DIRFT's R contiguous byte ranges of one split (DESIGN.md §2).
+* :func:`replica_nodes` — R distinct nodes for a task's replicas, block holders first.
+
+All offsets and lengths are in bytes. Record ownership at every boundary follows
+``LineRecordReader``: see :class:`SubSplit` and :func:`dirft.records.read_records`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from dirft.errors import ConfigError, InputError
+
+#: ``FileInputFormat.SPLIT_SLOP``: the last split may be up to 10% larger than the split size.
+SPLIT_SLOP = 1.1
+
+#: Hadoop's default ``mapreduce.input.fileinputformat.split.maxsize`` (``Long.MAX_VALUE``).
+MAX_SPLIT_SIZE = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: its ``path`` (any string naming it) and ``size`` in bytes (>= 0)."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """One HDFS block: bytes ``[offset, offset + length)`` of ``path``, stored on ``hosts``.
+
+    ``hosts`` are distinct node names, the writer's node first (HDFS ``BlockLocation``).
+    """
+
+    path: str
+    offset: int
+    length: int
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InputSplit:
+    """One map task's input, a Hadoop ``FileSplit``: ``length`` bytes of ``path`` from ``start``.
+
+    ``index`` numbers the splits of a job from 0 (the map task's partition number);
+    ``hosts`` are the nodes holding the block that contains ``start`` (may be empty).
+    """
+
+    index: int
+    path: str
+    start: int
+    length: int
+    hosts: tuple[str, ...]
+
+    @property
+    def end(self) -> int:
+        """Return the absolute offset one past the split's last byte (``start + length``)."""
+        return self.start + self.length
+
+
+@dataclass(frozen=True)
+class SubSplit:
+    """One of a split's R contiguous byte ranges, in absolute file offsets.
+
+    Ownership rule (``LineRecordReader``): a record belongs to the sub-split in whose range
+    ``(start, end]`` it *starts*; a range with ``start == 0`` owns ``[0, end]``, i.e. also the
+    file's first line. A reader of the range finishes the line that straddles ``end``.
+    So only one range per file may start at 0: an empty range at 0 would own that line
+    too (Hadoop never plans one for a non-empty file; :func:`make_subsplits` puts the
+    empty ranges of a tiny split at its end).
+    """
+
+    index: int
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """Return the absolute offset one past the range's last byte (``start + length``)."""
+        return self.start + self.length
+
+
+def _check_nodes(nodes: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` naming ``dirft.nodes`` if ``nodes`` is empty or has a repeat."""
+    if not nodes:
+        raise ConfigError("dirft.nodes: no nodes given; name at least one node")
+    seen: set[str] = set()
+    for node in nodes:
+        if node in seen:
+            raise ConfigError(f"dirft.nodes: node {node!r} is listed twice; names must be unique")
+        seen.add(node)
+
+
+def _check_files(files: Sequence[InputFile]) -> None:
+    """Raise :class:`InputError` if a file has a negative size or a path is listed twice."""
+    seen: set[str] = set()
+    for f in files:
+        if f.size < 0:
+            raise InputError(f"input {f.path}: size {f.size} is negative")
+        if f.path in seen:
+            raise InputError(f"input {f.path}: listed twice; give each input path once")
+        seen.add(f.path)
+
+
+def _cut_file(size: int, block_size: int) -> list[tuple[int, int]]:
+    """Return the ``(offset, length)`` pairs of a ``size``-byte file cut into blocks.
+
+    Every block is ``block_size`` bytes but the last, which may be shorter; a zero-length
+    file has no blocks (HDFS allocates a block only when the first byte is written).
+    """
+    return [(off, min(block_size, size - off)) for off in range(0, size, block_size)]
+
+
+def place_blocks(files: Sequence[InputFile], block_size: int, nodes: Sequence[str],
+                 seed: int, copies: int = 3) -> dict[str, tuple[Block, ...]]:
+    """Cut ``files`` into blocks and place ``min(copies, len(nodes))`` copies of each block.
+
+    Takes the files, ``block_size`` in bytes (``dfs.blocksize``, >= 1), the node names,
+    a seed and ``copies`` (``dfs.replication``, >= 1). Returns ``{path: (Block, ...)}`` with
+    every file's path (``()`` for a zero-length file), blocks in offset order.
+
+    Placement emulates HDFS ``BlockPlacementPolicyDefault`` on a single rack: the first copy
+    goes to the "writer" node, the others to distinct other nodes drawn at random. Writers
+    take turns round-robin over ``nodes`` (from a seeded start), so first copies are spread
+    evenly (counts differ by at most 1); everything is drawn from ``random.Random(seed)``.
+    Raises :class:`ConfigError` for a bad block size, copy count or node list and
+    :class:`InputError` for a negative size or a repeated path.
+    """
+    if block_size < 1:
+        raise ConfigError(f"dfs.blocksize: {block_size} is not a positive number of bytes")
+    if copies < 1:
+        raise ConfigError(f"dfs.replication: {copies} copies; need at least 1")
+    _check_nodes(nodes)
+    _check_files(files)
+    rng = random.Random(seed)
+    width = min(copies, len(nodes))
+    writer = rng.randrange(len(nodes))
+    placed: dict[str, tuple[Block, ...]] = {}
+    for f in files:
+        blocks = []
+        for offset, length in _cut_file(f.size, block_size):
+            hosts = _pick_hosts(nodes, writer, width, rng)
+            blocks.append(Block(f.path, offset, length, hosts))
+            writer = (writer + 1) % len(nodes)
+        placed[f.path] = tuple(blocks)
+    return placed
+
+
+def _pick_hosts(nodes: Sequence[str], writer: int, width: int,
+                rng: random.Random) -> tuple[str, ...]:
+    """Return ``width`` distinct nodes: ``nodes[writer]`` first, then random other nodes."""
+    others = [n for i, n in enumerate(nodes) if i != writer]
+    return (nodes[writer], *rng.sample(others, width - 1))
+
+
+def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence[Block]],
+                   block_size: int, min_size: int = 1,
+                   max_size: int = MAX_SPLIT_SIZE) -> list[InputSplit]:
+    """Return the input splits of ``files``, as new-API ``FileInputFormat.getSplits`` does.
+
+    Takes the files (in job order), their blocks (as from :func:`place_blocks`, for hosts),
+    ``block_size``, ``min_size`` and ``max_size`` in bytes (``mapreduce.input.
+    fileinputformat.split.minsize|maxsize``). Split size is ``max(minSize, min(maxSize,
+    blockSize))`` with ``minSize >= 1`` (``getFormatMinSplitSize``); while ``remaining /
+    splitSize > 1.1`` (``SPLIT_SLOP``, compared in doubles as Java does) a split of
+    ``splitSize`` is cut; a non-zero remainder is the last split. A zero-length file gives
+    one empty split ``(start 0, length 0, hosts ())``. Hosts are those of the block holding
+    the split's start (``getBlockIndex``). Indices run 0.. across all files in order.
+    Raises :class:`ConfigError` for bad sizes, :class:`InputError` when a file's blocks do
+    not cover a split's start offset.
+    """
+    split_size = _split_size(block_size, min_size, max_size)
+    _check_files(files)
+    splits: list[InputSplit] = []
+    for f in files:
+        for start, length in _cut_splits(f.size, split_size):
+            hosts = _hosts_at(f, blocks_by_path, start) if f.size else ()
+            splits.append(InputSplit(len(splits), f.path, start, length, hosts))
+    return splits
+
+
+def _split_size(block_size: int, min_size: int, max_size: int) -> int:
+    """Return ``FileInputFormat.computeSplitSize``: ``max(minSize, min(maxSize, blockSize))``.
+
+    ``minSize`` is raised to 1 as Hadoop's ``getFormatMinSplitSize`` does. Raises
+    :class:`ConfigError` naming the key of a non-positive (or negative) size.
+    """
+    if block_size < 1:
+        raise ConfigError(f"dfs.blocksize: {block_size} is not a positive number of bytes")
+    if min_size < 0:
+        raise ConfigError(f"mapreduce.input.fileinputformat.split.minsize: {min_size} is negative")
+    if max_size < 1:
+        raise ConfigError(
+            f"mapreduce.input.fileinputformat.split.maxsize: {max_size} is not positive")
+    return max(max(1, min_size), min(max_size, block_size))
+
+
+def _cut_splits(size: int, split_size: int) -> list[tuple[int, int]]:
+    """Return the ``(start, length)`` pairs of one file's splits (``getSplits`` loop body).
+
+    The slop test divides in doubles, as Java's ``((double) bytesRemaining) / splitSize``.
+    """
+    if size == 0:
+        return [(0, 0)]
+    cuts, remaining = [], size
+    while float(remaining) / float(split_size) > SPLIT_SLOP:
+        cuts.append((size - remaining, split_size))
+        remaining -= split_size
+    if remaining:
+        cuts.append((size - remaining, remaining))
+    return cuts
+
+
+def _hosts_at(f: InputFile, blocks_by_path: Mapping[str, Sequence[Block]],
+              offset: int) -> tuple[str, ...]:
+    """Return the hosts of the block of ``f`` that holds byte ``offset`` (``getBlockIndex``).
+
+    Raises :class:`InputError` if no block of ``f`` covers ``offset``.
+    """
+    for block in blocks_by_path.get(f.path, ()):
+        if block.offset <= offset < block.offset + block.length:
+            return tuple(block.hosts)
+    raise InputError(f"input {f.path}: no block covers offset {offset} of {f.size} bytes; "
+                     f"the block list does not match the file size")
+
+
+def make_subsplits(split: InputSplit, count: int) -> tuple[SubSplit, ...]:
+    """Cut ``split`` into ``count`` contiguous byte ranges of (nearly) equal length.
+
+    Returns ``count`` :class:`SubSplit` s, indices ``0..count-1``, covering
+    ``[split.start, split.end)`` exactly; lengths differ by at most 1 byte, the longer ones
+    first, so a split shorter than ``count`` bytes gets empty ranges at its end (DESIGN.md
+    §2 "Sub-splits"). Raises :class:`ConfigError` if ``count < 1``.
+    """
+    if count < 1:
+        raise ConfigError(f"split {split.index}: cannot cut into {count} sub-splits; need >= 1 "
+                          f"(check mapred.map.tasks.fault.tolerance)")
+    base, extra = divmod(split.length, count)
+    subs, start = [], split.start
+    for i in range(count):
+        length = base + (1 if i < extra else 0)
+        subs.append(SubSplit(i, start, length))
+        start += length
+    return tuple(subs)
+
+
+def replica_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
+                  exclude: Collection[str] = ()) -> tuple[str, ...]:
+    """Return ``count`` distinct nodes to run the replicas of ``split``'s map task.
+
+    Takes the split, the replica count R, the cluster's node names, a seed and nodes to
+    avoid (dead or blacklisted). Nodes of ``nodes`` that hold the split's block
+    (``split.hosts``, data-local as Hadoop's scheduler prefers) come first, then the other
+    nodes; each group is shuffled by ``random.Random`` seeded from ``seed`` and
+    ``split.index``, so different tasks favour different holders and the load spreads.
+    No node in ``exclude`` is returned. Raises :class:`ConfigError` naming ``dirft.nodes``
+    if fewer than ``count`` nodes are usable, or if ``count < 1``.
+    """
+    _check_nodes(nodes)
+    if count < 1:
+        raise ConfigError(f"task {split.index}: {count} replicas requested; need at least 1")
+    rng = random.Random(f"dirft.replicas:{seed}:{split.index}")
+    held, excluded = set(split.hosts), set(exclude)
+    usable = [n for n in nodes if n not in excluded]
+    holders = [n for n in usable if n in held]
+    others = [n for n in usable if n not in held]
+    rng.shuffle(holders)
+    rng.shuffle(others)
+    if len(usable) < count:
+        gone = f" ({len(nodes) - len(usable)} excluded)" if len(usable) < len(nodes) else ""
+        raise ConfigError(
+            f"task {split.index} needs {count} replicas on distinct nodes but only "
+            f"{len(usable)} nodes are usable{gone}; "
+            f"raise dirft.nodes or lower mapred.map.tasks.fault.tolerance")
+    return tuple((holders + others)[:count])

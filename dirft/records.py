@@ -1,0 +1,241 @@
+"""Records in, normalized lines out: Hadoop's text rules on both sides of a mapper.
+
+Input side (:func:`read_records`): Hadoop's ``LineRecordReader`` over a byte range of a
+file. A line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r``; the terminator is not part of the
+record; the file's last line counts without a terminator, and a trailing terminator makes
+no empty record at EOF. A line *starts* at offset 0 or right after a terminator (the spot
+between the ``\\r`` and ``\\n`` of a pair is not a line start). The range ``(start, end]``
+owns the lines that start in it (``[0, end]`` when ``start == 0``), and its reader finishes
+the line straddling ``end``. So the ranges of a split's sub-splits, read one by one, give
+exactly the split's records, each once. Records are handed on as Hadoop Streaming writes
+them to a mapper's stdin: each followed by ``\\n``.
+
+Output side (:class:`LineNormalizer`): a program's stdout becomes the stored form of
+``TextOutputFormat`` after Streaming's key/value split: ``key\\tvalue\\n``, a line without a
+tab being all key (``line\\t\\n``).
+
+All offsets are absolute file offsets in bytes. The code works on big chunks with
+``bytes.find``/``split``; ``\\r`` takes a slower ``re.sub`` path only in chunks that have one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, Iterator
+
+from dirft.errors import DirftError, InputError
+
+_CR, _LF = 13, 10
+_CR_LINE_END = re.compile(rb"\r\n?")
+_ANY_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _first_end(buf: bytes, frm: int) -> int:
+    """Return the index of the first ``\\r`` or ``\\n`` in ``buf`` at or after ``frm``, or -1."""
+    lf = buf.find(b"\n", frm)
+    cr = buf.find(b"\r", frm, lf if lf >= 0 else len(buf))
+    return cr if cr >= 0 else lf
+
+
+def _last_end(buf: bytes, stop: int) -> int:
+    """Return the index of the last ``\\r`` or ``\\n`` in ``buf[:stop]``, or -1."""
+    return max(buf.rfind(b"\n", 0, stop), buf.rfind(b"\r", 0, stop))
+
+
+def _to_lf(segment: bytes) -> bytes:
+    """Return whole lines ``segment`` with every terminator (``\\r\\n``, ``\\r``) made ``\\n``."""
+    return _CR_LINE_END.sub(b"\n", segment) if b"\r" in segment else segment
+
+
+class _Window:
+    """A growing window ``buf`` on a file from absolute offset ``base``; internal to the reader.
+
+    Each :meth:`fill` reads at least ``max(chunk_size, len(buf))`` bytes, so a line longer
+    than many chunks costs amortized linear time. ``eof`` turns true once a read is empty.
+    """
+
+    def __init__(self, f: BinaryIO, base: int, chunk_size: int) -> None:
+        """Start an empty window on ``f`` at byte ``base`` (the caller has seeked there)."""
+        self.f, self.base, self.chunk_size = f, base, chunk_size
+        self.buf, self.eof = b"", False
+
+    def fill(self) -> None:
+        """Append the next bytes of the file to ``buf``; set ``eof`` when there are none."""
+        data = self.f.read(max(self.chunk_size, len(self.buf)))
+        if data:
+            self.buf += data
+        else:
+            self.eof = True
+
+    def end_after(self, t: int) -> int:
+        """Return the offset in ``buf`` just past the terminator at ``t``, or -1 if unknown.
+
+        ``\\r\\n`` is one terminator; a ``\\r`` that ends ``buf`` before EOF is unknown yet.
+        """
+        if self.buf[t] != _CR:
+            return t + 1
+        if t + 1 < len(self.buf):
+            return t + 2 if self.buf[t + 1] == _LF else t + 1
+        return t + 1 if self.eof else -1
+
+    def drop(self, cut: int) -> bytes:
+        """Remove and return ``buf[:cut]``, moving ``base`` forward by ``cut`` bytes."""
+        head, self.buf = self.buf[:cut], self.buf[cut:]
+        self.base += cut
+        return head
+
+
+def read_records(f: BinaryIO, start: int, end: int,
+                 chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """Yield the records of the byte range ``(start, end]`` of ``f``, as a mapper's stdin.
+
+    Takes a seekable binary file, absolute offsets ``0 <= start <= end`` in bytes and the
+    read size in bytes. Yields non-empty chunks, each several whole records each followed by
+    exactly ``b"\\n"``, for the records starting at ``p`` with ``start < p <= end`` (or
+    ``0 <= p <= end`` when ``start == 0``), finishing the line that straddles ``end`` however
+    long it is (Hadoop ``LineRecordReader``; see the module docstring). Raises
+    :class:`InputError` for a bad range or chunk size; I/O errors of ``f`` propagate.
+    """
+    if start < 0 or end < start or chunk_size < 1:
+        raise InputError(f"cannot read records of byte range ({start}, {end}] "
+                         f"with chunk size {chunk_size}")
+    f.seek(start)
+    win = _Window(f, start, chunk_size)
+    if start > 0 and not _skip_first_line(win, end):
+        return
+    yield from _read_lines(win, end)
+
+
+def _skip_first_line(win: _Window, end: int) -> bool:
+    """Move ``win`` to the first line start after its ``base`` (``LineRecordReader`` skip).
+
+    The line that starts at or straddles ``base`` belongs to the previous range. Returns
+    False when there is no line start in ``(base, end]`` before EOF.
+    """
+    while True:
+        t = _first_end(win.buf, 0)
+        cut = win.end_after(t) if t >= 0 else -1
+        if cut >= 0:
+            win.drop(cut)
+            return win.base <= end
+        if win.eof:
+            return False
+        if t < 0:
+            win.drop(len(win.buf))
+        win.fill()
+
+
+def _read_lines(win: _Window, end: int) -> Iterator[bytes]:
+    """Yield the lines of ``win`` from its ``base`` (a line start <= ``end``) on, as chunks.
+
+    Stops after the line holding offset ``end``: the first terminator at or after ``end``.
+    """
+    while True:
+        t = _first_end(win.buf, end - win.base)
+        cut = win.end_after(t) if t >= 0 else -1
+        if cut >= 0:
+            yield _to_lf(win.drop(cut))
+            return
+        if win.eof:
+            if win.buf:
+                yield _to_lf(win.buf) + (b"" if win.buf[-1] in (_CR, _LF) else b"\n")
+            return
+        cut = _complete_lines(win)
+        if cut:
+            yield _to_lf(win.drop(cut))
+        win.fill()
+
+
+def _complete_lines(win: _Window) -> int:
+    """Return how many leading bytes of ``win.buf`` are whole, decided lines (maybe 0).
+
+    A ``\\r`` at the very end of the buffer waits: a ``\\n`` may follow in the next read.
+    """
+    stop = len(win.buf) - 1 if win.buf.endswith(b"\r") else len(win.buf)
+    t = _last_end(win.buf, stop)
+    return win.end_after(t) if t >= 0 else 0
+
+
+def split_records(data: bytes) -> list[bytes]:
+    """Return all records of a whole file's bytes ``data``, without terminators.
+
+    The simple reference for :func:`read_records`: split at ``\\r\\n``, ``\\r`` or ``\\n``;
+    the last line counts without a terminator; a trailing terminator (or empty ``data``)
+    adds no empty record (Hadoop ``LineRecordReader``).
+    """
+    records = _ANY_LINE_END.split(data)
+    if records[-1] == b"":
+        records.pop()
+    return records
+
+
+def _normalize_lines(lines: bytes) -> bytes:
+    """Return whole ``\\n``-terminated ``lines`` with ``\\t`` added to each line without one.
+
+    A line with no tab is all key and an empty value: ``line`` becomes ``line\\t``
+    (Hadoop Streaming's ``TextOutputReader`` split + ``TextOutputFormat``).
+    """
+    parts = lines.split(b"\n")
+    parts.pop()
+    if all([b"\t" in line for line in parts]):
+        return lines
+    return b"".join([line + (b"\n" if b"\t" in line else b"\t\n") for line in parts])
+
+
+class LineNormalizer:
+    """Turn a program's output byte stream into Hadoop's stored ``key\\tvalue\\n`` lines.
+
+    Feed stdout of a mapper, combiner or reducer in chunks of any size; lines end at
+    ``\\n``, ``\\r\\n`` or a lone ``\\r`` (also across chunk edges). Each line becomes
+    ``key\\tvalue\\n`` where key is the bytes before the first tab and value the rest; a line
+    with no tab becomes ``line\\t\\n`` and an empty line ``\\t\\n`` (Hadoop Streaming's
+    ``TextOutputReader``, which reads lines with ``LineReader`` and splits at the first
+    tab, then ``TextOutputFormat``). The output does not depend on how the stream was
+    chunked.
+    """
+
+    def __init__(self) -> None:
+        """Start with no pending bytes."""
+        self._tail = b""
+        self._after_cr = False
+        self._closed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take the next ``chunk`` of output; return the normalized bytes of lines now complete.
+
+        Raises :class:`DirftError` if called after :meth:`close`.
+        """
+        if self._closed:
+            raise DirftError("LineNormalizer.feed() called after close()")
+        if self._after_cr and chunk:
+            chunk = chunk[1:] if chunk[0] == _LF else chunk
+            self._after_cr = False
+        data = self._tail + chunk if self._tail else chunk
+        cut = _last_end(data, len(data)) + 1
+        self._tail = data[cut:]
+        if not cut:
+            return b""
+        self._after_cr = cut == len(data) and data[-1] == _CR
+        return _normalize_lines(_to_lf(data[:cut]))
+
+    def close(self) -> bytes:
+        """End the stream; return the last line, normalized, if it had no terminator.
+
+        Returns ``b""`` when the stream ended with a terminator. Idempotent.
+        """
+        self._closed = True
+        tail, self._tail = self._tail, b""
+        return _normalize_lines(tail + b"\n") if tail else b""
+
+
+def key_of(line: bytes) -> bytes:
+    """Return the key of a normalized line: the bytes before its first tab.
+
+    Takes one ``key\\tvalue\\n`` line; a line without a tab (not normalized) is all key,
+    without its trailing ``\\n``. Streaming's defaults: ``stream.map.output.field.separator``
+    is a tab and ``stream.num.map.output.key.fields`` is 1 (``TextOutputReader``).
+    """
+    tab = line.find(b"\t")
+    if tab >= 0:
+        return line[:tab]
+    return line[:-1] if line.endswith(b"\n") else line
