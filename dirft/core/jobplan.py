@@ -4,6 +4,7 @@ Pure: takes file sizes, never opens a file. Built once by the driver from the pl
 pieces (:mod:`dirft.core.planner`) and handed to :class:`dirft.core.state.JobState`.
 """
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -73,10 +74,27 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
     """
     blocks = place_blocks(files, block_size, nodes, seed)
     splits = compute_splits(files, blocks, block_size, min_split, max_split)
+    load = Counter({node: 0 for node in nodes})
     tasks = tuple(
         TaskPlan(index=split.index, split=split,
                  subsplits=make_subsplits(split, scheme.subsplits),
-                 nodes=replica_nodes(split, scheme.initial_replicas, nodes, seed))
+                 nodes=_balanced_nodes(split, scheme.initial_replicas, nodes, seed, load))
         for split in splits)
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
                    heartbeat_timeout=heartbeat_timeout, seed=seed)
+
+
+def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
+                    load: Counter) -> tuple[str, ...]:
+    """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
+
+    ``load`` (replicas planned per node so far) is updated. Ties keep the planner's seeded
+    order, so the plan stays deterministic. Raises :class:`ConfigError` if too few nodes.
+    """
+    order = replica_nodes(split, len(nodes), nodes, seed) if count <= len(nodes) else \
+        replica_nodes(split, count, nodes, seed)
+    rank = {node: i for i, node in enumerate(order)}
+    holders = set(split.hosts)
+    chosen = sorted(order, key=lambda n: (n not in holders, load[n], rank[n]))[:count]
+    load.update(chosen)
+    return tuple(chosen)

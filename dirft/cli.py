@@ -1,0 +1,151 @@
+"""The ``dirft`` command.
+
+``dirft streaming``  runs a Hadoop Streaming job under dirft, with Hadoop Streaming's own
+options (``-input``, ``-output``, ``-mapper``, ``-combiner``, ``-reducer``,
+``-numReduceTasks``, ``-D``, ``-conf``, ``-files``, ``-cmdenv``) plus ``--runner``.
+``dirft gridmix generate`` writes GridMix2-like text (RandomTextWriter's VARINFLTEXT).
+
+Every expected failure prints one line ``dirft: error: …`` and exits non-zero (2 for a bad
+command line, 1 for a bad config, input or job, 3 for a job aborted beyond its tolerance);
+no traceback, no partial output.
+"""
+
+import argparse
+import json
+import shlex
+import sys
+
+from dirft.config import JobConf
+from dirft.errors import DirftError, JobAborted, UsageError
+from dirft.report import summary_lines
+from dirft.runners.base import StreamingJob
+from dirft.runners.local import LocalRunner
+from dirft.runtime.env import parse_cmdenv
+from dirft.units import parse_bytes
+
+RUNNERS = {"local": LocalRunner}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one :class:`UsageError` line."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _streaming_parser(sub) -> None:
+    p = sub.add_parser("streaming", help="run a Hadoop Streaming job under dirft",
+                       allow_abbrev=False, description=__doc__)
+    p.add_argument("-input", action="append", required=True, metavar="PATH",
+                   help="input file, directory or glob (repeatable)")
+    p.add_argument("-output", required=True, metavar="DIR", help="output directory (must not exist)")
+    p.add_argument("-mapper", required=True, metavar="CMD", help="map command, e.g. cat")
+    p.add_argument("-combiner", metavar="CMD", help="combiner command")
+    p.add_argument("-reducer", metavar="CMD",
+                   help="reduce command; NONE for a map-only job (default: identity)")
+    p.add_argument("-numReduceTasks", type=int, metavar="N", help="number of reduces")
+    p.add_argument("-D", action="append", default=[], metavar="KEY=VALUE", dest="defines",
+                   help="jobconf key (wins over -conf files)")
+    p.add_argument("-conf", action="append", default=[], metavar="FILE",
+                   help="Hadoop configuration XML such as mapred-site.xml (repeatable)")
+    p.add_argument("-files", action="append", default=[], metavar="F1,F2",
+                   help="files linked into each task's working directory")
+    p.add_argument("-cmdenv", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment variable for the tasks")
+    p.add_argument("--runner", choices=sorted(RUNNERS), default="local",
+                   help="where to run (default: local, an emulated cluster here)")
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p.set_defaults(func=_streaming)
+
+
+def _gridmix_parser(sub) -> None:
+    p = sub.add_parser("gridmix", help="GridMix2-style data and experiments")
+    gsub = p.add_subparsers(dest="gridmix_command", required=True, parser_class=_Parser)
+    g = gsub.add_parser("generate", help="write RandomTextWriter-like text (VARINFLTEXT)")
+    g.add_argument("--size", required=True, help="bytes to write, e.g. 64MiB")
+    g.add_argument("--seed", type=int, default=1, help="RNG seed (same seed, same bytes)")
+    g.add_argument("out", help="file to write")
+    g.set_defaults(func=_generate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``dirft`` command line."""
+    parser = _Parser(prog="dirft", description="Data-interweaved replication for Hadoop "
+                     "Streaming map tasks", allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _streaming_parser(sub)
+    _gridmix_parser(sub)
+    return parser
+
+
+def job_from_args(args) -> StreamingJob:
+    """Build the :class:`StreamingJob` that ``dirft streaming`` arguments describe."""
+    defines = list(args.defines)
+    reducer = _argv(args.reducer, "-reducer")
+    if reducer == ["NONE"]:
+        defines.append("mapreduce.job.reduces=0")
+        reducer = None
+    if args.numReduceTasks is not None:
+        if args.numReduceTasks < 0:
+            raise UsageError(f"-numReduceTasks {args.numReduceTasks}: must be 0 or more")
+        defines.append(f"mapreduce.job.reduces={args.numReduceTasks}")
+    conf = JobConf.load(args.conf, defines)
+    files = [f for group in args.files for f in group.split(",") if f]
+    return StreamingJob(inputs=args.input, output=args.output,
+                        mapper=_argv(args.mapper, "-mapper"), conf=conf,
+                        combiner=_argv(args.combiner, "-combiner"), reducer=reducer,
+                        files=files, cmdenv=parse_cmdenv(args.cmdenv))
+
+
+def _argv(command: str | None, option: str) -> list | None:
+    if command is None:
+        return None
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise UsageError(f"{option} {command!r}: {err}") from None
+    if not argv:
+        raise UsageError(f"{option} is empty; give a command such as cat")
+    return argv
+
+
+def _streaming(args) -> int:
+    report = RUNNERS[args.runner](job_from_args(args)).run()
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        print(f"dirft: job {report['job_id']} succeeded; output in {args.output}")
+        for line in summary_lines(report):
+            print(f"  {line}")
+    return 0
+
+
+def _generate(args) -> int:
+    from dirft.gridmix.generate import generate_file
+
+    written = generate_file(args.out, parse_bytes(args.size, "--size"), args.seed)
+    print(f"dirft: wrote {written} bytes of GridMix text to {args.out}")
+    return 0
+
+
+def main(argv: list | None = None) -> int:
+    """Run the ``dirft`` command; return its exit status (see module doc)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as err:
+        print(f"dirft: error: {err}", file=sys.stderr)
+        return 2
+    except JobAborted as err:
+        print(f"dirft: error: job aborted: {err}", file=sys.stderr)
+        return 3
+    except DirftError as err:
+        print(f"dirft: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dirft: interrupted; nothing was committed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

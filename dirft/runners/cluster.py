@@ -1,0 +1,145 @@
+"""An emulated cluster on this machine: N nodes × S map slots, one OS process per replica.
+
+The map stage's shell for the local runner. It executes the core's actions — launch a
+replica in a free slot of its node, kill a replica's process group — and reports back
+what the operating system says: a process started, a process exited with a code. Replicas
+wait in a per-node queue until a slot on their node frees, as map tasks wait for a slot on
+a TaskTracker. Heartbeat timeouts are checked by ticking the core's clock.
+"""
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from dirft.core import actions as A
+from dirft.core import events as E
+from dirft.errors import JobAborted
+
+
+@dataclass(frozen=True)
+class ProcessExited:
+    """Internal notice from a waiter thread: replica (task, replica) ended with ``code``."""
+
+    task: int
+    replica: int
+    node: str
+    code: int
+
+
+class LocalCluster:
+    """Runs the map stage of one job until every task is decided or the job aborts.
+
+    ``driver``: the :class:`~dirft.runners.driver.Driver`; ``spec_path``: the job spec the
+    replicas read; ``nodes``: node names; ``slots``: map slots per node; ``tick``: seconds
+    between heartbeat-timeout checks; ``log_dir``: where each replica's stderr goes;
+    ``grace``: seconds to wait for replicas to exit on their own after the job is decided.
+    """
+
+    def __init__(self, driver, spec_path: str, nodes, slots: int, tick: float,
+                 log_dir: str, grace: float = 30.0) -> None:
+        self.driver, self.spec_path, self.slots, self.tick = driver, spec_path, slots, tick
+        self.log_dir, self.grace = log_dir, grace
+        self.pending = {node: deque() for node in nodes}
+        self.used = {node: 0 for node in nodes}
+        self.running: dict[tuple[int, int], subprocess.Popen] = {}
+        self.exit_codes: list[tuple[int, int, int]] = []
+        self.aborted: A.AbortJob | None = None
+        self.finished = False
+
+    def run(self) -> None:
+        """Drive the map stage to its end. Raises :class:`JobAborted` beyond tolerance."""
+        self.driver.handle(E.JobStarted(self.driver.now()))
+        last_tick = self.driver.now()
+        deadline = None
+        while not ((self.finished or self.aborted) and not self.running):
+            item = self._next_item()
+            now = self.driver.now()
+            if now - last_tick >= self.tick:
+                self.driver.handle(E.ClockTicked(now))
+                last_tick = now
+            if item is not None:
+                self._apply(item)
+            if (self.finished or self.aborted) and deadline is None:
+                deadline = now + self.grace
+            if deadline is not None and now > deadline:
+                self.kill_all("grace period over")
+        if self.aborted:
+            raise JobAborted(self.aborted.message)
+
+    def _next_item(self):
+        try:
+            return self.driver.outbox.get(timeout=self.tick)
+        except queue.Empty:
+            return None
+
+    def _apply(self, item) -> None:
+        if isinstance(item, ProcessExited):
+            self._exited(item)
+        elif isinstance(item, A.LaunchReplica):
+            self.pending[item.node].append((item.task, item.replica))
+            self._fill(item.node)
+        elif isinstance(item, A.KillReplica):
+            self._kill(item.task, item.replica)
+        elif isinstance(item, A.AbortJob):
+            self.aborted = item
+            self.kill_all("job aborted")
+        elif isinstance(item, A.FinishJob):
+            self.finished = True
+
+    def _fill(self, node: str) -> None:
+        while self.used[node] < self.slots and self.pending[node] and not self.aborted:
+            task, replica = self.pending[node].popleft()
+            # The core hears of the start before the process can talk to the service.
+            self.driver.handle(E.ReplicaStarted(self.driver.now(), task, replica, node))
+            self._spawn(task, replica, node)
+
+    def _spawn(self, task: int, replica: int, node: str) -> None:
+        argv = [sys.executable, "-m", "dirft.task", "--spec", self.spec_path,
+                "--task", str(task), "--replica", str(replica), "--node", node]
+        log_path = os.path.join(self.log_dir, f"t{task:05d}-r{replica:03d}.log")
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        self.used[node] += 1
+        self.running[(task, replica)] = proc
+        threading.Thread(target=self._wait, args=(proc, task, replica, node),
+                         daemon=True).start()
+
+    def _wait(self, proc: subprocess.Popen, task: int, replica: int, node: str) -> None:
+        self.driver.outbox.put(ProcessExited(task, replica, node, proc.wait()))
+
+    def _exited(self, notice: ProcessExited) -> None:
+        self.running.pop((notice.task, notice.replica), None)
+        self.used[notice.node] -= 1
+        self.exit_codes.append((notice.task, notice.replica, notice.code))
+        self.driver.handle(E.ReplicaExited(self.driver.now(), notice.task, notice.replica,
+                                           notice.code))
+        self._fill(notice.node)
+
+    def _kill(self, task: int, replica: int) -> None:
+        for queue_ in self.pending.values():
+            if (task, replica) in queue_:
+                queue_.remove((task, replica))
+        proc = self.running.get((task, replica))
+        if proc is not None:
+            _kill_group(proc)
+
+    def kill_all(self, why: str) -> None:
+        """Kill every running replica's process group and drop pending launches."""
+        for queue_ in self.pending.values():
+            queue_.clear()
+        for proc in list(self.running.values()):
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the replica and everything it started (its own session's process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

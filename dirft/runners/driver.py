@@ -1,0 +1,109 @@
+"""The driver: the one place a shell feeds events to the core and routes its actions.
+
+Both the voting service's thread (replica messages) and the runner's thread (process
+starts and exits, clock ticks) call :meth:`Driver.handle`, which applies events to the
+:class:`~dirft.core.state.JobState` under one lock. Actions that answer a replica are
+returned to the caller; every other action (launch, kill, commit, abort, finish) goes to
+the runner's ``outbox`` queue, in order.
+"""
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from dirft.core import actions as A
+from dirft.core import events as E
+from dirft.core.state import JobState
+from dirft.counters import Counters
+from dirft.errors import ProtocolError
+
+
+class Driver:
+    """Serialises access to the core for one job.
+
+    ``plan``: the :class:`~dirft.core.jobplan.JobPlan`; ``clock``: seconds, monotonic
+    (injected so tests and the simulator can drive time); ``poll_interval``: seconds a
+    waiting replica is told to wait before asking again. ``outbox`` receives non-reply
+    actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
+    counters a replica reported, so the job's counters sum only the winning copies.
+    """
+
+    def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
+                 poll_interval: float = 0.05) -> None:
+        self.state = JobState(plan)
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.outbox: queue.Queue = queue.Queue()
+        self.commits: dict[int, tuple[A.Winner, ...]] = {}
+        self.reports: dict[tuple[int, int, int], tuple[int, dict]] = {}
+        self._lock = threading.Lock()
+
+    def handle(self, *events) -> list:
+        """Apply ``events`` to the core; queue non-reply actions; return all actions."""
+        with self._lock:
+            actions = self.state.handle(*events)
+            for action in actions:
+                if isinstance(action, A.CommitTaskOutput):
+                    self.commits[action.task] = action.winners
+                if not isinstance(action, A.REPLY_ACTIONS):
+                    self.outbox.put(action)
+        return actions
+
+    def now(self) -> float:
+        """The injected clock's reading, in seconds."""
+        return self.clock()
+
+    # -- the voting service's dispatcher ---------------------------------------------
+    def dispatch(self, message: dict) -> dict:
+        """Turn one validated replica message into events; return the reply as a dict.
+
+        Raises :class:`ProtocolError` (with the core's 4xx status) when the core rejects
+        the message, e.g. a report for a sub-split that was not assigned to the replica.
+        """
+        now, task, replica = self.clock(), message["task"], message["replica"]
+        kind = message["kind"]
+        if kind == "register":
+            events = [E.ReplicaRegistered(now, task, replica, message["host"])]
+        elif kind == "heartbeat":
+            events = [E.HeartbeatReceived(now, task, replica, message["progress"])]
+        elif kind == "failed":
+            events = [E.ReplicaGaveUp(now, task, replica, message["reason"])]
+        else:
+            events = self._request_events(now, message)
+        return self._reply(task, replica, kind, self.handle(*events))
+
+    def _request_events(self, now: float, message: dict) -> list:
+        task, replica, report = message["task"], message["replica"], message.get("report")
+        events = []
+        if report is not None:
+            key = (task, report["subsplit"], replica)
+            self.reports[key] = (report["output_bytes"], report.get("counters", {}))
+            events.append(E.SignatureReported(now, task, replica, report["subsplit"],
+                                              report["signature"], report["output_bytes"]))
+        return events + [E.WorkRequested(now, task, replica)]
+
+    def _reply(self, task: int, replica: int, kind: str, actions: list) -> dict:
+        for action in actions:
+            if not isinstance(action, A.REPLY_ACTIONS) or \
+                    (action.task, action.replica) != (task, replica):
+                continue
+            if isinstance(action, A.RejectMessage):
+                raise ProtocolError(f"task {task} replica {replica}: {action.reason}",
+                                    action.status)
+            if isinstance(action, A.AssignSubsplit):
+                return {"action": "assign", "subsplit": action.subsplit, "phase": action.phase}
+            if isinstance(action, A.WaitForWork):
+                return {"action": "wait", "retry_after": self.poll_interval}
+            return {"action": "exit"}
+        return {"action": "ok"} if kind != "request" else {"action": "exit"}
+
+    # -- results -----------------------------------------------------------------------
+    def winning_counters(self) -> Counters:
+        """Counters summed over the winning copy of every decided sub-split."""
+        total = Counters()
+        for task, winners in sorted(self.commits.items()):
+            for w in winners:
+                _, counters = self.reports.get((task, w.subsplit, w.replica), (0, {}))
+                total.merge(Counters.from_dict(counters))
+        return total

@@ -1,0 +1,152 @@
+"""The local runner (the embedded default): a whole job on an emulated cluster here.
+
+Steps: check input and output, plan the map stage, draw the fault plan, start the voting
+service with a fresh per-job secret, run the replicas as real processes
+(:class:`~dirft.runners.cluster.LocalCluster`), then the reduce stage, then commit the output
+directory atomically (built under a hidden name beside it, renamed into place). On any
+error nothing is left behind: no output directory, no scratch files, no processes.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from dirft.runners.base import Runner, check_output_absent, plan_job, resolve_inputs
+from dirft.runners.cluster import LocalCluster
+from dirft.runners.driver import Driver
+from dirft.report import build_report
+from dirft.runtime.env import hadoop_ids, streaming_env
+from dirft.runtime.spec import JobSpec, output_path
+from dirft.service.server import VotingService
+from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
+from fault_injector.plan import NO_FAULTS, plan_faults, read_fired
+
+
+class LocalRunner(Runner):
+    """Runs a :class:`~dirft.runners.base.StreamingJob` on this machine; see module doc."""
+
+    def run(self) -> dict:
+        """Run the job; return the report. Raises InputError, ConfigError, JobAborted, …"""
+        job, conf = self.job, self.job.conf
+        started = self.clock()
+        files = resolve_inputs(job.inputs)
+        check_output_absent(job.output)
+        plan = plan_job(files, conf)
+        faults = self._faults(len(plan.tasks), plan.scheme)
+        self.stamp = f"local{os.getpid()}"
+        self.job_id = f"job_{self.stamp}_0001"
+        work = self._work_dir()
+        try:
+            return self._run_in(work, plan, faults, started)
+        finally:
+            if not conf.get("dirft.keep.temp"):
+                shutil.rmtree(work, ignore_errors=True)
+
+    def _run_in(self, work: str, plan, faults, started: float) -> dict:
+        conf = self.job.conf
+        driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
+        secret = os.urandom(32)
+        with VotingService(secret, self.job_id, driver.dispatch,
+                           conf.get("dirft.service.bind.host"),
+                           conf.get("dirft.service.bind.port"),
+                           conf.get("dirft.service.max.body.bytes")) as service:
+            spec_path = self._write_spec(work, plan, faults, secret, service.url)
+            cluster = LocalCluster(driver, spec_path, plan.nodes,
+                                   conf.get("dirft.slots.per.node"),
+                                   min(0.25, conf.get("dirft.heartbeat.interval")),
+                                   os.path.join(work, "logs"))
+            try:
+                cluster.run()
+            finally:
+                cluster.kill_all("runner stopping")
+        mapped = self.clock()
+        staging = os.path.join(os.path.dirname(os.path.abspath(self.job.output)),
+                               f".{os.path.basename(self.job.output)}.{self.job_id}.staging")
+        try:
+            os.makedirs(staging)
+            counters = self._reduce(work, plan, driver, staging)
+            timings = {"map": mapped - started, "reduce": self.clock() - mapped,
+                       "makespan": self.clock() - started}
+            report = build_report(self.job_id, conf, plan, driver.state,
+                                  read_fired(os.path.join(work, "faults.jsonl")),
+                                  faults.tasks_hit, timings, counters, True)
+            _write_json(os.path.join(staging, "_dirft_report.json"), report)
+            open(os.path.join(staging, "_SUCCESS"), "wb").close()
+            os.rename(staging, self.job.output)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return report
+
+    def _faults(self, num_tasks: int, scheme):
+        conf = self.job.conf
+        if not conf.get("mapred.map.tasks.fault.inject"):
+            return NO_FAULTS
+        return plan_faults(num_tasks, scheme, conf.get("mapred.map.tasks.fault.percent"),
+                           conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
+                           conf.get("dirft.fault.silent.mode"))
+
+    def _work_dir(self) -> str:
+        base = self.job.conf.get("dirft.local.dir") or \
+            os.path.dirname(os.path.abspath(self.job.output))
+        os.makedirs(base, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+        for sub in ("logs", "maps", "attempts", "reduce"):
+            os.makedirs(os.path.join(work, sub))
+        return work
+
+    def _write_spec(self, work: str, plan, faults, secret: bytes, url: str) -> str:
+        secret_file = os.path.join(work, "secret")
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+        job = self.job
+        spec = JobSpec(
+            job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
+            secret_file=secret_file, mapper=job.mapper, combiner=job.combiner,
+            jobconf=job.conf.items(), cmdenv=job.cmdenv,
+            files=[os.path.abspath(f) for f in job.files],
+            tasks=[{"index": t.index, "path": t.split.path, "start": t.split.start,
+                    "length": t.split.length,
+                    "subsplits": [[s.start, s.length] for s in t.subsplits]}
+                   for t in plan.tasks],
+            map_output_dir=os.path.join(work, "maps"), work_dir=work,
+            heartbeat_interval=job.conf.get("dirft.heartbeat.interval"),
+            sort_memory=job.conf.get("dirft.sort.memory"), faults=faults.to_json(),
+            fault_log=os.path.join(work, "faults.jsonl"))
+        path = os.path.join(work, "job.json")
+        spec.save(path)
+        return path
+
+    def _reduce(self, work: str, plan, driver, staging: str):
+        maps = os.path.join(work, "maps")
+        by_task = [[MapOutput(output_path(maps, t, w.subsplit, w.replica), w.signature)
+                    for w in driver.commits[t]] for t in range(len(plan.tasks))]
+        counters = driver.winning_counters()
+        if self.job.num_reduces == 0:
+            write_map_only_output(by_task, staging)
+            return counters
+        result = run_reduce_stage(
+            [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
+            staging, os.path.join(work, "reduce"), self._reduce_env,
+            cwd=self._reduce_cwd(work), sort_memory=self.job.conf.get("dirft.sort.memory"),
+            log_dir=os.path.join(work, "logs"))
+        counters.merge(result.counters)
+        return counters
+
+    def _reduce_env(self, partition: int) -> dict:
+        ids = hadoop_ids(1, partition, 0, False, self.stamp)
+        return streaming_env(self.job.conf.items(), ids, self.job.cmdenv)
+
+    def _reduce_cwd(self, work: str) -> str:
+        cwd = os.path.join(work, "attempts", "reduce")
+        os.makedirs(cwd, exist_ok=True)
+        for path in self.job.files:
+            os.symlink(os.path.abspath(path), os.path.join(cwd, os.path.basename(path)))
+        return cwd
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")

@@ -1,0 +1,179 @@
+"""One phase of a replica: run the user's mapper over one sub-split and commit its output.
+
+Hadoop Streaming's map side (``PipeMapper``/``PipeMapRed``), for a byte range: the records
+the range owns (``LineRecordReader`` rules, :func:`dirft.records.read_records`) go to the
+mapper's stdin, one per line; its stdout is parsed into ``key\\tvalue`` lines
+(:class:`~dirft.records.LineNormalizer`); with a combiner, that output is sorted by key and
+run through the combiner, as a map-side spill is. The final bytes are hashed with SHA-256
+while they are written, to a temp file that is renamed into place: the signature is never
+computed by re-reading, and a crash never leaves a half-written output under its final name.
+"""
+
+import hashlib
+import os
+import subprocess
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from dirft.counters import Counters, StderrScanner
+from dirft.errors import TaskError
+from dirft.records import LineNormalizer, read_records
+
+FRAMEWORK = "Map-Reduce Framework"  # Hadoop's TaskCounter group as the job client prints it
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """What one phase produced: SHA-256 hex of the committed output, its size in bytes,
+    the counters of the user programs plus the framework's record counts."""
+
+    signature: str
+    output_bytes: int
+    counters: Counters
+
+
+class _Sink:
+    """Writes normalized bytes to a file while hashing and counting them."""
+
+    def __init__(self, f) -> None:
+        self.f, self.sha, self.bytes, self.records = f, hashlib.sha256(), 0, 0
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.f.write(data)
+            self.sha.update(data)
+            self.bytes += len(data)
+            self.records += data.count(b"\n")
+
+
+def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: list | None,
+                  final_path: str, env: dict, cwd: str, log, sort_memory: int) -> PhaseResult:
+    """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
+
+    ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
+    binary file receiving their stderr; ``sort_memory``: bytes for the combiner's sort.
+    Returns a :class:`PhaseResult`. Raises :class:`TaskError` naming the program when the
+    mapper or combiner is missing or exits non-zero (nothing is committed then).
+    """
+    os.makedirs(os.path.dirname(final_path), exist_ok=True)
+    tmp = f"{final_path}.tmp-{os.getpid()}"
+    counters = Counters()
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as out:
+            sink = _Sink(out)
+            records = _Count()
+            source = records.wrap(read_records(src, start, start + length))
+            if combiner is None:
+                _run(mapper, "mapper", source, sink.write, env, cwd, log, counters)
+            else:
+                mapped = _map_to_sorted_file(mapper, source, env, cwd, log, counters,
+                                             tmp, sort_memory)  # mapper runs to the end here
+                _run(combiner, "combiner", mapped, sink.write, env, cwd, log, counters)
+        os.replace(tmp, final_path)
+    finally:
+        for leftover in (tmp, tmp + ".map"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    counters.add(FRAMEWORK, "Map input records", records.records)
+    counters.add(FRAMEWORK, "Map input bytes", records.bytes)
+    counters.add(FRAMEWORK, "Map output records", sink.records)
+    counters.add(FRAMEWORK, "Map output bytes", sink.bytes)
+    return PhaseResult(sink.sha.hexdigest(), sink.bytes, counters)
+
+
+class _Count:
+    """Counts records (lines) and bytes flowing through an iterator of chunks."""
+
+    def __init__(self) -> None:
+        self.records = self.bytes = 0
+
+    def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.records += chunk.count(b"\n")
+            self.bytes += len(chunk)
+            yield chunk
+
+
+def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memory):
+    """Run the mapper into a file now; return an iterator over it sorted by key.
+
+    The sort is GNU sort in the C locale on the key field (the whole line breaks ties, so
+    the combiner's input order, and hence its output, is the same on every replica).
+    """
+    unsorted = tmp + ".map"
+    with open(unsorted, "wb") as f:
+        _run(mapper, "mapper", source, f.write, env, cwd, log, counters)
+    return _sorted_chunks(unsorted, env, sort_memory)
+
+
+def _sorted_chunks(unsorted: str, env: dict, sort_memory: int) -> Iterator[bytes]:
+    sort = ["sort", "-t", "\t", "-k1,1", "-S", str(sort_memory),
+            "-T", os.path.dirname(unsorted), unsorted]
+    try:
+        with subprocess.Popen(sort, stdout=subprocess.PIPE, env={**env, "LC_ALL": "C"}) as p:
+            yield from iter(lambda: p.stdout.read(CHUNK), b"")
+        if p.returncode != 0:
+            raise TaskError(f"sort of the map output for the combiner failed (code "
+                            f"{p.returncode}); check free space in {os.path.dirname(unsorted)}")
+    finally:
+        os.unlink(unsorted)
+
+
+def _run(argv: list, role: str, source: Iterable[bytes], write, env: dict, cwd: str,
+         log, counters: Counters) -> None:
+    """Pipe ``source`` chunks through program ``argv``; normalized stdout goes to ``write``."""
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=cwd)
+    except OSError as err:
+        raise TaskError(f"{role} {' '.join(argv)!r} could not start: {err.strerror}; "
+                        f"check the command and -files") from None
+    scanner = StderrScanner(log=log)
+    failures: list = []
+    feeder = threading.Thread(target=_feed, args=(proc.stdin, source, failures), daemon=True)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, scanner), daemon=True)
+    feeder.start()
+    reader.start()
+    normalizer = LineNormalizer()
+    for chunk in iter(lambda: proc.stdout.read1(CHUNK), b""):
+        write(normalizer.feed(chunk))
+    write(normalizer.close())
+    code = proc.wait()
+    feeder.join()
+    reader.join()
+    counters.merge(scanner.counters)
+    if code != 0:
+        tail = " | ".join(scanner.tail[-3:]) or "no stderr"
+        raise TaskError(f"{role} {' '.join(argv)!r} exited with code {code}: {tail}")
+    if failures:
+        raise failures[0]
+
+
+def _feed(stdin, source: Iterable[bytes], failures: list) -> None:
+    """Write every chunk to the program's stdin; record why it stopped early, if it did.
+
+    A program that exits without reading all its input fails the phase, as in Hadoop
+    Streaming (``PipeMapRed`` reports "Broken pipe"); so does an error reading the input.
+    """
+    try:
+        for chunk in source:
+            stdin.write(chunk)
+    except BrokenPipeError:
+        failures.append(TaskError("the program stopped reading its input before the end "
+                                  "(broken pipe), which fails the task as in Hadoop Streaming"))
+    except Exception as err:  # noqa: BLE001 - surfaced in the caller's thread
+        failures.append(err if isinstance(err, TaskError) else
+                        TaskError(f"reading the input failed: {err}"))
+    finally:
+        try:
+            stdin.close()
+        except OSError:
+            pass
+
+
+def _drain(stderr, scanner: StderrScanner) -> None:
+    for chunk in iter(lambda: stderr.read1(CHUNK), b""):
+        scanner.feed(chunk)
+    scanner.close()

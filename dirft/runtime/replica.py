@@ -1,0 +1,154 @@
+"""The replica task runtime: the program Hadoop Streaming (or the local runner) runs.
+
+One process per replica (DESIGN.md §4 "replica task runtime"): it registers with the voting
+service, then loops — ask for work, run the assigned sub-split through the user's mapper
+(:func:`~dirft.runtime.mapphase.run_map_phase`), commit, report the SHA-256 — until told to
+exit, heartbeating from a second thread meanwhile. Emulated faults from the job's fault plan
+strike here, at the end of a phase: a crash raises before the report, a silent error
+tampers the reported signature (the paper's fault injector).
+"""
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+
+from dirft.errors import DirftError, RemoteFault, TaskError
+from dirft.runtime.env import hadoop_ids, streaming_env
+from dirft.runtime.mapphase import run_map_phase
+from dirft.runtime.spec import JobSpec, output_path, replica_dir
+from dirft.service.client import VotingClient
+from fault_injector.plan import EMULATED_CRASH_EXIT, FaultPlan, record_fired, tamper
+
+
+class EmulatedCrash(Exception):
+    """Raised at the end of a phase by an emulated crash fault (paper mode)."""
+
+
+class Heartbeat(threading.Thread):
+    """Sends a heartbeat every ``interval`` seconds until :meth:`stop` (daemon thread)."""
+
+    def __init__(self, client: VotingClient, interval: float) -> None:
+        super().__init__(name="dirft-heartbeat", daemon=True)
+        self.client, self.interval, self.phase = client, interval, 0
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                self.client.call("heartbeat", phase=self.phase, progress=0.0)
+            except DirftError as err:
+                print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+class Replica:
+    """Replica ``replica`` of map task ``task`` of the job in ``spec``.
+
+    ``client`` talks to the voting service; ``node`` is the host name it reports.
+    """
+
+    def __init__(self, spec: JobSpec, task: int, replica: int, client: VotingClient,
+                 node: str) -> None:
+        self.spec, self.task, self.replica, self.client, self.node = (
+            spec, task, replica, client, node)
+        self.split = spec.tasks[task]
+        self.faults = FaultPlan.from_json(spec.faults)
+        self.cwd = replica_dir(spec.work_dir, task, replica)
+
+    def run(self) -> None:
+        """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
+        self._prepare_cwd()
+        self.client.call("register", host=self.node, pid=os.getpid())
+        beat = Heartbeat(self.client, self.spec.heartbeat_interval)
+        beat.start()
+        try:
+            reply = self.client.call("request")
+            while reply.get("action") != "exit":
+                if reply.get("action") == "wait":
+                    time.sleep(float(reply.get("retry_after", 0.05)))
+                    reply = self.client.call("request")
+                    continue
+                beat.phase = reply["phase"]
+                reply = self.client.call("request", report=self._phase(reply))
+        finally:
+            beat.stop()
+
+    def _phase(self, assignment: dict) -> dict:
+        s, phase = assignment["subsplit"], assignment["phase"]
+        start, length = self.split["subsplits"][s]
+        final = output_path(self.spec.map_output_dir, self.task, s, self.replica)
+        with open(os.path.join(self.cwd, "stderr"), "ab") as log:
+            result = run_map_phase(self.split["path"], start, length, self.spec.mapper,
+                                   self.spec.combiner, final, self._env(start, length),
+                                   self.cwd, log, self.spec.sort_memory)
+        signature = self._inject(phase, result.signature)
+        return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
+                "counters": result.counters.to_dict()}
+
+    def _inject(self, phase: int, signature: str) -> str:
+        fault = self.faults.for_replica(self.task, self.replica)
+        if fault is None or fault.phase != phase:
+            return signature
+        if self.spec.fault_log:
+            record_fired(self.spec.fault_log, self.task, self.replica, fault)
+        if fault.kind == "crash":
+            raise EmulatedCrash(f"emulated crash fault at the end of phase {phase}")
+        return tamper(signature)
+
+    def _env(self, start: int, length: int) -> dict:
+        ids = hadoop_ids(self.spec.job_number, self.task, self.replica, True, self.spec.stamp)
+        task_vars = {**ids, "mapreduce.map.input.file": "file:" + self.split["path"],
+                     "mapreduce.map.input.start": str(start),
+                     "mapreduce.map.input.length": str(length)}
+        return streaming_env(self.spec.jobconf, task_vars, self.spec.cmdenv)
+
+    def _prepare_cwd(self) -> None:
+        os.makedirs(self.cwd, exist_ok=True)
+        for path in self.spec.files:
+            link = os.path.join(self.cwd, os.path.basename(path))
+            if not os.path.lexists(link):
+                os.symlink(path, link)
+
+
+def main(argv: list | None = None) -> int:
+    """``python -m dirft.task --spec JOB.json --task T --replica R [--node NAME]``.
+
+    Returns the process exit status: 0 done, 1 the user's program failed, 2 the voting
+    service could not be reached or refused us, 75 an emulated crash fault.
+    """
+    parser = argparse.ArgumentParser(prog="python -m dirft.task")
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--task", type=int, required=True)
+    parser.add_argument("--replica", type=int, required=True)
+    parser.add_argument("--node", default=socket.gethostname())
+    args = parser.parse_args(argv)
+    spec = JobSpec.load(args.spec)
+    with open(spec.secret_file, "rb") as f:
+        secret = f.read()
+    with VotingClient(spec.service_url, secret, spec.job_id, args.task, args.replica) as client:
+        return _run(Replica(spec, args.task, args.replica, client, args.node), client)
+
+
+def _run(replica: Replica, client: VotingClient) -> int:
+    where = f"task {replica.task} replica {replica.replica}"
+    try:
+        replica.run()
+        return 0
+    except EmulatedCrash as err:
+        print(f"dirft: {where}: {err}", file=sys.stderr)
+        return EMULATED_CRASH_EXIT
+    except TaskError as err:
+        print(f"dirft: {where}: {err}", file=sys.stderr)
+        try:
+            client.call("failed", reason=str(err)[:2000])
+        except DirftError:
+            pass
+        return 1
+    except RemoteFault as err:
+        print(f"dirft: {where}: voting service: {err}", file=sys.stderr)
+        return 2

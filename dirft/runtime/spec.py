@@ -1,0 +1,64 @@
+"""The job spec a replica process reads: what to run, on which bytes, where to commit.
+
+The driver writes one JSON file per job (:meth:`JobSpec.save`); each replica process gets
+its path and its own (task, replica) ids on its command line. Output locations derive only
+from job, task, sub-split and replica ids (:func:`output_path`), so the voting service never
+takes a path from a replica.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class JobSpec:
+    """Everything a replica needs. Sizes in bytes, intervals in seconds.
+
+    ``tasks``: per map task ``{"index", "path", "start", "length", "subsplits": [[start,
+    length], ...]}``; ``mapper``/``combiner``: argv lists (no shell, as Hadoop Streaming);
+    ``jobconf``: every effective jobconf key (exported to the task's environment);
+    ``cmdenv``: ``-cmdenv`` variables; ``files``: absolute paths linked into the task's
+    working directory (``-files``); ``faults``: the fault plan's JSON form.
+    """
+
+    job_id: str
+    job_number: int
+    stamp: str
+    service_url: str
+    secret_file: str
+    mapper: list
+    combiner: list | None
+    jobconf: dict
+    cmdenv: dict
+    files: list
+    tasks: list
+    map_output_dir: str
+    work_dir: str
+    heartbeat_interval: float
+    sort_memory: int
+    faults: dict = field(default_factory=dict)
+    fault_log: str = ""
+
+    def save(self, path: str) -> None:
+        """Write the spec as JSON to ``path`` (temp file then rename)."""
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(asdict(self), f)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> "JobSpec":
+        """Read a spec written by :meth:`save`. Raises OSError/ValueError if unreadable."""
+        with open(path, encoding="utf-8") as f:
+            return cls(**json.load(f))
+
+
+def output_path(map_output_dir: str, task: int, subsplit: int, replica: int) -> str:
+    """Where replica ``replica`` commits its output of (``task``, ``subsplit``)."""
+    return os.path.join(map_output_dir, f"t{task:05d}", f"s{subsplit:03d}-r{replica:03d}.out")
+
+
+def replica_dir(work_dir: str, task: int, replica: int) -> str:
+    """The replica's working directory (its cwd, with the ``-files`` linked in)."""
+    return os.path.join(work_dir, "attempts", f"t{task:05d}-r{replica:03d}")
