@@ -109,6 +109,9 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "seconds between two requests of a replica waiting for work",
            minimum=0, exclusive_minimum=True),
     Option("dirft.fault.seed", "int", "0", "seed of the fault injector's choices"),
+    Option("dirft.fault.replicas.per.task", "int", "-1",
+           "replicas of each hit task that get a fault; -1 = f (the most within tolerance), "
+           "more to go beyond tolerance", minimum=-1),
     Option("dirft.fault.crash.mode", "choice", "exception",
            "how a crash is emulated: exception at the end of a phase (DIRFT paper)",
            choices=("exception",)),

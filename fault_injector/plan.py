@@ -56,26 +56,37 @@ NO_FAULTS = FaultPlan({}, ())
 
 
 def plan_faults(num_tasks: int, scheme, percent: float, seed: int,
-                crash_mode: str = "exception", silent_mode: str = "signature") -> FaultPlan:
+                crash_mode: str = "exception", silent_mode: str = "signature",
+                per_task: int = -1) -> FaultPlan:
     """Draw the fault plan for a job of ``num_tasks`` map tasks under ``scheme``.
 
     ``percent`` (0–100) of the tasks, rounded half up, are hit. Each hit task gets f_c
     crash faults and f_s silent faults (``scheme.tolerance``) on distinct replicas among
     its initial ones, each at the end of a phase drawn from those a fault-free replica
-    runs. Raises :class:`ConfigError` for a bad percentage or mode.
+    runs. ``per_task`` >= 0 sets how many replicas get a fault instead (beyond f: beyond
+    tolerance); the extra ones are of the kind the tolerance covers (crash if f_c > 0).
+    Raises :class:`ConfigError` for a bad percentage or mode.
     """
     _check(percent, crash_mode, silent_mode)
     rng = random.Random(seed)
     hit = sorted(rng.sample(range(num_tasks), int(num_tasks * percent / 100 + 0.5)))
-    tol, faults = scheme.tolerance, {}
+    faults = {}
     phases = scheme.quorum if scheme.subsplits > 1 else 1
-    kinds = [("crash", crash_mode)] * tol.crash + [("silent", silent_mode)] * tol.silent
+    kinds = _kinds(scheme.tolerance, per_task, crash_mode, silent_mode)
     for task in hit:
         replicas = rng.sample(range(scheme.initial_replicas),
                               min(len(kinds), scheme.initial_replicas))
         for replica, (kind, mode) in zip(replicas, kinds):
             faults[(task, replica)] = Fault(kind, mode, rng.randint(1, phases))
     return FaultPlan(faults, tuple(hit))
+
+
+def _kinds(tol, per_task: int, crash_mode: str, silent_mode: str) -> list:
+    kinds = [("crash", crash_mode)] * tol.crash + [("silent", silent_mode)] * tol.silent
+    if per_task < 0:
+        return kinds
+    extra = ("crash", crash_mode) if tol.crash or not tol.silent else ("silent", silent_mode)
+    return (kinds + [extra] * per_task)[:per_task]
 
 
 def _check(percent: float, crash_mode: str, silent_mode: str) -> None:

@@ -430,7 +430,7 @@ def test_the_example_file_loads_with_its_settings():
     assert conf.get("mapred.map.tasks.fault.percent") == 25.0
     assert conf.get("mapreduce.input.fileinputformat.split.maxsize") == 8 * 1024 ** 2
     assert conf.get("dfs.blocksize") == 16 * 1024 ** 2
-    assert (conf.get("dirft.nodes"), conf.get("dirft.slots.per.node")) == (4, 2)
+    assert (conf.get("dirft.nodes"), conf.get("dirft.slots.per.node")) == (4, 6)
     assert 64 * 1024 ** 2 // conf.get("mapreduce.input.fileinputformat.split.maxsize") == 8
 
 
@@ -440,7 +440,8 @@ def test_the_example_file_lists_exactly_the_known_keys():
 
 def test_the_example_file_keeps_every_other_default():
     changed = {"mapred.map.tasks.fault.inject", "mapred.map.tasks.fault.percent",
-               "mapreduce.input.fileinputformat.split.maxsize", "dfs.blocksize"}
+               "mapreduce.input.fileinputformat.split.maxsize", "dfs.blocksize",
+               "dirft.slots.per.node"}
     example = read_site_xml(str(EXAMPLE))
     assert {k for k, o in OPTIONS.items() if example[k] != o.default} == changed
 

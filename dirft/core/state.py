@@ -275,7 +275,8 @@ class JobState:
         why = why or (f"{short} more vote(s) needed but only {max(budget, 0)} extra "
                       f"replica(s) allowed (dirft.replicas.extra.max)")
         self.aborted = A.AbortJob(task.index, unit.index, (
-            f"task {task.index} sub-split {unit.index} (bytes {sub.start}-{sub.end}): no quorum "
+            f"task {task.index} sub-split {unit.index} (bytes {sub.start}-{sub.end} of "
+            f"{self.plan.tasks[task.index].split.path}): no quorum "
             f"of {self.scheme.quorum} matching signature(s) under scheme {self.scheme.name}; "
             f"seen {self._votes_text(unit)}; dead replicas: {dead}; {why}. Raise "
             f"mapred.map.tasks.fault.tolerance or dirft.replicas.extra.max, or check that the "
@@ -346,6 +347,8 @@ class JobState:
 
     @staticmethod
     def _votes_text(unit: SubsplitState) -> str:
+        if not unit.votes:
+            return "no signature reported"
         return "{" + ", ".join(f"r{r}: {s[:12]}…" for r, s in sorted(unit.votes.items())) + "}"
 
 

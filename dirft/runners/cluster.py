@@ -57,13 +57,13 @@ class LocalCluster:
         last_tick = self.driver.now()
         deadline = None
         while not ((self.finished or self.aborted) and not self.running):
-            item = self._next_item()
+            for item in self._next_items():
+                self._apply(item)
+            self._fill()
             now = self.driver.now()
             if now - last_tick >= self.tick:
                 self.driver.handle(E.ClockTicked(now))
                 last_tick = now
-            if item is not None:
-                self._apply(item)
             if (self.finished or self.aborted) and deadline is None:
                 deadline = now + self.grace
             if deadline is not None and now > deadline:
@@ -71,18 +71,23 @@ class LocalCluster:
         if self.aborted:
             raise JobAborted(self.aborted.message)
 
-    def _next_item(self):
+    def _next_items(self) -> list:
+        """Everything queued now (waiting up to ``tick`` seconds for the first item)."""
         try:
-            return self.driver.outbox.get(timeout=self.tick)
+            items = [self.driver.outbox.get(timeout=self.tick)]
         except queue.Empty:
-            return None
+            return []
+        while True:
+            try:
+                items.append(self.driver.outbox.get_nowait())
+            except queue.Empty:
+                return items
 
     def _apply(self, item) -> None:
         if isinstance(item, ProcessExited):
             self._exited(item)
         elif isinstance(item, A.LaunchReplica):
             self.pending[item.node].append((item.task, item.replica))
-            self._fill(item.node)
         elif isinstance(item, A.KillReplica):
             self._kill(item.task, item.replica)
         elif isinstance(item, A.AbortJob):
@@ -91,11 +96,21 @@ class LocalCluster:
         elif isinstance(item, A.FinishJob):
             self.finished = True
 
-    def _fill(self, node: str) -> None:
-        while self.used[node] < self.slots and self.pending[node] and not self.aborted:
-            task, replica = self.pending[node].popleft()
-            # The core hears of the start before the process can talk to the service.
-            self.driver.handle(E.ReplicaStarted(self.driver.now(), task, replica, node))
+    def _fill(self) -> None:
+        """Start replicas in free slots. The core hears of every start in one batch, before
+        any of these processes can talk to the service, so siblings started together are
+        known to be running when the first of them asks for more work."""
+        starts = []
+        for node, waiting in self.pending.items():
+            while self.used[node] < self.slots and waiting and not self.aborted:
+                task, replica = waiting.popleft()
+                self.used[node] += 1
+                starts.append((task, replica, node))
+        if not starts:
+            return
+        now = self.driver.now()
+        self.driver.handle(*(E.ReplicaStarted(now, t, r, node) for t, r, node in starts))
+        for task, replica, node in starts:
             self._spawn(task, replica, node)
 
     def _spawn(self, task: int, replica: int, node: str) -> None:
@@ -105,7 +120,6 @@ class LocalCluster:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     start_new_session=True)
-        self.used[node] += 1
         self.running[(task, replica)] = proc
         threading.Thread(target=self._wait, args=(proc, task, replica, node),
                          daemon=True).start()
@@ -119,7 +133,6 @@ class LocalCluster:
         self.exit_codes.append((notice.task, notice.replica, notice.code))
         self.driver.handle(E.ReplicaExited(self.driver.now(), notice.task, notice.replica,
                                            notice.code))
-        self._fill(notice.node)
 
     def _kill(self, task: int, replica: int) -> None:
         for queue_ in self.pending.values():

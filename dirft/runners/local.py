@@ -84,7 +84,8 @@ class LocalRunner(Runner):
             return NO_FAULTS
         return plan_faults(num_tasks, scheme, conf.get("mapred.map.tasks.fault.percent"),
                            conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
-                           conf.get("dirft.fault.silent.mode"))
+                           conf.get("dirft.fault.silent.mode"),
+                           conf.get("dirft.fault.replicas.per.task"))
 
     def _work_dir(self) -> str:
         base = self.job.conf.get("dirft.local.dir") or \
