@@ -10,7 +10,7 @@ Rules (DESIGN.md §2, after the DIRFT paper, Ganguly et al. 2017):
   SHA-256; the decision never changes. A task is done when every unit is decided.
 * A replica asking for work gets the next unit in its rotation that it has not processed,
   that is undecided and that still needs more votes than are in flight or reserved by a
-  started or working sibling whose rotation reaches it next (eager schemes skip the last
+  started, idle or working sibling whose rotation reaches it next (eager schemes skip the last
   test). Otherwise it waits if some undecided unit may still need it, else exits.
 * A replica that exits abnormally, times out on heartbeats or gives up is dead: its
   in-flight vote is revoked; votes it already reported stay.
@@ -190,26 +190,21 @@ class JobState:
             self._tell_exit(task, rep, out)
 
     def _reserved(self, task: TaskState, unit: SubsplitState, asking: ReplicaState) -> int:
-        """Siblings that will take ``unit`` next in their rotation on their own.
+        """Siblings that will process ``unit`` on their own by the asker's next phase.
 
-        Only replicas that are started or working count: they will ask soon (or die, which
-        lifts the reservation); and only if they reach ``unit`` in a phase no later than the
-        asking replica would, so phase p work goes before phase p+1 work. This keeps fault-free DIRFT in the paper's lockstep phases
-        whatever the replicas' speeds; a replica still waiting for a map slot reserves
-        nothing, so its siblings take its share instead of idling.
+        In the paper's lockstep, replica k processes the j-th unit of its rotation in phase
+        j. A sibling reserves ``unit`` if it has not processed it, reaches it in its
+        rotation by the phase the asker is about to start, and is started, idle or working:
+        each of those asks soon on its own (or dies, which lifts the reservation). Waiting
+        replicas reserve nothing, so waiting replicas never block each other, and neither
+        do replicas still waiting for a map slot, whose siblings take their share instead.
+        This keeps fault-free DIRFT in f_s + 1 phases whatever the replicas' speeds.
         """
         phase = asking.phase + 1
         return sum(1 for r in task.replicas.values()
-                   if r is not asking and r.state in ("started", "working")
-                   and r.phase + 1 <= phase and self._next_in_rotation(task, r) == unit.index)
-
-    def _next_in_rotation(self, task: TaskState, rep: ReplicaState) -> int | None:
-        order = self.scheme.rotation(rep.rid)
-        begin = order.index(rep.current) + 1 if rep.current is not None else 0
-        for s in order[begin:]:
-            if s not in rep.processed and not task.units[s].decided:
-                return s
-        return None
+                   if r is not asking and r.state in ("started", "idle", "working")
+                   and unit.index not in r.processed and r.current != unit.index
+                   and self.scheme.rotation(r.rid).index(unit.index) < phase)
 
     def _assign(self, task: TaskState, rep: ReplicaState, unit: SubsplitState,
                 out: list) -> None:

@@ -1,0 +1,57 @@
+"""Helpers for end-to-end tests: run the CLI in-process, look for leftovers."""
+
+import json
+import os
+import pathlib
+import subprocess
+
+from dirft.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "mapred-site.example.xml"
+SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=262144",
+         "-D", "dfs.blocksize=524288", "-D", "dirft.slots.per.node=8"]
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """Run ``dirft ARGS`` in this process; return (exit status, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def streaming(capsys, data, output, *extra) -> tuple[int, str, str]:
+    """``dirft streaming`` of ``data`` with the example config, small splits (8 map tasks)."""
+    return run_cli(capsys, "streaming", "-input", data, "-output", output,
+                   "-conf", EXAMPLE, *SMALL, *extra)
+
+
+def report(output) -> dict:
+    """The ``_dirft_report.json`` of an output directory."""
+    return json.loads((pathlib.Path(output) / "_dirft_report.json").read_text())
+
+
+def c_sorted(path) -> bytes:
+    """``LC_ALL=C sort`` of a file, the reference output of streamSort."""
+    return subprocess.run(["sort", str(path)], env={**os.environ, "LC_ALL": "C"},
+                          check=True, capture_output=True).stdout
+
+
+def parts(output) -> dict:
+    """Every file of an output directory but the report, by name, as bytes."""
+    return {p.name: p.read_bytes() for p in sorted(pathlib.Path(output).iterdir())
+            if p.name != "_dirft_report.json"}
+
+
+def leftovers(directory) -> list[str]:
+    """Scratch files dirft left in ``directory`` and live replica processes of its jobs."""
+    names = [p.name for p in pathlib.Path(directory).iterdir() if p.name.startswith(".")]
+    procs = []
+    for proc in pathlib.Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "dirft.task" in cmd and str(directory) in cmd:
+            procs.append(cmd)
+    return names + procs
