@@ -18,5 +18,6 @@ ensure_venv() {  # $1: pip extras, e.g. "[test]" or ""
     "$(pick_python)" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$1"
+  # setuptools warns about editable installs on every run; the warning is not for users
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$1"
 }
