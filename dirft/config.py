@@ -88,6 +88,24 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "HDFS block size in bytes; accepts 128m (Hadoop getLongBytes)", minimum=1),
     Option("mapreduce.map.maxattempts", "int", "4",
            "attempts per map task before the job fails, scheme none (Hadoop)", minimum=1),
+    Option("mapreduce.job.speculative.slowtaskthreshold", "float", "1.0",
+           "scheme se: an attempt is a straggler when its progress rate is this many standard "
+           "deviations below the mean of running attempts (Hadoop DefaultSpeculator)",
+           minimum=0),
+    Option("mapreduce.job.speculative.speculative-cap-running-tasks", "float", "0.1",
+           "scheme se: backups at once, as a fraction of running tasks (Hadoop)",
+           minimum=0, maximum=1),
+    Option("mapreduce.job.speculative.speculative-cap-total-tasks", "float", "0.01",
+           "scheme se: backups at once, as a fraction of all tasks (Hadoop)",
+           minimum=0, maximum=1),
+    Option("mapreduce.job.speculative.minimum-allowed-tasks", "int", "10",
+           "scheme se: backups allowed at once whatever the caps say (Hadoop)", minimum=0),
+    Option("mapreduce.job.speculative.retry-after-no-speculate", "int", "1000",
+           "scheme se: milliseconds to the next straggler check after one that launched "
+           "nothing (Hadoop)", minimum=0),
+    Option("mapreduce.job.speculative.retry-after-speculate", "int", "15000",
+           "scheme se: milliseconds to the next straggler check after one that launched a "
+           "backup (Hadoop)", minimum=0),
     Option("mapreduce.job.name", "str", "dirft streaming job",
            "job name shown in logs and in Hadoop's job list"),
     Option("stream.map.output.field.separator", "str", "\t",
@@ -96,8 +114,9 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "leading fields of a map output line that form the key (Hadoop Streaming); "
            "only 1 for now", minimum=1),
     Option("dirft.scheme", "choice", "dirft",
-           "fault-tolerance scheme: dirft, frft (full replication), bft, none (Hadoop)",
-           choices=("dirft", "frft", "bft", "none")),
+           "fault-tolerance scheme: dirft, frft (full replication), bft, se (speculative "
+           "execution), none (Hadoop re-execution)",
+           choices=("dirft", "frft", "bft", "se", "none")),
     Option("dirft.nodes", "int", "4", "emulated cluster nodes (local runner)", minimum=1),
     Option("dirft.slots.per.node", "int", "2", "map slots per node", minimum=1),
     Option("dirft.heartbeat.interval", "float", "1.0",
@@ -113,11 +132,22 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "replicas of each hit task that get a fault; -1 = f (the most within tolerance), "
            "more to go beyond tolerance", minimum=-1),
     Option("dirft.fault.crash.mode", "choice", "exception",
-           "how a crash is emulated: exception at the end of a phase (DIRFT paper)",
-           choices=("exception",)),
+           "how a crash is injected: exception at the end of a phase (DIRFT paper), kill "
+           "(SIGKILL inside a phase), node (a whole node is lost), hang (SIGSTOP: found only "
+           "by the heartbeat timeout)",
+           choices=("exception", "kill", "node", "hang")),
     Option("dirft.fault.silent.mode", "choice", "signature",
-           "how a silent error is emulated: tampered signature (DIRFT paper)",
-           choices=("signature",)),
+           "how a silent error is injected: signature (tampered, DIRFT paper) or data (bits "
+           "flipped in the real output bytes before they are signed)",
+           choices=("signature", "data")),
+    Option("dirft.fault.straggler.nodes", "int", "0",
+           "nodes that run slower than the rest (stragglers), chosen by dirft.fault.seed",
+           minimum=0),
+    Option("dirft.fault.straggler.factor", "float", "4.0",
+           "how many times slower a straggler node runs", minimum=1),
+    Option("dirft.se.min.runtime", "float", "1.0",
+           "scheme se: seconds an attempt runs before it may be judged a straggler "
+           "(Hadoop 1 waited 60 s)", minimum=0),
     Option("dirft.placement.seed", "int", "0", "seed of block and replica placement"),
     Option("dirft.replicas.extra.max", "int", "0",
            "extra replicas a task may launch beyond those its scheme needs", minimum=0),
@@ -146,10 +176,7 @@ DEPRECATED: Dict[str, str] = {
 }
 
 #: (key, value) recognised but refused, with the reason.
-NOT_BUILT: Dict[Tuple[str, str], str] = {
-    ("dirft.scheme", "se"):
-        "speculative execution is not built yet; use dirft, frft, bft or none",
-}
+NOT_BUILT: Dict[Tuple[str, str], str] = {}
 
 #: Keys whose only supported value, for now, is their default.
 DEFAULT_ONLY: Dict[str, str] = {

@@ -69,6 +69,8 @@ class Pump:
     alive: set = field(default_factory=set)         # processes running
     version: int = 0
     start_first: bool = False                        # every replica starts before any work
+    lose: tuple | None = None                        # (step, node): lose that node then
+    lost_at: int = 0                                 # index in ``actions`` when it happened
 
     def __post_init__(self):
         self.state = JobState(self.plan)
@@ -111,6 +113,9 @@ class Pump:
             if not steps:
                 return "finished" if self.state.finished else "stuck"
             self.now += 1
+            if self.lose and self.now >= self.lose[0] and not self.lost_at:
+                self._lose_node(self.lose[1])
+                continue
             self.rng.choice(steps)()
         return "looping"
 
@@ -122,6 +127,18 @@ class Pump:
         steps += [lambda k=k: self._poll(k) for k, v in self.waiting.items() if v < self.version]
         steps += [lambda k=k: self._exit(k) for k in self.exiting]
         return steps
+
+    def _lose_node(self, node: str) -> None:
+        """Kill every process on ``node`` (the runner's part), then tell the core."""
+        self.lost_at = len(self.actions) or 1
+        for (t, r) in list(self.alive):
+            if self.state.tasks[t].replicas[r].node == node:
+                self._gone((t, r))
+        for key in list(self.pending):
+            if self.state.tasks[key[0]].replicas[key[1]].node == node:
+                self.pending.remove(key)
+        self.version += 1
+        self.feed(E.NodeLost(self.now, node))
 
     def _start(self, key) -> None:
         self.pending.remove(key)

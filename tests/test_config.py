@@ -75,7 +75,7 @@ def test_describe_allowed_names_bounds():
     assert describe_allowed(OPTIONS["dirft.nodes"]) == "a whole number >= 1"
     assert describe_allowed(OPTIONS["dirft.service.bind.port"]) == "a whole number from 0 to 65535"
     assert describe_allowed(OPTIONS["dirft.poll.interval"]) == "a number > 0"
-    assert "one of dirft, frft, bft, none" == describe_allowed(OPTIONS["dirft.scheme"])
+    assert "one of dirft, frft, bft, se, none" == describe_allowed(OPTIONS["dirft.scheme"])
 
 
 # ---------------------------------------------------------------- precedence
@@ -155,9 +155,9 @@ def test_the_documented_message_for_a_non_integer():
     ("dirft.sort.memory", "12x", "128m"),
     ("mapreduce.input.fileinputformat.split.maxsize", "9223372036854775808", "out of range"),
     ("mapred.map.tasks.fault.nature", "4", "one of 1, 2, 3"),
-    ("dirft.scheme", "DIRFT", "one of dirft, frft, bft, none"),
-    ("dirft.fault.crash.mode", "kill", "one of exception"),
-    ("dirft.fault.silent.mode", "corrupt", "one of signature"),
+    ("dirft.scheme", "DIRFT", "one of dirft, frft, bft, se, none"),
+    ("dirft.fault.crash.mode", "explode", "one of exception, kill, node, hang"),
+    ("dirft.fault.silent.mode", "corrupt", "one of signature, data"),
 ])
 def test_a_bad_value_names_key_value_source_and_what_is_allowed(key, value, words):
     message = _error([f"{key}={value}"])
@@ -194,9 +194,11 @@ def test_parse_value_types_one_value():
         parse_value(OPTIONS["dirft.nodes"], "", "x.xml")
 
 
-def test_speculative_execution_is_recognised_but_refused():
-    assert _error(["dirft.scheme=se"]).startswith(
-        "dirft.scheme=se: speculative execution is not built yet; use dirft, frft, bft or none")
+def test_speculative_execution_is_a_scheme_with_hadoops_defaults():
+    conf = JobConf.load(defines=["dirft.scheme=se"])
+    assert conf.scheme == "se"
+    assert conf.get("mapreduce.job.speculative.slowtaskthreshold") == 1.0
+    assert conf.get("mapreduce.job.speculative.retry-after-speculate") == 15000
 
 
 @pytest.mark.parametrize("define", [

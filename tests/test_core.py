@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from core_harness import Behaviour, Pump, make_plan, true_signature
 from dirft.core import actions as A
 from dirft.core import events as E
-from dirft.core.scheme import Tolerance, make_scheme
+from dirft.core.scheme import Speculation, Tolerance, make_scheme
 from dirft.core.state import JobState
 from dirft.errors import InvalidTransition
 
@@ -40,7 +40,8 @@ def _boot(state, task=0, replicas=None):
     """Start and register replicas; return the actions answering their first request."""
     out = []
     for r in replicas if replicas is not None else state.tasks[task].replicas:
-        out += state.handle(E.ReplicaStarted(1, task, r, "n"),
+        node = state.tasks[task].replicas[r].node
+        out += state.handle(E.ReplicaStarted(1, task, r, node),
                             E.ReplicaRegistered(1, task, r, "h"), E.WorkRequested(1, task, r))
     return out
 
@@ -137,7 +138,7 @@ def test_silent_mode_needs_f_plus_one_phases_and_a_third_on_mismatch():
 
 
 # -- properties over fault schedules and interleavings -------------------------------------
-SCHEMES = st.sampled_from(["dirft", "frft", "bft", "none"])
+SCHEMES = st.sampled_from(["dirft", "frft", "bft", "se", "none"])
 
 
 @st.composite
@@ -145,8 +146,8 @@ def jobs_within_tolerance(draw):
     """A scheme, a tolerance and, per task, faults on at most f_c + f_s distinct replicas."""
     name = draw(SCHEMES)
     crash = draw(st.integers(0, 2))
-    silent = 0 if name == "none" else draw(st.integers(0, 1 if crash else 2))
-    if name == "none":
+    silent = 0 if name in ("none", "se") else draw(st.integers(0, 1 if crash else 2))
+    if name in ("none", "se"):
         crash = min(crash, 1)
     scheme = make_scheme(name, Tolerance(crash, silent))
     tasks = draw(st.integers(1, 3))
@@ -227,3 +228,87 @@ def test_fault_free_dirft_never_duplicates_work_whatever_the_start_order(crash, 
     pump = Pump(make_plan(scheme, tasks=2, nodes=8), {}, rng)
     assert pump.run() == "finished"
     assert [t.work_bytes for t in pump.state.tasks] == [1000 * (silent + 1)] * 2
+
+
+# -- speculative execution and node loss ---------------------------------------------------
+def _se_state(tasks=4):
+    spec = Speculation(min_runtime=1.0, minimum_allowed=10)
+    state = JobState(make_plan(make_scheme("se", Tolerance(1, 0), speculation=spec),
+                               tasks=tasks, nodes=6))
+    state.handle(E.JobStarted(0))
+    for t in range(tasks):
+        _boot(state, task=t)
+    return state
+
+
+def test_se_backs_up_the_straggler_only_and_the_first_copy_wins():
+    state = _se_state()
+    beats = [E.HeartbeatReceived(3, t, 0, p) for t, p in enumerate([0.6, 0.55, 0.62, 0.1])]
+    out = state.handle(*beats, E.ClockTicked(3))
+    launches = [a for a in out if isinstance(a, A.LaunchReplica)]
+    assert [(a.task, a.replica) for a in launches] == [(3, 1)]
+    assert launches[0].node != state.tasks[3].replicas[0].node
+    assert state.handle(E.ClockTicked(3.5)) == []  # next check after retry-after-speculate
+    node = state.tasks[3].replicas[1].node
+    state.handle(E.ReplicaStarted(4, 3, 1, node), E.ReplicaRegistered(4, 3, 1, "h"))
+    assert state.handle(E.WorkRequested(4, 3, 1)) == [A.AssignSubsplit(3, 1, 0, 1)]
+    out = state.handle(E.SignatureReported(5, 3, 1, 0, true_signature(3, 0)))
+    assert out[0] == A.CommitTaskOutput(3, (A.Winner(0, 1, true_signature(3, 0)),))
+    assert A.KillReplica(3, 0, "task decided") in out
+    _validate(state)
+
+
+def test_se_judges_no_one_before_the_minimum_run_time_or_without_a_spread():
+    state = _se_state()
+    beats = [E.HeartbeatReceived(0.5, t, 0, p) for t, p in enumerate([0.6, 0.5, 0.6, 0.01])]
+    assert state.handle(*beats, E.ClockTicked(0.5)) == []
+    even = [E.HeartbeatReceived(3, t, 0, 0.5) for t in range(4)]
+    assert state.handle(*even, E.ClockTicked(3)) == []
+
+
+def test_node_loss_kills_its_replicas_and_never_places_work_there():
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=2, nodes=4))
+    state.handle(E.JobStarted(0))
+    for t in range(2):
+        _boot(state, task=t)
+    lost = state.tasks[0].replicas[1].node
+    out = state.handle(E.NodeLost(2, lost))
+    dead = {(a.task, a.replica) for a in out if isinstance(a, A.KillReplica)}
+    assert (0, 1) in dead and state.tasks[0].failures["node-lost"] == 1
+    state.handle(E.SignatureReported(3, 0, 0, 0, true_signature(0, 0)))
+    assert state.handle(E.WorkRequested(3, 0, 0)) == [A.AssignSubsplit(0, 0, 1, 2)]
+    assert lost in state.lost_nodes
+    _validate(state)
+
+
+def test_extra_replicas_avoid_lost_nodes():
+    scheme = make_scheme("none", Tolerance(1, 0), max_attempts=4)
+    state = JobState(make_plan(scheme, tasks=1, nodes=4))
+    state.handle(E.JobStarted(0))
+    _boot(state)
+    first = state.tasks[0].replicas[0].node
+    out = state.handle(E.NodeLost(1, first))
+    relaunch = [a for a in out if isinstance(a, A.LaunchReplica)]
+    assert len(relaunch) == 1 and relaunch[0].node != first
+
+
+def test_a_split_whose_every_block_copy_is_lost_aborts():
+    scheme = make_scheme("none", Tolerance(1, 0), max_attempts=4)
+    plan = make_plan(scheme, tasks=1, nodes=4)
+    state = JobState(plan)
+    state.handle(E.JobStarted(0))
+    out = state.handle(*(E.NodeLost(1, n) for n in plan.tasks[0].split.hosts))
+    assert isinstance(out[-1], A.AbortJob) and "every copy" in out[-1].message
+
+
+@settings(max_examples=100)
+@given(st.sampled_from(["dirft", "frft", "bft", "se", "none"]), st.integers(1, 25),
+       st.integers(0, 5), st.randoms(use_true_random=False))
+def test_losing_one_node_is_within_crash_tolerance(name, at_step, node, rng):
+    scheme = make_scheme(name, Tolerance(1, 0 if name in ("se", "none") else 1))
+    pump = Pump(make_plan(scheme, tasks=3, nodes=8), {}, rng, lose=(at_step, f"node{node}"))
+    assert pump.run() == "finished"
+    assert pump.commits() == {t: tuple(true_signature(t, s) for s in range(scheme.subsplits))
+                              for t in range(3)}
+    after_loss = pump.actions[pump.lost_at:] if pump.lost_at else []
+    assert all(a.node != f"node{node}" for a in after_loss if isinstance(a, A.LaunchReplica))

@@ -90,6 +90,14 @@ class ReplicaExited:
 
 
 @dataclass(frozen=True)
+class NodeLost:
+    """The runner lost ``node``: its replicas are gone and its block copies unreadable."""
+
+    now: float
+    node: str
+
+
+@dataclass(frozen=True)
 class ClockTicked:
     """Time passed: the core checks heartbeat timeouts against ``now``."""
 
@@ -97,4 +105,5 @@ class ClockTicked:
 
 
 Event = (JobStarted | ReplicaStarted | ReplicaRegistered | HeartbeatReceived
-         | SignatureReported | WorkRequested | ReplicaGaveUp | ReplicaExited | ClockTicked)
+         | SignatureReported | WorkRequested | ReplicaGaveUp | ReplicaExited | NodeLost
+         | ClockTicked)

@@ -43,15 +43,17 @@ class JobPlan:
     heartbeat_timeout: float
     seed: int = 0
 
-    def node_for_extra(self, task: int, exclude: Collection[str]) -> str | None:
-        """Pick a node for an extra replica of ``task``, avoiding nodes in ``exclude``.
+    def node_for_extra(self, task: int, exclude: Collection[str],
+                       lost: Collection[str] = ()) -> str | None:
+        """Pick a node for an extra replica of ``task``, avoiding ``exclude`` and ``lost``.
 
-        Prefers nodes holding the split's block; when every node is excluded, falls back
-        to any node (the replica is then no longer independent). None if no node exists.
+        Prefers nodes holding the split's block; when every live node is excluded, falls
+        back to any live node (the replica is then no longer independent). Never a node in
+        ``lost``. None if no live node exists.
         """
         split = self.tasks[task].split
         seed = self.seed + 7919 * (len(exclude) + 1)
-        for avoid in (exclude, ()):
+        for avoid in (set(exclude) | set(lost), set(lost)):
             try:
                 return replica_nodes(split, 1, self.nodes, seed, exclude=avoid)[0]
             except ConfigError:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dirft.errors import ConfigError
 
-SCHEMES = ("dirft", "frft", "bft", "none")
+SCHEMES = ("dirft", "frft", "bft", "se", "none")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,28 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class Speculation:
+    """When speculative execution launches a backup of a running attempt (scheme ``se``).
+
+    Hadoop's rule (``mapreduce.job.speculative.*``, DefaultSpeculator / Hadoop 1's
+    JobInProgress): an attempt that has run at least ``min_runtime`` seconds is a straggler
+    when its progress rate (fraction of its input per second) is more than
+    ``slow_task_threshold`` standard deviations below the mean rate of the running attempts.
+    Backups running at once are capped at max(``minimum_allowed``, ``cap_running`` × running
+    tasks, ``cap_total`` × all tasks). After a check that launched a backup the next check
+    waits ``retry_after_speculate`` seconds, otherwise ``retry_after_no_speculate``.
+    """
+
+    slow_task_threshold: float = 1.0
+    cap_running: float = 0.1
+    cap_total: float = 0.01
+    minimum_allowed: int = 10
+    min_runtime: float = 1.0
+    retry_after_speculate: float = 15.0
+    retry_after_no_speculate: float = 1.0
+
+
+@dataclass(frozen=True)
 class Scheme:
     """One replication policy of the core (DESIGN.md §2, table "Baselines").
 
@@ -72,6 +94,7 @@ class Scheme:
     eager: bool
     extra_replicas: int
     checks_silent: bool
+    speculation: Speculation | None = None
 
     def rotation(self, replica: int) -> tuple[int, ...]:
         """Work order of ``replica``: sub-splits i, i+1, …, i+K−1 (mod K) — DIRFT's rotation."""
@@ -80,12 +103,13 @@ class Scheme:
 
 
 def make_scheme(name: str, tolerance: Tolerance, max_attempts: int = 4,
-                extra_max: int = 0) -> Scheme:
-    """Return the :class:`Scheme` named ``dirft``, ``frft``, ``bft`` or ``none``.
+                extra_max: int = 0, speculation: Speculation | None = None) -> Scheme:
+    """Return the :class:`Scheme` named ``dirft``, ``frft``, ``bft``, ``se`` or ``none``.
 
     ``max_attempts`` is ``mapreduce.map.maxattempts`` (Hadoop's re-execution bound, used by
-    ``none``); ``extra_max`` is ``dirft.replicas.extra.max``, extra replicas allowed beyond
-    what the scheme needs within its tolerance. Raises :class:`ConfigError` for other names.
+    ``none`` and ``se``); ``extra_max`` is ``dirft.replicas.extra.max``, extra replicas
+    allowed beyond what the scheme needs within its tolerance; ``speculation`` the straggler
+    rule of ``se`` (Hadoop's defaults if None). Raises :class:`ConfigError` for other names.
     """
     r, q = tolerance.replicas, tolerance.quorum
     if name == "dirft":
@@ -95,6 +119,9 @@ def make_scheme(name: str, tolerance: Tolerance, max_attempts: int = 4,
     if name == "bft":  # Costa et al. 2011: f_s+1 copies, one more per mismatch or crash
         extra = tolerance.silent + tolerance.crash + extra_max
         return Scheme(name, tolerance, q, 1, q, True, extra, True)
+    if name == "se":  # Hadoop: one attempt, a backup when it fails or straggles; first wins
+        return Scheme(name, tolerance, 1, 1, 1, True, max_attempts + extra_max, False,
+                      speculation or Speculation())
     if name == "none":  # Hadoop: one attempt, re-executed up to maxattempts on failure
         return Scheme(name, tolerance, 1, 1, 1, False, max_attempts - 1 + extra_max, False)
     raise ConfigError(f"dirft.scheme: {name!r} is not one of {', '.join(SCHEMES)}")

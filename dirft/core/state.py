@@ -25,6 +25,7 @@ with :class:`~dirft.core.actions.RejectMessage`; shell bugs raise
 
 from dirft.core import actions as A
 from dirft.core import events as E
+from dirft.core.speculation import pick_stragglers
 from dirft.core.task_state import TRANSITIONS, ReplicaState, SubsplitState, TaskState
 from dirft.errors import InvalidTransition
 
@@ -46,6 +47,8 @@ class JobState:
         self.aborted: A.AbortJob | None = None
         self.finished = False
         self.now = 0.0
+        self.lost_nodes: set[str] = set()
+        self.next_speculation = 0.0
 
     # -- the one entry point ---------------------------------------------------------
     def handle(self, *events) -> list:
@@ -86,6 +89,7 @@ class JobState:
         task, rep = self._lookup(ev, out)
         if rep is not None and not self._answer_if_over(task, rep, out):
             rep.last_seen = ev.now
+            rep.progress = min(max(ev.progress, 0.0), 1.0)
 
     def _signature_reported(self, ev: E.SignatureReported, out: list) -> None:
         task, rep = self._lookup(ev, out)
@@ -124,6 +128,13 @@ class JobState:
             self._kill(task, rep, "exit", f"process ended before done ({how})", out,
                        kill=False)
 
+    def _node_lost(self, ev: E.NodeLost, out: list) -> None:
+        self.lost_nodes.add(ev.node)
+        for task in self.tasks:
+            for rep in list(task.replicas.values()):
+                if rep.live and rep.node == ev.node:
+                    self._kill(task, rep, "node-lost", f"node {ev.node} lost", out)
+
     def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
         limit = self.plan.heartbeat_timeout
         for task in self.tasks:
@@ -132,6 +143,21 @@ class JobState:
                     silent_for = ev.now - rep.last_seen
                     self._kill(task, rep, "heartbeat",
                                f"no heartbeat for {silent_for:.1f}s (> {limit}s)", out)
+        self._speculate(ev.now, out)
+
+    def _speculate(self, now: float, out: list) -> None:
+        """Scheme se: launch a backup of each straggling attempt (Hadoop's rule)."""
+        spec = self.scheme.speculation
+        if spec is None or self.aborted or now < self.next_speculation:
+            return
+        launched = 0
+        for task in pick_stragglers(self.tasks, spec, now):
+            if task.extra_launched < self.scheme.extra_replicas:
+                task.tell(now, "straggler: launching a speculative backup")
+                self._launch_extra(task, task.units[0], out, backup=True)
+                launched += 1
+        self.next_speculation = now + (spec.retry_after_speculate if launched
+                                       else spec.retry_after_no_speculate)
 
     # -- rules -------------------------------------------------------------------------
     def _record_vote(self, task: TaskState, rep: ReplicaState, s: int, sig: str,
@@ -211,6 +237,7 @@ class JobState:
         unit.in_flight.add(rep.rid)
         rep.current = unit.index
         rep.phase += 1
+        rep.assigned_at, rep.progress = self.now, 0.0
         task.work_bytes += unit.length
         self._move(task, rep, "working", f"phase {rep.phase}: sub-split {unit.index}")
         out.append(A.AssignSubsplit(task.index, rep.rid, unit.index, rep.phase))
@@ -238,14 +265,22 @@ class JobState:
             if r.rid not in unit.in_flight and unit.index not in r.processed)
         return unit.needed(self.scheme.quorum) - potential
 
-    def _launch_extra(self, task: TaskState, unit: SubsplitState, out: list) -> None:
+    def _launch_extra(self, task: TaskState, unit: SubsplitState, out: list,
+                      backup: bool = False) -> None:
+        hosts = set(self.plan.tasks[task.index].split.hosts)
+        if hosts and hosts <= self.lost_nodes:
+            self._abort(task, unit, 1, 0, out, why="every copy of the split's block is on a "
+                        f"lost node ({', '.join(sorted(hosts))})")
+            return
         used = {r.node for r in task.replicas.values()}
-        node = self.plan.node_for_extra(task.index, used)
+        node = self.plan.node_for_extra(task.index, used, self.lost_nodes)
         if node is None:
             self._abort(task, unit, 1, 0, out, why="no node is left to run an extra replica")
             return
         task.extra_launched += 1
-        self._launch(task, max(task.replicas) + 1, node, out)
+        rid = max(task.replicas) + 1
+        self._launch(task, rid, node, out)
+        task.replicas[rid].backup = backup
 
     def _launch(self, task: TaskState, rid: int, node: str, out: list) -> None:
         task.replicas[rid] = ReplicaState(rid=rid, node=node)
@@ -356,5 +391,6 @@ _HANDLERS = {
     E.WorkRequested: JobState._work_requested,
     E.ReplicaGaveUp: JobState._gave_up,
     E.ReplicaExited: JobState._exited,
+    E.NodeLost: JobState._node_lost,
     E.ClockTicked: JobState._clock_ticked,
 }

@@ -45,6 +45,9 @@ class ReplicaState:
     phase: int = 0
     last_seen: float | None = None
     cause: str = ""
+    assigned_at: float = 0.0
+    progress: float = 0.0
+    backup: bool = False
 
     @property
     def live(self) -> bool:
