@@ -124,6 +124,9 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.heartbeat.timeout", "float", "10.0",
            "seconds without a heartbeat after which a replica is dead",
            minimum=0, exclusive_minimum=True),
+    Option("dirft.startup.timeout", "float", "60.0",
+           "seconds a started replica may take to register before it is declared dead "
+           "(its heartbeats start only then)", minimum=0, exclusive_minimum=True),
     Option("dirft.poll.interval", "float", "0.05",
            "seconds between two requests of a replica waiting for work",
            minimum=0, exclusive_minimum=True),

@@ -30,18 +30,22 @@ def task_entry(plan_task, task_state) -> dict:
     }
 
 
-def build_report(job_id: str, conf, plan, state, fired: list[dict], tasks_hit,
+def build_report(job_id: str, conf, plan, state, fired: list[dict], fault_plan,
                  timings: dict, counters: Counters, succeeded: bool) -> dict:
     """The whole report as a JSON-ready dict.
 
-    ``fired``: faults the fault injector recorded as fired (dicts with ``kind``);
-    ``tasks_hit``: map tasks the fault plan chose; ``timings``: seconds by stage
-    (``makespan``, ``map``, ``reduce``); ``counters``: the job's counters.
+    ``fired``: faults the fault injector recorded as fired (dicts with ``kind``, ``mode``);
+    ``fault_plan``: the job's :class:`~fault_injector.plan.FaultPlan`; ``timings``: seconds
+    by stage (``makespan``, ``map``, ``reduce``); ``counters``: the job's counters. Crashes
+    detected count replicas found dead, by cause (process exit, heartbeat timeout, node
+    loss, user program gave up): one lost node is one fault injected and as many replicas
+    detected dead as it ran. Silent errors detected count sub-splits whose votes disagreed.
     """
     scheme = plan.scheme
     tasks = [task_entry(p, s) for p, s in zip(plan.tasks, state.tasks)]
     injected = Counter(f["kind"] for f in fired)
-    crashes = sum(sum(t["crashes_detected"].values()) for t in tasks)
+    causes = sum((Counter(t["crashes_detected"]) for t in tasks), Counter())
+    crashes = sum(causes.values())
     mismatches = sum(t["mismatches_detected"] for t in tasks)
     return {
         "job_id": job_id,
@@ -58,9 +62,13 @@ def build_report(job_id: str, conf, plan, state, fired: list[dict], tasks_hit,
         "phases_per_task": dict(sorted(Counter(t["phases"] for t in tasks).items())),
         "extra_work_bytes": sum(t["extra_work_bytes"] for t in tasks),
         "faults": {
-            "tasks_hit": list(tasks_hit),
+            "tasks_hit": list(fault_plan.tasks_hit),
+            "nodes_lost": sorted(state.lost_nodes),
+            "stragglers": dict(fault_plan.stragglers),
             "injected": {"crash": injected["crash"], "silent": injected["silent"]},
+            "injected_by_mode": dict(sorted(Counter(f["mode"] for f in fired).items())),
             "detected": {"crash": crashes, "silent": mismatches},
+            "crashes_detected_by": dict(sorted(causes.items())),
             "corrected": {"crash": crashes if succeeded else 0,
                           "silent": mismatches if succeeded else 0},
         },
@@ -83,12 +91,18 @@ def summary_lines(report: dict) -> list[str]:
         f"extra work: {format_bytes(report['extra_work_bytes'])} beyond one copy of "
         f"{format_bytes(report['input_bytes'])} of input",
         f"faults injected: {faults['injected']['crash']} crash, {faults['injected']['silent']}"
-        f" silent; detected: {faults['detected']['crash']} crash, "
+        f" silent{_modes(faults['injected_by_mode'])}; detected: "
+        f"{faults['detected']['crash']} crash{_modes(faults['crashes_detected_by'])}, "
         f"{faults['detected']['silent']} silent; corrected: {faults['corrected']['crash']} "
         f"crash, {faults['corrected']['silent']} silent",
         f"makespan {report['makespan_seconds']:.2f} s (map {report['map_seconds']:.2f} s, "
         f"reduce {report['reduce_seconds']:.2f} s)",
     ]
     if not report["silent_errors_checked"]:
-        lines.append(f"note: scheme {report['scheme']} does not check for silent errors")
+        lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
+                     f"a silently corrupted map output would go undetected")
     return lines
+
+
+def _modes(counts: dict) -> str:
+    return f" ({', '.join(f'{k} {v}' for k, v in counts.items())})" if counts else ""

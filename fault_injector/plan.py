@@ -1,55 +1,86 @@
-"""Fault plans at the paper's level of emulation.
+"""Fault plans: seeded, declarative, carried out by the runtime and the runners.
 
-The DIRFT prototype's fault injector (Ganguly et al. 2017, "Fault Injector"): with
-``mapred.map.tasks.fault.inject`` true, ``mapred.map.tasks.fault.percent`` percent of the
-map tasks are hit; a crash fault is an exception raised at the end of a phase, before the
-signature is reported; a silent fault is a tampered signature. Up to f replicas of a hit
-task get a fault (f_c crashes and/or f_s silent errors), so a run stays within tolerance.
-Which tasks, replicas and phases is drawn from ``dirft.fault.seed`` alone: the same seed
-gives the same plan on every machine.
+The paper's fault injector (Ganguly et al. 2017, "Fault Injector"): with
+``mapred.map.tasks.fault.inject`` true, ``mapred.map.tasks.fault.percent`` percent of the map
+tasks are hit, and up to f of a hit task's replicas get a fault (f_c crashes and/or f_s silent
+errors), so a run stays within tolerance. Modes (``dirft.fault.crash.mode``,
+``dirft.fault.silent.mode``):
+
+* crash ``exception`` (paper): the replica raises at the end of a phase, before reporting;
+* crash ``kill``: SIGKILL of the replica's process group at a point inside a phase;
+* crash ``hang``: SIGSTOP at a point inside a phase; only the heartbeat timeout finds it;
+* crash ``node``: a whole emulated node is lost (every replica on it killed, its block copies
+  unreadable) once the job has received a given number of signature reports; f_c nodes;
+* silent ``signature`` (paper): the reported SHA-256 is tampered;
+* silent ``data``: one bit of the replica's real output is flipped before it is signed.
+
+Stragglers (``dirft.fault.straggler.nodes``) are nodes that run k times slower. Which tasks,
+replicas, phases, points, bits and nodes is drawn from ``dirft.fault.seed`` alone.
 """
 
 import json
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from dirft.errors import ConfigError
 
-CRASH_MODES = ("exception",)
-SILENT_MODES = ("signature",)
+CRASH_MODES = ("exception", "kill", "node", "hang")
+SILENT_MODES = ("signature", "data")
 EMULATED_CRASH_EXIT = 75  # exit status of a replica that raised an emulated crash
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One planned fault: ``kind`` crash|silent, ``mode`` how, ``phase`` (1-based) when."""
+    """A fault of one replica: ``kind`` crash|silent, ``mode`` how, ``phase`` (1-based) when.
+
+    ``at``: fraction (0..1) of the phase's input after which a kill or hang strikes;
+    ``bit``: which bit of the output a data fault flips (taken modulo the output's bits).
+    """
 
     kind: str
     mode: str
     phase: int
+    at: float = 1.0
+    bit: int = 0
+
+
+@dataclass(frozen=True)
+class NodeLoss:
+    """Lose ``node`` once the job has received ``after_reports`` signature reports."""
+
+    node: str
+    after_reports: int
 
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Faults by (task, replica). ``tasks_hit`` lists the map tasks chosen, ascending."""
+    """Faults by (task, replica); ``tasks_hit`` ascending; node losses; straggler factors."""
 
     faults: dict
     tasks_hit: tuple[int, ...]
+    node_losses: tuple[NodeLoss, ...] = ()
+    stragglers: dict = field(default_factory=dict)
 
     def for_replica(self, task: int, replica: int) -> Fault | None:
         """The fault planned for that replica, or None."""
         return self.faults.get((task, replica))
 
     def to_json(self) -> dict:
-        """JSON-ready form: {"T/R": {kind, mode, phase}} (for the replica spec file)."""
-        return {f"{t}/{r}": asdict(f) for (t, r), f in sorted(self.faults.items())}
+        """JSON-ready form, for the replica spec file (inverse: :meth:`from_json`)."""
+        return {"faults": {f"{t}/{r}": asdict(f) for (t, r), f in sorted(self.faults.items())},
+                "tasks_hit": list(self.tasks_hit),
+                "node_losses": [asdict(n) for n in self.node_losses],
+                "stragglers": dict(self.stragglers)}
 
     @staticmethod
     def from_json(data: dict) -> "FaultPlan":
         """Inverse of :meth:`to_json`."""
-        faults = {tuple(int(x) for x in k.split("/")): Fault(**v) for k, v in data.items()}
-        return FaultPlan(faults, tuple(sorted({t for t, _ in faults})))
+        faults = {tuple(int(x) for x in k.split("/")): Fault(**v)
+                  for k, v in data.get("faults", {}).items()}
+        return FaultPlan(faults, tuple(data.get("tasks_hit", ())),
+                         tuple(NodeLoss(**n) for n in data.get("node_losses", ())),
+                         dict(data.get("stragglers", {})))
 
 
 NO_FAULTS = FaultPlan({}, ())
@@ -57,28 +88,42 @@ NO_FAULTS = FaultPlan({}, ())
 
 def plan_faults(num_tasks: int, scheme, percent: float, seed: int,
                 crash_mode: str = "exception", silent_mode: str = "signature",
-                per_task: int = -1) -> FaultPlan:
+                per_task: int = -1, nodes=(), straggler_nodes: int = 0,
+                straggler_factor: float = 4.0, inject: bool = True) -> FaultPlan:
     """Draw the fault plan for a job of ``num_tasks`` map tasks under ``scheme``.
 
-    ``percent`` (0–100) of the tasks, rounded half up, are hit. Each hit task gets f_c
-    crash faults and f_s silent faults (``scheme.tolerance``) on distinct replicas among
-    its initial ones, each at the end of a phase drawn from those a fault-free replica
-    runs. ``per_task`` >= 0 sets how many replicas get a fault instead (beyond f: beyond
-    tolerance); the extra ones are of the kind the tolerance covers (crash if f_c > 0).
-    Raises :class:`ConfigError` for a bad percentage or mode.
+    ``percent`` (0–100) of the tasks, rounded half up, are hit; each hit task gets f_c crash
+    and f_s silent faults (``scheme.tolerance``) on distinct initial replicas, at the end of
+    (or inside) a phase a fault-free replica runs. ``per_task`` >= 0 sets the number of
+    faulty replicas instead (beyond f: beyond tolerance). With crash mode ``node``, f_c (or
+    ``per_task``) of ``nodes`` are lost instead of per-replica crashes. ``straggler_nodes``
+    nodes run ``straggler_factor`` times slower, with or without ``inject``. Raises
+    :class:`ConfigError` for a bad percentage, mode or count.
     """
     _check(percent, crash_mode, silent_mode)
     rng = random.Random(seed)
+    stragglers = _stragglers(nodes, straggler_nodes, straggler_factor, seed)
+    if not inject:
+        return FaultPlan({}, (), (), stragglers)
     hit = sorted(rng.sample(range(num_tasks), int(num_tasks * percent / 100 + 0.5)))
-    faults = {}
-    phases = scheme.quorum if scheme.subsplits > 1 else 1
     kinds = _kinds(scheme.tolerance, per_task, crash_mode, silent_mode)
+    losses = ()
+    if crash_mode == "node":
+        lost = sum(1 for kind, _ in kinds if kind == "crash") if hit else 0
+        kinds = [k for k in kinds if k[0] != "crash"]
+        losses = _node_losses(nodes, lost, num_tasks, rng)
+    faults = {}
     for task in hit:
-        replicas = rng.sample(range(scheme.initial_replicas),
-                              min(len(kinds), scheme.initial_replicas))
-        for replica, (kind, mode) in zip(replicas, kinds):
-            faults[(task, replica)] = Fault(kind, mode, rng.randint(1, phases))
-    return FaultPlan(faults, tuple(hit))
+        faults.update(_task_faults(task, scheme, kinds, rng))
+    return FaultPlan(faults, tuple(hit), losses, stragglers)
+
+
+def _task_faults(task: int, scheme, kinds: list, rng: random.Random) -> dict:
+    phases = scheme.quorum if scheme.subsplits > 1 else 1
+    replicas = rng.sample(range(scheme.initial_replicas), min(len(kinds), scheme.initial_replicas))
+    return {(task, replica): Fault(kind, mode, rng.randint(1, phases),
+                                   round(rng.uniform(0.1, 0.9), 3), rng.randrange(1 << 30))
+            for replica, (kind, mode) in zip(replicas, kinds)}
 
 
 def _kinds(tol, per_task: int, crash_mode: str, silent_mode: str) -> list:
@@ -87,6 +132,22 @@ def _kinds(tol, per_task: int, crash_mode: str, silent_mode: str) -> list:
         return kinds
     extra = ("crash", crash_mode) if tol.crash or not tol.silent else ("silent", silent_mode)
     return (kinds + [extra] * per_task)[:per_task]
+
+
+def _node_losses(nodes, count: int, num_tasks: int, rng: random.Random) -> tuple:
+    if count > len(nodes):
+        raise ConfigError(f"dirft.fault.crash.mode=node: {count} node(s) to lose but only "
+                          f"{len(nodes)} in the cluster; lower dirft.fault.replicas.per.task")
+    return tuple(NodeLoss(node, rng.randint(0, num_tasks))
+                 for node in sorted(rng.sample(list(nodes), count)))
+
+
+def _stragglers(nodes, count: int, factor: float, seed: int) -> dict:
+    if count > len(nodes):
+        raise ConfigError(f"dirft.fault.straggler.nodes: {count} stragglers but only "
+                          f"{len(nodes)} nodes (dirft.nodes)")
+    chosen = random.Random(f"stragglers:{seed}").sample(list(nodes), count)
+    return {node: factor for node in sorted(chosen)}
 
 
 def _check(percent: float, crash_mode: str, silent_mode: str) -> None:
@@ -99,9 +160,13 @@ def _check(percent: float, crash_mode: str, silent_mode: str) -> None:
             f"dirft.fault.silent.mode: {silent_mode!r} is not one of {SILENT_MODES}")
 
 
-def record_fired(log_path: str, task: int, replica: int, fault: Fault) -> None:
-    """Append one JSON line saying ``fault`` fired (O_APPEND: safe across processes)."""
-    line = json.dumps({"task": task, "replica": replica, **asdict(fault)}) + "\n"
+def record_fired(log_path: str, task: int, replica: int, fault: Fault, **extra) -> None:
+    """Append one JSON line saying ``fault`` fired (O_APPEND: safe across processes).
+
+    ``task``/``replica`` are -1 for a fault of a whole node; ``extra`` fields (e.g.
+    ``node``) are added to the line.
+    """
+    line = json.dumps({"task": task, "replica": replica, **asdict(fault), **extra}) + "\n"
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line.encode())
@@ -121,3 +186,13 @@ def tamper(signature: str) -> str:
     """A silent error at the paper's level: the reported SHA-256 hex with one digit changed."""
     last = signature[-1]
     return signature[:-1] + ("0" if last != "0" else "1")
+
+
+def flip_bit(data: bytes, bit: int) -> bytes:
+    """``data`` with bit ``bit`` (modulo its length in bits) inverted; b"" stays b""."""
+    if not data:
+        return data
+    bit %= 8 * len(data)
+    out = bytearray(data)
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)

@@ -33,8 +33,9 @@ class JobPlan:
     """Everything the core needs to know up front about a job's map stage.
 
     ``tasks``: one :class:`TaskPlan` per input split; ``nodes``: every node of the cluster;
-    ``heartbeat_timeout``: seconds of silence after which a replica is dead; ``seed``: for
-    the choice of nodes for extra replicas.
+    ``heartbeat_timeout``: seconds of silence after which a registered replica is dead;
+    ``seed``: for the choice of nodes for extra replicas; ``startup_timeout``: seconds a
+    started replica may take to register.
     """
 
     tasks: tuple[TaskPlan, ...]
@@ -42,6 +43,7 @@ class JobPlan:
     scheme: Scheme
     heartbeat_timeout: float
     seed: int = 0
+    startup_timeout: float = 60.0
 
     def node_for_extra(self, task: int, exclude: Collection[str],
                        lost: Collection[str] = ()) -> str | None:
@@ -68,7 +70,7 @@ def node_names(count: int) -> tuple[str, ...]:
 
 def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
                block_size: int, min_split: int, max_split: int, seed: int,
-               heartbeat_timeout: float) -> JobPlan:
+               heartbeat_timeout: float, startup_timeout: float = 60.0) -> JobPlan:
     """Plan the map stage: HDFS-like block placement, Hadoop's splits, sub-splits, nodes.
 
     Sizes in bytes, ``heartbeat_timeout`` in seconds. Raises :class:`ConfigError` when a
@@ -83,7 +85,8 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
                  nodes=_balanced_nodes(split, scheme.initial_replicas, nodes, seed, load))
         for split in splits)
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
-                   heartbeat_timeout=heartbeat_timeout, seed=seed)
+                   heartbeat_timeout=heartbeat_timeout, seed=seed,
+                   startup_timeout=startup_timeout)
 
 
 def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,

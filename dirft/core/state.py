@@ -136,13 +136,15 @@ class JobState:
                     self._kill(task, rep, "node-lost", f"node {ev.node} lost", out)
 
     def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
-        limit = self.plan.heartbeat_timeout
         for task in self.tasks:
             for rep in list(task.replicas.values()):
+                limit = (self.plan.startup_timeout if rep.state == "started"
+                         else self.plan.heartbeat_timeout)
                 if rep.live and rep.last_seen is not None and ev.now - rep.last_seen > limit:
                     silent_for = ev.now - rep.last_seen
+                    what = "did not register" if rep.state == "started" else "no heartbeat"
                     self._kill(task, rep, "heartbeat",
-                               f"no heartbeat for {silent_for:.1f}s (> {limit}s)", out)
+                               f"{what} for {silent_for:.1f}s (> {limit}s)", out)
         self._speculate(ev.now, out)
 
     def _speculate(self, now: float, out: list) -> None:

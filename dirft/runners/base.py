@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from dirft.config import JobConf
 from dirft.core.jobplan import JobPlan, build_plan, node_names
 from dirft.core.planner import InputFile
-from dirft.core.scheme import Scheme, Tolerance, make_scheme
+from dirft.core.scheme import Scheme, Speculation, Tolerance, make_scheme
 from dirft.errors import InputError
 
 
@@ -98,7 +98,20 @@ def scheme_of(conf: JobConf) -> Scheme:
     """The :class:`Scheme` the jobconf selects (``dirft.scheme`` and the paper's keys)."""
     tolerance = Tolerance(conf.crash_faults, conf.silent_faults)
     return make_scheme(conf.scheme, tolerance, conf.get("mapreduce.map.maxattempts"),
-                       conf.get("dirft.replicas.extra.max"))
+                       conf.get("dirft.replicas.extra.max"), speculation_of(conf))
+
+
+def speculation_of(conf: JobConf) -> Speculation:
+    """Scheme se's straggler rule from Hadoop's ``mapreduce.job.speculative.*`` keys."""
+    key = "mapreduce.job.speculative."
+    return Speculation(
+        slow_task_threshold=conf.get(key + "slowtaskthreshold"),
+        cap_running=conf.get(key + "speculative-cap-running-tasks"),
+        cap_total=conf.get(key + "speculative-cap-total-tasks"),
+        minimum_allowed=conf.get(key + "minimum-allowed-tasks"),
+        min_runtime=conf.get("dirft.se.min.runtime"),
+        retry_after_speculate=conf.get(key + "retry-after-speculate") / 1000,
+        retry_after_no_speculate=conf.get(key + "retry-after-no-speculate") / 1000)
 
 
 def plan_job(files: list[InputFile], conf: JobConf) -> JobPlan:
@@ -107,4 +120,5 @@ def plan_job(files: list[InputFile], conf: JobConf) -> JobPlan:
                       conf.get("dfs.blocksize"),
                       conf.get("mapreduce.input.fileinputformat.split.minsize"),
                       conf.get("mapreduce.input.fileinputformat.split.maxsize"),
-                      conf.get("dirft.placement.seed"), conf.get("dirft.heartbeat.timeout"))
+                      conf.get("dirft.placement.seed"), conf.get("dirft.heartbeat.timeout"),
+                      conf.get("dirft.startup.timeout"))

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.errors import JobAborted
+from fault_injector.plan import Fault, record_fired
+
+_NODE_FAULT = Fault("crash", "node", 0)  # how a node loss is recorded in the fault log
 
 
 @dataclass(frozen=True)
@@ -37,16 +40,21 @@ class LocalCluster:
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``spec_path``: the job spec the
     replicas read; ``nodes``: node names; ``slots``: map slots per node; ``tick``: seconds
     between heartbeat-timeout checks; ``log_dir``: where each replica's stderr goes;
-    ``grace``: seconds to wait for replicas to exit on their own after the job is decided.
+    ``grace``: seconds to wait for replicas to exit on their own after the job is decided;
+    ``node_losses``: the fault plan's :class:`~fault_injector.plan.NodeLoss` list, carried
+    out here (``fault_log`` records them).
     """
 
     def __init__(self, driver, spec_path: str, nodes, slots: int, tick: float,
-                 log_dir: str, grace: float = 30.0) -> None:
+                 log_dir: str, grace: float = 30.0, node_losses=(), fault_log: str = "") -> None:
         self.driver, self.spec_path, self.slots, self.tick = driver, spec_path, slots, tick
         self.log_dir, self.grace = log_dir, grace
+        self.node_losses, self.fault_log = list(node_losses), fault_log
+        self.lost: set[str] = set()
         self.pending = {node: deque() for node in nodes}
         self.used = {node: 0 for node in nodes}
         self.running: dict[tuple[int, int], subprocess.Popen] = {}
+        self.nodes_of: dict[tuple[int, int], str] = {}
         self.exit_codes: list[tuple[int, int, int]] = []
         self.aborted: A.AbortJob | None = None
         self.finished = False
@@ -59,6 +67,7 @@ class LocalCluster:
         while not ((self.finished or self.aborted) and not self.running):
             for item in self._next_items():
                 self._apply(item)
+            self._lose_nodes()
             self._fill()
             now = self.driver.now()
             if now - last_tick >= self.tick:
@@ -113,6 +122,25 @@ class LocalCluster:
         for task, replica, node in starts:
             self._spawn(task, replica, node)
 
+    def _lose_nodes(self) -> None:
+        """Carry out planned node losses whose moment (reports received) has come."""
+        due = [n for n in self.node_losses if len(self.driver.reports) >= n.after_reports]
+        for loss in due:
+            self.node_losses.remove(loss)
+            self.lose_node(loss.node)
+
+    def lose_node(self, node: str) -> None:
+        """Lose ``node`` for real: kill its replicas' process groups, drop its queue, tell
+        the core (which moves the work to nodes holding other block copies)."""
+        self.lost.add(node)
+        self.pending[node].clear()
+        for (task, replica), proc in list(self.running.items()):
+            if self.nodes_of.get((task, replica)) == node:
+                _kill_group(proc)
+        if self.fault_log:
+            record_fired(self.fault_log, -1, -1, _NODE_FAULT, node=node)
+        self.driver.handle(E.NodeLost(self.driver.now(), node))
+
     def _spawn(self, task: int, replica: int, node: str) -> None:
         argv = [sys.executable, "-m", "dirft.task", "--spec", self.spec_path,
                 "--task", str(task), "--replica", str(replica), "--node", node]
@@ -121,6 +149,7 @@ class LocalCluster:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     start_new_session=True)
         self.running[(task, replica)] = proc
+        self.nodes_of[(task, replica)] = node
         threading.Thread(target=self._wait, args=(proc, task, replica, node),
                          daemon=True).start()
 
@@ -156,3 +185,4 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+

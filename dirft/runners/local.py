@@ -20,7 +20,7 @@ from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.spec import JobSpec, output_path
 from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
-from fault_injector.plan import NO_FAULTS, plan_faults, read_fired
+from fault_injector.plan import plan_faults, read_fired
 
 
 class LocalRunner(Runner):
@@ -33,7 +33,7 @@ class LocalRunner(Runner):
         files = resolve_inputs(job.inputs)
         check_output_absent(job.output)
         plan = plan_job(files, conf)
-        faults = self._faults(len(plan.tasks), plan.scheme)
+        faults = self._faults(len(plan.tasks), plan.scheme, plan.nodes)
         self.stamp = f"local{os.getpid()}"
         self.job_id = f"job_{self.stamp}_0001"
         work = self._work_dir()
@@ -46,6 +46,7 @@ class LocalRunner(Runner):
     def _run_in(self, work: str, plan, faults, started: float) -> dict:
         conf = self.job.conf
         driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
+        self.driver = driver  # kept for callers: its decision log, commits, core state
         secret = os.urandom(32)
         with VotingService(secret, self.job_id, driver.dispatch,
                            conf.get("dirft.service.bind.host"),
@@ -55,7 +56,9 @@ class LocalRunner(Runner):
             cluster = LocalCluster(driver, spec_path, plan.nodes,
                                    conf.get("dirft.slots.per.node"),
                                    min(0.25, conf.get("dirft.heartbeat.interval")),
-                                   os.path.join(work, "logs"))
+                                   os.path.join(work, "logs"),
+                                   node_losses=faults.node_losses,
+                                   fault_log=os.path.join(work, "faults.jsonl"))
             try:
                 cluster.run()
             finally:
@@ -70,7 +73,7 @@ class LocalRunner(Runner):
                        "makespan": self.clock() - started}
             report = build_report(self.job_id, conf, plan, driver.state,
                                   read_fired(os.path.join(work, "faults.jsonl")),
-                                  faults.tasks_hit, timings, counters, True)
+                                  faults, timings, counters, True)
             _write_json(os.path.join(staging, "_dirft_report.json"), report)
             open(os.path.join(staging, "_SUCCESS"), "wb").close()
             os.rename(staging, self.job.output)
@@ -78,14 +81,15 @@ class LocalRunner(Runner):
             shutil.rmtree(staging, ignore_errors=True)
         return report
 
-    def _faults(self, num_tasks: int, scheme):
+    def _faults(self, num_tasks: int, scheme, nodes):
         conf = self.job.conf
-        if not conf.get("mapred.map.tasks.fault.inject"):
-            return NO_FAULTS
         return plan_faults(num_tasks, scheme, conf.get("mapred.map.tasks.fault.percent"),
                            conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
                            conf.get("dirft.fault.silent.mode"),
-                           conf.get("dirft.fault.replicas.per.task"))
+                           conf.get("dirft.fault.replicas.per.task"), nodes,
+                           conf.get("dirft.fault.straggler.nodes"),
+                           conf.get("dirft.fault.straggler.factor"),
+                           conf.get("mapred.map.tasks.fault.inject"))
 
     def _work_dir(self) -> str:
         base = self.job.conf.get("dirft.local.dir") or \

@@ -13,12 +13,14 @@ import hashlib
 import os
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dirft.counters import Counters, StderrScanner
 from dirft.errors import TaskError
 from dirft.records import LineNormalizer, read_records
+from fault_injector.plan import flip_bit
 
 FRAMEWORK = "Map-Reduce Framework"  # Hadoop's TaskCounter group as the job client prints it
 CHUNK = 1 << 20
@@ -32,16 +34,24 @@ class PhaseResult:
     signature: str
     output_bytes: int
     counters: Counters
+    corrupted: bool = False
 
 
 class _Sink:
-    """Writes normalized bytes to a file while hashing and counting them."""
+    """Writes normalized bytes to a file while hashing and counting them.
 
-    def __init__(self, f) -> None:
+    ``corrupt_bit``: an injected silent data error — that bit of the first bytes written is
+    flipped before they are hashed and written (``corrupted`` tells whether it happened).
+    """
+
+    def __init__(self, f, corrupt_bit: int | None = None) -> None:
         self.f, self.sha, self.bytes, self.records = f, hashlib.sha256(), 0, 0
+        self.corrupt_bit, self.corrupted = corrupt_bit, False
 
     def write(self, data: bytes) -> None:
         if data:
+            if self.corrupt_bit is not None:
+                data, self.corrupt_bit, self.corrupted = flip_bit(data, self.corrupt_bit), None, True
             self.f.write(data)
             self.sha.update(data)
             self.bytes += len(data)
@@ -49,21 +59,26 @@ class _Sink:
 
 
 def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: list | None,
-                  final_path: str, env: dict, cwd: str, log, sort_memory: int) -> PhaseResult:
+                  final_path: str, env: dict, cwd: str, log, sort_memory: int,
+                  on_progress: Callable[[int], None] | None = None,
+                  corrupt_bit: int | None = None, slowdown: float = 1.0) -> PhaseResult:
     """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
 
     ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
-    binary file receiving their stderr; ``sort_memory``: bytes for the combiner's sort.
-    Returns a :class:`PhaseResult`. Raises :class:`TaskError` naming the program when the
-    mapper or combiner is missing or exits non-zero (nothing is committed then).
+    binary file receiving their stderr; ``sort_memory``: bytes for the combiner's sort;
+    ``on_progress(bytes_fed)`` is called after each chunk reaches the mapper; fault
+    injection: ``corrupt_bit`` flips a bit of the output before it is signed, ``slowdown``
+    > 1 makes this phase that many times slower (a straggler node). Returns a
+    :class:`PhaseResult`. Raises :class:`TaskError` naming the program when the mapper or
+    combiner is missing or exits non-zero (nothing is committed then).
     """
     os.makedirs(os.path.dirname(final_path), exist_ok=True)
     tmp = f"{final_path}.tmp-{os.getpid()}"
     counters = Counters()
     try:
         with open(path, "rb") as src, open(tmp, "wb") as out:
-            sink = _Sink(out)
-            records = _Count()
+            sink = _Sink(out, corrupt_bit)
+            records = _Count(on_progress, slowdown)
             source = records.wrap(read_records(src, start, start + length))
             if combiner is None:
                 _run(mapper, "mapper", source, sink.write, env, cwd, log, counters)
@@ -80,20 +95,31 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     counters.add(FRAMEWORK, "Map input bytes", records.bytes)
     counters.add(FRAMEWORK, "Map output records", sink.records)
     counters.add(FRAMEWORK, "Map output bytes", sink.bytes)
-    return PhaseResult(sink.sha.hexdigest(), sink.bytes, counters)
+    return PhaseResult(sink.sha.hexdigest(), sink.bytes, counters, sink.corrupted)
 
 
 class _Count:
-    """Counts records (lines) and bytes flowing through an iterator of chunks."""
+    """Counts records (lines) and bytes flowing through an iterator of chunks.
 
-    def __init__(self) -> None:
+    After each chunk has been taken it reports the bytes so far to ``on_progress`` and, for
+    an emulated straggler, waits ``slowdown - 1`` times as long as that chunk took.
+    """
+
+    def __init__(self, on_progress=None, slowdown: float = 1.0) -> None:
         self.records = self.bytes = 0
+        self.on_progress, self.slowdown = on_progress, slowdown
 
     def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        began = time.monotonic()
         for chunk in chunks:
             self.records += chunk.count(b"\n")
             self.bytes += len(chunk)
             yield chunk
+            if self.slowdown > 1:
+                time.sleep((self.slowdown - 1) * (time.monotonic() - began))
+            began = time.monotonic()
+            if self.on_progress is not None:
+                self.on_progress(self.bytes)
 
 
 def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memory):

@@ -10,6 +10,7 @@ tampers the reported signature (the paper's fault injector).
 
 import argparse
 import os
+import signal
 import socket
 import sys
 import threading
@@ -32,13 +33,13 @@ class Heartbeat(threading.Thread):
 
     def __init__(self, client: VotingClient, interval: float) -> None:
         super().__init__(name="dirft-heartbeat", daemon=True)
-        self.client, self.interval, self.phase = client, interval, 0
+        self.client, self.interval, self.phase, self.progress = client, interval, 0, 0.0
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.wait(self.interval):
             try:
-                self.client.call("heartbeat", phase=self.phase, progress=0.0)
+                self.client.call("heartbeat", phase=self.phase, progress=self.progress)
             except DirftError as err:
                 print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
 
@@ -73,32 +74,57 @@ class Replica:
                     time.sleep(float(reply.get("retry_after", 0.05)))
                     reply = self.client.call("request")
                     continue
-                beat.phase = reply["phase"]
-                reply = self.client.call("request", report=self._phase(reply))
+                beat.phase, beat.progress = reply["phase"], 0.0
+                reply = self.client.call("request", report=self._phase(reply, beat))
         finally:
             beat.stop()
 
-    def _phase(self, assignment: dict) -> dict:
+    def _phase(self, assignment: dict, beat: Heartbeat) -> dict:
         s, phase = assignment["subsplit"], assignment["phase"]
         start, length = self.split["subsplits"][s]
         final = output_path(self.spec.map_output_dir, self.task, s, self.replica)
+        fault = self._fault(phase)
+        data_fault = fault is not None and fault.mode == "data"
         with open(os.path.join(self.cwd, "stderr"), "ab") as log:
-            result = run_map_phase(self.split["path"], start, length, self.spec.mapper,
-                                   self.spec.combiner, final, self._env(start, length),
-                                   self.cwd, log, self.spec.sort_memory)
-        signature = self._inject(phase, result.signature)
+            result = run_map_phase(
+                self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
+                final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
+                on_progress=self._progress(beat, length, fault),
+                corrupt_bit=fault.bit if data_fault else None,
+                slowdown=self.faults.stragglers.get(self.node, 1.0))
+        if result.corrupted:
+            self._fired(fault)
+        signature = self._at_phase_end(fault, result.signature)
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
                 "counters": result.counters.to_dict()}
 
-    def _inject(self, phase: int, signature: str) -> str:
+    def _fault(self, phase: int):
         fault = self.faults.for_replica(self.task, self.replica)
-        if fault is None or fault.phase != phase:
+        return fault if fault is not None and fault.phase == phase else None
+
+    def _progress(self, beat: Heartbeat, length: int, fault):
+        """Progress callback: feeds heartbeats; a kill or hang fault strikes at its point."""
+        strike = fault is not None and fault.mode in ("kill", "hang")
+
+        def on_progress(fed: int) -> None:
+            beat.progress = min(1.0, fed / length) if length else 1.0
+            if strike and fed >= fault.at * length:
+                self._fired(fault)
+                _signal_own_group(signal.SIGKILL if fault.mode == "kill" else signal.SIGSTOP)
+        return on_progress
+
+    def _at_phase_end(self, fault, signature: str) -> str:
+        """The paper's faults strike at the end of a phase, before the report."""
+        if fault is None or fault.mode not in ("exception", "signature"):
             return signature
+        self._fired(fault)
+        if fault.kind == "crash":
+            raise EmulatedCrash(f"emulated crash fault at the end of phase {fault.phase}")
+        return tamper(signature)
+
+    def _fired(self, fault) -> None:
         if self.spec.fault_log:
             record_fired(self.spec.fault_log, self.task, self.replica, fault)
-        if fault.kind == "crash":
-            raise EmulatedCrash(f"emulated crash fault at the end of phase {phase}")
-        return tamper(signature)
 
     def _env(self, start: int, length: int) -> dict:
         ids = hadoop_ids(self.spec.job_number, self.task, self.replica, True, self.spec.stamp)
@@ -113,6 +139,15 @@ class Replica:
             link = os.path.join(self.cwd, os.path.basename(path))
             if not os.path.lexists(link):
                 os.symlink(path, link)
+
+
+def _signal_own_group(signum: int) -> None:
+    """Send ``signum`` to this replica and its mapper: its process group if it leads one
+    (the local runner starts each replica in its own session), else to itself only."""
+    if os.getpgid(0) == os.getpid():
+        os.killpg(0, signum)
+    else:
+        os.kill(os.getpid(), signum)
 
 
 def main(argv: list | None = None) -> int:
