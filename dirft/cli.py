@@ -20,6 +20,7 @@ from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.report import summary_lines
 from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
+from dirft.runners.sim import add_commands as add_sim_commands
 from dirft.runtime.env import parse_cmdenv
 from dirft.units import parse_bytes
 
@@ -68,6 +69,31 @@ def _gridmix_parser(sub) -> None:
     g.set_defaults(func=_generate)
 
 
+def _chaos_parser(sub) -> None:
+    p = sub.add_parser("chaos", help="many seeded random fault schedules on small jobs")
+    p.add_argument("--runs", type=int, default=200, help="schedules to run (default 200)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the schedules")
+    p.add_argument("--workdir", help="scratch directory (default: a new one in $TMPDIR)")
+    p.set_defaults(func=_chaos)
+
+
+def _chaos(args) -> int:
+    from tqdm import tqdm
+
+    from dirft.chaos import default_workdir, run_chaos
+
+    with tqdm(total=args.runs, unit="run", file=sys.stderr) as bar:
+        def progress(tally, run):
+            bar.set_postfix_str(f"wrong={tally.wrong} aborts={tally.aborts} "
+                                f"leftovers={tally.leftovers}")
+            bar.update(1)
+        tally = run_chaos(args.runs, args.seed, args.workdir or default_workdir(), progress)
+    for line in tally.problems:
+        print(line)
+    print(tally.line())
+    return 0 if not (tally.wrong or tally.leftovers or tally.errors) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``dirft`` command line."""
     parser = _Parser(prog="dirft", description="Data-interweaved replication for Hadoop "
@@ -75,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _streaming_parser(sub)
     _gridmix_parser(sub)
+    add_sim_commands(sub)
+    _chaos_parser(sub)
     return parser
 
 
