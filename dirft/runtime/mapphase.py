@@ -24,6 +24,7 @@ from fault_injector.plan import flip_bit
 
 FRAMEWORK = "Map-Reduce Framework"  # Hadoop's TaskCounter group as the job client prints it
 CHUNK = 1 << 20
+FEED_CHUNK = 128 << 10  # input fed to the mapper per step: also the grain of its progress
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
         with open(path, "rb") as src, open(tmp, "wb") as out:
             sink = _Sink(out, corrupt_bit)
             records = _Count(on_progress, slowdown)
-            source = records.wrap(read_records(src, start, start + length))
+            source = records.wrap(read_records(src, start, start + length, FEED_CHUNK))
             if combiner is None:
                 _run(mapper, "mapper", source, sink.write, env, cwd, log, counters)
             else:
