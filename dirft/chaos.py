@@ -141,13 +141,15 @@ def _judge(run: ChaosRun, data, expected: dict, rundir: pathlib.Path, tally: Tal
 
 
 def _count_leftovers(run: ChaosRun, rundir: pathlib.Path, tally: Tally) -> None:
-    left = [p.name for p in rundir.iterdir() if p.name != "out"] + _live_replicas(rundir)
+    left = [p.name for p in rundir.iterdir() if p.name != "out"] + live_replicas(rundir)
     if left:
         tally.leftovers += 1
         tally.problems.append(f"LEFTOVERS {run.describe()}: {left}")
 
 
-def _live_replicas(directory: pathlib.Path) -> list[str]:
+def live_replicas(directory) -> list[str]:
+    """Replica processes (``dirft.task``) still alive whose command line names a path under
+    ``directory``, as ``"pid N"`` strings (reads ``/proc``; empty where there is none)."""
     found = []
     for proc in pathlib.Path("/proc").iterdir():
         try:

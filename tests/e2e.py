@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 
+from dirft.chaos import live_replicas
 from dirft.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -46,12 +47,4 @@ def parts(output) -> dict:
 def leftovers(directory) -> list[str]:
     """Scratch files dirft left in ``directory`` and live replica processes of its jobs."""
     names = [p.name for p in pathlib.Path(directory).iterdir() if p.name.startswith(".")]
-    procs = []
-    for proc in pathlib.Path("/proc").iterdir():
-        try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "dirft.task" in cmd and str(directory) in cmd:
-            procs.append(cmd)
-    return names + procs
+    return names + live_replicas(directory)
