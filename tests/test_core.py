@@ -312,3 +312,12 @@ def test_losing_one_node_is_within_crash_tolerance(name, at_step, node, rng):
                               for t in range(3)}
     after_loss = pump.actions[pump.lost_at:] if pump.lost_at else []
     assert all(a.node != f"node{node}" for a in after_loss if isinstance(a, A.LaunchReplica))
+
+
+def test_se_sees_no_straggler_among_equal_rates_despite_rounding():
+    state = _se_state(tasks=6)
+    for t in range(6):  # six equal rates whose fmean rounds one step above them
+        state.tasks[t].replicas[0].assigned_at = 0.0
+        state.tasks[t].replicas[0].progress = 0.7609477375418205
+    from dirft.core.speculation import pick_stragglers
+    assert pick_stragglers(state.tasks, Speculation(min_runtime=0.0), now=1.0) == []

@@ -22,14 +22,17 @@ def pick_stragglers(tasks, speculation, now: float) -> list:
     ``tasks``: every TaskState of the job; ``speculation``: the scheme's
     :class:`~dirft.core.scheme.Speculation`; ``now``: seconds. A task qualifies when it is
     undecided, has no live backup yet, and its running attempt is a straggler (see module
-    doc). Needs at least two timed attempts to judge (a mean and a deviation).
+    doc). Needs at least two timed attempts whose rates differ (a mean and a deviation).
     """
     timed = [(t, r) for t in tasks if not t.decided for r in t.replicas.values()
              if r.state == "working" and now - r.assigned_at >= speculation.min_runtime]
     if len(timed) < 2:
         return []
     rates = [progress_rate(r, now) for _, r in timed]
-    limit = fmean(rates) - speculation.slow_task_threshold * pstdev(rates)
+    mean, spread = fmean(rates), pstdev(rates)
+    if spread <= 1e-9 * mean:
+        return []  # equal rates (up to rounding): nobody is slower than the rest
+    limit = mean - speculation.slow_task_threshold * spread
     slow = sorted((rate, t.index, t) for (t, r), rate in zip(timed, rates)
                   if rate < limit and not r.backup and not _has_live_backup(t))
     return [t for _, _, t in slow][:_allowed(tasks, speculation)]

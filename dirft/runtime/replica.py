@@ -104,11 +104,12 @@ class Replica:
 
     def _progress(self, beat: Heartbeat, length: int, fault):
         """Progress callback: feeds heartbeats; a kill or hang fault strikes at its point."""
-        strike = fault is not None and fault.mode in ("kill", "hang")
+        armed = [fault is not None and fault.mode in ("kill", "hang")]
 
         def on_progress(fed: int) -> None:
             beat.progress = min(1.0, fed / length) if length else 1.0
-            if strike and fed >= fault.at * length:
+            if armed[0] and fed >= fault.at * length:
+                armed[0] = False  # strikes once, even if the signal lands a chunk later
                 self._fired(fault)
                 _signal_own_group(signal.SIGKILL if fault.mode == "kill" else signal.SIGSTOP)
         return on_progress
