@@ -18,6 +18,10 @@ from dirft.core.state import JobState
 from dirft.counters import Counters
 from dirft.errors import ProtocolError
 
+#: The core's decisions, logged in order in :attr:`Driver.decisions` (and by the simulator)
+#: so a real run and a simulated one can be compared decision by decision.
+DECISIONS = (A.LaunchReplica, A.AssignSubsplit, A.CommitTaskOutput, A.AbortJob)
+
 
 class Driver:
     """Serialises access to the core for one job.
@@ -37,12 +41,14 @@ class Driver:
         self.outbox: queue.Queue = queue.Queue()
         self.commits: dict[int, tuple[A.Winner, ...]] = {}
         self.reports: dict[tuple[int, int, int], tuple[int, dict]] = {}
+        self.decisions: list = []
         self._lock = threading.Lock()
 
     def handle(self, *events) -> list:
         """Apply ``events`` to the core; queue non-reply actions; return all actions."""
         with self._lock:
             actions = self.state.handle(*events)
+            self.decisions.extend(a for a in actions if isinstance(a, DECISIONS))
             for action in actions:
                 if isinstance(action, A.CommitTaskOutput):
                     self.commits[action.task] = action.winners
