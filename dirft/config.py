@@ -158,6 +158,12 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "address the voting service listens on"),
     Option("dirft.service.bind.port", "int", "0",
            "TCP port of the voting service; 0 picks any free port", minimum=0, maximum=65535),
+    Option("dirft.service.advertise.host", "str", "",
+           "address the tasks use to reach the voting service (Hadoop runner); empty: the "
+           "bind address, or this machine's fully qualified name if that is 0.0.0.0 or ::"),
+    Option("dirft.service.advertise.port", "int", "0",
+           "port the tasks use to reach the voting service (e.g. behind a port forward); "
+           "0: the port it listens on", minimum=0, maximum=65535),
     Option("dirft.service.max.body.bytes", "bytes", "65536",
            "largest request body in bytes the voting service accepts", minimum=1),
     Option("dirft.sort.memory", "bytes", "256m",
@@ -165,6 +171,30 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.local.dir", "str", "",
            "scratch directory; empty means beside the output directory"),
     Option("dirft.keep.temp", "bool", "false", "keep scratch files after the job"),
+    Option("dirft.hadoop.home", "str", "",
+           "Hadoop installation directory (Hadoop runner); empty: $HADOOP_HOME and the "
+           "places mrjob searches"),
+    Option("dirft.hadoop.bin", "str", "",
+           "the hadoop executable; empty: dirft.hadoop.home/bin/hadoop, else mrjob's search "
+           "($HADOOP_PREFIX, $HADOOP_HOME, $HADOOP_INSTALL, $PATH)"),
+    Option("dirft.hadoop.streaming.jar", "str", "",
+           "path of hadoop-streaming-*.jar; empty: searched under the Hadoop home as mrjob "
+           "does"),
+    Option("dirft.hadoop.python", "str", "python3",
+           "Python 3.10+ interpreter on the cluster's nodes that runs the replica tasks"),
+    Option("dirft.hadoop.tmp.dir", "str", "/tmp/dirft",
+           "HDFS directory for manifests and partial map outputs; each job uses and then "
+           "removes a subdirectory named after its id"),
+    Option("dirft.hadoop.wave.delay", "float", "1.0",
+           "seconds the Hadoop runner gathers extra replicas before submitting them as one "
+           "follow-up streaming job", minimum=0),
+    Option("dirft.webhdfs.url", "str", "",
+           "WebHDFS address of the NameNode, e.g. http://namenode:9870 (Hadoop runner); "
+           "several separated by ; for HA"),
+    Option("dirft.webhdfs.user", "str", "",
+           "HDFS user for WebHDFS requests (user.name, no Kerberos); empty: the login name"),
+    Option("dirft.webhdfs.timeout", "float", "60.0",
+           "seconds one WebHDFS request may take", minimum=0, exclusive_minimum=True),
 )}
 
 #: Old Hadoop names -> current names (Hadoop's DeprecatedProperties table, the subset

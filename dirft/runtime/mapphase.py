@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from dirft.counters import Counters, StderrScanner
 from dirft.errors import TaskError
 from dirft.records import LineNormalizer, read_records
+from dirft.storage.base import Storage
+from dirft.storage.local import LOCAL
 from fault_injector.plan import flip_bit
 
 FRAMEWORK = "Map-Reduce Framework"  # Hadoop's TaskCounter group as the job client prints it
@@ -62,22 +64,28 @@ class _Sink:
 def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: list | None,
                   final_path: str, env: dict, cwd: str, log, sort_memory: int,
                   on_progress: Callable[[int], None] | None = None,
-                  corrupt_bit: int | None = None, slowdown: float = 1.0) -> PhaseResult:
+                  corrupt_bit: int | None = None, slowdown: float = 1.0,
+                  storage: Storage | None = None, commit=None) -> PhaseResult:
     """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
 
     ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
     binary file receiving their stderr; ``sort_memory``: bytes for the combiner's sort;
     ``on_progress(bytes_fed)`` is called after each chunk reaches the mapper; fault
     injection: ``corrupt_bit`` flips a bit of the output before it is signed, ``slowdown``
-    > 1 makes this phase that many times slower (a straggler node). Returns a
-    :class:`PhaseResult`. Raises :class:`TaskError` naming the program when the mapper or
-    combiner is missing or exits non-zero (nothing is committed then).
+    > 1 makes this phase that many times slower (a straggler node). ``storage`` (default:
+    the local file system) holds ``path`` and ``final_path``: the input is opened with
+    :meth:`~dirft.storage.base.Storage.open_range` and the output written through
+    ``commit(final_path)`` (default ``storage.commit``: temp file, then rename; the Hadoop
+    runner's direct mode passes one writing to stdout). Returns a :class:`PhaseResult`.
+    Raises :class:`TaskError` naming the program when the mapper or combiner is missing
+    or exits non-zero (nothing is committed then), StorageError/InputError from storage.
     """
-    os.makedirs(os.path.dirname(final_path), exist_ok=True)
-    tmp = f"{final_path}.tmp-{os.getpid()}"
+    storage = storage or LOCAL
+    commit = commit or storage.commit
+    scratch = os.path.join(cwd, f".combine-{os.getpid()}")  # local, for the combiner's sort
     counters = Counters()
     try:
-        with open(path, "rb") as src, open(tmp, "wb") as out:
+        with storage.open_range(path, start, length) as src, commit(final_path) as out:
             sink = _Sink(out, corrupt_bit)
             records = _Count(on_progress, slowdown)
             source = records.wrap(read_records(src, start, start + length, FEED_CHUNK))
@@ -85,13 +93,11 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
                 _run(mapper, "mapper", source, sink.write, env, cwd, log, counters)
             else:
                 mapped = _map_to_sorted_file(mapper, source, env, cwd, log, counters,
-                                             tmp, sort_memory)  # mapper runs to the end here
+                                             scratch, sort_memory)  # mapper runs to the end
                 _run(combiner, "combiner", mapped, sink.write, env, cwd, log, counters)
-        os.replace(tmp, final_path)
     finally:
-        for leftover in (tmp, tmp + ".map"):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
+        if os.path.exists(scratch + ".map"):
+            os.unlink(scratch + ".map")
     counters.add(FRAMEWORK, "Map input records", records.records)
     counters.add(FRAMEWORK, "Map input bytes", records.bytes)
     counters.add(FRAMEWORK, "Map output records", sink.records)

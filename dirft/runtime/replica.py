@@ -9,18 +9,24 @@ tampers the reported signature (the paper's fault injector).
 """
 
 import argparse
+import json
 import os
+import posixpath
 import signal
 import socket
 import sys
 import threading
 import time
+from contextlib import nullcontext
+from dataclasses import asdict
 
 from dirft.errors import DirftError, RemoteFault, TaskError
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
 from dirft.runtime.spec import JobSpec, output_path, replica_dir
 from dirft.service.client import VotingClient
+from dirft.storage.base import Storage
+from dirft.storage.local import LOCAL
 from fault_injector.plan import EMULATED_CRASH_EXIT, FaultPlan, record_fired, tamper
 
 
@@ -29,19 +35,27 @@ class EmulatedCrash(Exception):
 
 
 class Heartbeat(threading.Thread):
-    """Sends a heartbeat every ``interval`` seconds until :meth:`stop` (daemon thread)."""
+    """Sends a heartbeat every ``interval`` seconds until :meth:`stop` (daemon thread).
 
-    def __init__(self, client: VotingClient, interval: float) -> None:
+    ``on_reply(reply, beat)``, if given, sees each answer (the Hadoop entry mode uses it to
+    report progress to Hadoop and to exit when the driver says the replica is not needed).
+    """
+
+    def __init__(self, client: VotingClient, interval: float, on_reply=None) -> None:
         super().__init__(name="dirft-heartbeat", daemon=True)
         self.client, self.interval, self.phase, self.progress = client, interval, 0, 0.0
+        self.on_reply = on_reply
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.wait(self.interval):
             try:
-                self.client.call("heartbeat", phase=self.phase, progress=self.progress)
+                reply = self.client.call("heartbeat", phase=self.phase, progress=self.progress)
             except DirftError as err:
                 print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
+                continue
+            if self.on_reply is not None:
+                self.on_reply(reply, self)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -50,22 +64,27 @@ class Heartbeat(threading.Thread):
 class Replica:
     """Replica ``replica`` of map task ``task`` of the job in ``spec``.
 
-    ``client`` talks to the voting service; ``node`` is the host name it reports.
+    ``client`` talks to the voting service (None in direct mode); ``node`` is the host name
+    it reports. ``split`` overrides the spec's task entry (the Hadoop runner's manifest line
+    carries it); ``storage`` holds the input and the map outputs (default: local files);
+    ``on_reply`` goes to the :class:`Heartbeat`.
     """
 
-    def __init__(self, spec: JobSpec, task: int, replica: int, client: VotingClient,
-                 node: str) -> None:
+    def __init__(self, spec: JobSpec, task: int, replica: int, client: VotingClient | None,
+                 node: str, split: dict | None = None, storage: Storage | None = None,
+                 on_reply=None) -> None:
         self.spec, self.task, self.replica, self.client, self.node = (
             spec, task, replica, client, node)
-        self.split = spec.tasks[task]
+        self.split = split or spec.tasks[task]
+        self.storage, self.on_reply = storage or LOCAL, on_reply
         self.faults = FaultPlan.from_json(spec.faults)
-        self.cwd = replica_dir(spec.work_dir, task, replica)
+        self.cwd = replica_dir(spec.work_dir, task, replica) if spec.work_dir else os.getcwd()
 
     def run(self) -> None:
         """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid())
-        beat = Heartbeat(self.client, self.spec.heartbeat_interval)
+        beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply)
         beat.start()
         try:
             reply = self.client.call("request")
@@ -91,12 +110,35 @@ class Replica:
                 final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
                 on_progress=self._progress(beat, length, fault),
                 corrupt_bit=fault.bit if data_fault else None,
-                slowdown=self.faults.stragglers.get(self.node, 1.0))
+                slowdown=self.faults.stragglers.get(self.node, 1.0), storage=self.storage)
         if result.corrupted:
             self._fired(fault)
         signature = self._at_phase_end(fault, result.signature)
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
                 "counters": result.counters.to_dict()}
+
+    def run_direct(self, out, log) -> None:
+        """Map the whole split once, its output to the binary stream ``out`` (direct mode).
+
+        The Hadoop runner's schemes se and none: no votes, Hadoop re-executes failed
+        attempts and speculates; this replica id is the Hadoop attempt number, so a fault
+        planned for replica 0 strikes the first attempt only. ``log`` receives the user
+        programs' stderr (Hadoop reads counters and status from it). Raises EmulatedCrash,
+        TaskError, StorageError.
+        """
+        self._prepare_cwd()
+        fault = self._fault(1)
+        beat = Heartbeat(None, 0)  # progress holder only; never started
+        path, start, length = self.split["path"], self.split["start"], self.split["length"]
+        result = run_map_phase(
+            path, start, length, self.spec.mapper, self.spec.combiner, "-",
+            self._env(start, length), self.cwd, log, self.spec.sort_memory,
+            on_progress=self._progress(beat, length, fault),
+            corrupt_bit=fault.bit if fault is not None and fault.mode == "data" else None,
+            storage=self.storage, commit=lambda _: nullcontext(out))
+        if result.corrupted:
+            self._fired(fault)
+        self._at_phase_end(fault, result.signature)
 
     def _fault(self, phase: int):
         fault = self.faults.for_replica(self.task, self.replica)
@@ -124,12 +166,19 @@ class Replica:
         return tamper(signature)
 
     def _fired(self, fault) -> None:
-        if self.spec.fault_log:
+        if not self.spec.fault_log:
+            return
+        if self.storage.kind == "local":
             record_fired(self.spec.fault_log, self.task, self.replica, fault)
+            return
+        name = f"t{self.task:05d}-r{self.replica:03d}-{fault.kind}-p{fault.phase}.json"
+        line = json.dumps({"task": self.task, "replica": self.replica, **asdict(fault)})
+        self.storage.write_bytes(posixpath.join(self.spec.fault_log, name), line.encode())
 
     def _env(self, start: int, length: int) -> dict:
         ids = hadoop_ids(self.spec.job_number, self.task, self.replica, True, self.spec.stamp)
-        task_vars = {**ids, "mapreduce.map.input.file": "file:" + self.split["path"],
+        scheme = "file:" if self.storage.kind == "local" else "hdfs://"
+        task_vars = {**ids, "mapreduce.map.input.file": scheme + self.split["path"],
                      "mapreduce.map.input.start": str(start),
                      "mapreduce.map.input.length": str(length)}
         return streaming_env(self.spec.jobconf, task_vars, self.spec.cmdenv)
@@ -155,8 +204,14 @@ def main(argv: list | None = None) -> int:
     """``python -m dirft.task --spec JOB.json --task T --replica R [--node NAME]``.
 
     Returns the process exit status: 0 done, 1 the user's program failed, 2 the voting
-    service could not be reached or refused us, 75 an emulated crash fault.
+    service could not be reached or refused us, 75 an emulated crash fault. The Hadoop
+    runner's entry modes, ``--manifest-stdin`` and ``--emit-verified``, are
+    :func:`dirft.runtime.streaming_task.main`'s.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("--manifest-stdin", "--emit-verified"):
+        from dirft.runtime.streaming_task import main as streaming_main
+        return streaming_main(argv)
     parser = argparse.ArgumentParser(prog="python -m dirft.task")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--task", type=int, required=True)
@@ -170,7 +225,9 @@ def main(argv: list | None = None) -> int:
         return _run(Replica(spec, args.task, args.replica, client, args.node), client)
 
 
-def _run(replica: Replica, client: VotingClient) -> int:
+def _run(replica: Replica, client: VotingClient, reported_failure_code: int = 1) -> int:
+    """Run ``replica``; return its exit status (see :func:`main`). A user program's failure
+    that the voting service was told of exits ``reported_failure_code``."""
     where = f"task {replica.task} replica {replica.replica}"
     try:
         replica.run()
@@ -183,8 +240,8 @@ def _run(replica: Replica, client: VotingClient) -> int:
         try:
             client.call("failed", reason=str(err)[:2000])
         except DirftError:
-            pass
-        return 1
+            return 1
+        return reported_failure_code
     except RemoteFault as err:
         print(f"dirft: {where}: voting service: {err}", file=sys.stderr)
         return 2

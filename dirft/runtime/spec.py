@@ -19,7 +19,12 @@ class JobSpec:
     length], ...]}``; ``mapper``/``combiner``: argv lists (no shell, as Hadoop Streaming);
     ``jobconf``: every effective jobconf key (exported to the task's environment);
     ``cmdenv``: ``-cmdenv`` variables; ``files``: absolute paths linked into the task's
-    working directory (``-files``); ``faults``: the fault plan's JSON form.
+    working directory (``-files``); ``faults``: the fault plan's JSON form; ``fault_log``:
+    where fired faults are recorded (a local file, or a directory on ``storage``);
+    ``storage``: :func:`dirft.storage.open_storage`'s description of where input and map
+    outputs live (empty: local files); ``mode``: ``vote`` (replicas report signatures) or
+    ``direct`` (Hadoop runner, schemes se/none: the map output goes to stdout, Hadoop
+    owns re-execution). An empty ``work_dir`` means "the process's working directory".
     """
 
     job_id: str
@@ -39,6 +44,8 @@ class JobSpec:
     sort_memory: int
     faults: dict = field(default_factory=dict)
     fault_log: str = ""
+    storage: dict = field(default_factory=dict)
+    mode: str = "vote"
 
     def save(self, path: str) -> None:
         """Write the spec as JSON to ``path`` (temp file then rename)."""

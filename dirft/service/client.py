@@ -26,7 +26,7 @@ import requests
 
 from dirft.errors import ProtocolError, RemoteFault
 from dirft.service import messages
-from dirft.service.server import ROUTE, check_secret
+from dirft.service.messages import ROUTE, check_secret  # not .server: tasks need no aiohttp
 
 BACKOFF_FIRST_S = 0.05
 """Seconds slept before the first retry; doubles each retry."""
@@ -46,7 +46,8 @@ class VotingClient:
     ``secret`` the job's HMAC key (bytes, >= 16), ``job_id``/``task``/``replica`` this
     replica's identity as the driver issued it, ``timeout`` seconds per HTTP attempt,
     ``retries`` extra attempts after a transient failure. Uses one keep-alive
-    ``requests.Session`` that ignores proxy environment variables and ``.netrc``;
+    ``requests.Session`` that ignores proxy environment variables and ``.netrc``, and one
+    request prepared up front (each call copies it with its own body and MAC);
     :meth:`close` it, or use ``with VotingClient(...) as client``.
     """
 
@@ -63,6 +64,11 @@ class VotingClient:
         # The driver is on the cluster's own network: ignore *_PROXY variables and
         # .netrc, which would also cost ~30% of each call to re-read the environment.
         self._session.trust_env = False
+        # Every call is a POST to the same URL with the same session headers: prepare it
+        # once and per call only copy it and set the body and its MAC. Preparing (URL
+        # parsing, header and cookie merging) was half of the client's CPU per call.
+        self._template = self._session.prepare_request(requests.Request(
+            "POST", self._endpoint, headers={"Content-Type": "application/json"}))
         self._lock = threading.Lock()
         self._seq = 0
 
@@ -102,11 +108,11 @@ class VotingClient:
                    "replica": self._replica, "seq": self._seq, "kind": kind}
         messages.validate(message, self._job_id)
         body = messages.encode(message)
+        request = self._template.copy()
+        request.prepare_body(body, None)
+        request.headers[messages.MAC_HEADER] = messages.mac(self._secret, body)
         try:
-            response = self._session.post(
-                self._endpoint, data=body, timeout=self._timeout,
-                headers={messages.MAC_HEADER: messages.mac(self._secret, body),
-                         "Content-Type": "application/json"})
+            response = self._session.send(request, timeout=self._timeout)
         except requests.RequestException as err:
             raise _Transient(f"{type(err).__name__}: {err}") from err
         return self._answer(kind, response)

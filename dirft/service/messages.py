@@ -36,13 +36,35 @@ import re
 import threading
 from typing import Any, Callable
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, hmac
+try:  # the driver has cryptography (DESIGN.md §4); a cluster node may have python3 only
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, hmac
+except ImportError:  # pragma: no cover - exercised by the shipped-zip test in a subprocess
+    hmac = None
+import hashlib
+import hmac as std_hmac
 
 from dirft.errors import ProtocolError
 
 MAC_HEADER = "X-Dirft-MAC"
 """HTTP header carrying the hex HMAC-SHA256 of a request or response body."""
+
+ROUTE = "/v1/message"
+"""The one route of the service (POST)."""
+
+MIN_SECRET_BYTES = 16
+"""Shortest per-job secret accepted, in bytes (HMAC keys below 128 bits are guessable)."""
+
+
+def check_secret(secret: Any) -> bytes:
+    """Return ``secret`` if it is bytes of at least :data:`MIN_SECRET_BYTES` bytes.
+
+    Raises ``ValueError`` otherwise (a bug in the caller: the driver makes the secret).
+    """
+    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"the job secret must be at least {MIN_SECRET_BYTES} bytes, got "
+                         f"{type(secret).__name__} of length {len(secret or b'')}")
+    return secret
 
 KINDS = ("register", "heartbeat", "request", "failed")
 """The message kinds a replica may send."""
@@ -68,9 +90,14 @@ _ANY_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 def mac(secret: bytes, body: bytes) -> str:
     """Return the HMAC-SHA256 of ``body`` (bytes) under ``secret`` (bytes) as 64 hex chars.
 
-    Uses ``cryptography.hazmat.primitives.hmac`` as DESIGN.md §4 asks. Raises
-    ``TypeError`` if either argument is not bytes.
+    Uses ``cryptography.hazmat.primitives.hmac`` as DESIGN.md §4 asks; where it is not
+    installed (a Hadoop node running the shipped task zip) the standard library's ``hmac``,
+    which gives the same bytes. Raises ``TypeError`` if either argument is not bytes.
     """
+    if hmac is None:
+        if not isinstance(secret, bytes) or not isinstance(body, bytes):
+            raise TypeError("mac() takes bytes")
+        return std_hmac.new(secret, body, hashlib.sha256).hexdigest()
     h = hmac.HMAC(secret, hashes.SHA256())
     h.update(body)
     return h.finalize().hex()
@@ -85,6 +112,11 @@ def check_mac(secret: bytes, body: bytes, mac_hex: str | None) -> None:
     """
     if not isinstance(mac_hex, str) or not _ANY_HEX64.fullmatch(mac_hex):
         raise ProtocolError(f"missing or malformed {MAC_HEADER} (want 64 hex digits)", 401)
+    if hmac is None:
+        if not std_hmac.compare_digest(mac(secret, body), mac_hex.lower()):
+            raise ProtocolError(f"{MAC_HEADER} does not match the body: wrong secret or "
+                                "tampered message", 401)
+        return
     h = hmac.HMAC(secret, hashes.SHA256())
     h.update(body)
     try:
@@ -102,9 +134,12 @@ def encode(message: dict) -> bytes:
     Raises ``TypeError`` for a value JSON cannot hold and ``ValueError`` for NaN or
     infinity (``allow_nan=False``) or a lone surrogate in a string.
     """
-    text = json.dumps(message, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8")
+    return _ENCODER.encode(message).encode("utf-8")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
+"""The one encoder :func:`encode` uses (``json.dumps`` with options builds one per call)."""
 
 
 def _no_constants(name: str) -> Any:
@@ -120,6 +155,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return result
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+"""The one decoder :func:`decode` uses (``json.loads`` with options builds one per call)."""
+
+
 def decode(body: bytes) -> dict:
     """Decode a request or response body (UTF-8 JSON bytes) into a dict.
 
@@ -128,8 +167,11 @@ def decode(body: bytes) -> dict:
     4300 digits) or not a JSON object.
     """
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_no_constants,
-                           object_pairs_hook=_no_duplicates)
+        text = body.decode("utf-8")
+        if text.startswith("\ufeff"):  # as json.loads does, which _DECODER.decode does not
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)",
+                                       text, 0)
+        value = _DECODER.decode(text)
     except UnicodeDecodeError:
         raise ProtocolError("body is not UTF-8", 400) from None
     except (ValueError, RecursionError) as err:
@@ -235,16 +277,26 @@ REPORT_FIELDS: dict[str, Callable[[str, Any], Any]] = {
 """Fields of the ``report`` object of a ``request``; ``counters`` is optional."""
 
 
-def _fields(where: str, message: dict, spec: dict, optional: tuple = ()) -> dict:
-    """Check that ``message`` has exactly the fields of ``spec``; return checked values."""
-    unknown = sorted(set(message) - set(spec), key=str)
-    if unknown:
+def _fields(where: str, message: dict, spec: dict, optional: tuple = (),
+            checks: dict | None = None) -> dict:
+    """Check that ``message`` has exactly the fields of ``spec``; return checked values.
+
+    Unknown fields are refused first (the first in sorted order is named), then missing
+    ones (in ``spec`` order) unless ``optional``; then each present field of ``checks``
+    (default: ``spec``) goes through its checker, in order. The set tests come first so a
+    well-formed message pays for no list or sort.
+    """
+    keys = message.keys()
+    if not keys <= spec.keys():
+        unknown = sorted(set(keys) - set(spec), key=str)
         raise ProtocolError(f"{where}: unknown field {_short(unknown[0], 40)}", 400)
-    missing = [name for name in spec if name not in message and name not in optional]
-    if missing:
-        raise ProtocolError(f"{where}: missing field {missing[0]!r}", 400)
+    if len(keys) != len(spec):
+        missing = [name for name in spec if name not in message and name not in optional]
+        if missing:
+            raise ProtocolError(f"{where}: missing field {missing[0]!r}", 400)
     return {name: check(name, message[name])
-            for name, check in spec.items() if name in message}
+            for name, check in (spec if checks is None else checks).items()
+            if name in message}
 
 
 def _report(name: str, value: Any) -> dict | None:
@@ -314,8 +366,8 @@ def validate(message: dict, job_id: str) -> dict:
         raise ProtocolError(f"message is a {type(message).__name__}, want an object", 400)
     common = _common(message, job_id)
     kind = common["kind"]
-    checked = _fields(kind, message, _SPECS[kind], optional=_OPTIONAL.get(kind, ()))
-    checked.update(common)
+    checked = common | _fields(kind, message, _SPECS[kind], optional=_OPTIONAL.get(kind, ()),
+                               checks=KIND_FIELDS[kind])
     if kind == "request":
         checked.setdefault("report", None)
     return checked

@@ -34,30 +34,13 @@ from aiohttp import ClientPayloadError, web
 
 from dirft.errors import ProtocolError
 from dirft.service import messages
-
-ROUTE = "/v1/message"
-"""The one route of the service (POST)."""
+from dirft.service.messages import MIN_SECRET_BYTES, ROUTE, check_secret  # noqa: F401 (API)
 
 START_TIMEOUT_S = 10.0
 """Seconds :meth:`VotingService.start` waits for the server to listen."""
 
 STOP_TIMEOUT_S = 10.0
 """Seconds :meth:`VotingService.stop` waits for the loop thread to end."""
-
-MIN_SECRET_BYTES = 16
-"""Shortest per-job secret accepted, in bytes (HMAC keys below 128 bits are guessable)."""
-
-
-def check_secret(secret: Any) -> bytes:
-    """Return ``secret`` if it is bytes of at least :data:`MIN_SECRET_BYTES` bytes.
-
-    Raises ``ValueError`` otherwise (a bug in the caller: the driver makes the secret).
-    """
-    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"the job secret must be at least {MIN_SECRET_BYTES} bytes, got "
-                         f"{type(secret).__name__} of length {len(secret or b'')}")
-    return secret
-
 
 def _one_line(text: str, limit: int = 300) -> str:
     """Return ``text`` on one line, cut to ``limit`` chars, for logs and error bodies."""
@@ -68,11 +51,14 @@ def _one_line(text: str, limit: int = 300) -> str:
 def _describe(who: dict) -> str:
     """Return ``"<peer> task=<t> replica=<r>"`` for a log line; ``?`` where unknown.
 
+    ``who`` holds the aiohttp ``request`` (its peer address is looked up only here, when
+    something is logged) and the ``task`` and ``replica`` fields as received.
+
     Only ints are shown: a malformed id (any JSON value) never reaches the log.
     """
     ids = [f"{key}={who[key] if type(who[key]) is int else '?'}"
            for key in ("task", "replica")]
-    return " ".join([str(who["peer"]), *ids])
+    return " ".join([str(who["request"].remote or "?"), *ids])
 
 
 class VotingService:
@@ -208,7 +194,7 @@ class VotingService:
 
     async def _handle(self, request: web.Request) -> web.Response:
         """Answer one ``POST /v1/message``: check, dispatch, sign the response."""
-        who = {"peer": request.remote or "?", "task": None, "replica": None}
+        who = {"request": request, "task": None, "replica": None}  # peer looked up if logged
         try:
             message = await self._admit(request, who)
             answer = self._dispatcher(message)
@@ -235,11 +221,21 @@ class VotingService:
         return message
 
     async def _read_body(self, request: web.Request) -> bytes:
-        """Read at most ``max_body_bytes + 1`` bytes; raise ProtocolError 413 beyond the cap."""
+        """Return the body; raise ProtocolError 413 beyond the cap, 400 if cut short.
+
+        A declared ``Content-Length`` within the cap is read in one go (the common case,
+        one await instead of a loop); a chunked body is read by pieces, at most
+        ``max_body_bytes + 1`` bytes in all.
+        """
         declared = request.content_length
         if declared is not None and declared > self._max_body:
             raise ProtocolError(f"body of {declared} bytes (Content-Length) exceeds "
                                 f"{self._max_body} bytes", 413)
+        if declared is not None:  # the parser delivers exactly that many bytes: one read
+            try:
+                return await request.content.readexactly(declared)
+            except (ClientPayloadError, asyncio.IncompleteReadError) as err:
+                raise ProtocolError(f"incomplete or malformed body: {err}", 400) from None
         chunks, size = [], 0
         while size <= self._max_body:
             try:

@@ -1,1 +1,21 @@
-"""See the module docstrings below this package."""
+"""Storage behind one interface (:class:`~dirft.storage.base.Storage`): local files or HDFS.
+
+:func:`open_storage` rebuilds, in a task, the storage the driver described in the job
+spec; HDFS support (the ``hdfs`` package) is imported only when it is used.
+"""
+
+from dirft.errors import ConfigError
+
+
+def open_storage(description: dict | None):
+    """The storage ``description`` names: ``{}``/``{"kind": "local"}`` or
+    ``{"kind": "webhdfs", "url", "user", "timeout"}``. Raises ConfigError otherwise."""
+    kind = (description or {}).get("kind", "local")
+    if kind == "local":
+        from dirft.storage.local import LOCAL
+        return LOCAL
+    if kind == "webhdfs":
+        from dirft.storage.hdfs import HdfsStorage
+        return HdfsStorage(description["url"], description.get("user"),
+                           float(description.get("timeout", 60.0)))
+    raise ConfigError(f"job spec names storage kind {kind!r}; expected local or webhdfs")

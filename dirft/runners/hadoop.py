@@ -1,0 +1,423 @@
+"""The Hadoop runner: the same jobs on a real cluster, through Hadoop Streaming and WebHDFS.
+
+``dirft streaming --runner hadoop`` runs a job on an unmodified Hadoop 3 cluster (YARN and
+HDFS). Input, partial map outputs and the output directory live on HDFS
+(:class:`~dirft.storage.hdfs.HdfsStorage`); each replica is one map task of a streaming job
+whose input is a replica manifest (:mod:`dirft.runtime.manifest`) and whose mapper is the
+replica task runtime (``python3 -m dirft.task --manifest-stdin``), shipped with the job in
+a zip (:mod:`dirft.runners.package`). Command lines: :mod:`dirft.runners.hadoop_cmd`.
+
+* **dirft, frft, bft** (the layer owns re-execution): the voting service runs here, bound
+  to ``dirft.service.bind.host`` and advertised to the tasks as
+  ``dirft.service.advertise.host|port``; the core's launches become replica jobs
+  (:class:`~dirft.runners.hadoop_waves.WaveScheduler`); then one **commit job** streams
+  the decided outputs, re-verified, through Hadoop's shuffle to the user's reducer (or
+  writes one part per map task for a map-only job). A fault-free run: **2 Hadoop jobs**.
+* **se, none** (Hadoop owns re-execution and speculation): one streaming job over the same
+  manifest (one map task per split) in direct mode, with the user's reducer; **1 job**.
+
+Steps: resolve input and plan splits from the files' real blocks, draw the fault plan,
+build the zip and job spec, run the map stage, the commit job into a staging directory
+beside the output, write ``_dirft_report.json`` into it and RENAME it into place: the
+output appears at once with its report, or not at all. Scratch (HDFS and local) goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import posixpath
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+
+from dirft.core.jobplan import JobPlan, TaskPlan
+from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
+from dirft.errors import ConfigError, InputError, JobAborted
+from dirft.runners import hadoop_cmd as cmd
+from dirft.runners.base import Runner, scheme_of
+from dirft.runners.driver import Driver
+from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
+from dirft.runners.hadoop_report import direct_report, hadoop_section, placement
+from dirft.runners.hadoop_waves import WaveScheduler
+from dirft.runners.package import build_task_zip
+from dirft.report import build_report
+from dirft.runtime.manifest import CommitLine, ReplicaLine, to_line
+from dirft.runtime.spec import JobSpec, output_path
+from dirft.service.server import VotingService
+from fault_injector.plan import plan_faults
+
+ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
+
+
+def plan_hadoop_job(files: list, storage, conf) -> tuple[JobPlan, dict]:
+    """Plan the map stage from the input files' real HDFS blocks.
+
+    Splits follow each file's own block size (the first block's length) and the new-API
+    rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas prefer
+    distinct hosts holding its block, then other DataNodes, then "any host" placeholders
+    (Hadoop may still run two replicas on one host: the report counts them). Returns the
+    plan and ``{path: blocks}``. Raises ConfigError/InputError as the planner does.
+    """
+    scheme, splits, blocks_by_path = scheme_of(conf), [], {}
+    for f in files:
+        blocks = storage.blocks(f.path, f.size, conf.get("dfs.blocksize"))
+        blocks_by_path[f.path] = blocks
+        size = blocks[0].length if len(blocks) > 1 else conf.get("dfs.blocksize")
+        for split in compute_splits([f], {f.path: blocks}, size,
+                                    conf.get("mapreduce.input.fileinputformat.split.minsize"),
+                                    conf.get("mapreduce.input.fileinputformat.split.maxsize")):
+            splits.append(dataclasses.replace(split, index=len(splits)))
+    hosts = sorted({h for bs in blocks_by_path.values() for b in bs for h in b.hosts})
+    wanted = scheme.initial_replicas + scheme.extra_replicas
+    nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])
+    seed = conf.get("dirft.placement.seed")
+    tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits),
+                           replica_nodes(s, scheme.initial_replicas, nodes, seed))
+                  for s in splits)
+    return JobPlan(tasks, nodes, scheme, conf.get("dirft.heartbeat.timeout"), seed,
+                   conf.get("dirft.startup.timeout")), blocks_by_path
+
+
+def advertised_url(bound_url: str, conf) -> str:
+    """The voting service's URL as the tasks should use it (``dirft.service.advertise.*``)."""
+    host, port = bound_url.rsplit("//", 1)[1].rsplit(":", 1)
+    host = conf.get("dirft.service.advertise.host") or (
+        socket.getfqdn() if host in ("0.0.0.0", "[::]", "::") else host)
+    port = conf.get("dirft.service.advertise.port") or int(port)
+    return f"http://{host}:{port}"
+
+
+class HadoopRunner(Runner):
+    """Runs a :class:`~dirft.runners.base.StreamingJob` on a Hadoop cluster; see module doc.
+
+    ``launcher`` runs ``hadoop``; ``storage`` overrides the WebHDFS storage built from
+    ``dirft.webhdfs.*``; ``stamp`` (letters and digits) fixes the job id
+    ``job_<stamp>_0001``, which is otherwise ``dirft`` and 16 random hex digits.
+    """
+
+    def __init__(self, job, clock=time.monotonic, launcher: Launcher | None = None,
+                 storage=None, stamp: str | None = None) -> None:
+        super().__init__(job, clock)
+        self.launcher, self.storage = launcher or Launcher(), storage
+        self.stamp = stamp or "dirft" + uuid.uuid4().hex[:16]
+        self.submitted: list = []  # (what, Running) of every hadoop jar, in order
+
+    def run(self) -> dict:
+        """Run the job; return the report. Raises ConfigError, InputError, StorageError,
+        JobAborted, HadoopJobFailed."""
+        conf, started = self.job.conf, self.clock()
+        self.hadoop_bin, self.jar = find_hadoop(conf.get("dirft.hadoop.home"),
+                                                conf.get("dirft.hadoop.bin"),
+                                                conf.get("dirft.hadoop.streaming.jar"))
+        storage = self.storage = self.storage or _hdfs_storage(conf)
+        files = storage.resolve_inputs(self.job.inputs)
+        self.output = storage.absolute(self.job.output)
+        _check_output(storage, self.output)
+        plan, self.blocks = plan_hadoop_job(files, storage, conf)
+        faults = self._faults(plan)
+        self.job_id = f"job_{self.stamp}_0001"
+        self.scratch = posixpath.join(conf.get("dirft.hadoop.tmp.dir"), self.job_id)
+        self.work = tempfile.mkdtemp(prefix=f"dirft-{self.job_id}-",
+                                     dir=conf.get("dirft.local.dir") or None)
+        try:
+            return self._run_in(plan, faults, files, started)
+        finally:
+            self._clean()
+
+    def _faults(self, plan):
+        conf = self.job.conf
+        if conf.get("mapred.map.tasks.fault.inject") and \
+                conf.get("dirft.fault.crash.mode") == "node":
+            raise ConfigError("dirft.fault.crash.mode=node is emulated by the local runner "
+                              "only; on Hadoop use exception, kill or hang")
+        return plan_faults(len(plan.tasks), plan.scheme, conf.get("mapred.map.tasks.fault.percent"),
+                           conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
+                           conf.get("dirft.fault.silent.mode"),
+                           conf.get("dirft.fault.replicas.per.task"), plan.nodes,
+                           conf.get("dirft.fault.straggler.nodes"),
+                           conf.get("dirft.fault.straggler.factor"),
+                           conf.get("mapred.map.tasks.fault.inject"))
+
+    def _clean(self) -> None:
+        if self.job.conf.get("dirft.keep.temp"):
+            return
+        shutil.rmtree(self.work, ignore_errors=True)
+        try:
+            self.storage.delete(self.scratch, recursive=True)
+            self.storage.delete(self._staging(), recursive=True)
+        except Exception:  # noqa: BLE001 - cleanup must not hide the job's own error
+            pass
+
+    def _staging(self) -> str:
+        parent, name = posixpath.split(self.output)
+        return posixpath.join(parent, f".{name}.{self.job_id}.staging")
+
+    # -- one job --------------------------------------------------------------------
+    def _run_in(self, plan, faults, files, started: float) -> dict:
+        voted = plan.scheme.name in cmd.VOTED_SCHEMES
+        zip_path = build_task_zip(os.path.join(self.work, cmd.ZIP_NAME))
+        self.storage.makedirs(posixpath.join(self.scratch, "faults"))
+        if voted:
+            driver, hosts = self._voted_map_stage(plan, faults, zip_path)
+            mapped = self.clock()
+            result = self._commit_job(plan, driver, zip_path)
+            counters = driver.winning_counters()
+            counters.merge(_user_counters(result.counters))
+        else:
+            mapped, hosts = None, {}
+            result = self._direct_job(plan, faults, zip_path)
+        timings = self._timings(started, mapped)
+        fired = self._fired()
+        report = (build_report(self.job_id, self.job.conf, plan, driver.state, fired, faults,
+                               timings, counters, True) if voted else
+                  direct_report(self.job_id, plan, fired, faults, timings, result.counters))
+        report["placement"] = placement(plan, hosts, self.blocks) if voted else None
+        report["hadoop"] = hadoop_section(self.submitted)
+        self._publish(report)
+        return report
+
+    def _timings(self, started: float, mapped: float | None) -> dict:
+        now = self.clock()
+        return {"map": (mapped or now) - started, "reduce": now - (mapped or now),
+                "makespan": now - started}
+
+    def _spec(self, plan, faults, zip_path: str, url: str, secret_file: str, mode: str) -> str:
+        job, conf = self.job, self.job.conf
+        python = conf.get("dirft.hadoop.python")
+        spec = JobSpec(
+            job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
+            secret_file=cmd.SECRET_NAME if secret_file else "",
+            mapper=_node_argv(job.mapper, python), combiner=_node_argv(job.combiner, python),
+            jobconf=conf.items(), cmdenv=job.cmdenv, files=[], tasks=[],
+            map_output_dir=posixpath.join(self.scratch, "maps"), work_dir="",
+            heartbeat_interval=conf.get("dirft.heartbeat.interval"),
+            sort_memory=conf.get("dirft.sort.memory"), faults=faults.to_json(),
+            fault_log=posixpath.join(self.scratch, "faults"),
+            storage=self.storage.describe(), mode=mode)
+        path = os.path.join(self.work, f"{mode}-{cmd.SPEC_NAME}")  # shipped as SPEC_NAME
+        spec.save(path)
+        return path
+
+    def _files(self, spec_path: str, zip_path: str, secret_file: str = "") -> tuple:
+        files = [(spec_path, cmd.SPEC_NAME), (zip_path, cmd.ZIP_NAME)]
+        if secret_file:
+            files.append((secret_file, cmd.SECRET_NAME))
+        for path in self.job.files:
+            local = os.path.abspath(path) if "://" not in path else path
+            files.append((local, posixpath.basename(path)))
+        return tuple(files)
+
+    def _command(self, files: tuple, jobconf: dict, manifest: str, output: str,
+                 mapper: str, reducer: str | None) -> cmd.StreamingCommand:
+        return cmd.StreamingCommand(self.hadoop_bin, self.jar, files, jobconf,
+                                    cmd.task_cmdenv(self.job.cmdenv), manifest, output,
+                                    mapper, reducer)
+
+    def _user_conf(self) -> dict:
+        conf = self.job.conf
+        items = conf.items()
+        return cmd.user_jobconf(items, {k: conf.source(k) for k in items})
+
+    def _submit_and_wait(self, what: str, command: cmd.StreamingCommand):
+        running = self.launcher.start(command.argv(), self._log_path(what),
+                                      lambda running, event: None)
+        self.submitted.append((what, running))
+        return running.wait()
+
+    def _log_path(self, what: str) -> str:
+        return os.path.join(self.work, what.replace(" ", "-") + ".log")
+
+    # -- schemes dirft, frft, bft ---------------------------------------------------
+    def _voted_map_stage(self, plan, faults, zip_path: str):
+        conf = self.job.conf
+        driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
+        self.driver = driver
+        secret_file = _write_secret(self.work)
+        with open(secret_file, "rb") as f:
+            secret = f.read()
+        scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
+                                  min(0.25, conf.get("dirft.heartbeat.interval")),
+                                  conf.get("dirft.hadoop.wave.delay"))
+        with VotingService(secret, self.job_id, scheduler.dispatch,
+                           conf.get("dirft.service.bind.host"),
+                           conf.get("dirft.service.bind.port"),
+                           conf.get("dirft.service.max.body.bytes")) as service:
+            url = advertised_url(service.url, conf)
+            spec_path = self._spec(plan, faults, zip_path, url, secret_file, "vote")
+            files = self._files(spec_path, zip_path, secret_file)
+            scheduler.submit = lambda n, launches, on_event: self._submit_wave(
+                plan, files, n, launches, on_event)
+            try:
+                scheduler.run()
+            finally:
+                _end_waves(scheduler)
+        return driver, scheduler.hosts()
+
+    def _submit_wave(self, plan, files: tuple, number: int, launches: list, on_event):
+        lines = [self._replica_line(plan, t, r, node) for t, r, node in launches]
+        manifest = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}.txt")
+        self.storage.write_bytes(manifest, "".join(to_line(x) + "\n" for x in lines).encode())
+        what = f"replicas wave {number}"
+        jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
+                                      self._name(what), 0)
+        command = self._command(files, jobconf, manifest,
+                                posixpath.join(self.scratch, "waves", f"w{number:03d}"),
+                                cmd.runtime_command(self.job.conf.get("dirft.hadoop.python"),
+                                                    "--manifest-stdin"), None)
+        running = self.launcher.start(command.argv(), self._log_path(what), on_event)
+        self.submitted.append((what, running))
+        return running
+
+    def _name(self, what: str) -> str:
+        return cmd.job_name(self.job.conf.get("mapreduce.job.name"), self.job_id, what)
+
+    def _replica_line(self, plan, task: int, replica: int, node: str) -> ReplicaLine:
+        split = plan.tasks[task].split
+        blocks = [[b.offset, b.length, list(b.hosts)] for b in self.blocks.get(split.path, ())
+                  if b.offset < split.end + 1 and b.offset + b.length > split.start]
+        return ReplicaLine(self.job_id, task, replica, "" if node.startswith(ANY_HOST) else node,
+                           split.path, split.start, split.length,
+                           _file_size(self.blocks, split.path, split.end),
+                           [[s.start, s.length] for s in plan.tasks[task].subsplits], blocks)
+
+    def _kill_task(self, wave, index: int) -> None:
+        job_id = wave.running.job_id if wave.running else None
+        if job_id:
+            argv = cmd.kill_task_argv(self.hadoop_bin, cmd.attempt_id(job_id, index))
+            threading.Thread(target=self.launcher.run_quiet, args=(argv,), daemon=True).start()
+
+    def _kill_job(self, wave) -> None:
+        if wave.running is not None and wave.running.job_id:
+            self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, wave.running.job_id))
+        elif wave.running is not None:
+            wave.running.terminate()
+
+    def _commit_job(self, plan, driver, zip_path: str):
+        conf = self.job.conf
+        lines = [CommitLine(self.job_id, t, [[output_path(posixpath.join(self.scratch, "maps"),
+                                                           t, w.subsplit, w.replica), w.signature]
+                                              for w in driver.commits[t]])
+                 for t in range(len(plan.tasks))]
+        manifest = posixpath.join(self.scratch, "manifests", "commit.txt")
+        self.storage.write_bytes(manifest, "".join(to_line(x) + "\n" for x in lines).encode())
+        spec_path = self._spec(plan, _no_faults(), zip_path, "", "", "commit")
+        python = conf.get("dirft.hadoop.python")
+        jobconf = cmd.commit_jobconf(self._user_conf(), self._name("commit"),
+                                     self.job.num_reduces)
+        command = self._command(self._files(spec_path, zip_path), jobconf, manifest,
+                                self._staging(), cmd.runtime_command(python, "--emit-verified"),
+                                self._reducer(python))
+        result = self._submit_and_wait("commit", command)
+        if result.returncode != 0:
+            raise (JobAborted if result.failures else HadoopJobFailed)(
+                f"commit job {result.job_id or '?'} failed: {result.cause()}")
+        return result
+
+    def _reducer(self, python: str) -> str | None:
+        if self.job.num_reduces == 0 or self.job.reducer is None:
+            return None
+        return _node_command(self.job.reducer, python)
+
+    # -- schemes se, none -------------------------------------------------------------
+    def _direct_job(self, plan, faults, zip_path: str):
+        conf = self.job.conf
+        python = conf.get("dirft.hadoop.python")
+        spec_path = self._spec(plan, faults, zip_path, "", "", "direct")
+        lines = [self._replica_line(plan, t.index, 0, t.nodes[0]) for t in plan.tasks]
+        manifest = posixpath.join(self.scratch, "manifests", "direct.txt")
+        self.storage.write_bytes(manifest, "".join(to_line(x) + "\n" for x in lines).encode())
+        jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
+                                      self._name("map and reduce"), self.job.num_reduces)
+        command = self._command(self._files(spec_path, zip_path), jobconf, manifest,
+                                self._staging(), cmd.runtime_command(python, "--manifest-stdin"),
+                                self._reducer(python))
+        result = self._submit_and_wait("map and reduce", command)
+        if result.returncode != 0:
+            raise (JobAborted if result.failures else HadoopJobFailed)(
+                f"job {result.job_id or '?'} failed under scheme {plan.scheme.name} (Hadoop "
+                f"re-executes and gives up after mapreduce.map.maxattempts): {result.cause()}")
+        return result
+
+    # -- the end --------------------------------------------------------------------
+    def _fired(self) -> list[dict]:
+        folder = posixpath.join(self.scratch, "faults")
+        return [json.loads(self.storage.read_bytes(posixpath.join(folder, name)))
+                for name, _, is_dir in self.storage.list_dir(folder) if not is_dir]
+
+    def _publish(self, report: dict) -> None:
+        staging = self._staging()
+        data = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+        self.storage.write_bytes(posixpath.join(staging, "_dirft_report.json"), data)
+        if not self.storage.exists(posixpath.join(staging, "_SUCCESS")):
+            self.storage.write_bytes(posixpath.join(staging, "_SUCCESS"), b"")
+        self.storage.rename(staging, self.output)
+
+
+def _hdfs_storage(conf):
+    from dirft.storage.hdfs import HdfsStorage
+
+    url = conf.get("dirft.webhdfs.url")
+    if not url:
+        raise ConfigError("dirft.webhdfs.url is not set; the Hadoop runner needs the "
+                          "NameNode's WebHDFS address, e.g. -D dirft.webhdfs.url=http://nn:9870")
+    return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"))
+
+
+def _check_output(storage, output: str) -> None:
+    if storage.exists(output):
+        raise InputError(f"output directory {output} already exists on HDFS; remove it or "
+                         f"choose another -output")
+    parent = posixpath.dirname(output)
+    if not storage.is_dir(parent):
+        raise InputError(f"the parent of -output, {parent}, does not exist on HDFS")
+
+
+def _end_waves(scheduler, grace: float = 60.0) -> None:
+    """Kill the waves still running and wait for their ``hadoop jar`` clients to end."""
+    scheduler.kill_all()
+    for wave in scheduler.waves:
+        if wave.running is not None and wave.running.wait(grace) is None:
+            wave.running.terminate()
+
+
+def _write_secret(work: str) -> str:
+    path = os.path.join(work, cmd.SECRET_NAME)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32))
+    return path
+
+
+def _node_argv(argv: list | None, python: str) -> list | None:
+    if argv and argv[0] == "python":
+        return [*python.split(), *argv[1:]]
+    return argv
+
+
+def _node_command(argv: list, python: str) -> str:
+    return cmd.node_command(argv, python)
+
+
+def _file_size(blocks_by_path: dict, path: str, at_least: int) -> int:
+    blocks = blocks_by_path.get(path, ())
+    return max([at_least] + [b.offset + b.length for b in blocks])
+
+
+def _no_faults():
+    from fault_injector.plan import NO_FAULTS
+    return NO_FAULTS
+
+
+_HADOOP_GROUPS = ("Map-Reduce Framework", "File System Counters", "Job Counters",
+                  "Shuffle Errors", "File Input Format Counters", "File Output Format Counters")
+
+
+def _user_counters(counters: dict):
+    """The commit job's counters that are the user's (the reducer's own groups)."""
+    from dirft.counters import Counters
+    return Counters.from_dict({g: n for g, n in counters.items() if g not in _HADOOP_GROUPS})

@@ -1,0 +1,165 @@
+"""Hadoop Streaming command lines for the Hadoop runner: pure functions, no I/O.
+
+mrjob's lesson: building a command line is separate from running it. Every ``hadoop jar``
+argv the Hadoop runner submits is built here, in mrjob's order (``-files`` and ``-D``,
+Hadoop's generic options, first; then ``-cmdenv``, ``-inputformat``, ``-input``, ``-output``,
+``-mapper``, ``-reducer``), so tests can compare them with the exact expected lines.
+
+Two kinds of streaming job (README "Running on a Hadoop cluster"):
+
+* a **replica job** ("wave"): the input is a replica manifest, one line per map task
+  (``NLineInputFormat``, ``linespermap=1``), the mapper the replica task runtime
+  (``python3 -m dirft.task --manifest-stdin``). Under dirft, frft and bft the layer owns
+  re-execution (:func:`scheme_jobconf`) and the job is map-only; under se and none Hadoop
+  owns it and the same job runs the user's reducer.
+* a **commit job**: its mappers stream the decided map outputs, re-verified, to Hadoop's
+  shuffle and the user's reducer (``python3 -m dirft.task --emit-verified``).
+
+The per-job HMAC secret travels as a file in ``-files`` (``dirft.secret``): its bytes are
+never in an argument, a ``-D`` value or a ``-cmdenv`` value.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from dirft.config import OWNED_PREFIXES
+from dirft.errors import UsageError
+
+NLINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.NLineInputFormat"
+SPEC_NAME, SECRET_NAME, ZIP_NAME = "dirft-job.json", "dirft.secret", "dirft.zip"
+VOTED_SCHEMES = ("dirft", "frft", "bft")
+FORCED_ENV = {"LC_ALL": "C", "PYTHONHASHSEED": "0"}  # as the local runner's tasks get
+
+
+@dataclass(frozen=True)
+class StreamingCommand:
+    """What one ``hadoop jar`` streaming submission needs. Paths: local files for
+    ``files`` (``(path, name)`` pairs, linked into each task's directory as ``name``), HDFS
+    paths for ``input``/``output``; ``jobconf`` and ``cmdenv`` are applied in sorted order.
+    """
+
+    hadoop_bin: tuple
+    streaming_jar: str
+    files: tuple
+    jobconf: dict
+    cmdenv: dict
+    input: str
+    output: str
+    mapper: str
+    reducer: str | None = None
+    extra: tuple = field(default_factory=tuple)
+
+    def argv(self) -> list[str]:
+        """The argv, ready for ``subprocess``."""
+        args = [*self.hadoop_bin, "jar", self.streaming_jar]
+        if self.files:
+            args += ["-files", ",".join(files_arg(path, name) for path, name in self.files)]
+        for key, value in sorted(self.jobconf.items()):
+            args += ["-D", f"{key}={value}"]
+        for name, value in sorted(self.cmdenv.items()):
+            args += ["-cmdenv", f"{name}={value}"]
+        args += ["-inputformat", NLINE_INPUT_FORMAT, "-input", self.input,
+                 "-output", self.output, "-mapper", self.mapper]
+        if self.reducer is not None:
+            args += ["-reducer", self.reducer]
+        return args + list(self.extra)
+
+
+def files_arg(path: str, name: str) -> str:
+    """One ``-files`` entry, ``path#name``. Raises UsageError for a ``,`` or ``#`` in either
+    (Hadoop splits ``-files`` at commas and the link name at ``#``)."""
+    if any(c in path + name for c in ",#"):
+        raise UsageError(f"-files {path!r}: a path shipped to Hadoop may not contain ',' or '#'")
+    return f"{path}#{name}"
+
+
+def scheme_jobconf(scheme: str) -> dict[str, str]:
+    """The keys a scheme sets on its replica jobs (README: "Jobconf per scheme").
+
+    dirft, frft, bft: the layer owns re-execution — one attempt per map task, no
+    speculation, and a failed replica does not fail the job (the core decides whether the
+    job survives). se: Hadoop's speculative execution on. none: Hadoop's defaults.
+    """
+    if scheme in VOTED_SCHEMES:
+        return {"mapreduce.map.maxattempts": "1", "mapreduce.map.speculative": "false",
+                "mapreduce.map.failures.maxpercent": "100"}
+    if scheme == "se":
+        return {"mapreduce.map.speculative": "true"}
+    return {}
+
+
+def user_jobconf(items: dict, sources: dict) -> dict[str, str]:
+    """The jobconf keys the user set (file or ``-D``) that Hadoop should see as well.
+
+    ``items``/``sources``: every key's string value and where it came from. Defaults and
+    dirft's own keys (``dirft.*``, ``mapred.map.tasks.fault.*``) stay out; so does
+    ``mapreduce.job.reduces``, which each job sets itself.
+    """
+    return {k: v for k, v in items.items()
+            if sources.get(k, "default") != "default" and not k.startswith(OWNED_PREFIXES)
+            and k != "mapreduce.job.reduces"}
+
+
+def task_cmdenv(user_cmdenv: dict) -> dict[str, str]:
+    """``-cmdenv`` of every job: the user's, the forced locale and hash seed, and the
+    shipped zip first on ``PYTHONPATH`` (relative: the task's working directory)."""
+    env = {**user_cmdenv, **FORCED_ENV}
+    env["PYTHONPATH"] = ":".join(p for p in (ZIP_NAME, user_cmdenv.get("PYTHONPATH")) if p)
+    return env
+
+
+def node_command(argv: list, python: str) -> str:
+    """``argv`` as one streaming command string, with a leading ``python`` replaced by the
+    nodes' interpreter (``dirft.hadoop.python``), as the local runner maps it to its own."""
+    if argv and argv[0] == "python":
+        argv = [*shlex.split(python), *argv[1:]]
+    return shlex.join(argv)
+
+
+def runtime_command(python: str, mode: str) -> str:
+    """The mapper command running the replica task runtime in ``mode``
+    (``--manifest-stdin`` or ``--emit-verified``)."""
+    return shlex.join([*shlex.split(python), "-m", "dirft.task", mode])
+
+
+def job_name(base: str, job_id: str, what: str) -> str:
+    """A unique ``mapreduce.job.name``: the user's name, the dirft job id (which carries a
+    random part) and which job of the run it is."""
+    return f"{base} [{job_id} {what}]"
+
+
+def replica_jobconf(scheme: str, user: dict, name: str, reduces: int) -> dict[str, str]:
+    """Jobconf of a replica job: the user's keys, then the scheme's, the manifest's input
+    format settings and the number of reduces (0 for the voted schemes)."""
+    conf = {**user, **scheme_jobconf(scheme)}
+    conf.update({"mapreduce.job.name": name, "mapreduce.job.reduces": str(reduces),
+                 "mapreduce.input.lineinputformat.linespermap": "1",
+                 "stream.map.input.ignoreKey": "true"})
+    return conf
+
+
+def commit_jobconf(user: dict, name: str, reduces: int) -> dict[str, str]:
+    """Jobconf of the commit job: Hadoop's own re-execution (its mappers are deterministic
+    copies), no speculation (it would only copy the same bytes twice)."""
+    conf = {**user, "mapreduce.map.speculative": "false"}
+    conf.update({"mapreduce.job.name": name, "mapreduce.job.reduces": str(reduces),
+                 "mapreduce.input.lineinputformat.linespermap": "1",
+                 "stream.map.input.ignoreKey": "true"})
+    return conf
+
+
+def kill_task_argv(hadoop_bin: tuple, attempt_id: str) -> list[str]:
+    """``hadoop job -kill-task ATTEMPT`` (Hadoop 3 hands it to ``mapred job``)."""
+    return [*hadoop_bin, "job", "-kill-task", attempt_id]
+
+
+def kill_job_argv(hadoop_bin: tuple, job_id: str) -> list[str]:
+    """``hadoop job -kill JOB``."""
+    return [*hadoop_bin, "job", "-kill", job_id]
+
+
+def attempt_id(hadoop_job_id: str, map_index: int, attempt: int = 0) -> str:
+    """The id of attempt ``attempt`` of map ``map_index`` of ``job_1700000000000_0003``."""
+    return f"attempt{hadoop_job_id[3:]}_m_{map_index:06d}_{attempt}"

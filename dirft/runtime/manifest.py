@@ -1,0 +1,117 @@
+"""Replica manifests: the input of the Hadoop runner's streaming jobs, one JSON line each.
+
+On Hadoop each replica is one map task. The job's input is a manifest read with
+``NLineInputFormat`` and one line per map (``mapreduce.input.lineinputformat.linespermap=1``),
+so map task *i* of a job gets line *i*. A **replica line** names the job, the map task, the
+replica, the host the replica should run on (one holding a copy of the split's block), the
+split's file, byte range and file size, its sub-splits and the blocks it spans with their
+hosts. A **commit line** (the job that shuffles decided outputs to the reducers) names a map
+task and, per sub-split in order, the committed output that won the vote and its SHA-256.
+
+Streaming hands a mapper ``key<TAB>value`` for input formats other than ``TextInputFormat``;
+the runner sets ``stream.map.input.ignoreKey=true`` and :func:`strip_key` drops a leading
+``<offset><TAB>`` anyway. JSON never holds a raw tab, so the split is unambiguous.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+from dirft.errors import InputError
+
+_KEY = re.compile(r"^\d+\t")
+
+
+@dataclass(frozen=True)
+class ReplicaLine:
+    """One replica's manifest line. Offsets and lengths in bytes.
+
+    ``subsplits``: ``[[start, length], ...]`` in absolute offsets; ``blocks``:
+    ``[[offset, length, [host, ...]], ...]`` of the blocks the split touches; ``host``: the
+    block copy's host the replica should read (empty: no preference).
+    """
+
+    job: str
+    task: int
+    replica: int
+    host: str
+    path: str
+    start: int
+    length: int
+    size: int
+    subsplits: list
+    blocks: list = field(default_factory=list)
+
+    def split(self) -> dict:
+        """The task entry the :class:`~dirft.runtime.replica.Replica` reads."""
+        return {"index": self.task, "path": self.path, "start": self.start,
+                "length": self.length, "subsplits": [list(s) for s in self.subsplits]}
+
+    def holders(self, offset: int) -> list[str]:
+        """Hosts holding a copy of the block that contains byte ``offset``."""
+        for start, length, hosts in self.blocks:
+            if start <= offset < start + length:
+                return list(hosts)
+        return []
+
+
+@dataclass(frozen=True)
+class CommitLine:
+    """One map task's decided output: ``outputs`` = ``[[path, sha256 hex], ...]``."""
+
+    job: str
+    task: int
+    outputs: list
+
+
+def to_line(entry) -> str:
+    """The compact JSON line (no newline) of a :class:`ReplicaLine` or :class:`CommitLine`."""
+    return json.dumps(asdict(entry), sort_keys=True, separators=(",", ":"))
+
+
+def strip_key(text: str) -> str:
+    """``text`` without a leading ``<digits><TAB>`` (the byte-offset key) and line end."""
+    return _KEY.sub("", text.rstrip("\r\n"), count=1)
+
+
+def parse_line(text: str, kind: type):
+    """Parse one manifest line into ``kind`` (:class:`ReplicaLine` or :class:`CommitLine`).
+
+    Raises :class:`InputError` naming the line's start when it is not a JSON object with
+    exactly the fields of ``kind``.
+    """
+    body = strip_key(text)
+    try:
+        data = json.loads(body)
+        return kind(**data)
+    except (ValueError, TypeError) as err:
+        raise InputError(f"manifest line {body[:80]!r} is not a {kind.__name__}: {err}; "
+                         f"was the job submitted by this dirft version?") from None
+
+
+def read_lines(stream, kind: type) -> list:
+    """Every non-blank line of text ``stream`` parsed as ``kind`` (see :func:`parse_line`)."""
+    return [parse_line(line, kind) for line in stream if strip_key(line).strip()]
+
+
+def same_host(a: str, b: str) -> bool:
+    """True if host names ``a`` and ``b`` name one machine (equal, or equal short names)."""
+    return bool(a and b) and (a == b or a.split(".")[0] == b.split(".")[0])
+
+
+def closest_copy(line: ReplicaLine, offset: int, host: str) -> tuple[str, bool]:
+    """The block copy a replica on ``host`` should read byte ``offset`` from.
+
+    Its own host if it holds a copy (a local read), else the manifest's preferred host if it
+    holds one, else the first holder. Returns ``(host, is_local)``; ``("", False)`` when the
+    blocks are unknown.
+    """
+    holders = line.holders(offset)
+    for candidate in holders:
+        if same_host(candidate, host):
+            return candidate, True
+    if line.host in holders:
+        return line.host, False
+    return (holders[0] if holders else ""), False

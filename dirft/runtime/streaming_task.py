@@ -1,0 +1,151 @@
+"""The replica task runtime as a Hadoop Streaming mapper (the Hadoop runner's entry modes).
+
+``python -m dirft.task --manifest-stdin [--spec dirft-job.json] [--node HOST]``
+    The map of a replica job. Hadoop hands the mapper its one manifest line on stdin
+    (``NLineInputFormat``, one line per map). Mode ``vote`` (schemes dirft, frft, bft): the
+    line's replica registers with the voting service from the host it really runs on and
+    works as under the local runner (:class:`~dirft.runtime.replica.Replica`), reading its
+    sub-splits from HDFS and committing partial outputs there. Mode ``direct`` (se, none):
+    the line's split is mapped once and its output written to stdout, for Hadoop's own
+    shuffle; the replica id is the Hadoop attempt number.
+
+``python -m dirft.task --emit-verified [--spec dirft-job.json]``
+    The map of the commit job: each stdin line names a decided map task; its winning
+    outputs are streamed to stdout in sub-split order while their SHA-256 is recomputed. A
+    copy that no longer matches its signature fails the attempt (exit 3), so Hadoop
+    discards what it wrote and no changed byte reaches the reducers.
+
+Exit statuses: 0 done (in vote mode also when the user's program failed and the voting
+service was told: a replica's failure is the layer's business, not Hadoop's), 1 a bad job
+spec, manifest or storage, or (direct mode) the user's program failed, 2 the voting service
+could not be reached or refused us, 3 a decided output changed, 75 an emulated crash.
+Everything the task knows comes from files shipped with ``-files``: the job spec
+(:data:`SPEC_NAME`) and the per-job HMAC secret (:data:`SECRET_NAME`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import socket
+import sys
+
+from dirft.errors import DirftError, TaskError
+from dirft.runtime.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
+from dirft.runtime.replica import EmulatedCrash, Replica, _run
+from dirft.runtime.spec import JobSpec
+from dirft.service.client import VotingClient
+from dirft.storage import open_storage
+from fault_injector.plan import EMULATED_CRASH_EXIT
+
+SPEC_NAME = "dirft-job.json"
+SECRET_NAME = "dirft.secret"
+CHUNK = 1 << 20
+_ATTEMPT = re.compile(r"_(\d+)$")
+
+
+def main(argv: list) -> int:
+    """Parse the entry mode's arguments and run it; return the exit status (module doc)."""
+    parser = argparse.ArgumentParser(prog="python -m dirft.task")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--manifest-stdin", action="store_true")
+    mode.add_argument("--emit-verified", action="store_true")
+    parser.add_argument("--spec", default=SPEC_NAME)
+    parser.add_argument("--node", default=socket.gethostname())
+    args = parser.parse_args(argv)
+    try:
+        spec = JobSpec.load(args.spec)
+        storage = open_storage(spec.storage)
+        if args.emit_verified:
+            return emit_verified(read_lines(sys.stdin, CommitLine), storage,
+                                 sys.stdout.buffer)
+        return run_lines(spec, storage, read_lines(sys.stdin, ReplicaLine), args.node)
+    except (DirftError, OSError, ValueError) as err:
+        print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+
+
+def run_lines(spec: JobSpec, storage, lines: list, node: str) -> int:
+    """Run every manifest line's replica in turn (normally one); the worst exit status."""
+    codes = [0]
+    for line in lines:
+        if line.job != spec.job_id:
+            raise TaskError(f"manifest line of job {line.job} given to job {spec.job_id}")
+        print(f"dirft: {_placement(line, node)}", file=sys.stderr, flush=True)
+        run = _run_direct if spec.mode == "direct" else _run_voting
+        codes.append(run(spec, storage, line, node))
+    return max(codes)
+
+
+def _placement(line: ReplicaLine, node: str) -> str:
+    """One log line: where this replica runs, where it was meant to, which copy is closest."""
+    copy, local = closest_copy(line, line.start, node)
+    where = f"a local copy on {copy}" if local else (f"the copy on {copy}" if copy
+                                                      else "a copy WebHDFS picks")
+    return (f"task {line.task} replica {line.replica} runs on {node} (planned: "
+            f"{line.host or 'any host'}); its split starts in {where}")
+
+
+def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
+    with open(spec.secret_file, "rb") as f:
+        secret = f.read()
+    with VotingClient(spec.service_url, secret, spec.job_id, line.task, line.replica) as client:
+        replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
+                          on_reply=_reply_handler(line))
+        return _run(replica, client, reported_failure_code=0)
+
+
+def _reply_handler(line: ReplicaLine):
+    """Heartbeat hook: tell Hadoop how far we are (``reporter:status``, which also counts
+    as progress against ``mapreduce.task.timeout``) and leave when the driver says so."""
+    def on_reply(reply: dict, beat) -> None:
+        print(f"reporter:status:dirft task {line.task} replica {line.replica} phase "
+              f"{beat.phase}: {beat.progress:.0%}", file=sys.stderr, flush=True)
+        if reply.get("action") == "exit":
+            print(f"dirft: task {line.task} replica {line.replica}: not needed any more; "
+                  f"exiting", file=sys.stderr, flush=True)
+            os._exit(0)  # the mapper child sees its stdin close and ends too
+    return on_reply
+
+
+def attempt_number(env=os.environ) -> int:
+    """The Hadoop attempt number of this task (``…_m_000003_2`` → 2); 0 if unknown."""
+    attempt = env.get("mapreduce_task_attempt_id") or env.get("mapred_task_id") or ""
+    match = _ATTEMPT.search(attempt)
+    return int(match.group(1)) if match else 0
+
+
+def _run_direct(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
+    replica = Replica(spec, line.task, attempt_number(), None, node, line.split(), storage)
+    try:
+        replica.run_direct(sys.stdout.buffer, sys.stderr.buffer)
+        sys.stdout.buffer.flush()
+        return 0
+    except EmulatedCrash as err:
+        print(f"dirft: task {line.task} attempt {replica.replica}: {err}", file=sys.stderr)
+        return EMULATED_CRASH_EXIT
+
+
+def emit_verified(lines: list, storage, out) -> int:
+    """Stream each line's outputs to ``out`` re-hashing them; 3 at the first mismatch."""
+    for line in lines:
+        for path, signature in line.outputs:
+            got = _copy_hashing(storage, path, out)
+            if got != signature:
+                print(f"dirft: map output {path} of task {line.task} no longer matches the "
+                      f"signature its quorum decided ({got[:12]}… != {signature[:12]}…); the "
+                      f"stored copy changed after the vote", file=sys.stderr)
+                return 3
+    out.flush()
+    return 0
+
+
+def _copy_hashing(storage, path: str, out) -> str:
+    sha = hashlib.sha256()
+    with storage.open_range(path, 0, 0) as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            sha.update(chunk)
+            out.write(chunk)
+    return sha.hexdigest()

@@ -1,0 +1,305 @@
+"""A fake ``hadoop`` executable for tests (as mrjob's own tests use one): no Java, no YARN.
+
+It records every argv as a JSON line in ``$FAKE_HADOOP_LOG`` and plays just enough of
+Hadoop to run a streaming job here:
+
+* ``hadoop version`` prints ``Hadoop 3.3.6``;
+* ``hadoop job -kill-task ATTEMPT`` SIGKILLs that attempt's mapper if it runs;
+  ``hadoop job -kill JOB`` is recorded only;
+* ``hadoop jar STREAMING.jar [generic options] [streaming options]`` runs the job:
+  HDFS paths are files under ``$FAKE_HDFS_ROOT`` (the directory a loopback WebHDFS server
+  serves in the same test); with ``NLineInputFormat`` each input line is one map task,
+  otherwise each input file is; every map task runs the ``-mapper`` command (no shell) in
+  its own directory holding the ``-files`` links, with the jobconf and ``-cmdenv`` in its
+  environment and its line on stdin, up to ``mapreduce.map.maxattempts`` attempts (4);
+  the job fails when more than ``mapreduce.map.failures.maxpercent`` percent of the maps
+  failed. Then Hadoop's shuffle (``HashPartitioner`` on the key before the first tab, keys
+  sorted as bytes) and the ``-reducer`` per partition, or one part per map for 0 reduces;
+  ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j form: ``Running job``,
+  ``Task Id : …, Status : FAILED`` with the subprocess exit code, the ``Counters`` block.
+
+Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time. Only the standard library.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+NLINE = "org.apache.hadoop.mapred.lib.NLineInputFormat"
+CLUSTER = "1700000000000"
+
+
+def log(message: str) -> None:
+    """One log4j-style line on stderr, as ``hadoop jar`` prints them."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S,000")
+    sys.stderr.write(f"{stamp} INFO mapreduce.Job: {message}\n")
+    sys.stderr.flush()
+
+
+def local(path: str) -> str:
+    """The file behind an HDFS path or ``hdfs://`` URI."""
+    if path.startswith("hdfs://"):
+        path = "/" + path[len("hdfs://"):].split("/", 1)[1]
+    return os.path.join(os.environ["FAKE_HDFS_ROOT"], path.lstrip("/"))
+
+
+def state_dir() -> str:
+    path = os.environ.get("FAKE_HADOOP_STATE") or os.path.join(os.environ["FAKE_HDFS_ROOT"],
+                                                               "..", "fake-hadoop-state")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def parse(args: list) -> dict:
+    """Generic and streaming options of ``hadoop jar`` into a dict."""
+    opts = {"D": {}, "files": [], "cmdenv": {}, "input": [], "inputformat": None,
+            "output": None, "mapper": None, "reducer": None, "combiner": None}
+    it = iter(args)
+    for arg in it:
+        name = arg.lstrip("-")
+        if name == "D":
+            key, _, value = next(it).partition("=")
+            opts["D"][key] = value
+        elif name == "files":
+            opts["files"] += next(it).split(",")
+        elif name == "cmdenv":
+            key, _, value = next(it).partition("=")
+            opts["cmdenv"][key] = value
+        elif name == "input":
+            opts["input"].append(next(it))
+        elif name == "numReduceTasks":
+            opts["D"]["mapreduce.job.reduces"] = next(it)
+        elif name in opts:
+            opts[name] = next(it)
+        else:
+            raise SystemExit(f"fake hadoop: unknown option {arg}")
+    return opts
+
+
+def new_job_id() -> str:
+    counter = os.path.join(state_dir(), "jobs")
+    with open(counter, "a+") as f:
+        f.seek(0)
+        number = len(f.read().split()) + 1
+        f.write(f"{number}\n")
+    return f"job_{CLUSTER}_{number:04d}"
+
+
+def map_inputs(opts: dict) -> list:
+    """``(input file, offset, stdin bytes)`` of each map task, in order."""
+    ignore_key = opts["D"].get("stream.map.input.ignoreKey", "false") == "true"
+    maps = []
+    for path in opts["input"]:
+        with open(local(path), "rb") as f:
+            data = f.read()
+        if opts["inputformat"] != NLINE:
+            maps.append((path, 0, data))
+            continue
+        offset = 0
+        for line in data.splitlines(keepends=True):
+            text = line.rstrip(b"\r\n")
+            maps.append((path, offset, text + b"\n" if ignore_key else
+                         str(offset).encode() + b"\t" + text + b"\n"))
+            offset += len(line)
+    return maps
+
+
+def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str) -> dict:
+    env = dict(os.environ)
+    for key, value in opts["D"].items():
+        env["".join(c if c.isalnum() else "_" for c in key)] = value
+    tid = f"{job_id[4:]}_m_{index:06d}"
+    env.update({"mapreduce_job_id": job_id, "mapreduce_task_id": f"task_{tid}",
+                "mapreduce_task_attempt_id": f"attempt_{tid}_{attempt}",
+                "mapred_task_id": f"attempt_{tid}_{attempt}",
+                "mapreduce_task_partition": str(index), "mapreduce_map_input_file": path})
+    env.update(opts["cmdenv"])
+    return env
+
+
+def link_files(opts: dict, cwd: str) -> None:
+    for entry in opts["files"]:
+        path, _, name = entry.partition("#")
+        name = name or os.path.basename(path)
+        source = local(path) if path.startswith("hdfs://") else path
+        os.symlink(os.path.abspath(source), os.path.join(cwd, name))
+
+
+class Job:
+    """One ``hadoop jar`` run."""
+
+    def __init__(self, opts: dict) -> None:
+        self.opts, self.job_id = opts, new_job_id()
+        self.lock = threading.Lock()
+        self.counters: dict = {}
+        self.launched = self.failed_attempts = 0
+
+    def count(self, group: str, name: str, amount: int) -> None:
+        with self.lock:
+            self.counters.setdefault(group, {})
+            self.counters[group][name] = self.counters[group].get(name, 0) + amount
+
+    def run_map(self, index: int, path: str, stdin: bytes):
+        """Attempts of map ``index`` until one succeeds; its stdout, or None."""
+        attempts = int(self.opts["D"].get("mapreduce.map.maxattempts", "4"))
+        for attempt in range(attempts):
+            code, out, err = self.attempt(index, attempt, path, stdin)
+            if code == 0:
+                self.user_counters(err)
+                return out
+            with self.lock:
+                self.failed_attempts += 1
+            log(f"Task Id : attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}, Status : FAILED\n"
+                f"Error: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): "
+                f"subprocess failed with code {code}\n"
+                f"\tat org.apache.hadoop.streaming.PipeMapRed.waitOutputThreads(PipeMapRed.java:326)")
+        return None
+
+    def attempt(self, index: int, attempt: int, path: str, stdin: bytes):
+        name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
+        cwd = os.path.join(state_dir(), "attempts", name)
+        os.makedirs(cwd)
+        link_files(self.opts, cwd)
+        with self.lock:
+            self.launched += 1
+        with open(os.path.join(cwd, "stdout"), "wb") as out, \
+                open(os.path.join(cwd, "stderr"), "wb") as err:
+            proc = subprocess.Popen(shlex.split(self.opts["mapper"]), cwd=cwd, stdout=out,
+                                    stderr=err, stdin=subprocess.PIPE,
+                                    env=task_env(self.opts, self.job_id, index, attempt, path))
+            with open(os.path.join(state_dir(), name + ".pid"), "w") as pid:
+                pid.write(str(proc.pid))
+            proc.communicate(stdin)
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        with open(os.path.join(cwd, "stdout"), "rb") as f, \
+                open(os.path.join(cwd, "stderr"), "rb") as e:
+            return code, f.read(), e.read()
+
+    def user_counters(self, stderr: bytes) -> None:
+        for line in stderr.decode(errors="replace").splitlines():
+            if line.startswith("reporter:counter:"):
+                group, name, amount = line[len("reporter:counter:"):].rsplit(",", 2)
+                self.count(group, name, int(amount))
+
+    def run(self) -> int:
+        log(f"Running job: {self.job_id}")
+        log(f"Job {self.job_id} running in uber mode : false")
+        log(" map 0% reduce 0%")
+        maps = map_inputs(self.opts)
+        slots = int(os.environ.get("FAKE_HADOOP_SLOTS", "8"))
+        with ThreadPoolExecutor(max_workers=slots) as pool:
+            outputs = list(pool.map(lambda m: self.run_map(m[0], *m[1][::2]), enumerate(maps)))
+        failed = sum(out is None for out in outputs)
+        allowed = float(self.opts["D"].get("mapreduce.map.failures.maxpercent", "0"))
+        log(" map 100% reduce 0%")
+        if maps and failed * 100 > allowed * len(maps):
+            log(f"Job {self.job_id} failed with state FAILED due to: Task failed")
+            self.print_counters(len(maps), failed)
+            sys.stderr.write("Streaming Command Failed!\n")
+            return 1
+        self.reduce([o for o in outputs if o is not None], outputs)
+        log(" map 100% reduce 100%")
+        log(f"Job {self.job_id} completed successfully")
+        self.print_counters(len(maps), failed)
+        return 0
+
+    def reduce(self, outputs: list, by_map: list) -> None:
+        out_dir = local(self.opts["output"])
+        os.makedirs(out_dir)
+        reduces = int(self.opts["D"].get("mapreduce.job.reduces", "1"))
+        if reduces == 0:
+            for i, data in enumerate(by_map):
+                with open(os.path.join(out_dir, f"part-{i:05d}"), "wb") as f:
+                    f.write(normalize(data or b""))
+        else:
+            parts = [[] for _ in range(reduces)]
+            for data in outputs:
+                for line in normalize(data).splitlines(keepends=True):
+                    parts[partition(line.split(b"\t", 1)[0], reduces)].append(line)
+            for i, lines in enumerate(parts):
+                self.reduce_one(i, lines, out_dir)
+        open(os.path.join(out_dir, "_SUCCESS"), "wb").close()
+
+    def reduce_one(self, index: int, lines: list, out_dir: str) -> None:
+        env = {**os.environ, "LC_ALL": "C"}
+        sort = subprocess.run(["sort", "-t", "\t", "-k1,1"], input=b"".join(lines), env=env,
+                              capture_output=True, check=True).stdout
+        reducer = self.opts["reducer"]
+        if reducer and reducer != "NONE":
+            cwd = os.path.join(state_dir(), "attempts", f"reduce_{self.job_id}_{index}")
+            os.makedirs(cwd)
+            link_files(self.opts, cwd)
+            result = subprocess.run(shlex.split(reducer), input=sort, capture_output=True,
+                                    cwd=cwd, env={**os.environ, **self.opts["cmdenv"]})
+            if result.returncode:
+                raise SystemExit(f"fake hadoop: reducer failed: {result.stderr[-300:]!r}")
+            self.user_counters(result.stderr)
+            sort = result.stdout
+        with open(os.path.join(out_dir, f"part-{index:05d}"), "wb") as f:
+            f.write(normalize(sort))
+
+    def print_counters(self, maps: int, failed: int) -> None:
+        groups = {"Job Counters": {"Launched map tasks": self.launched,
+                                   "Failed map tasks": self.failed_attempts},
+                  **self.counters}
+        total = sum(len(g) for g in groups.values())
+        lines = [f"Counters: {total}"]
+        for group, names in groups.items():
+            lines.append(f"\t{group}")
+            lines += [f"\t\t{name}={amount}" for name, amount in sorted(names.items())]
+        log("\n".join(lines))
+
+
+def normalize(data: bytes) -> bytes:
+    """Streaming's key/value split and TextOutputFormat: a line without a tab gets one."""
+    lines = data.splitlines()
+    return b"".join(line + (b"\n" if b"\t" in line else b"\t\n") for line in lines)
+
+
+def partition(key: bytes, reduces: int) -> int:
+    """Hadoop's HashPartitioner over Text.hashCode (WritableComparator.hashBytes)."""
+    h = 1
+    for b in key:
+        h = (31 * h + (b - 256 if b >= 128 else b)) & 0xFFFFFFFF
+    return (h & 0x7FFFFFFF) % reduces
+
+
+def kill_task(attempt: str) -> None:
+    try:
+        with open(os.path.join(state_dir(), attempt + ".pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list) -> int:
+    if os.environ.get("FAKE_HADOOP_LOG"):
+        with open(os.environ["FAKE_HADOOP_LOG"], "a") as f:
+            f.write(json.dumps(argv) + "\n")
+    if argv[:1] == ["version"]:
+        print("Hadoop 3.3.6")
+        return 0
+    if argv[:2] == ["job", "-kill-task"]:
+        kill_task(argv[2])
+        return 0
+    if argv[:1] == ["job"]:
+        return 0
+    if argv[:1] != ["jar"] or len(argv) < 2 or not os.path.exists(argv[1]):
+        sys.stderr.write(f"Not a valid JAR: {argv[1:2]}\n")
+        return 1
+    opts = parse(argv[2:])
+    if os.path.exists(local(opts["output"])):
+        log(f"Error Launching job : Output directory {opts['output']} already exists")
+        sys.stderr.write("Streaming Command Failed!\n")
+        return 5
+    return Job(opts).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,129 @@
+"""Pieces of the Hadoop runner that need no cluster: command lines, manifests, log parsing."""
+
+import sys
+import threading
+
+import pytest
+
+from dirft.config import JobConf
+from dirft.errors import InputError, UsageError
+from dirft.runners import hadoop_cmd as cmd
+from dirft.runners.hadoop import advertised_url
+from dirft.runners.hadoop_launcher import Launcher
+from dirft.runners.hadoop_waves import _map_index
+from dirft.runtime.manifest import (CommitLine, ReplicaLine, closest_copy, parse_line,
+                                    strip_key, to_line)
+from dirft.runtime.streaming_task import attempt_number
+
+
+def test_scheme_jobconf_gives_re_execution_to_the_layer_or_to_hadoop():
+    owned = {"mapreduce.map.maxattempts": "1", "mapreduce.map.speculative": "false",
+             "mapreduce.map.failures.maxpercent": "100"}
+    assert cmd.scheme_jobconf("dirft") == cmd.scheme_jobconf("frft") == \
+        cmd.scheme_jobconf("bft") == owned
+    assert cmd.scheme_jobconf("se") == {"mapreduce.map.speculative": "true"}
+    assert cmd.scheme_jobconf("none") == {}
+
+
+def test_a_streaming_command_in_mrjobs_order():
+    command = cmd.StreamingCommand(("hadoop",), "/h/streaming.jar", (("/w/a.json", "a.json"),),
+                                   {"b": "2", "a": "1"}, {"X": "1"}, "/in", "/out", "m", "r")
+    assert command.argv() == [
+        "hadoop", "jar", "/h/streaming.jar", "-files", "/w/a.json#a.json", "-D", "a=1",
+        "-D", "b=2", "-cmdenv", "X=1", "-inputformat", cmd.NLINE_INPUT_FORMAT,
+        "-input", "/in", "-output", "/out", "-mapper", "m", "-reducer", "r"]
+
+
+def test_user_jobconf_keeps_only_what_the_user_set_for_hadoop():
+    conf = JobConf.from_layers({"mapreduce.job.queuename": "research", "dirft.nodes": "5",
+                                "mapreduce.job.reduces": "3", "mapred.map.tasks.fault.inject":
+                                "true"})
+    items = conf.items()
+    got = cmd.user_jobconf(items, {k: conf.source(k) for k in items})
+    assert got == {"mapreduce.job.queuename": "research"}
+
+
+def test_task_environment_puts_the_zip_first_and_forces_locale_and_hash_seed():
+    env = cmd.task_cmdenv({"PYTHONPATH": "lib", "A": "b", "LC_ALL": "fr_FR"})
+    assert env == {"PYTHONPATH": "dirft.zip:lib", "A": "b", "LC_ALL": "C",
+                   "PYTHONHASHSEED": "0"}
+
+
+def test_commands_for_the_nodes():
+    assert cmd.node_command(["python", "job.py", "--reducer"], "python3") == \
+        "python3 job.py --reducer"
+    assert cmd.node_command(["cat"], "python3") == "cat"
+    assert cmd.runtime_command("/opt/py/bin/python3", "--manifest-stdin") == \
+        "/opt/py/bin/python3 -m dirft.task --manifest-stdin"
+    with pytest.raises(UsageError, match="may not contain"):
+        cmd.files_arg("/a,b", "x")
+
+
+def test_attempt_ids_round_trip_to_manifest_lines():
+    attempt = cmd.attempt_id("job_1700000000000_0003", 7)
+    assert attempt == "attempt_1700000000000_0003_m_000007_0" and _map_index(attempt) == 7
+    assert _map_index("attempt_1700000000000_0003_r_000001_0") is None
+    assert attempt_number({"mapreduce_task_attempt_id": "attempt_1_0001_m_000003_2"}) == 2
+    assert attempt_number({}) == 0
+
+
+def test_manifest_lines_round_trip_and_tolerate_the_offset_key():
+    line = ReplicaLine("job_x_0001", 3, 1, "dn2", "/in", 100, 50, 1000, [[100, 25], [125, 25]],
+                       [[0, 128, ["dn1", "dn2"]], [128, 872, ["dn3"]]])
+    text = to_line(line)
+    assert "\t" not in text and "\n" not in text
+    assert parse_line(text, ReplicaLine) == line == parse_line(f"4096\t{text}\n", ReplicaLine)
+    assert strip_key("12\tabc\r\n") == "abc"
+    commit = CommitLine("job_x_0001", 0, [["/m/t00000/s000-r000.out", "ab" * 32]])
+    assert parse_line(to_line(commit), CommitLine) == commit
+    with pytest.raises(InputError, match="not a ReplicaLine"):
+        parse_line(to_line(commit), ReplicaLine)
+
+
+def test_the_closest_block_copy_is_the_local_one_else_the_planned_one():
+    line = ReplicaLine("j", 0, 0, "dn2", "/in", 0, 10, 10, [[0, 10]], [[0, 10, ["dn1", "dn2"]]])
+    assert closest_copy(line, 0, "dn1.example.org") == ("dn1", True)
+    assert closest_copy(line, 0, "elsewhere") == ("dn2", False)
+    assert closest_copy(line, 50, "dn1") == ("", False)
+
+
+def test_the_advertised_address_of_the_voting_service():
+    conf = JobConf.from_layers({})
+    assert advertised_url("http://127.0.0.1:4000", conf) == "http://127.0.0.1:4000"
+    conf = JobConf.from_layers({"dirft.service.advertise.host": "driver.example.org",
+                                "dirft.service.advertise.port": "8000"})
+    assert advertised_url("http://0.0.0.0:4000", conf) == "http://driver.example.org:8000"
+
+
+HADOOP_OUTPUT = r"""
+import sys
+w = sys.stderr.write
+w("packageJobJar: [] [/opt/hadoop/share/hadoop/tools/lib/hadoop-streaming-3.3.6.jar] /tmp/x.jar tmpDir=null\n")
+w("2024-05-01 10:00:01,100 INFO mapreduce.Job: Running job: job_1714550000000_0042\n")
+w("2024-05-01 10:00:09,200 INFO mapreduce.Job: Job job_1714550000000_0042 running in uber mode : false\n")
+w("2024-05-01 10:00:20,300 INFO mapreduce.Job: Task Id : attempt_1714550000000_0042_m_000003_0, Status : FAILED\n")
+w("Error: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): subprocess failed with code 75\n")
+w("\tat org.apache.hadoop.streaming.PipeMapRed.waitOutputThreads(PipeMapRed.java:326)\n")
+w("2024-05-01 10:00:31,400 INFO mapreduce.Job:  map 100% reduce 0%\n")
+w("2024-05-01 10:00:32,500 INFO mapreduce.Job: Counters: 3\n\tJob Counters \n\t\tFailed map tasks=1\n\t\tLaunched map tasks=9\n\tdirft\n\t\trecords=12\n")
+w("2024-05-01 10:00:32,600 INFO streaming.StreamJob: Output directory: hdfs:///tmp/out\n")
+"""
+
+
+def test_the_launcher_reads_job_id_failures_and_counters_as_hadoop_prints_them(tmp_path):
+    events, done = [], threading.Event()
+
+    def on_event(running, event):
+        events.append(event)
+        if event[0] == "done":
+            done.set()
+    running = Launcher().start([sys.executable, "-c", HADOOP_OUTPUT], str(tmp_path / "log"),
+                               on_event)
+    result = running.wait(30)
+    assert done.wait(30) and result.returncode == 0
+    assert events[0] == ("job", "job_1714550000000_0042")
+    assert events[1][0] == "failed" and events[1][1].code == 75
+    assert events[1][1].attempt_id == "attempt_1714550000000_0042_m_000003_0"
+    assert result.counters == {"Job Counters": {"Failed map tasks": 1, "Launched map tasks": 9},
+                               "dirft": {"records": 12}}
+    assert "Running job" in (tmp_path / "log").read_text()

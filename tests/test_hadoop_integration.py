@@ -1,0 +1,77 @@
+"""streamSort on a real Hadoop 3 cluster under DIRFT with crash faults (opt-in).
+
+Runs only when the environment names a cluster:
+
+* ``DIRFT_TEST_HADOOP_HOME`` — a Hadoop 3.x installation on this machine whose
+  configuration reaches the cluster (``bin/hadoop``, the streaming jar under ``share/``);
+* ``DIRFT_TEST_WEBHDFS_URL`` — the NameNode's WebHDFS address, e.g. ``http://nn:9870``;
+* optional: ``DIRFT_TEST_WEBHDFS_USER`` (HDFS user), ``DIRFT_TEST_ADVERTISE_HOST`` (the
+  name the cluster's nodes use to reach this machine; default: its FQDN),
+  ``DIRFT_TEST_HADOOP_PYTHON`` (python on the nodes; default ``python3``).
+
+It puts generated GridMix text into HDFS, runs ``-mapper cat -reducer cat`` under scheme
+dirft with crash faults injected into half the map tasks, and checks the output against
+``LC_ALL=C sort`` of the input and the report's fault counts. Everything it writes to HDFS
+is under one fresh ``/tmp/dirft-it-*`` directory, removed at the end.
+"""
+
+import json
+import os
+import uuid
+
+import pytest
+
+from dirft.gridmix.generate import generate_file
+from e2e import c_sorted, run_cli
+
+HOME, URL = os.environ.get("DIRFT_TEST_HADOOP_HOME"), os.environ.get("DIRFT_TEST_WEBHDFS_URL")
+
+pytestmark = pytest.mark.skipif(
+    not (HOME and URL),
+    reason="no Hadoop cluster: set DIRFT_TEST_HADOOP_HOME=/path/to/hadoop-3.x and "
+           "DIRFT_TEST_WEBHDFS_URL=http://namenode:9870 (optionally DIRFT_TEST_WEBHDFS_USER, "
+           "DIRFT_TEST_ADVERTISE_HOST, DIRFT_TEST_HADOOP_PYTHON) to run this suite")
+
+
+@pytest.fixture
+def hdfs_dir():
+    from dirft.storage.hdfs import HdfsStorage
+
+    storage = HdfsStorage(URL, os.environ.get("DIRFT_TEST_WEBHDFS_USER"))
+    folder = f"/tmp/dirft-it-{uuid.uuid4().hex[:12]}"
+    storage.makedirs(folder)
+    yield storage, folder
+    storage.delete(folder, recursive=True)
+
+
+def cluster_defines() -> list[str]:
+    pairs = {"dirft.hadoop.home": HOME, "dirft.webhdfs.url": URL,
+             "dirft.webhdfs.user": os.environ.get("DIRFT_TEST_WEBHDFS_USER", ""),
+             "dirft.service.bind.host": "0.0.0.0",
+             "dirft.service.advertise.host": os.environ.get("DIRFT_TEST_ADVERTISE_HOST", ""),
+             "dirft.hadoop.python": os.environ.get("DIRFT_TEST_HADOOP_PYTHON", "python3"),
+             "dirft.startup.timeout": "300"}
+    return [arg for k, v in pairs.items() for arg in ("-D", f"{k}={v}")]
+
+
+@pytest.mark.parametrize("mode", ["exception", "kill"])
+def test_streamsort_survives_crashes_on_a_real_cluster(mode, hdfs_dir, tmp_path, capsys):
+    storage, folder = hdfs_dir
+    data = tmp_path / "input.txt"
+    generate_file(str(data), 16 << 20, seed=11)
+    with open(data, "rb") as src, storage.commit(f"{folder}/input.txt") as out:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            out.write(chunk)
+    code, stdout, err = run_cli(
+        capsys, "streaming", "--runner", "hadoop", *cluster_defines(),
+        "-input", f"{folder}/input.txt", "-output", f"{folder}/out",
+        "-mapper", "cat", "-reducer", "cat", "--json",
+        "-D", "mapreduce.input.fileinputformat.split.maxsize=2m",
+        "-D", "mapred.map.tasks.fault.inject=true", "-D", "mapred.map.tasks.fault.percent=50",
+        "-D", f"dirft.fault.crash.mode={mode}")
+    assert code == 0, err
+    assert storage.read_bytes(f"{folder}/out/part-00000") == c_sorted(data)
+    report = json.loads(storage.read_bytes(f"{folder}/out/_dirft_report.json"))
+    assert report["faults"]["injected"]["crash"] == 4
+    assert report["faults"]["detected"] == report["faults"]["corrected"]
+    assert report["hadoop"]["jobs"] == 2

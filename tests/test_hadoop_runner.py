@@ -1,0 +1,260 @@
+"""The Hadoop runner against a fake ``hadoop`` executable and a loopback WebHDFS server.
+
+The fake (``tests/fake_hadoop``) records every argv and runs the streaming jobs here: the
+replica tasks are the real task runtime, under python without site-packages, importing
+dirft from the zip the runner ships; they talk to the real voting service and read and
+write HDFS through the WebHDFS server. So these tests check the exact command lines and
+run the whole path end to end, without Hadoop.
+"""
+
+import base64
+import json
+import os
+import pathlib
+
+import pytest
+
+from dirft.cli import job_from_args, build_parser
+from dirft.gridmix.generate import generate_file
+from dirft.runners import hadoop_cmd as cmd
+from dirft.runners import hadoop as hadoop_module
+from dirft.runners.hadoop import HadoopRunner
+from e2e import c_sorted, parts, streaming as local_streaming
+from hadoop_fixture import FAKE, JAR, FakeCluster
+
+SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=65536"]
+PY = f"{FAKE / 'python3-bare'}"
+NLINE = "org.apache.hadoop.mapred.lib.NLineInputFormat"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """About 127 KiB of GridMix text: 2 map tasks of 64 KiB."""
+    path = tmp_path_factory.mktemp("input") / "data.txt"
+    generate_file(str(path), 130_000, seed=5)
+    return path
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch, data):
+    with FakeCluster(tmp_path, monkeypatch) as fake:
+        fake.put("/user/me/in.txt", data.read_bytes())
+        yield fake
+
+
+def run(cluster, *args, stamp="dirfttest"):
+    """Run a job with HadoopRunner directly (fixed job id); return (runner, report)."""
+    argv = ["streaming", "--runner", "hadoop", *cluster.defines(), "-input", "/user/me/in.txt",
+            "-output", "/user/me/out", *SMALL, *map(str, args)]
+    runner = HadoopRunner(job_from_args(build_parser().parse_args(argv)), stamp=stamp)
+    return runner, runner.run()
+
+
+def files_arg(runner, mode: str) -> str:
+    """``-files``: the job spec (one local file per job kind), the zip, the secret."""
+    names = [(f"{mode}-dirft-job.json", "dirft-job.json"), ("dirft.zip", "dirft.zip")]
+    names += [("dirft.secret", "dirft.secret")] if mode == "vote" else []
+    return ",".join(f"{runner.work}/{path}#{name}" for path, name in names)
+
+
+SCHEME_KEYS = {
+    "dirft": ["-D", "mapreduce.map.failures.maxpercent=100", "-D", "mapreduce.map.maxattempts=1",
+              "-D", "mapreduce.map.speculative=false"],
+    "se": ["-D", "mapreduce.map.speculative=true"],
+    "none": [],
+}
+SCHEME_KEYS["frft"] = SCHEME_KEYS["bft"] = SCHEME_KEYS["dirft"]
+
+
+def expected_first_job(cluster, runner, scheme: str) -> list:
+    """The exact ``hadoop jar`` argv of a scheme's first job (see README)."""
+    voted = scheme in cmd.VOTED_SCHEMES
+    name = "replicas wave 0" if voted else "map and reduce"
+    scratch = "/tmp/dirft/job_dirfttest_0001"
+    return [
+        "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "vote" if voted else "direct"),
+        "-D", "mapreduce.input.fileinputformat.split.maxsize=65536",
+        "-D", "mapreduce.input.lineinputformat.linespermap=1",
+        "-D", f"mapreduce.job.name=dirft streaming job [job_dirfttest_0001 {name}]",
+        "-D", f"mapreduce.job.reduces={0 if voted else 1}", *SCHEME_KEYS[scheme],
+        "-D", "stream.map.input.ignoreKey=true",
+        "-cmdenv", "LC_ALL=C", "-cmdenv", "PYTHONHASHSEED=0", "-cmdenv", "PYTHONPATH=dirft.zip",
+        "-inputformat", NLINE,
+        "-input", f"{scratch}/manifests/{'wave-000' if voted else 'direct'}.txt",
+        "-output", f"{scratch}/waves/w000" if voted else "/user/me/.out.job_dirfttest_0001.staging",
+        "-mapper", f"{PY} -m dirft.task --manifest-stdin",
+        *([] if voted else ["-reducer", "cat"])]
+
+
+def expected_commit_job(cluster, runner) -> list:
+    return [
+        "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "commit"),
+        "-D", "mapreduce.input.fileinputformat.split.maxsize=65536",
+        "-D", "mapreduce.input.lineinputformat.linespermap=1",
+        "-D", "mapreduce.job.name=dirft streaming job [job_dirfttest_0001 commit]",
+        "-D", "mapreduce.job.reduces=1", "-D", "mapreduce.map.speculative=false",
+        "-D", "stream.map.input.ignoreKey=true",
+        "-cmdenv", "LC_ALL=C", "-cmdenv", "PYTHONHASHSEED=0", "-cmdenv", "PYTHONPATH=dirft.zip",
+        "-inputformat", NLINE, "-input", "/tmp/dirft/job_dirfttest_0001/manifests/commit.txt",
+        "-output", "/user/me/.out.job_dirfttest_0001.staging",
+        "-mapper", f"{PY} -m dirft.task --emit-verified", "-reducer", "cat"]
+
+
+@pytest.fixture
+def secrets(monkeypatch):
+    """Every per-job secret the Hadoop runner writes (and every job spec it ships, in
+    ``secrets.specs``), captured as they are written."""
+    captured = Captured()
+    write, spec = hadoop_module._write_secret, hadoop_module.HadoopRunner._spec
+
+    def recording(work):
+        path = write(work)
+        captured.append(pathlib.Path(path).read_bytes())
+        return path
+
+    def recording_spec(self, *args):
+        path = spec(self, *args)
+        captured.specs.append(pathlib.Path(path).read_bytes())
+        return path
+    monkeypatch.setattr(hadoop_module, "_write_secret", recording)
+    monkeypatch.setattr(hadoop_module.HadoopRunner, "_spec", recording_spec)
+    return captured
+
+
+class Captured(list):
+    """Secrets, with the job specs beside them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.specs: list[bytes] = []
+
+
+@pytest.mark.parametrize("scheme", ["dirft", "frft", "bft", "se", "none"])
+def test_each_scheme_submits_its_exact_command_lines_and_sorts(scheme, cluster, data, secrets):
+    runner, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                         "-D", f"dirft.scheme={scheme}")
+    jobs = cluster.jar_calls()
+    assert jobs[0] == expected_first_job(cluster, runner, scheme)
+    if scheme in cmd.VOTED_SCHEMES:  # fault-free: one replica job, one commit job
+        assert jobs[1:] == [expected_commit_job(cluster, runner)]
+    else:
+        assert len(jobs) == 1
+    assert report["hadoop"]["jobs"] == len(jobs)
+    out = cluster.output("/user/me/out")
+    assert out["part-00000"] == c_sorted(data) and out["_SUCCESS"] == b""
+    assert report["tasks"] == 2 and cluster.leftovers() == []
+    assert len(secrets) == (1 if scheme in cmd.VOTED_SCHEMES else 0)
+    for secret in secrets:
+        assert_secret_never_visible(secret, cluster, secrets.specs, report["replicas_launched"])
+    if scheme == "dirft":
+        assert_one_phase_and_placement(report, cluster)
+
+
+def assert_secret_never_visible(secret: bytes, cluster, specs: list, replicas: int) -> None:
+    """The secret's bytes (raw, hex, base64) are in no argv element, no ``-D`` or
+    ``-cmdenv`` value, no job spec; the tasks got it as the file ``dirft.secret``."""
+    assert len(secret) == 32
+    forms = [secret, secret.hex().encode(), base64.b64encode(secret),
+             base64.urlsafe_b64encode(secret)]
+    wave = cluster.jar_calls()[0]
+    assert wave[wave.index("-files") + 1].endswith("/dirft.secret#dirft.secret")
+    for argv in cluster.calls():  # hadoop jar, and hadoop job -kill-task for frft's losers
+        for arg in argv:
+            assert not any(form in arg.encode("utf-8", "surrogateescape") for form in forms)
+        values = [argv[i + 1] for i, a in enumerate(argv) if a in ("-D", "-cmdenv")]
+        assert values or argv[0] != "jar"
+        assert not any(f in v.encode() for v in values for f in forms)
+    attempts = cluster.tmp / "fake-state" / "attempts"
+    linked = [os.readlink(attempts / a / "dirft.secret") for a in os.listdir(attempts)
+              if a.startswith("attempt_") and os.path.lexists(attempts / a / "dirft.secret")]
+    assert len(linked) == replicas and all(p.endswith("/dirft.secret") for p in linked)
+    assert specs and not any(form in spec for spec in specs for form in forms)
+
+
+def assert_one_phase_and_placement(report: dict, cluster) -> None:
+    """Fault-free DIRFT, crash tolerance 1: one phase; every replica's host reported."""
+    report = json.loads(json.dumps(report))  # as written to _dirft_report.json
+    assert report["phases_per_task"] == {"1": 2} and report["replicas_launched"] == 4
+    placement = report["placement"]
+    assert len(placement["replicas"]) == 4  # every replica registered with its host
+    assert placement["replicas_sharing_a_host"] == 4  # all ran on this one machine
+    assert {r["planned"] for r in placement["replicas"]} <= {"dn1", "dn2", "dn3"}
+    assert report == cluster.output("/user/me/out")["_dirft_report.json"]
+
+
+def test_crashes_are_outlived_by_the_survivors(cluster, data):
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=100")
+    faults = report["faults"]
+    assert faults["injected"]["crash"] == 2
+    assert faults["detected"] == faults["corrected"] == faults["injected"]
+    assert report["hadoop"]["jobs"] == 2  # DIRFT's survivors did the work: no extra job
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+def test_extra_replicas_go_in_a_follow_up_job(cluster, data):
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat", "-D", "dirft.scheme=bft",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=100")
+    jobs = cluster.jar_calls()
+    assert len(jobs) == 3 and report["hadoop"]["jobs"] == 3
+    assert jobs[1][jobs[1].index("-input") + 1].endswith("/manifests/wave-001.txt")
+    assert report["replicas_launched"] == 4 and report["faults"]["detected"]["crash"] == 2
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+def test_silent_errors_are_outvoted_across_the_cluster(cluster, data):
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapred.map.tasks.fault.nature=2",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=100",
+                    "-D", "dirft.fault.silent.mode=data")
+    assert report["faults"]["detected"]["silent"] == report["faults"]["injected"]["silent"] == 2
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+def test_se_lets_hadoop_re_execute_a_crashed_attempt(cluster, data):
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat", "-D", "dirft.scheme=se",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=100")
+    assert report["faults"]["injected"]["crash"] == 2
+    assert report["faults"]["detected"]["crash"] == 2 and report["replicas_launched"] == 4
+    assert report["silent_errors_checked"] is False
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+def test_beyond_tolerance_the_job_aborts_and_leaves_nothing(cluster, capsys):
+    code, _, err = cluster.streaming(capsys, "-input", "/user/me/in.txt", "-output",
+                                     "/user/me/out", *SMALL, "-mapper", "cat",
+                                     "-D", "mapred.map.tasks.fault.inject=true",
+                                     "-D", "mapred.map.tasks.fault.percent=100",
+                                     "-D", "dirft.fault.replicas.per.task=2")
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert "sub-split" in err and "exit code 75" in err
+    assert not (cluster.root / "user" / "me" / "out").exists() and cluster.leftovers() == []
+
+
+def test_map_only_output_equals_the_local_runners(cluster, data, tmp_path, capsys):
+    local_out = tmp_path / "local-out"
+    code, _, err = local_streaming(capsys, data, local_out, "-mapper", "cat",
+                                   "-reducer", "NONE", *SMALL, "-D", "dfs.blocksize=65536")
+    assert code == 0, err
+    code, _, err = cluster.streaming(capsys, "-input", "/user/me/in.txt", "-output",
+                                     "/user/me/out", *SMALL, "-mapper", "cat", "-reducer", "NONE")
+    assert code == 0, err
+    on_hadoop = cluster.output("/user/me/out")
+    assert {k: v for k, v in on_hadoop.items() if k != "_dirft_report.json"} == parts(local_out)
+
+
+def test_a_missing_webhdfs_url_names_the_key(cluster, capsys):
+    code, _, err = cluster.streaming(capsys, "-input", "/x", "-output", "/y", "-mapper", "cat",
+                                     "-D", "dirft.webhdfs.url=")
+    assert code == 1 and "dirft.webhdfs.url" in err
+
+
+def test_an_existing_output_directory_is_refused(cluster, capsys):
+    cluster.put("/user/me/out/part-00000", b"old\n")
+    code, _, err = cluster.streaming(capsys, "-input", "/user/me/in.txt", "-output",
+                                     "/user/me/out", "-mapper", "cat")
+    assert code == 1 and "already exists" in err and cluster.jar_calls() == []

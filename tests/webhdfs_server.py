@@ -1,0 +1,229 @@
+"""A loopback WebHDFS server for tests: aiohttp.web serving a temp directory as HDFS.
+
+It answers the documented REST operations dirft uses (Hadoop 3 WebHDFS.md), with their
+status codes and JSON bodies: ``OPEN`` (offset/length; the NameNode answers 307 and the
+"DataNode" — this same server, ``datanode=true`` — sends the bytes), ``CREATE`` in two
+steps (307 redirect, then ``PUT`` of the data, 201), ``RENAME``, ``GETFILESTATUS``,
+``LISTSTATUS``, ``GETFILEBLOCKLOCATIONS`` (blocks of ``block_size`` bytes on rotating
+fake hosts; switch it off to play a pre-3.2 NameNode), ``DELETE``, ``MKDIRS`` and
+``GETHOMEDIRECTORY``. Errors are ``{"RemoteException": {"exception", "javaClassName",
+"message"}}`` with WebHDFS's statuses (404 FileNotFoundException, 403 for other
+IOExceptions and AccessControlException, 400 IllegalArgumentException). Paths under
+``/forbidden`` are refused with AccessControlException. Every request is logged in
+:attr:`WebHdfsServer.requests` as ``(method, op, path)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+
+from aiohttp import ClientPayloadError, web
+
+PREFIX = "/webhdfs/v1"
+_JAVA = {"FileNotFoundException": "java.io.FileNotFoundException",
+         "FileAlreadyExistsException": "org.apache.hadoop.fs.FileAlreadyExistsException",
+         "AccessControlException": "org.apache.hadoop.security.AccessControlException",
+         "IllegalArgumentException": "java.lang.IllegalArgumentException",
+         "PathIsNotEmptyDirectoryException":
+             "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException",
+         "IOException": "java.io.IOException"}
+_STATUS = {"FileNotFoundException": 404, "IllegalArgumentException": 400}
+
+
+class RemoteError(Exception):
+    """Raised by a handler to answer with a RemoteException."""
+
+    def __init__(self, exception: str, message: str) -> None:
+        super().__init__(message)
+        self.exception = exception
+
+
+class WebHdfsServer:
+    """Serve ``root`` as an HDFS namespace on 127.0.0.1 (``with WebHdfsServer(...) as s``).
+
+    ``block_size`` (bytes) and ``hosts`` shape GETFILEBLOCKLOCATIONS (3 copies per block,
+    rotating); ``block_locations=False`` refuses that op as Hadoop before 3.2 did.
+    """
+
+    def __init__(self, root: str, block_size: int = 1 << 20,
+                 hosts=("dn1", "dn2", "dn3"), block_locations: bool = True) -> None:
+        self.root, self.block_size, self.hosts = root, block_size, tuple(hosts)
+        self.block_locations = block_locations
+        self.requests: list[tuple[str, str, str]] = []
+        self.url = ""
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+    def __enter__(self) -> "WebHdfsServer":
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("WebHDFS test server did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        app = web.Application(client_max_size=1 << 30)
+        app.router.add_route("*", PREFIX + "{path:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = "http://127.0.0.1:%d" % runner.addresses[0][1]
+        self._ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    # -- dispatch -----------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.Response:
+        op = request.query.get("op", "").upper()
+        path = "/" + request.match_info["path"].lstrip("/")
+        self.requests.append((request.method, op, path))
+        handler = getattr(self, f"_{request.method.lower()}_{op.lower()}", None)
+        try:
+            if handler is None:
+                raise RemoteError("IllegalArgumentException",
+                                  f'Invalid value for webhdfs parameter "op": No enum '
+                                  f"constant for {request.method} {op}")
+            if path.startswith("/forbidden"):
+                raise RemoteError("AccessControlException", f"Permission denied: user="
+                                  f"{request.query.get('user.name')}, inode=\"{path}\"")
+            return await handler(request, path)
+        except RemoteError as err:
+            return web.json_response({"RemoteException": {
+                "exception": err.exception, "javaClassName": _JAVA[err.exception],
+                "message": str(err)}}, status=_STATUS.get(err.exception, 403))
+
+    def local(self, path: str) -> str:
+        """The local file behind HDFS ``path``."""
+        parts = [p for p in path.split("/") if p]
+        if ".." in parts:
+            raise RemoteError("IllegalArgumentException", f"Invalid path name {path}")
+        return os.path.join(self.root, *parts)
+
+    def _redirect(self, request: web.Request) -> web.Response:
+        location = str(request.url.update_query(datanode="true"))
+        return web.Response(status=307, headers={"Location": location})
+
+    def _status(self, path: str, suffix: str = "") -> dict:
+        local = self.local(path)
+        if not os.path.exists(local):
+            raise RemoteError("FileNotFoundException", f"File does not exist: {path}")
+        is_dir = os.path.isdir(local)
+        return {"accessTime": 0, "blockSize": 0 if is_dir else self.block_size,
+                "childrenNum": len(os.listdir(local)) if is_dir else 0, "fileId": 16386,
+                "group": "supergroup", "length": 0 if is_dir else os.path.getsize(local),
+                "modificationTime": int(os.path.getmtime(local) * 1000), "owner": "dirft",
+                "pathSuffix": suffix, "permission": "755" if is_dir else "644",
+                "replication": 0 if is_dir else 3, "storagePolicy": 0,
+                "type": "DIRECTORY" if is_dir else "FILE"}
+
+    # -- GET ------------------------------------------------------------------------
+    async def _get_open(self, request, path):
+        if request.query.get("datanode") != "true":
+            self._status(path)
+            return self._redirect(request)
+        local = self.local(path)
+        if not os.path.isfile(local):
+            raise RemoteError("FileNotFoundException", f"File does not exist: {path}")
+        offset = int(request.query.get("offset", 0))
+        size = os.path.getsize(local)
+        if offset > size:
+            raise RemoteError("IOException", f"Offset={offset} out of the range [0, {size}]")
+        length = int(request.query["length"]) if "length" in request.query else size - offset
+        with open(local, "rb") as f:
+            f.seek(offset)
+            return web.Response(body=f.read(length), content_type="application/octet-stream")
+
+    async def _get_getfilestatus(self, request, path):
+        return web.json_response({"FileStatus": self._status(path)})
+
+    async def _get_liststatus(self, request, path):
+        local = self.local(path)
+        if os.path.isdir(local):
+            entries = [self._status(f"{path.rstrip('/')}/{n}", n) for n in sorted(os.listdir(local))]
+        else:
+            entries = [self._status(path)]
+        return web.json_response({"FileStatuses": {"FileStatus": entries}})
+
+    async def _get_gethomedirectory(self, request, path):
+        return web.json_response({"Path": f"/user/{request.query.get('user.name', 'dirft')}"})
+
+    async def _get_getfileblocklocations(self, request, path):
+        if not self.block_locations:
+            raise RemoteError("IllegalArgumentException",
+                              'Invalid value for webhdfs parameter "op": No enum constant '
+                              "org.apache.hadoop.hdfs.web.resources.GetOpParam.Op."
+                              "GETFILEBLOCKLOCATIONS")
+        size = self._status(path)["length"]
+        start = int(request.query.get("offset", 0))
+        end = start + int(request.query.get("length", size))
+        return web.json_response({"BlockLocations": {"BlockLocation": [
+            self._block(i, off, min(self.block_size, size - off))
+            for i, off in enumerate(range(0, size, self.block_size))
+            if off < end and off + self.block_size > start]}})
+
+    def _block(self, index: int, offset: int, length: int) -> dict:
+        hosts = [self.hosts[(index + j) % len(self.hosts)] for j in range(min(3, len(self.hosts)))]
+        return {"cachedHosts": [], "corrupt": False, "hosts": hosts, "length": length,
+                "names": [f"{h}:9866" for h in hosts], "offset": offset,
+                "storageTypes": ["DISK"] * len(hosts),
+                "topologyPaths": [f"/default-rack/{h}:9866" for h in hosts]}
+
+    # -- PUT ------------------------------------------------------------------------
+    async def _put_create(self, request, path):
+        local = self.local(path)
+        if os.path.isdir(local) or (os.path.exists(local) and
+                                    request.query.get("overwrite", "").lower() != "true"):
+            raise RemoteError("FileAlreadyExistsException", f"{path} already exists")
+        if request.query.get("datanode") != "true":
+            return self._redirect(request)
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        try:
+            with open(local, "wb") as f:
+                async for chunk in request.content.iter_chunked(1 << 16):
+                    f.write(chunk)
+        except (ConnectionError, ClientPayloadError):  # the writer was killed mid-upload
+            return web.Response(status=400)
+        return web.Response(status=201, headers={"Location": f"hdfs://localhost:8020{path}"})
+
+    async def _put_mkdirs(self, request, path):
+        local = self.local(path)
+        if os.path.isfile(local):
+            raise RemoteError("FileAlreadyExistsException", f"Path is not a directory: {path}")
+        os.makedirs(local, exist_ok=True)
+        return web.json_response({"boolean": True})
+
+    async def _put_rename(self, request, path):
+        src, dst = self.local(path), self.local(request.query.get("destination", ""))
+        if os.path.isdir(dst):
+            dst = os.path.join(dst, os.path.basename(src))
+        if not os.path.exists(src) or os.path.exists(dst) or \
+                not os.path.isdir(os.path.dirname(dst)):
+            return web.json_response({"boolean": False})
+        os.rename(src, dst)
+        return web.json_response({"boolean": True})
+
+    # -- DELETE ---------------------------------------------------------------------
+    async def _delete_delete(self, request, path):
+        local = self.local(path)
+        if not os.path.exists(local):
+            return web.json_response({"boolean": False})
+        if os.path.isdir(local):
+            if os.listdir(local) and request.query.get("recursive", "").lower() != "true":
+                raise RemoteError("PathIsNotEmptyDirectoryException",
+                                  f"`{path} is non empty': Directory is not empty")
+            shutil.rmtree(local)
+        else:
+            os.unlink(local)
+        return web.json_response({"boolean": True})
