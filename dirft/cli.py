@@ -3,7 +3,9 @@
 ``dirft streaming``  runs a Hadoop Streaming job under dirft, with Hadoop Streaming's own
 options (``-input``, ``-output``, ``-mapper``, ``-combiner``, ``-reducer``,
 ``-numReduceTasks``, ``-D``, ``-conf``, ``-files``, ``-cmdenv``) plus ``--runner``.
-``dirft gridmix generate`` writes GridMix2-like text (RandomTextWriter's VARINFLTEXT).
+``dirft run`` runs an MRJob script with every step protected; ``dirft gridmix generate``
+writes GridMix2-like data and ``dirft gridmix run`` runs an experiment spec
+(:mod:`dirft.cli_jobs`).
 
 Every expected failure prints one line ``dirft: error: …`` and exits non-zero (2 for a bad
 command line, 1 for a bad config, input or job, 3 for a job aborted beyond its tolerance);
@@ -15,6 +17,7 @@ import json
 import shlex
 import sys
 
+from dirft.cli_jobs import register as register_job_commands
 from dirft.config import JobConf
 from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.report import summary_lines
@@ -22,9 +25,17 @@ from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
 from dirft.runners.sim import add_commands as add_sim_commands
 from dirft.runtime.env import parse_cmdenv
-from dirft.units import parse_bytes
 
-RUNNERS = {"local": LocalRunner}
+
+
+def _hadoop_runner(job: StreamingJob):
+    """The Hadoop runner, imported only when asked for (it pulls in mrjob and HdfsCLI)."""
+    from dirft.runners.hadoop import HadoopRunner
+
+    return HadoopRunner(job)
+
+
+RUNNERS = {"local": LocalRunner, "hadoop": _hadoop_runner}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,19 +65,11 @@ def _streaming_parser(sub) -> None:
     p.add_argument("-cmdenv", action="append", default=[], metavar="NAME=VALUE",
                    help="environment variable for the tasks")
     p.add_argument("--runner", choices=sorted(RUNNERS), default="local",
-                   help="where to run (default: local, an emulated cluster here)")
+                   help="where to run (default: local, an emulated cluster here; hadoop: "
+                        "a Hadoop cluster, paths on HDFS, see dirft.hadoop.* and "
+                        "dirft.webhdfs.*)")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.set_defaults(func=_streaming)
-
-
-def _gridmix_parser(sub) -> None:
-    p = sub.add_parser("gridmix", help="GridMix2-style data and experiments")
-    gsub = p.add_subparsers(dest="gridmix_command", required=True, parser_class=_Parser)
-    g = gsub.add_parser("generate", help="write RandomTextWriter-like text (VARINFLTEXT)")
-    g.add_argument("--size", required=True, help="bytes to write, e.g. 64MiB")
-    g.add_argument("--seed", type=int, default=1, help="RNG seed (same seed, same bytes)")
-    g.add_argument("out", help="file to write")
-    g.set_defaults(func=_generate)
 
 
 def _chaos_parser(sub) -> None:
@@ -100,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "Streaming map tasks", allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _streaming_parser(sub)
-    _gridmix_parser(sub)
+    register_job_commands(sub)
     add_sim_commands(sub)
     _chaos_parser(sub)
     return parser
@@ -145,14 +148,6 @@ def _streaming(args) -> int:
         print(f"dirft: job {report['job_id']} succeeded; output in {args.output}")
         for line in summary_lines(report):
             print(f"  {line}")
-    return 0
-
-
-def _generate(args) -> int:
-    from dirft.gridmix.generate import generate_file
-
-    written = generate_file(args.out, parse_bytes(args.size, "--size"), args.seed)
-    print(f"dirft: wrote {written} bytes of GridMix text to {args.out}")
     return 0
 
 

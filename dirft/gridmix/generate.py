@@ -1,4 +1,4 @@
-"""Random text input for GridMix2-style jobs: the VARINFLTEXT data set.
+"""Random text input for GridMix2-style jobs: VARINFLTEXT and its key/value siblings.
 
 GridMix2 (``generateGridmix2data.sh``) builds its uncompressed text data set,
 ``VARINFLTEXT`` ("SortUncompressed"), by running Hadoop's RandomTextWriter example with
@@ -29,9 +29,24 @@ machine, operating system, byte order and Python >= 3.9 because:
   ("Notes on Reproducibility" in the :mod:`random` docs). ``choice``, ``randrange`` and
   ``choices`` are not used, as their algorithms are not promised.
 
-Records come in batches of :data:`BATCH_RECORDS` whose draws never depend on ``size``,
-so the output for a seed is one endless record stream and a smaller ``size`` yields a
-prefix of a larger one.
+Records come in batches (:data:`BATCH_RECORDS` for text) whose draws never depend on
+``size``, so the output for a seed is one endless record stream and a smaller ``size``
+yields a prefix of a larger one.
+
+Data sets (:data:`DATASETS`, GridMix2's ``generateGridmix2data.sh`` shapes, all written as
+uncompressed ``KEY\\tVALUE`` text here, where GridMix2 writes the last two as compressed
+SequenceFiles of Text):
+
+* ``text`` - VARINFLTEXT: keys of 1-10 words, values of 0-200 words (streamSort, combiner);
+* ``kv`` - VARCOMPSEQ: keys of 5-10 words, values of 100-10000 words (javaSort,
+  webdataScan, webdataSort), RandomTextWriter's own default word counts;
+* ``fixkv`` - FIXCOMPSEQ: keys of exactly 5 words, values of exactly 100 (monsterQuery).
+
+Each data set has its own streams (label ``dirft-gridmix-<name>``), so seed 1 of ``kv`` has
+nothing in common with seed 1 of ``text``. :func:`generate_splits` writes a directory of
+part files, one per input split, as GridMix's generator writes one part per map; part
+``i`` uses the stream ``dirft-gridmix-<name>/part-<i>`` and so differs from every other part
+and from the single-file stream.
 """
 
 import array
@@ -39,8 +54,10 @@ import hashlib
 import os
 import random
 import secrets
+import shutil
 import sys
-from typing import BinaryIO, List, Tuple
+from dataclasses import dataclass
+from typing import BinaryIO, Dict, List, Tuple
 
 from dirft.errors import ConfigError, InputError, StorageError
 
@@ -59,10 +76,41 @@ _ONSETS = ("b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s",
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "ou", "y")
 _CODAS = ("", "", "", "", "n", "r", "l", "s", "t", "m", "nd", "st", "rk", "x")
 
-_KEY_SPAN = KEY_WORDS[1] - KEY_WORDS[0] + 1  # 10 possible key lengths
-_VALUE_SPAN = VALUE_WORDS[1] - VALUE_WORDS[0] + 1  # 201 possible value lengths
-_SHAPES = _KEY_SPAN * _VALUE_SPAN  # one draw picks both lengths of a record
-_SHAPE_LIMIT = 65536 - 65536 % _SHAPES  # 16-bit draws at or above this are rejected
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One GridMix2 data set's record shape (word counts are inclusive bounds).
+
+    ``gridmix_name`` is GridMix2's directory name; ``batch_records`` the records drawn per
+    batch (fewer for long records, so a small file does not draw megabytes it never
+    writes); ``stream`` the prefix of the SHAKE-128 stream names (see module notes).
+    """
+
+    name: str
+    gridmix_name: str
+    key_words: Tuple[int, int]
+    value_words: Tuple[int, int]
+    batch_records: int
+    stream: str
+
+    @property
+    def value_span(self) -> int:
+        """How many value lengths are possible."""
+        return self.value_words[1] - self.value_words[0] + 1
+
+    @property
+    def shapes(self) -> int:
+        """How many (key length, value length) pairs are possible (< 65536)."""
+        return (self.key_words[1] - self.key_words[0] + 1) * self.value_span
+
+
+#: The data sets by name: ``text`` (VARINFLTEXT), ``kv`` (VARCOMPSEQ), ``fixkv`` (FIXCOMPSEQ).
+DATASETS: Dict[str, Dataset] = {d.name: d for d in (
+    Dataset("text", "VARINFLTEXT", KEY_WORDS, VALUE_WORDS, BATCH_RECORDS, "dirft-gridmix-text"),
+    Dataset("kv", "VARCOMPSEQ", (5, 10), (100, 10000), 16, "dirft-gridmix-kv"),
+    Dataset("fixkv", "FIXCOMPSEQ", (5, 5), (100, 100), 128, "dirft-gridmix-fixkv"),
+)}
 
 
 def _pick(rng: random.Random, options: Tuple[str, ...]) -> str:
@@ -100,13 +148,14 @@ WORDS: Tuple[str, ...] = _make_words()
 _TABLE: Tuple[bytes, ...] = tuple(w.encode("ascii") for w in WORDS) * (65536 // _WORD_COUNT)
 
 
-def _stream(seed: int, batch: int, label: str, nbytes: int) -> bytes:
+def _stream(prefix: str, seed: int, batch: int, label: str, nbytes: int) -> bytes:
     """Return the first ``nbytes`` bytes of the SHAKE-128 stream for one batch and use.
 
+    ``prefix`` names the data set and part (``dirft-gridmix-text``, ``…/part-3``);
     ``label`` separates independent streams ("shape" for record lengths, "words").
     A longer request returns a longer prefix of the same stream.
     """
-    name = f"dirft-gridmix-text/{label}/{seed}/{batch}".encode("ascii")
+    name = f"{prefix}/{label}/{seed}/{batch}".encode("ascii")
     return hashlib.shake_128(name).digest(nbytes)
 
 
@@ -118,27 +167,29 @@ def _u16(data: bytes) -> "array.array[int]":
     return numbers
 
 
-def _shapes(seed: int, batch: int) -> List[Tuple[int, int]]:
+def _shapes(data: Dataset, prefix: str, seed: int, batch: int) -> List[Tuple[int, int]]:
     """Return ``(key_words, value_words)`` for each of the batch's records.
 
-    Each record takes one 16-bit draw below ``_SHAPE_LIMIT`` (others are skipped, so every
-    one of the 10 x 201 length pairs is exactly equally likely).
+    Each record takes one 16-bit draw below the largest multiple of ``data.shapes`` that
+    fits in 16 bits (others are skipped, so every length pair is exactly equally likely).
     """
-    nbytes = 2 * (BATCH_RECORDS + BATCH_RECORDS // 8 + 32)
+    count, limit, span = data.batch_records, 65536 - 65536 % data.shapes, data.value_span
+    nbytes = 2 * (count + count // 8 + 32)
     while True:
-        draws = [x % _SHAPES for x in _u16(_stream(seed, batch, "shape", nbytes))
-                 if x < _SHAPE_LIMIT][:BATCH_RECORDS]
-        if len(draws) == BATCH_RECORDS:
-            return [(KEY_WORDS[0] + d // _VALUE_SPAN, VALUE_WORDS[0] + d % _VALUE_SPAN)
+        draws = [x % data.shapes for x in _u16(_stream(prefix, seed, batch, "shape", nbytes))
+                 if x < limit][:count]
+        if len(draws) == count:
+            return [(data.key_words[0] + d // span, data.value_words[0] + d % span)
                     for d in draws]
         nbytes *= 2  # too many rejections (very rare): read further along the stream
 
 
-def _batch_records(seed: int, batch: int) -> List[bytes]:
-    """Return the :data:`BATCH_RECORDS` encoded lines (``b"KEY\\tVALUE\\n"``) of one batch."""
-    shapes = _shapes(seed, batch)
+def _batch_records(data: Dataset, prefix: str, seed: int, batch: int) -> List[bytes]:
+    """Return the ``data.batch_records`` encoded lines (``b"KEY\\tVALUE\\n"``) of a batch."""
+    shapes = _shapes(data, prefix, seed, batch)
     total = sum(k + v for k, v in shapes)
-    words = list(map(_TABLE.__getitem__, _u16(_stream(seed, batch, "words", 2 * total))))
+    stream = _stream(prefix, seed, batch, "words", 2 * total)
+    words = list(map(_TABLE.__getitem__, _u16(stream)))
     lines = []
     start = 0
     for key_words, value_words in shapes:
@@ -150,12 +201,17 @@ def _batch_records(seed: int, batch: int) -> List[bytes]:
     return lines
 
 
-def _check_args(size: int, seed: int) -> None:
-    """Raise :class:`ConfigError` unless ``size`` and ``seed`` are ints (not bools)."""
+def _check_args(size: int, seed: int, dataset: str = "text") -> Dataset:
+    """Return the named :class:`Dataset`; raise :class:`ConfigError` unless ``size`` and
+    ``seed`` are ints (not bools) and ``dataset`` is a key of :data:`DATASETS`."""
     for name, value in (("size", size), ("seed", seed)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(
                 f"gridmix data {name}: {value!r} is not an integer; pass a whole number")
+    if dataset not in DATASETS:
+        raise ConfigError(f"gridmix data set {dataset!r} is unknown; choose one of "
+                          f"{', '.join(DATASETS)}")
+    return DATASETS[dataset]
 
 
 def _head(lines: List[bytes], budget: int) -> bytes:
@@ -171,25 +227,29 @@ def _head(lines: List[bytes], budget: int) -> bytes:
     return b"".join(lines)
 
 
-def generate_text(out: BinaryIO, size: int, seed: int) -> int:
-    """Write VARINFLTEXT-style random text records to ``out``; return the bytes written.
+def generate_text(out: BinaryIO, size: int, seed: int, dataset: str = "text",
+                  part: int | None = None) -> int:
+    """Write random ``KEY\\tVALUE`` records of ``dataset`` to ``out``; return bytes written.
 
     ``out`` is a binary file object (only ``write`` is used; it is neither flushed nor
     closed). ``size`` is the byte budget (int, bytes; see ``dirft.units.parse_bytes`` for
     ``"64MiB"``-style text): records are written until the total reaches or exceeds it,
-    so the result is ``size`` plus less than one record (a record is under 3 KiB),
-    and 0 when ``size <= 0``, as with Hadoop's RandomTextWriter byte budget. ``seed`` is
-    any int; the same ``(size, seed)`` always gives the same bytes (see module notes).
-    Writes are batches of :data:`BATCH_RECORDS` records (about 400 KiB).
+    so the result is ``size`` plus less than one record (under 3 KiB for ``text``, under
+    70 KiB for ``kv``), and 0 when ``size <= 0``, as with Hadoop's RandomTextWriter byte
+    budget. ``seed`` is any int; the same ``(size, seed, dataset, part)`` always gives the
+    same bytes (see module notes). ``dataset`` names a :data:`DATASETS` entry (default
+    ``text``, VARINFLTEXT); ``part`` (int >= 0) selects part file ``part``'s own stream,
+    None the single-file stream. Writes are batches of the data set's ``batch_records``.
 
-    Raises :class:`ConfigError` if ``size`` or ``seed`` is not an int; errors raised by
-    ``out.write`` propagate unchanged.
+    Raises :class:`ConfigError` if ``size`` or ``seed`` is not an int or ``dataset`` is
+    unknown; errors raised by ``out.write`` propagate unchanged.
     """
-    _check_args(size, seed)
+    data = _check_args(size, seed, dataset)
+    prefix = data.stream if part is None else f"{data.stream}/part-{int(part)}"
     written = 0
     batch = 0
     while written < size:
-        chunk = _head(_batch_records(seed, batch), size - written)
+        chunk = _head(_batch_records(data, prefix, seed, batch), size - written)
         out.write(chunk)
         written += len(chunk)
         batch += 1
@@ -202,8 +262,9 @@ def _temp_path(path: str) -> str:
     return os.path.join(head, f".{tail}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
-def _write_atomically(path: str, tmp: str, size: int, seed: int) -> int:
-    """Write the data to the new file ``tmp``, sync it, rename it to ``path``; return bytes.
+def _write_atomically(path: str, tmp: str, write) -> int:
+    """Call ``write(handle)`` on the new file ``tmp``, sync it, rename it to ``path``;
+    return what ``write`` returned (bytes written).
 
     The temp file is created exclusively with mode 0o666 less the umask, like any new
     data file. On any failure the temp file is removed and the error re-raised.
@@ -211,7 +272,7 @@ def _write_atomically(path: str, tmp: str, size: int, seed: int) -> int:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
-            written = generate_text(handle, size, seed)
+            written = write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -222,26 +283,84 @@ def _write_atomically(path: str, tmp: str, size: int, seed: int) -> int:
     return written
 
 
-def generate_file(path: str, size: int, seed: int) -> int:
-    """Write :func:`generate_text` output for ``(size, seed)`` to the file ``path``.
-
-    Takes a local path (str), a byte budget ``size`` (int, bytes) and a ``seed`` (int);
-    returns the bytes written (the file's final size). An existing file is replaced. The
-    data goes to a hidden temp file in the same directory, is fsync'ed, then renamed over
-    ``path`` with ``os.replace``, so a crash never leaves a half-written ``path``.
-
-    Raises :class:`InputError` if the parent directory does not exist (naming it),
-    :class:`ConfigError` for a non-int ``size`` or ``seed``, and :class:`StorageError`
-    if the write, sync or rename fails (e.g. disk full, ``path`` is a directory).
-    """
-    _check_args(size, seed)
+def _check_parent(path: str) -> None:
+    """Raise :class:`InputError` naming ``path``'s parent directory if it does not exist."""
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InputError(
             f"gridmix data file {path}: directory {parent} does not exist; create it first")
+
+
+def generate_file(path: str, size: int, seed: int, dataset: str = "text") -> int:
+    """Write :func:`generate_text` output for ``(size, seed, dataset)`` to the file ``path``.
+
+    Takes a local path (str), a byte budget ``size`` (int, bytes), a ``seed`` (int) and a
+    data set name; returns the bytes written (the file's final size). An existing file is
+    replaced. The data goes to a hidden temp file in the same directory, is fsync'ed, then
+    renamed over ``path`` with ``os.replace``, so a crash never leaves a half-written file.
+
+    Raises :class:`InputError` if the parent directory does not exist (naming it),
+    :class:`ConfigError` for a non-int ``size`` or ``seed`` or an unknown data set, and
+    :class:`StorageError` if the write, sync or rename fails (e.g. disk full, ``path`` is
+    a directory).
+    """
+    _check_args(size, seed, dataset)
+    _check_parent(path)
     try:
-        return _write_atomically(path, _temp_path(path), size, seed)
+        return _write_atomically(path, _temp_path(path),
+                                 lambda out: generate_text(out, size, seed, dataset))
     except OSError as err:
         raise StorageError(
             f"gridmix data file {path}: writing failed ({err}); check space and "
             "permissions") from err
+
+
+def part_name(index: int) -> str:
+    """Hadoop's name of part file ``index`` (int >= 0): ``part-00000``, ``part-00001``, …"""
+    return f"part-{index:05d}"
+
+
+def generate_splits(directory: str, splits: int, split_size: int, seed: int,
+                    dataset: str = "text") -> List[int]:
+    """Write ``splits`` part files of ``split_size`` bytes each (the RandomTextWriter budget
+    rule) into the new directory ``directory``; return their sizes in bytes.
+
+    One part per input split, as GridMix's generator writes one part per map: with
+    ``mapreduce.input.fileinputformat.split.maxsize`` and ``dfs.blocksize`` at least the
+    largest part, each part is one split. Part ``i`` is :func:`generate_text` with
+    ``part=i``. The directory is built under a hidden name beside it and renamed into
+    place, so it appears whole or not at all.
+
+    Raises :class:`InputError` if ``directory`` exists or its parent does not,
+    :class:`ConfigError` for bad arguments (``splits`` must be >= 1) and
+    :class:`StorageError` if writing fails.
+    """
+    _check_args(split_size, seed, dataset)
+    if not isinstance(splits, int) or isinstance(splits, bool) or splits < 1:
+        raise ConfigError(f"gridmix splits: {splits!r} is not an integer >= 1")
+    _check_parent(directory)
+    if os.path.lexists(directory):
+        raise InputError(f"gridmix data directory {directory} already exists; remove it "
+                         "or choose another")
+    tmp = _temp_path(directory)
+    try:
+        return _write_parts(directory, tmp, splits, split_size, seed, dataset)
+    except OSError as err:
+        raise StorageError(f"gridmix data directory {directory}: writing failed ({err}); "
+                           "check space and permissions") from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_parts(directory: str, tmp: str, splits: int, split_size: int, seed: int,
+                 dataset: str) -> List[int]:
+    """Write the parts into the new directory ``tmp`` and rename it to ``directory``."""
+    os.mkdir(tmp)
+    sizes = []
+    for index in range(splits):
+        path = os.path.join(tmp, part_name(index))
+        sizes.append(_write_atomically(
+            path, _temp_path(path),
+            lambda out, i=index: generate_text(out, split_size, seed, dataset, part=i)))
+    os.rename(tmp, directory)
+    return sizes

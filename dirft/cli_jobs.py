@@ -1,0 +1,234 @@
+"""The ``dirft run`` and ``dirft gridmix`` commands (registered by :func:`register`).
+
+``dirft run SCRIPT INPUT... -o OUTPUT [-conf FILE] [-D KEY=VALUE] [--runner local]``
+    runs an MRJob script, every step's map stage protected (:mod:`dirft.mrjob_steps`).
+``dirft gridmix generate [--dataset text|kv|fixkv] (--size SIZE | --splits N --split-size
+SIZE) [--seed N] OUT``
+    writes GridMix2-like data: one file for ``--size``, a directory of N part files (one
+    per input split) for ``--splits`` (:mod:`dirft.gridmix.generate`).
+``dirft gridmix run SPEC.yaml [--out DIR] [--work DIR]``
+    runs an experiment grid and writes ``results.csv``, ``run-info.json`` and PNG figures
+    to DIR (default ``results/<spec name>/`` beside the spec); see
+    :mod:`dirft.gridmix.spec`, :mod:`dirft.gridmix.experiment`, :mod:`dirft.gridmix.results`.
+``dirft gridmix plot SPEC.yaml [--out DIR]``
+    draws the figures again from DIR's ``results.csv``.
+"""
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+from dirft.errors import DirftError, UsageError
+from dirft.units import parse_bytes
+
+
+def register(sub) -> None:
+    """Add ``run`` and ``gridmix`` (``generate``, ``run``) to ``dirft``'s subparsers."""
+    _run_parser(sub)
+    p = sub.add_parser("gridmix", help="GridMix2-style data and experiments")
+    gsub = p.add_subparsers(dest="gridmix_command", required=True)  # same parser class
+    _generate_parser(gsub)
+    _experiment_parser(gsub)
+    _plot_parser(gsub)
+
+
+def _run_parser(sub) -> None:
+    p = sub.add_parser("run", help="run an MRJob script, every step's map stage protected",
+                       allow_abbrev=False)
+    p.add_argument("script", help="the MRJob script, e.g. jobs/combiner.py")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files, dirs or globs")
+    p.add_argument("-o", "--output", required=True, help="output directory (must not exist)")
+    p.add_argument("-conf", action="append", default=[], metavar="FILE",
+                   help="Hadoop configuration XML such as mapred-site.xml (repeatable)")
+    p.add_argument("-D", action="append", default=[], metavar="KEY=VALUE", dest="defines",
+                   help="jobconf key (wins over -conf files and the job's JOBCONF)")
+    p.add_argument("--runner", default="local", help="where to run (local only for now)")
+    p.add_argument("--json", action="store_true", help="print the whole run report as JSON")
+    p.set_defaults(func=_run_command)
+
+
+def _generate_parser(gsub) -> None:
+    from dirft.gridmix.generate import DATASETS
+
+    g = gsub.add_parser("generate", help="write GridMix2-like data (RandomTextWriter shapes)")
+    g.add_argument("--dataset", choices=sorted(DATASETS), default="text",
+                   help="text: VARINFLTEXT (keys 1-10 words, values 0-200); kv: VARCOMPSEQ "
+                        "(5-10, 100-10000); fixkv: FIXCOMPSEQ (5, 100)")
+    g.add_argument("--size", help="bytes to write into one file, e.g. 64MiB")
+    g.add_argument("--splits", type=int, help="write a directory of this many part files")
+    g.add_argument("--split-size", help="bytes per part file with --splits, e.g. 8MiB")
+    g.add_argument("--seed", type=int, default=1, help="RNG seed (same seed, same bytes)")
+    g.add_argument("out", help="file (--size) or new directory (--splits) to write")
+    g.set_defaults(func=_generate)
+
+
+def _experiment_parser(gsub) -> None:
+    g = gsub.add_parser("run", help="run an experiment spec (YAML) and record its results")
+    g.add_argument("spec", help="the spec, e.g. gridmix_runs/faults-crash.yaml")
+    g.add_argument("--out", help="results directory (default: results/<spec name>/ beside "
+                                 "the spec)")
+    g.add_argument("--work", help="where scratch data goes (default: the system's temp)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.set_defaults(func=_experiment)
+
+
+def _plot_parser(gsub) -> None:
+    g = gsub.add_parser("plot", help="draw an experiment's figures again from its results.csv")
+    g.add_argument("spec", help="the spec the results came from")
+    g.add_argument("--out", help="results directory (default: results/<spec name>/ beside "
+                                 "the spec)")
+    g.set_defaults(func=_plot)
+
+
+def _results_dir(spec, out: str | None) -> str:
+    return out or os.path.join(os.path.dirname(os.path.abspath(spec.path)), "results",
+                               spec.name)
+
+
+def _plot(args) -> int:
+    from dirft.errors import InputError
+    from dirft.gridmix.results import plot_all, read_csv
+    from dirft.gridmix.spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = _results_dir(spec, args.out)
+    path = os.path.join(out, "results.csv")
+    if not os.path.isfile(path):
+        raise InputError(f"{path} does not exist; run dirft gridmix run {args.spec} first")
+    for figure in plot_all(read_csv(path), spec, out):
+        print(f"dirft: figure {figure}")
+    return 0
+
+
+def _runner_class(name: str):
+    """The runner ``dirft run`` uses: local only, as step outputs are chained through the
+    local file system (scratch directory, rename into place)."""
+    from dirft.cli import RUNNERS
+
+    if name != "local":
+        known = ", ".join(sorted(RUNNERS))
+        raise UsageError(f"--runner {name}: dirft run chains steps on the local file system "
+                         f"and supports the local runner only for now (runners: {known})")
+    return RUNNERS[name]
+
+
+def _run_command(args) -> int:
+    from dirft.mrjob_steps import run_mrjob, summary_line
+    from dirft.report import summary_lines
+
+    run = run_mrjob(args.script, args.inputs, args.output, _runner_class(args.runner),
+                    args.conf, args.defines)
+    if args.json:
+        print(json.dumps(run, indent=2, sort_keys=True))
+        return 0
+    steps = run["steps"]
+    print(f"dirft: {os.path.basename(args.script)} ({len(steps)} step(s)) succeeded; "
+          f"output in {args.output}")
+    for n, report in enumerate(steps, start=1):
+        print(f"  step {n} of {len(steps)}: job {report['job_id']}")
+        for line in summary_lines(report):
+            print(f"    {line}")
+    print(f"  total: {summary_line(run['summary'])}")
+    return 0
+
+
+def _generate(args) -> int:
+    from dirft.gridmix.generate import generate_file, generate_splits
+
+    if (args.size is None) == (args.splits is None):
+        raise UsageError("gridmix generate: give --size SIZE or --splits N --split-size SIZE")
+    if args.splits is not None:
+        if args.split_size is None:
+            raise UsageError("gridmix generate: --splits needs --split-size, e.g. 8MiB")
+        sizes = generate_splits(args.out, args.splits, parse_bytes(args.split_size,
+                                "--split-size"), args.seed, args.dataset)
+        print(f"dirft: wrote {len(sizes)} part files, {sum(sizes)} bytes of GridMix "
+              f"{args.dataset} data, to {args.out}")
+        return 0
+    if args.split_size is not None:
+        raise UsageError("gridmix generate: --split-size goes with --splits, not --size")
+    written = generate_file(args.out, parse_bytes(args.size, "--size"), args.seed, args.dataset)
+    noun = "text" if args.dataset == "text" else f"{args.dataset} data"
+    print(f"dirft: wrote {written} bytes of GridMix {noun} to {args.out}")
+    return 0
+
+
+class _Progress:
+    """A tqdm bar over the grid's steps whose description names the current cell."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="run", file=sys.stderr, disable=not enabled,
+                        dynamic_ncols=True)
+        self.started = False
+
+    def __call__(self, label: str) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+        self.bar.set_description_str(label)
+
+    def close(self) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.bar.close()
+
+
+def _experiment(args) -> int:
+    from dirft.gridmix.spec import load_spec
+
+    spec = load_spec(args.spec)  # every check happens here, before anything runs
+    out = _results_dir(spec, args.out)
+    os.makedirs(out, exist_ok=True)
+    rows, info = _run_grid(spec, args.work, not args.no_progress)
+    return _record(spec, rows, info, out)
+
+
+def _run_grid(spec, work_base, progress: bool) -> tuple[list, dict]:
+    from dirft.gridmix.experiment import Experiment, make_work_dir
+    from dirft.runners.local import LocalRunner
+
+    work = make_work_dir(work_base)
+    started, load = time.time(), os.getloadavg()
+    try:
+        experiment = Experiment(spec, work, LocalRunner)
+        bar = _Progress(experiment.steps(), progress)
+        experiment.progress = bar
+        try:
+            rows = experiment.run()
+        finally:
+            bar.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    info = {"spec": spec.path, "runs": len(rows),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "wall_seconds": round(time.time() - started, 1), "cpus": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in load],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "platform": platform.platform()}
+    return rows, info
+
+
+def _record(spec, rows: list, info: dict, out: str) -> int:
+    from dirft.gridmix.results import plot_all, write_csv, write_info
+
+    write_csv(rows, os.path.join(out, "results.csv"))
+    write_info(info, os.path.join(out, "run-info.json"))
+    figures = plot_all(rows, spec, out)
+    bad = [r for r in rows if r["verified"] not in ("yes", "n/a")]
+    checked = ("simulated, no output to verify" if spec.runner == "sim" else
+               f"{len(rows) - len(bad)} verified against the fault-free run")
+    print(f"dirft: {len(rows)} runs of {spec.name} in {info['wall_seconds']} s; {checked}; "
+          f"results in {out}")
+    for path in figures:
+        print(f"  figure {path}")
+    if bad:
+        raise DirftError(f"{len(bad)} of {len(rows)} runs were not verified against the "
+                         f"fault-free run (first: {bad[0]['job']} {bad[0]['scheme']} "
+                         f"{bad[0]['fault_percent']}%: {bad[0]['error'] or 'output differs'}); "
+                         f"see {os.path.join(out, 'results.csv')}")
+    return 0
