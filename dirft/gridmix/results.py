@@ -125,6 +125,8 @@ def plot_faults(rows: list[dict], job: str, schemes: tuple, path: str) -> bool:
         for nature in natures:
             for scheme in schemes:
                 _fault_line(ax, times, splits, nature, scheme, len(natures) > 1)
+                if job == "streamsort":
+                    _authors_points(ax, splits, nature, scheme)
         ax.set_title(f"{job}, {splits} splits")
         ax.set_xlabel("% of map tasks hit by faults")
         ax.set_ylabel("makespan (s)")
@@ -149,6 +151,17 @@ def _fault_line(ax, times, splits, nature, scheme, show_nature) -> None:
     label = f"{scheme} ({nature})" if show_nature else scheme
     ax.errorbar(xs, ys, yerr=[low, high], marker=_MARKERS.get(scheme, "o"), capsize=3,
                 linestyle="--" if nature == "silent" and show_nature else "-", label=label)
+
+
+def _authors_points(ax, splits: int, nature: str, scheme: str) -> None:
+    """The paper's measured streamSort points (DESIGN.md §6) as hollow markers, if any."""
+    from dirft.runners.sim import paper_points
+
+    points = paper_points({"crash": 1, "silent": 2}.get(nature, 0), scheme, splits)
+    if points:
+        ax.plot([p for p, _ in points], [v for _, v in points], linestyle="none",
+                marker=_MARKERS.get(scheme, "o"), markersize=9, markerfacecolor="none",
+                color="black", label=f"{scheme} (authors)")  # a colour: keeps the cycle
 
 
 def plot_all(rows: list[dict], spec, out_dir: str) -> list[str]:
