@@ -1,7 +1,7 @@
 """Hadoop-style job configuration: one table of options, merged by small pure functions.
 
-mrjob's lesson: every option lives in ONE table (:data:`OPTIONS`) with its kind, default,
-bounds and doc; nothing else in dirft invents a default. Layers stack as Hadoop stacks them
+mrjob's lesson: every option lives in ONE table (:data:`OPTIONS`, in :mod:`dirft.options`)
+with its kind, default, bounds and doc; nothing else in dirft invents a default. Layers stack as Hadoop stacks them
 (``Configuration.addResource`` then ``GenericOptionsParser``): the defaults, then
 configuration files in the order given (``mapred-site.xml`` format), then ``-D key=value``;
 a later layer wins. Values stay strings until :func:`parse_value` types them; a bad value
@@ -20,7 +20,6 @@ import difflib
 import math
 import os
 import re
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 from xml.etree.ElementTree import Element, ParseError
@@ -29,193 +28,13 @@ import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
 from dirft.errors import ConfigError
+from dirft.options import (  # noqa: F401 - the table, re-exported for callers
+    DEFAULT_ONLY, DEPRECATED, KINDS, LONG_MAX, NOT_BUILT, OPTIONS, OWNED_PREFIXES, Option)
 from dirft.units import parse_bytes
-
-KINDS = ("int", "float", "bool", "bytes", "str", "choice")
-LONG_MAX = 9223372036854775807  # Java's Long.MAX_VALUE, Hadoop's default split.maxsize
-OWNED_PREFIXES = ("dirft.", "mapred.map.tasks.fault.")
 
 #: (source label, {key: value}) - one configuration layer, lowest first when merged.
 Layer = Tuple[str, Mapping[str, str]]
 
-
-@dataclass(frozen=True)
-class Option:
-    """One configuration key: its ``kind``, ``default`` (a string as Hadoop writes it, or
-    None for "unset"), one-line ``doc`` with units, and its allowed values.
-
-    ``kind`` is one of :data:`KINDS`. ``choices`` lists the values of a ``choice`` key.
-    ``minimum``/``maximum`` bound numbers (int, float, bytes), inclusive unless
-    ``exclusive_minimum`` (for "> 0" seconds). Raises ValueError on a malformed entry.
-    """
-
-    key: str
-    kind: str
-    default: Optional[str]
-    doc: str
-    choices: tuple = ()
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
-    exclusive_minimum: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS or (self.kind == "choice") != bool(self.choices):
-            raise ValueError(f"option {self.key}: bad kind {self.kind!r} or choices")
-
-
-#: The one table, {key: Option}: the paper's keys, the Hadoop keys dirft honours, dirft's own.
-OPTIONS: Dict[str, Option] = {option.key: option for option in (
-    Option("mapred.map.tasks.fault.tolerance", "int", "1",
-           "f: faults tolerated per map task without aborting the job (DIRFT paper)",
-           minimum=0),
-    Option("mapred.map.tasks.fault.nature", "choice", "1",
-           "what f counts: 1 crash (f_c = f), 2 silent (f_s = f), 3 both (DIRFT paper)",
-           choices=("1", "2", "3")),
-    Option("mapred.map.tasks.fault.inject", "bool", "false",
-           "emulate faults with the fault injector (DIRFT paper)"),
-    Option("mapred.map.tasks.fault.percent", "float", "0",
-           "percentage of map tasks hit by emulated faults, 0 to 100 (DIRFT paper)",
-           minimum=0, maximum=100),
-    Option("mapreduce.job.reduces", "int", "1",
-           "number of reduce tasks (partitions); 0 makes a map-only job (Hadoop)",
-           minimum=0),
-    Option("mapreduce.input.fileinputformat.split.minsize", "bytes", "1",
-           "smallest input split in bytes (Hadoop FileInputFormat)", minimum=0),
-    Option("mapreduce.input.fileinputformat.split.maxsize", "bytes", str(LONG_MAX),
-           "largest input split in bytes (Hadoop FileInputFormat, new API)",
-           minimum=1, maximum=LONG_MAX),
-    Option("dfs.blocksize", "bytes", "134217728",
-           "HDFS block size in bytes; accepts 128m (Hadoop getLongBytes)", minimum=1),
-    Option("mapreduce.map.maxattempts", "int", "4",
-           "attempts per map task before the job fails, scheme none (Hadoop)", minimum=1),
-    Option("mapreduce.job.speculative.slowtaskthreshold", "float", "1.0",
-           "scheme se: an attempt is a straggler when its progress rate is this many standard "
-           "deviations below the mean of running attempts (Hadoop DefaultSpeculator)",
-           minimum=0),
-    Option("mapreduce.job.speculative.speculative-cap-running-tasks", "float", "0.1",
-           "scheme se: backups at once, as a fraction of running tasks (Hadoop)",
-           minimum=0, maximum=1),
-    Option("mapreduce.job.speculative.speculative-cap-total-tasks", "float", "0.01",
-           "scheme se: backups at once, as a fraction of all tasks (Hadoop)",
-           minimum=0, maximum=1),
-    Option("mapreduce.job.speculative.minimum-allowed-tasks", "int", "10",
-           "scheme se: backups allowed at once whatever the caps say (Hadoop)", minimum=0),
-    Option("mapreduce.job.speculative.retry-after-no-speculate", "int", "1000",
-           "scheme se: milliseconds to the next straggler check after one that launched "
-           "nothing (Hadoop)", minimum=0),
-    Option("mapreduce.job.speculative.retry-after-speculate", "int", "15000",
-           "scheme se: milliseconds to the next straggler check after one that launched a "
-           "backup (Hadoop)", minimum=0),
-    Option("mapreduce.job.name", "str", "dirft streaming job",
-           "job name shown in logs and in Hadoop's job list"),
-    Option("stream.map.output.field.separator", "str", "\t",
-           "key/value separator in map output lines (Hadoop Streaming); only tab for now"),
-    Option("stream.num.map.output.key.fields", "int", "1",
-           "leading fields of a map output line that form the key (Hadoop Streaming); "
-           "only 1 for now", minimum=1),
-    Option("dirft.scheme", "choice", "dirft",
-           "fault-tolerance scheme: dirft, frft (full replication), bft, se (speculative "
-           "execution), none (Hadoop re-execution)",
-           choices=("dirft", "frft", "bft", "se", "none")),
-    Option("dirft.nodes", "int", "4", "emulated cluster nodes (local runner)", minimum=1),
-    Option("dirft.slots.per.node", "int", "2", "map slots per node", minimum=1),
-    Option("dirft.heartbeat.interval", "float", "1.0",
-           "seconds between two heartbeats of a replica", minimum=0, exclusive_minimum=True),
-    Option("dirft.heartbeat.timeout", "float", "10.0",
-           "seconds without a heartbeat after which a replica is dead",
-           minimum=0, exclusive_minimum=True),
-    Option("dirft.startup.timeout", "float", "60.0",
-           "seconds a started replica may take to register before it is declared dead "
-           "(its heartbeats start only then)", minimum=0, exclusive_minimum=True),
-    Option("dirft.poll.interval", "float", "0.05",
-           "seconds between two requests of a replica waiting for work",
-           minimum=0, exclusive_minimum=True),
-    Option("dirft.fault.seed", "int", "0", "seed of the fault injector's choices"),
-    Option("dirft.fault.replicas.per.task", "int", "-1",
-           "replicas of each hit task that get a fault; -1 = f (the most within tolerance), "
-           "more to go beyond tolerance", minimum=-1),
-    Option("dirft.fault.crash.mode", "choice", "exception",
-           "how a crash is injected: exception at the end of a phase (DIRFT paper), kill "
-           "(SIGKILL inside a phase), node (a whole node is lost), hang (SIGSTOP: found only "
-           "by the heartbeat timeout)",
-           choices=("exception", "kill", "node", "hang")),
-    Option("dirft.fault.silent.mode", "choice", "signature",
-           "how a silent error is injected: signature (tampered, DIRFT paper) or data (bits "
-           "flipped in the real output bytes before they are signed)",
-           choices=("signature", "data")),
-    Option("dirft.fault.straggler.nodes", "int", "0",
-           "nodes that run slower than the rest (stragglers), chosen by dirft.fault.seed",
-           minimum=0),
-    Option("dirft.fault.straggler.factor", "float", "4.0",
-           "how many times slower a straggler node runs", minimum=1),
-    Option("dirft.se.min.runtime", "float", "1.0",
-           "scheme se: seconds an attempt runs before it may be judged a straggler "
-           "(Hadoop 1 waited 60 s)", minimum=0),
-    Option("dirft.placement.seed", "int", "0", "seed of block and replica placement"),
-    Option("dirft.replicas.extra.max", "int", "0",
-           "extra replicas a task may launch beyond those its scheme needs", minimum=0),
-    Option("dirft.service.bind.host", "str", "127.0.0.1",
-           "address the voting service listens on"),
-    Option("dirft.service.bind.port", "int", "0",
-           "TCP port of the voting service; 0 picks any free port", minimum=0, maximum=65535),
-    Option("dirft.service.advertise.host", "str", "",
-           "address the tasks use to reach the voting service (Hadoop runner); empty: the "
-           "bind address, or this machine's fully qualified name if that is 0.0.0.0 or ::"),
-    Option("dirft.service.advertise.port", "int", "0",
-           "port the tasks use to reach the voting service (e.g. behind a port forward); "
-           "0: the port it listens on", minimum=0, maximum=65535),
-    Option("dirft.service.max.body.bytes", "bytes", "65536",
-           "largest request body in bytes the voting service accepts", minimum=1),
-    Option("dirft.sort.memory", "bytes", "256m",
-           "buffer in bytes for the external sort of the reduce stage", minimum=1),
-    Option("dirft.local.dir", "str", "",
-           "scratch directory; empty means beside the output directory"),
-    Option("dirft.keep.temp", "bool", "false", "keep scratch files after the job"),
-    Option("dirft.hadoop.home", "str", "",
-           "Hadoop installation directory (Hadoop runner); empty: $HADOOP_HOME and the "
-           "places mrjob searches"),
-    Option("dirft.hadoop.bin", "str", "",
-           "the hadoop executable; empty: dirft.hadoop.home/bin/hadoop, else mrjob's search "
-           "($HADOOP_PREFIX, $HADOOP_HOME, $HADOOP_INSTALL, $PATH)"),
-    Option("dirft.hadoop.streaming.jar", "str", "",
-           "path of hadoop-streaming-*.jar; empty: searched under the Hadoop home as mrjob "
-           "does"),
-    Option("dirft.hadoop.python", "str", "python3",
-           "Python 3.10+ interpreter on the cluster's nodes that runs the replica tasks"),
-    Option("dirft.hadoop.tmp.dir", "str", "/tmp/dirft",
-           "HDFS directory for manifests and partial map outputs; each job uses and then "
-           "removes a subdirectory named after its id"),
-    Option("dirft.hadoop.wave.delay", "float", "1.0",
-           "seconds the Hadoop runner gathers extra replicas before submitting them as one "
-           "follow-up streaming job", minimum=0),
-    Option("dirft.webhdfs.url", "str", "",
-           "WebHDFS address of the NameNode, e.g. http://namenode:9870 (Hadoop runner); "
-           "several separated by ; for HA"),
-    Option("dirft.webhdfs.user", "str", "",
-           "HDFS user for WebHDFS requests (user.name, no Kerberos); empty: the login name"),
-    Option("dirft.webhdfs.timeout", "float", "60.0",
-           "seconds one WebHDFS request may take", minimum=0, exclusive_minimum=True),
-)}
-
-#: Old Hadoop names -> current names (Hadoop's DeprecatedProperties table, the subset
-#: that maps onto OPTIONS).
-DEPRECATED: Dict[str, str] = {
-    "mapred.reduce.tasks": "mapreduce.job.reduces",
-    "mapred.min.split.size": "mapreduce.input.fileinputformat.split.minsize",
-    "mapred.max.split.size": "mapreduce.input.fileinputformat.split.maxsize",
-    "dfs.block.size": "dfs.blocksize",
-    "mapred.map.max.attempts": "mapreduce.map.maxattempts",
-    "mapred.job.name": "mapreduce.job.name",
-}
-
-#: (key, value) recognised but refused, with the reason.
-NOT_BUILT: Dict[Tuple[str, str], str] = {}
-
-#: Keys whose only supported value, for now, is their default.
-DEFAULT_ONLY: Dict[str, str] = {
-    "stream.map.output.field.separator": "the reduce stage splits keys at the first tab",
-    "stream.num.map.output.key.fields": "the reduce stage takes the first field as the key",
-}
 
 _INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
