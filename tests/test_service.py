@@ -438,3 +438,35 @@ def test_signed_random_json_never_causes_500(service, recorder, http, body):
     assert response.status_code in (200, 400, 403, 409, 422)
     assert len(recorder.seen) == before + (response.status_code == 200)
     messages.check_mac(SECRET, response.content, response.headers[messages.MAC_HEADER])
+
+
+def test_a_replica_killed_mid_request_is_logged_in_one_line_not_as_a_crash():
+    """A client that sends headers promising a body, then vanishes (a killed replica)."""
+    import logging
+    import socket
+    import threading
+
+    from dirft.service.server import VotingService
+
+    records, answered = [], threading.Event()
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+            answered.set()
+
+    log = logging.getLogger("dirft.test.killed-peer")
+    log.setLevel(logging.INFO)
+    log.addHandler(Catch())
+    service = VotingService(b"k" * 32, "job", lambda m: {"action": "wait"}, logger=log)
+    host, port = service.start().rsplit("/", 1)[-1].split(":")
+    try:
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(b"POST /v1/message HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"job\"")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        assert answered.wait(10), "the server never noticed the reset"
+    finally:
+        service.stop()
+    assert [r.levelno for r in records] == [logging.INFO]
+    assert "closed mid-request" in records[0].getMessage()

@@ -16,6 +16,7 @@ Checks, in order (the first failing one answers, logs one WARNING line on logger
 4. schema (:func:`dirft.service.messages.validate`) -> 400, 403 (other job) or 422;
 5. sequence number not above the last accepted one of that (task, replica) -> 409;
 6. the dispatcher raises :class:`~dirft.errors.ProtocolError` -> its status (4xx);
+   a peer that vanishes mid-request (killed replica) -> one INFO line, nothing else;
    any other exception -> 500 with an ERROR log line and traceback; the service goes on.
 
 A rejected message never reaches the dispatcher. Every response (200 or error) is compact
@@ -203,6 +204,9 @@ class VotingService:
             body = messages.encode(answer)
         except ProtocolError as err:
             return self._reject(who, err.status, str(err))
+        except ConnectionResetError:  # a replica killed mid-request: nobody to answer
+            self._log.info("connection from %s closed mid-request", _describe(who))
+            return web.Response(status=400)
         except Exception as err:  # noqa: BLE001 - a dispatcher bug must not kill us
             return self._crash(who, err)
         with self._counts_lock:
