@@ -9,12 +9,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
-                                make_subsplits, place_blocks, replica_nodes)
+                                make_subsplits, place_blocks, replica_candidates,
+                                replica_nodes)
 from dirft.core.scheme import Scheme
 from dirft.errors import ConfigError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskPlan:
     """Map task ``index``: its input ``split``, its work units and its replicas' nodes.
 
@@ -93,13 +94,19 @@ def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: i
                     load: Counter) -> tuple[str, ...]:
     """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
 
-    ``load`` (replicas planned per node so far) is updated. Ties keep the planner's seeded
-    order, so the plan stays deterministic. Raises :class:`ConfigError` if too few nodes.
+    ``load`` (replicas planned per node so far) is updated. Among holders, then among the
+    other nodes, the least loaded come first and ties keep :func:`replica_nodes`' seeded
+    order (a stable sort), so the plan stays deterministic. The other nodes are ranked only
+    when the holders are too few (ranking them was most of the planner's time). Raises
+    :class:`ConfigError` if too few nodes.
     """
-    order = replica_nodes(split, len(nodes), nodes, seed) if count <= len(nodes) else \
-        replica_nodes(split, count, nodes, seed)
-    rank = {node: i for i, node in enumerate(order)}
-    holders = set(split.hosts)
-    chosen = sorted(order, key=lambda n: (n not in holders, load[n], rank[n]))[:count]
-    load.update(chosen)
+    if count > len(nodes):
+        replica_nodes(split, count, nodes, seed)  # raises the ConfigError naming dirft.nodes
+    holders, _ = replica_candidates(split, nodes, seed, others=False)
+    chosen = sorted(holders, key=load.__getitem__)[:count]
+    if len(chosen) < count:
+        _, rest = replica_candidates(split, nodes, seed)
+        chosen += sorted(rest, key=load.__getitem__)[:count - len(chosen)]
+    for node in chosen:  # Counter.update's generic checks cost more than this
+        load[node] += 1
     return tuple(chosen)

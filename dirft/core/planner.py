@@ -21,8 +21,9 @@ All offsets and lengths are in bytes. Record ownership at every boundary follows
 
 from __future__ import annotations
 
+import bisect
 import random
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from dirft.errors import ConfigError, InputError
@@ -34,7 +35,7 @@ SPLIT_SLOP = 1.1
 MAX_SPLIT_SIZE = 2**63 - 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputFile:
     """One input file: its ``path`` (any string naming it) and ``size`` in bytes (>= 0)."""
 
@@ -42,7 +43,7 @@ class InputFile:
     size: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     """One HDFS block: bytes ``[offset, offset + length)`` of ``path``, stored on ``hosts``.
 
@@ -55,7 +56,7 @@ class Block:
     hosts: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputSplit:
     """One map task's input, a Hadoop ``FileSplit``: ``length`` bytes of ``path`` from ``start``.
 
@@ -75,7 +76,7 @@ class InputSplit:
         return self.start + self.length
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubSplit:
     """One of a split's R contiguous byte ranges, in absolute file offsets.
 
@@ -152,22 +153,30 @@ def place_blocks(files: Sequence[InputFile], block_size: int, nodes: Sequence[st
     rng = random.Random(seed)
     width = min(copies, len(nodes))
     writer = rng.randrange(len(nodes))
+    others: dict[int, tuple[str, ...]] = {}
     placed: dict[str, tuple[Block, ...]] = {}
     for f in files:
         blocks = []
         for offset, length in _cut_file(f.size, block_size):
-            hosts = _pick_hosts(nodes, writer, width, rng)
+            hosts = _pick_hosts(nodes, writer, width, rng, others)
             blocks.append(Block(f.path, offset, length, hosts))
             writer = (writer + 1) % len(nodes)
         placed[f.path] = tuple(blocks)
     return placed
 
 
-def _pick_hosts(nodes: Sequence[str], writer: int, width: int,
-                rng: random.Random) -> tuple[str, ...]:
-    """Return ``width`` distinct nodes: ``nodes[writer]`` first, then random other nodes."""
-    others = [n for i, n in enumerate(nodes) if i != writer]
-    return (nodes[writer], *rng.sample(others, width - 1))
+def _pick_hosts(nodes: Sequence[str], writer: int, width: int, rng: random.Random,
+                others: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
+    """Return ``width`` distinct nodes: ``nodes[writer]`` first, then random other nodes.
+
+    ``others`` caches, per writer index, the other nodes in ``nodes`` order (the
+    population ``rng.sample`` draws from; building it per block made placement O(blocks x
+    nodes)). Same draws, same result as without the cache.
+    """
+    population = others.get(writer)
+    if population is None:
+        population = others[writer] = tuple(n for i, n in enumerate(nodes) if i != writer)
+    return (nodes[writer], *rng.sample(population, width - 1))
 
 
 def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence[Block]],
@@ -190,8 +199,9 @@ def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequ
     _check_files(files)
     splits: list[InputSplit] = []
     for f in files:
+        hosts_at = _hosts_finder(f, blocks_by_path.get(f.path, ()))
         for start, length in _cut_splits(f.size, split_size):
-            hosts = _hosts_at(f, blocks_by_path, start) if f.size else ()
+            hosts = hosts_at(start) if f.size else ()
             splits.append(InputSplit(len(splits), f.path, start, length, hosts))
     return splits
 
@@ -228,17 +238,30 @@ def _cut_splits(size: int, split_size: int) -> list[tuple[int, int]]:
     return cuts
 
 
-def _hosts_at(f: InputFile, blocks_by_path: Mapping[str, Sequence[Block]],
-              offset: int) -> tuple[str, ...]:
-    """Return the hosts of the block of ``f`` that holds byte ``offset`` (``getBlockIndex``).
+def _hosts_finder(f: InputFile, blocks: Sequence[Block]) -> Callable[[int], tuple[str, ...]]:
+    """Return ``hosts_at(offset)``: the hosts of the block of ``f`` holding byte ``offset``.
 
-    Raises :class:`InputError` if no block of ``f`` covers ``offset``.
+    That is ``getBlockIndex``: the first block (in list order) with ``offset <= o <
+    offset + length``. Blocks in offset order without overlap (as :func:`place_blocks`
+    makes them) are searched by bisection, O(log blocks) per split; any other list is
+    scanned, which gives the same answer. ``hosts_at`` raises :class:`InputError` if no
+    block of ``f`` covers the offset.
     """
-    for block in blocks_by_path.get(f.path, ()):
-        if block.offset <= offset < block.offset + block.length:
-            return tuple(block.hosts)
-    raise InputError(f"input {f.path}: no block covers offset {offset} of {f.size} bytes; "
-                     f"the block list does not match the file size")
+    ordered = len(blocks) < 2 or all(a.offset + a.length <= b.offset
+                                     for a, b in zip(blocks, blocks[1:]))
+    starts = [block.offset for block in blocks] if ordered else None
+
+    def hosts_at(offset: int) -> tuple[str, ...]:
+        candidates = blocks
+        if starts is not None:
+            i = bisect.bisect_right(starts, offset) - 1
+            candidates = blocks[i:i + 1] if i >= 0 else ()
+        for block in candidates:
+            if block.offset <= offset < block.offset + block.length:
+                return tuple(block.hosts)
+        raise InputError(f"input {f.path}: no block covers offset {offset} of {f.size} "
+                         f"bytes; the block list does not match the file size")
+    return hosts_at
 
 
 def make_subsplits(split: InputSplit, count: int) -> tuple[SubSplit, ...]:
@@ -276,13 +299,9 @@ def replica_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int
     _check_nodes(nodes)
     if count < 1:
         raise ConfigError(f"task {split.index}: {count} replicas requested; need at least 1")
-    rng = random.Random(f"dirft.replicas:{seed}:{split.index}")
-    held, excluded = set(split.hosts), set(exclude)
+    excluded = set(exclude)
     usable = [n for n in nodes if n not in excluded]
-    holders = [n for n in usable if n in held]
-    others = [n for n in usable if n not in held]
-    rng.shuffle(holders)
-    rng.shuffle(others)
+    holders, others = replica_candidates(split, usable, seed)
     if len(usable) < count:
         gone = f" ({len(nodes) - len(usable)} excluded)" if len(usable) < len(nodes) else ""
         raise ConfigError(
@@ -290,3 +309,24 @@ def replica_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int
             f"{len(usable)} nodes are usable{gone}; "
             f"raise dirft.nodes or lower mapred.map.tasks.fault.tolerance")
     return tuple((holders + others)[:count])
+
+
+def replica_candidates(split: InputSplit, usable: Sequence[str], seed: int,
+                       others: bool = True) -> tuple[list[str], list[str]]:
+    """Return ``(holders, rest)``: the ``usable`` nodes holding ``split``'s block, and the others.
+
+    Each list is in the order :func:`replica_nodes` ranks them: shuffled by
+    ``random.Random`` seeded from ``seed`` and ``split.index``, holders first. With
+    ``others=False`` the rest is not computed (``[]``), which saves most of the work when
+    the holders suffice; the holders' order is the same either way (they are drawn first).
+    No checks: ``usable`` is a list of distinct node names.
+    """
+    rng = random.Random(f"dirft.replicas:{seed}:{split.index}")
+    held = set(split.hosts)
+    holders = [n for n in usable if n in held]
+    rng.shuffle(holders)
+    if not others:
+        return holders, []
+    rest = [n for n in usable if n not in held]
+    rng.shuffle(rest)
+    return holders, rest
