@@ -26,6 +26,8 @@ def _validate(state: JobState) -> None:
                 assert len(voters) >= state.scheme.quorum
         if task.decided:
             assert all(u.decided for u in task.units)
+    assert state.undecided == sum(1 for t in state.tasks if not t.decided)
+    assert state.finished == (state.undecided == 0 and not state.aborted)
 
 
 @pytest.fixture

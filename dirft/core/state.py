@@ -49,6 +49,7 @@ class JobState:
         self.now = 0.0
         self.lost_nodes: set[str] = set()
         self.next_speculation = 0.0
+        self.undecided = len(self.tasks)  # kept by _commit: finishing is O(1), not O(tasks)
 
     # -- the one entry point ---------------------------------------------------------
     def handle(self, *events) -> list:
@@ -189,6 +190,7 @@ class JobState:
 
     def _commit(self, task: TaskState, out: list) -> None:
         task.decided = True
+        self.undecided -= 1
         winners = tuple(A.Winner(u.index, min(r for r, v in u.votes.items() if v == u.decided),
                                  u.decided) for u in task.units)
         out.append(A.CommitTaskOutput(task.index, winners))
@@ -323,7 +325,7 @@ class JobState:
         out.append(self.aborted)
 
     def _maybe_finish(self, out: list) -> None:
-        if not self.finished and all(t.decided for t in self.tasks):
+        if not self.finished and self.undecided == 0:
             self.finished = True
             out.append(A.FinishJob())
 
