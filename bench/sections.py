@@ -65,10 +65,14 @@ def response_section(s: Settings) -> tuple[list, list]:
     """Response time without fault (R = 2 and R = 3) and after one crash (R = 2)."""
     se_why = response.se_status(s.workdir)
     V = response.Variant
+    kill = ("dirft.fault.crash.mode=kill",)  # SIGKILL at a seeded point inside phase 1
     r2 = {"dirft": V("dirft"), "frft": V("frft"), "none": V("none"),
-          "dirft crash": V("dirft", fault=True), "none crash": V("none", fault=True)}
+          "dirft crash": V("dirft", fault=True), "none crash": V("none", fault=True),
+          "dirft kill": V("dirft", fault=True, extra=kill),
+          "none kill": V("none", fault=True, extra=kill)}
     if not se_why:
-        r2 |= {"se": V("se"), "se crash": V("se", fault=True)}
+        r2 |= {"se": V("se"), "se crash": V("se", fault=True),
+               "se kill": V("se", fault=True, extra=kill)}
     s.log(f"response time, f_c=1 (R=2), {s.job} word count on one 64 MiB split:")
     maps, spans = _job_runs(s, r2)
     s.log("response time, f_s=1 (R=3):")
@@ -122,8 +126,22 @@ def _recovery_rows(maps: dict, spans: dict, used: str) -> list:
     else:
         rows.append(Figure(f"{mode}: SE crash / SE no fault", None, "{:.3f}", "—", None,
                            used, "not built yet (SE)"))
-    rows.append(Figure("recovery, killed mid-phase (DIRFT, SE, none)", None, "{:.3f}",
-                       "—", None, "—", "pending issue 3 (real kills mid-phase)"))
+    return rows + _kill_rows(maps, spans, used)
+
+
+def _kill_rows(maps: dict, spans: dict, used: str) -> list:
+    """One replica SIGKILLed inside phase 1: each scheme against its own fault-free run."""
+    mode = "recovery, killed mid-phase"
+    rows = [_ratio_row(f"{mode}: {name} kill / {name} no fault", maps, spans,
+                       f"{key} kill", key, "—", lambda v: None, used, model)
+            for name, key, model in (("DIRFT", "dirft", "< 2.0: the survivor takes the "
+                                      "killed half once it is found dead"),
+                                     ("none", "none", "1 + the killed fraction: re-run"),
+                                     ("SE", "se", "1 + the killed fraction: backup"))
+            if f"{key} kill" in maps]
+    if "dirft kill" in maps and "none kill" in maps:
+        rows.append(_ratio_row(f"{mode}: DIRFT kill / none kill", maps, spans, "dirft kill",
+                               "none kill", "—", lambda v: None, used, "about 0.5"))
     return rows
 
 
