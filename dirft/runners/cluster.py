@@ -8,7 +8,6 @@ a TaskTracker. Heartbeat timeouts are checked by ticking the core's clock.
 """
 
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -65,7 +64,7 @@ class LocalCluster:
         last_tick = self.driver.now()
         deadline = None
         while not ((self.finished or self.aborted) and not self.running):
-            for item in self._next_items():
+            for item in self.driver.take_actions(self.tick):
                 self._apply(item)
             self._lose_nodes()
             self._fill()
@@ -79,18 +78,6 @@ class LocalCluster:
                 self.kill_all("grace period over")
         if self.aborted:
             raise JobAborted(self.aborted.message)
-
-    def _next_items(self) -> list:
-        """Everything queued now (waiting up to ``tick`` seconds for the first item)."""
-        try:
-            items = [self.driver.outbox.get(timeout=self.tick)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                items.append(self.driver.outbox.get_nowait())
-            except queue.Empty:
-                return items
 
     def _apply(self, item) -> None:
         if isinstance(item, ProcessExited):

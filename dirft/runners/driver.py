@@ -56,6 +56,19 @@ class Driver:
                     self.outbox.put(action)
         return actions
 
+    def take_actions(self, timeout: float) -> list:
+        """Everything in the outbox now, waiting up to ``timeout`` seconds for the first
+        item (empty list if none came); what a runner's loop carries out next."""
+        try:
+            items = [self.outbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self.outbox.get_nowait())
+            except queue.Empty:
+                return items
+
     def now(self) -> float:
         """The injected clock's reading, in seconds."""
         return self.clock()

@@ -26,7 +26,6 @@ Heartbeat timeouts are checked by ticking the core's clock, as locally.
 
 from __future__ import annotations
 
-import queue
 import threading
 from dataclasses import dataclass, field
 
@@ -120,7 +119,7 @@ class WaveScheduler:
         self.driver.handle(E.JobStarted(self.driver.now()))
         last_tick, deadline = self.driver.now(), None
         while not ((self.finished or self.aborted) and self._all_done()):
-            for item in self._next_items():
+            for item in self.driver.take_actions(self.tick):
                 self._apply(item)
             now = self.driver.now()
             self._maybe_submit(now)
@@ -136,17 +135,6 @@ class WaveScheduler:
 
     def _all_done(self) -> bool:
         return all(w.running is None or w.running.done for w in self.waves)
-
-    def _next_items(self) -> list:
-        try:
-            items = [self.driver.outbox.get(timeout=self.tick)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                items.append(self.driver.outbox.get_nowait())
-            except queue.Empty:
-                return items
 
     def _apply(self, item) -> None:
         if isinstance(item, WaveEvent):
