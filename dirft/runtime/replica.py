@@ -102,20 +102,30 @@ class Replica:
         s, phase = assignment["subsplit"], assignment["phase"]
         start, length = self.split["subsplits"][s]
         final = output_path(self.spec.map_output_dir, self.task, s, self.replica)
-        fault = self._fault(phase)
-        data_fault = fault is not None and fault.mode == "data"
         with open(os.path.join(self.cwd, "stderr"), "ab") as log:
-            result = run_map_phase(
-                self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
-                final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
-                on_progress=self._progress(beat, length, fault),
-                corrupt_bit=fault.bit if data_fault else None,
-                slowdown=self.faults.stragglers.get(self.node, 1.0), storage=self.storage)
-        if result.corrupted:
-            self._fired(fault)
-        signature = self._at_phase_end(fault, result.signature)
+            result, signature = self._map(start, length, phase, beat, final, log,
+                                          slowdown=self.faults.stragglers.get(self.node, 1.0))
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
                 "counters": result.counters.to_dict()}
+
+    def _map(self, start: int, length: int, phase: int, beat: Heartbeat, final: str, log,
+             commit=None, slowdown: float = 1.0):
+        """Map bytes ``(start, start+length]`` of the split's file as phase ``phase``, with
+        this replica's planned fault; return (PhaseResult, the signature to report).
+
+        Raises EmulatedCrash (a crash fault at the phase's end), TaskError, StorageError.
+        """
+        fault = self._fault(phase)
+        data_fault = fault is not None and fault.mode == "data"
+        result = run_map_phase(
+            self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
+            final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
+            on_progress=self._progress(beat, length, fault),
+            corrupt_bit=fault.bit if data_fault else None, slowdown=slowdown,
+            storage=self.storage, commit=commit)
+        if result.corrupted:
+            self._fired(fault)
+        return result, self._at_phase_end(fault, result.signature)
 
     def run_direct(self, out, log) -> None:
         """Map the whole split once, its output to the binary stream ``out`` (direct mode).
@@ -127,18 +137,9 @@ class Replica:
         TaskError, StorageError.
         """
         self._prepare_cwd()
-        fault = self._fault(1)
         beat = Heartbeat(None, 0)  # progress holder only; never started
-        path, start, length = self.split["path"], self.split["start"], self.split["length"]
-        result = run_map_phase(
-            path, start, length, self.spec.mapper, self.spec.combiner, "-",
-            self._env(start, length), self.cwd, log, self.spec.sort_memory,
-            on_progress=self._progress(beat, length, fault),
-            corrupt_bit=fault.bit if fault is not None and fault.mode == "data" else None,
-            storage=self.storage, commit=lambda _: nullcontext(out))
-        if result.corrupted:
-            self._fired(fault)
-        self._at_phase_end(fault, result.signature)
+        self._map(self.split["start"], self.split["length"], 1, beat, "-", log,
+                  commit=lambda _: nullcontext(out))
 
     def _fault(self, phase: int):
         fault = self.faults.for_replica(self.task, self.replica)
