@@ -341,7 +341,7 @@ def test_reducer_killed_by_signal_is_task_error(tmp_path):
 
 
 def test_sort_failure_is_task_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(shuffle, "_sort_argv", lambda *args: ["sort", "--no-such-dirft-option"])
+    monkeypatch.setattr(shuffle.reduce, "_sort_argv", lambda *args: ["sort", "--no-such-dirft-option"])
     output = write_output(tmp_path, "m", b"a\t1\n")
     for reducer in (None, ["cat"]):
         with pytest.raises(TaskError, match="GNU sort of partition 0 exited with code 2: .*"

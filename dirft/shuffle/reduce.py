@@ -1,0 +1,297 @@
+"""Sort each reduce partition with GNU sort and pipe it into the user's reducer.
+
+The second half of the reduce stage (see :mod:`dirft.shuffle`): :func:`run_reduce_stage`
+partitions the map output (:mod:`dirft.shuffle.partition`), then per partition runs
+``LC_ALL=C sort`` into the reducer argv, normalizes its stdout into a temporary part file,
+and commits every part by rename only when all partitions succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import IO, Callable, Optional, Sequence
+
+from dirft.counters import Counters, StderrScanner
+from dirft.errors import TaskError, UsageError
+from dirft.records import LineNormalizer
+from dirft.shuffle.partition import (
+    CHUNK, MapOutput, commit_parts, partition_outputs, partition_path, remove_files,
+    temp_part_path)
+
+_TAIL_IN_MESSAGE = 5       # stderr lines quoted in a TaskError
+
+
+@dataclass
+class ReduceResult:
+    """What the reduce stage produced.
+
+    ``counters``: all reducers' counters summed. ``output_bytes[p]`` / ``output_records[p]``:
+    size in bytes and lines of ``part-p``. ``input_records``: map output lines read.
+    ``partition_records[p]``: lines sorted into partition ``p``. ``statuses[p]``: the last
+    ``reporter:status:`` of reducer ``p``, or None.
+    """
+
+    counters: Counters = field(default_factory=Counters)
+    output_bytes: list[int] = field(default_factory=list)
+    output_records: list[int] = field(default_factory=list)
+    input_records: int = 0
+    partition_records: list[int] = field(default_factory=list)
+    statuses: list[Optional[str]] = field(default_factory=list)
+
+
+def _sort_argv(sort_memory: int, work_dir: str, path: str) -> list[str]:
+    """Return the GNU sort command that orders ``path`` by key bytes (see module doc)."""
+    sort = shutil.which("sort")
+    if sort is None:
+        raise TaskError("reduce stage: GNU sort was not found on PATH; install coreutils")
+    return [sort, "-t", "\t", "-k1,1", "-S", f"{max(int(sort_memory), 1)}b",
+            "-T", work_dir, "--", path]
+
+
+def _stop(proc: Optional[subprocess.Popen]) -> None:
+    """Terminate ``proc`` if it still runs and reap it (SIGTERM lets sort clean its temps)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+    if proc is not None:
+        proc.wait()
+
+
+def _close_pipes(proc: Optional[subprocess.Popen]) -> None:
+    """Close our ends of ``proc``'s stdout and stderr pipes, if any."""
+    for stream in (proc.stdout, proc.stderr) if proc is not None else ():
+        if stream is not None:
+            stream.close()
+
+
+@dataclass
+class _Job:
+    """One partition's reduce: what to run, where to read and write."""
+
+    partition: int
+    source: str                       # the partition file (bytes)
+    dest: str                         # the temporary part file
+    reducer: Optional[Sequence[str]]  # argv, or None for the identity reducer
+    env: dict
+    cwd: Optional[str]
+    sort_memory: int                  # bytes
+    work_dir: str
+    log_path: Optional[str]
+
+    @property
+    def command(self) -> str:
+        """The reducer command as a shell would show it."""
+        return shlex.join(self.reducer or ["cat"])
+
+
+def _start_reducer(job: _Job, sort: subprocess.Popen) -> subprocess.Popen:
+    """Start the reducer reading sort's stdout; TaskError if it cannot be started."""
+    try:
+        return subprocess.Popen(list(job.reducer), stdin=sort.stdout, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=job.env, cwd=job.cwd)
+    except OSError as err:
+        raise TaskError(
+            f"reducer {job.command!r} of partition {job.partition} could not be started: "
+            f"{err}; check the command and that it is on PATH") from err
+    finally:
+        sort.stdout.close()
+
+
+def _drain_stderr(stream: IO[bytes], scanner: StderrScanner, errors: list) -> None:
+    """Feed everything from ``stream`` to ``scanner`` (runs in a thread).
+
+    Keeps reading after a failure (a log write that fails), so the reducer never blocks on
+    a full stderr pipe; the first OSError is put in ``errors`` for the caller to raise.
+    """
+    while chunk := stream.read1(CHUNK):
+        try:
+            scanner.feed(chunk)
+        except OSError as err:
+            errors.append(err)
+    try:
+        scanner.close()
+    except OSError as err:
+        errors.append(err)
+
+
+def _copy_output(stream: IO[bytes], dest: str, normalize: bool) -> tuple[int, int]:
+    """Write ``stream`` to ``dest`` (through LineNormalizer if ``normalize``).
+
+    Returns (records, bytes) written.
+    """
+    normalizer = LineNormalizer() if normalize else None
+    records = size = 0
+    with open(dest, "wb") as out:
+        while True:
+            chunk = stream.read1(CHUNK)
+            data = chunk if normalizer is None else (
+                normalizer.feed(chunk) if chunk else normalizer.close())
+            out.write(data)
+            records, size = records + data.count(b"\n"), size + len(data)
+            if not chunk:
+                return records, size
+
+
+def _exit_error(job: _Job, what: str, code: int, tail: list[str], advice: str) -> TaskError:
+    """Build the TaskError for ``what`` (the program) exiting with ``code`` (Popen style).
+
+    Quotes the last stderr lines of ``tail`` and ends with ``advice`` (the next step).
+    """
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    said = " | ".join(tail[-_TAIL_IN_MESSAGE:]) or "(nothing on stderr)"
+    return TaskError(f"{what} of partition {job.partition} {how}: {said}; {advice}")
+
+
+def _check_exits(job: _Job, sort: subprocess.Popen, sort_err: IO[bytes],
+                 reducer: Optional[subprocess.Popen], scanner: StderrScanner) -> None:
+    """Raise TaskError if the reducer failed, or sort failed for a reason of its own.
+
+    A sort killed by SIGPIPE after the reducer exited 0 is fine: the reducer chose to stop
+    reading (``head``). Hadoop would fail such a task with "Broken pipe" when its input
+    outgrows the pipe buffer; dirft keeps the reducer's output instead, deterministically.
+    """
+    if reducer is not None and reducer.returncode != 0:
+        log = f" (its stderr is in {job.log_path})" if job.log_path else ""
+        raise _exit_error(job, f"reducer {job.command!r}", reducer.returncode, scanner.tail,
+                          f"fix the reducer or run it on the input by hand{log}")
+    if sort.returncode != 0 and not (reducer is not None and sort.returncode == -signal.SIGPIPE):
+        sort_err.seek(0)
+        lines = sort_err.read().decode("utf-8", "replace").splitlines()
+        raise _exit_error(job, "GNU sort", sort.returncode, lines,
+                          f"check the free space in {job.work_dir}")
+
+
+def _sort_env() -> dict[str, str]:
+    """The environment of GNU sort: ours with ``LC_ALL=C`` (compare raw bytes)."""
+    return {**os.environ, "LC_ALL": "C"}
+
+
+def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner]:
+    """Sort one partition file into the reducer and write its output to ``job.dest``.
+
+    Returns (records, bytes, scanner). Raises TaskError when sort or the reducer fails or
+    the reducer cannot be started; every process started is reaped in any case.
+    """
+    sort = reducer = thread = None
+    log = open(job.log_path, "wb") if job.log_path else None
+    scanner, drain_errors = StderrScanner(log=log), []
+    try:
+        with tempfile.TemporaryFile(dir=job.work_dir) as sort_err:
+            sort = subprocess.Popen(_sort_argv(job.sort_memory, job.work_dir, job.source),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=sort_err, env=_sort_env())
+            if job.reducer is not None:
+                reducer = _start_reducer(job, sort)
+                thread = threading.Thread(target=_drain_stderr, daemon=True,
+                                          args=(reducer.stderr, scanner, drain_errors))
+                thread.start()
+            out = reducer.stdout if reducer is not None else sort.stdout
+            records, size = _copy_output(out, job.dest, normalize=reducer is not None)
+            _wait_all(reducer, thread, sort, drain_errors)
+            _check_exits(job, sort, sort_err, reducer, scanner)
+    finally:
+        _stop(reducer)
+        if thread is not None:
+            thread.join()
+        _stop(sort)
+        _close_pipes(reducer)
+        _close_pipes(sort)
+        if log is not None:
+            log.close()
+    return records, size, scanner
+
+
+def _wait_all(reducer: Optional[subprocess.Popen], thread: Optional[threading.Thread],
+              sort: subprocess.Popen, drain_errors: list) -> None:
+    """Wait for the reducer, its stderr reader and sort to finish.
+
+    Re-raises the first OSError the stderr reader met (writing the log).
+    """
+    if reducer is not None:
+        reducer.wait()
+        thread.join()
+    sort.wait()
+    if drain_errors:
+        raise drain_errors[0]
+
+
+def _make_job(partition: int, source: str, reducer: Optional[Sequence[str]], out_dir: str,
+              work_dir: str, env: dict, cwd: Optional[str], sort_memory: int,
+              log_dir: Optional[str]) -> _Job:
+    """Describe the reduce of ``partition`` (paths made absolute, log path chosen)."""
+    log_path = os.path.join(log_dir, f"reduce-{partition:05d}.log") if log_dir else None
+    return _Job(partition, os.path.abspath(source), temp_part_path(out_dir, partition),
+                reducer, env, cwd, sort_memory, os.path.abspath(work_dir), log_path)
+
+
+def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
+                     reducer: Optional[Sequence[str]], out_dir: str, work_dir: str,
+                     env_for: Callable[[int], dict], cwd: Optional[str] = None,
+                     sort_memory: int = 256 * 2 ** 20,
+                     log_dir: Optional[str] = None) -> ReduceResult:
+    """Partition, sort and reduce ``outputs`` into ``out_dir/part-00000`` … (see module doc).
+
+    ``num_reduces`` >= 1 partitions (Hadoop's ``mapreduce.job.reduces``); ``reducer`` is an
+    argv run without a shell, or None for the identity reducer; ``env_for(p)`` gives the
+    environment of reducer ``p`` (see :func:`dirft.runtime.env.streaming_env`); ``cwd`` its
+    working directory; ``sort_memory`` the bytes GNU sort may use before spilling to
+    ``work_dir``, which holds the partition files (``partition-NNNNN``, removed at the end)
+    and must belong to this stage alone; ``log_dir`` gets ``reduce-NNNNN.log`` (stderr).
+    Returns a :class:`ReduceResult`. Raises :class:`JobAborted` when a map output does not
+    match its signature, :class:`TaskError` when sort or a reducer fails or cannot start,
+    :class:`StorageError` when a file cannot be read or written, :class:`UsageError` for an
+    empty reducer argv; in every case no part file is left.
+    """
+    _prepare(num_reduces, reducer, (out_dir, work_dir, log_dir))
+    paths = [partition_path(work_dir, p) for p in range(num_reduces)]
+    try:
+        paths, records = _guarded(lambda: partition_outputs(outputs, num_reduces, work_dir), work_dir)
+        result = ReduceResult(input_records=sum(records), partition_records=records)
+        for p, source in enumerate(paths):
+            job = _make_job(p, source, reducer, out_dir, work_dir, env_for(p), cwd,
+                            sort_memory, log_dir)
+            _add_partition(result, *_guarded(lambda: _reduce_partition(job), out_dir))
+            remove_files([source])
+        _guarded(lambda: commit_parts(out_dir, num_reduces), out_dir)
+    finally:
+        remove_files(paths)
+        remove_files(temp_part_path(out_dir, p) for p in range(num_reduces))
+    return result
+
+
+def _prepare(num_reduces: int, reducer: Optional[Sequence[str]],
+             directories: Sequence[Optional[str]]) -> None:
+    """Check the arguments of :func:`run_reduce_stage` and create its directories.
+
+    Raises ValueError for ``num_reduces`` < 1, UsageError for an empty reducer argv,
+    StorageError when a directory cannot be created.
+    """
+    if num_reduces < 1:
+        raise ValueError(f"run_reduce_stage: num_reduces must be >= 1, got {num_reduces}")
+    if reducer is not None and len(reducer) == 0:
+        raise UsageError("-reducer: the reducer command is empty; give a command or NONE")
+    for directory in filter(None, directories):
+        _guarded(lambda: os.makedirs(directory, exist_ok=True), directory)
+
+
+def _add_partition(result: ReduceResult, records: int, size: int,
+                   scanner: StderrScanner) -> None:
+    """Record one partition's output stats, counters and status in ``result``."""
+    result.output_records.append(records)
+    result.output_bytes.append(size)
+    result.counters.merge(scanner.counters)
+    result.statuses.append(scanner.status)
+
+
+def _guarded(step: Callable, where: str):
+    """Run ``step()``; turn a bare OSError into :class:`StorageError` naming ``where``."""
+    try:
+        return step()
+    except OSError as err:
+        raise StorageError(f"reduce stage: file operation failed in {where}: {err}") from err
