@@ -17,7 +17,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from dirft.errors import ProtocolError, RemoteFault
-from dirft.service import messages
+from dirft.service import keys, messages
 from dirft.service.client import VotingClient
 from dirft.service.server import VotingService
 
@@ -81,11 +81,29 @@ def message(task, seq=1, kind="heartbeat", replica=0, **fields):
     return {**base, **defaults[kind], **fields}
 
 
-def post(http, service, body, mac=None):
-    """POST raw ``body`` bytes; sign it with the job secret unless ``mac`` is given."""
+def sender_of(body):
+    """(task, replica) a body names, where both are natural ints; else (0, 0)."""
+    try:
+        data = json.loads(body)
+        ids = (data["task"], data["replica"])
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return 0, 0
+    return ids if all(type(i) is int and 0 <= i < 10**18 for i in ids) else (0, 0)
+
+
+def key_of(task, replica=0):
+    """The key the module's service expects from (task, replica)."""
+    return keys.replica_key(SECRET, task, replica)
+
+
+def post(http, service, body, mac=None, sender=None):
+    """POST raw ``body`` bytes as ``sender`` (default: the ids the body names); sign it
+    with that replica's key unless ``mac`` is given."""
     if isinstance(body, dict):
         body = messages.encode(body)
-    headers = {messages.MAC_HEADER: messages.mac(SECRET, body) if mac is None else mac}
+    task, replica = sender or sender_of(body)
+    headers = {messages.MAC_HEADER: messages.mac(key_of(task, replica), body)
+               if mac is None else mac, keys.IDENTITY_HEADER: f"{task}/{replica}"}
     return http.post(service.url + "/v1/message", data=body, headers=headers)
 
 
@@ -196,7 +214,7 @@ def test_sequence_tracker_refuses_replay_and_reordering_per_replica():
 def test_good_message_reaches_dispatcher_and_answer_is_signed(service, recorder, http, task):
     response = post(http, service, message(task, kind="register"))
     assert response.status_code == 200
-    messages.check_mac(SECRET, response.content, response.headers[messages.MAC_HEADER])
+    messages.check_mac(key_of(task), response.content, response.headers[messages.MAC_HEADER])
     assert messages.decode(response.content) == {"action": "wait", "seq": 1}
     assert recorder.seen[-1] == messages.validate(message(task, kind="register"), JOB)
 
@@ -239,7 +257,7 @@ def test_oversized_body_is_413_by_header_and_by_reading(service, recorder, http,
                             data=iter([b"x" * 40000, b"y" * 40000]))
     assert (declared.status_code, chunked.status_code) == (413, 413)
     assert len(recorder.seen) == before and len(logs(caplog)) == 2
-    messages.check_mac(SECRET, chunked.content, chunked.headers[messages.MAC_HEADER])
+    assert messages.MAC_HEADER not in chunked.headers  # nothing authenticated: unsigned
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff", b"[1,2]", b"NaN"])
@@ -318,7 +336,7 @@ def test_short_secret_is_refused():
 # ---------------------------------------------------------------------- client
 
 def test_client_round_trip(service, recorder, task):
-    with VotingClient(service.url, SECRET, JOB, task, 2) as client:
+    with VotingClient(service.url, key_of(task, 2), JOB, task, 2) as client:
         assert client.call("register", host="node-1", pid=7) == {"action": "wait", "seq": 1}
         report = {"subsplit": 0, "signature": SIG, "output_bytes": 12,
                   "counters": {"dirft": {"records": 3}}}
@@ -327,7 +345,7 @@ def test_client_round_trip(service, recorder, task):
 
 
 def test_client_threads_share_one_client_in_order(service, recorder, task):
-    client = VotingClient(service.url, SECRET, JOB, task, 0)
+    client = VotingClient(service.url, key_of(task), JOB, task, 0)
     answers = {name: [] for name in ("main", "heartbeat")}
     rejected_before = service.rejections.get(409, 0)
 
@@ -350,7 +368,7 @@ def test_client_threads_share_one_client_in_order(service, recorder, task):
 
 
 def test_client_raises_remote_fault_with_server_line_on_4xx(service, task):
-    with VotingClient(service.url, SECRET, JOB, task, 0) as client:
+    with VotingClient(service.url, key_of(task), JOB, task, 0) as client:
         with pytest.raises(RemoteFault) as err:
             client.call("failed", reason=RAISE_404)
     assert err.value.status == 404 and "unknown to the driver" in str(err.value)
@@ -365,13 +383,13 @@ def test_client_wrong_secret_is_401_not_retried(service, task):
 
 def test_client_rejects_answer_signed_with_another_secret(task):
     with VotingService(b"q" * 16, JOB, Recorder()) as other:
-        with VotingClient(other.url, SECRET, JOB, task, 0) as client:
+        with VotingClient(other.url, key_of(task), JOB, task, 0) as client:
             with pytest.raises(RemoteFault):
                 client.call("heartbeat", phase=0, progress=0.0)
 
 
 def test_client_retries_5xx_with_new_seq_then_gives_up(service, recorder, task):
-    with VotingClient(service.url, SECRET, JOB, task, 0, retries=2) as client:
+    with VotingClient(service.url, key_of(task), JOB, task, 0, retries=2) as client:
         with pytest.raises(RemoteFault) as err:
             client.call("failed", reason=RAISE_VALUE)
     assert "3 times" in str(err.value) and not isinstance(err.value, ProtocolError)
@@ -382,7 +400,7 @@ def test_client_connection_refused_is_remote_fault():
     svc = VotingService(SECRET, JOB, Recorder())
     url = svc.start()
     svc.stop()
-    with VotingClient(url, SECRET, JOB, 1, 0, retries=1, timeout=2.0) as client:
+    with VotingClient(url, key_of(1), JOB, 1, 0, retries=1, timeout=2.0) as client:
         with pytest.raises(RemoteFault):
             client.call("heartbeat", phase=0, progress=0.0)
 
@@ -437,7 +455,8 @@ def test_signed_random_json_never_causes_500(service, recorder, http, body):
     event(f"HTTP {response.status_code}")
     assert response.status_code in (200, 400, 403, 409, 422)
     assert len(recorder.seen) == before + (response.status_code == 200)
-    messages.check_mac(SECRET, response.content, response.headers[messages.MAC_HEADER])
+    messages.check_mac(key_of(*sender_of(json.dumps(body).encode())), response.content,
+                       response.headers[messages.MAC_HEADER])
 
 
 def test_a_replica_killed_mid_request_is_logged_in_one_line_not_as_a_crash():

@@ -30,7 +30,8 @@ class Driver:
     (injected so tests and the simulator can drive time); ``poll_interval``: seconds a
     waiting replica is told to wait before asking again. ``outbox`` receives non-reply
     actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
-    counters a replica reported, so the job's counters sum only the winning copies.
+    counters a replica reported, so the job's counters sum only the winning copies;
+    ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with.
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
@@ -42,6 +43,7 @@ class Driver:
         self.commits: dict[int, tuple[A.Winner, ...]] = {}
         self.reports: dict[tuple[int, int, int], tuple[int, dict]] = {}
         self.decisions: list = []
+        self.registrations: dict[tuple[int, int], tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def handle(self, *events) -> list:
@@ -83,6 +85,7 @@ class Driver:
         now, task, replica = self.clock(), message["task"], message["replica"]
         kind = message["kind"]
         if kind == "register":
+            self.registrations[(task, replica)] = (message.get("attempt", ""), message["host"])
             events = [E.ReplicaRegistered(now, task, replica, message["host"])]
         elif kind == "heartbeat":
             events = [E.HeartbeatReceived(now, task, replica, message["progress"])]

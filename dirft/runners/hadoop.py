@@ -48,6 +48,7 @@ from dirft.runners.package import build_task_zip
 from dirft.report import build_report
 from dirft.runtime.manifest import CommitLine, ReplicaLine, to_line
 from dirft.runtime.spec import JobSpec, output_path
+from dirft.service.keys import Keyring
 from dirft.service.server import VotingService
 from fault_injector.plan import plan_faults
 
@@ -243,7 +244,8 @@ class HadoopRunner(Runner):
         scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
                                   min(0.25, conf.get("dirft.heartbeat.interval")),
                                   conf.get("dirft.hadoop.wave.delay"))
-        with VotingService(secret, self.job_id, scheduler.dispatch,
+        keyring = Keyring(enrollment=secret)
+        with VotingService(keyring, self.job_id, scheduler.dispatch,
                            conf.get("dirft.service.bind.host"),
                            conf.get("dirft.service.bind.port"),
                            conf.get("dirft.service.max.body.bytes")) as service:
@@ -256,6 +258,10 @@ class HadoopRunner(Runner):
                 scheduler.run()
             finally:
                 _end_waves(scheduler)
+        if keyring.conflicts:  # two processes spoke for one replica: trust no vote
+            raise JobAborted(f"job {self.job_id}: {keyring.conflicts[0]}; someone holding "
+                             f"the job's enrollment secret spoke for a replica; nothing was "
+                             f"committed")
         return driver, scheduler.hosts()
 
     def _submit_wave(self, plan, files: tuple, number: int, launches: list, on_event):

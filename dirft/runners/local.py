@@ -1,7 +1,9 @@
 """The local runner (the embedded default): a whole job on an emulated cluster here.
 
 Steps: check input and output, plan the map stage, draw the fault plan, start the voting
-service with a fresh per-job secret, run the replicas as real processes
+service with an empty keyring (each replica hands the driver its own key over an inherited
+socket, :mod:`dirft.service.keys`; no key is ever written to a file), run the replicas as
+real processes
 (:class:`~dirft.runners.cluster.LocalCluster`), then the reduce stage, then commit the output
 directory atomically (built under a hidden name beside it, renamed into place). On any
 error nothing is left behind: no output directory, no scratch files, no processes.
@@ -18,6 +20,7 @@ from dirft.runners.driver import Driver
 from dirft.report import build_report
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.spec import JobSpec, output_path
+from dirft.service.keys import Keyring, undumpable
 from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from fault_injector.plan import plan_faults, read_fired
@@ -47,18 +50,20 @@ class LocalRunner(Runner):
         conf = self.job.conf
         driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
         self.driver = driver  # kept for callers: its decision log, commits, core state
-        secret = os.urandom(32)
-        with VotingService(secret, self.job_id, driver.dispatch,
-                           conf.get("dirft.service.bind.host"),
-                           conf.get("dirft.service.bind.port"),
-                           conf.get("dirft.service.max.body.bytes")) as service:
-            spec_path = self._write_spec(work, plan, faults, secret, service.url)
+        keyring = Keyring()
+        with undumpable(), VotingService(keyring, self.job_id, driver.dispatch,
+                                         conf.get("dirft.service.bind.host"),
+                                         conf.get("dirft.service.bind.port"),
+                                         conf.get("dirft.service.max.body.bytes")) as service:
+            spec_path = self._write_spec(work, plan, faults, service.url)
             cluster = LocalCluster(driver, spec_path, plan.nodes,
                                    conf.get("dirft.slots.per.node"),
                                    min(0.25, conf.get("dirft.heartbeat.interval")),
                                    os.path.join(work, "logs"),
                                    node_losses=faults.node_losses,
-                                   fault_log=os.path.join(work, "faults.jsonl"))
+                                   fault_log=os.path.join(work, "faults.jsonl"),
+                                   keyring=keyring,
+                                   handshake_timeout=conf.get("dirft.startup.timeout"))
             try:
                 cluster.run()
             finally:
@@ -100,15 +105,11 @@ class LocalRunner(Runner):
             os.makedirs(os.path.join(work, sub))
         return work
 
-    def _write_spec(self, work: str, plan, faults, secret: bytes, url: str) -> str:
-        secret_file = os.path.join(work, "secret")
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secret)
+    def _write_spec(self, work: str, plan, faults, url: str) -> str:
         job = self.job
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
-            secret_file=secret_file, mapper=job.mapper, combiner=job.combiner,
+            secret_file="", mapper=job.mapper, combiner=job.combiner,
             jobconf=job.conf.items(), cmdenv=job.cmdenv,
             files=[os.path.abspath(f) for f in job.files],
             tasks=[{"index": t.index, "path": t.split.path, "start": t.split.start,

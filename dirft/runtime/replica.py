@@ -25,6 +25,7 @@ from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
 from dirft.runtime.spec import JobSpec, output_path, replica_dir
 from dirft.service.client import VotingClient
+from dirft.service.keys import offer_key
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL
 from fault_injector.plan import EMULATED_CRASH_EXIT, FaultPlan, record_fired, tamper
@@ -83,7 +84,8 @@ class Replica:
     def run(self) -> None:
         """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
-        self.client.call("register", host=self.node, pid=os.getpid())
+        self.client.call("register", host=self.node, pid=os.getpid(),
+                         attempt=os.environ.get("mapreduce_task_attempt_id", "")[:255])
         beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply)
         beat.start()
         try:
@@ -202,10 +204,13 @@ def _signal_own_group(signum: int) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    """``python -m dirft.task --spec JOB.json --task T --replica R [--node NAME]``.
+    """``python -m dirft.task --spec JOB.json --task T --replica R --key-fd N [--node NAME]``.
 
-    Returns the process exit status: 0 done, 1 the user's program failed, 2 the voting
-    service could not be reached or refused us, 75 an emulated crash fault. The Hadoop
+    ``--key-fd``: the Unix socket inherited from the local runner over which this replica
+    hands the driver its fresh key (:func:`dirft.service.keys.offer_key`) before anything
+    else runs. Returns the process exit status: 0 done, 1 the user's program failed, 2 the
+    voting service could not be reached or refused us (or the key handshake failed), 75 an
+    emulated crash fault. The Hadoop
     runner's entry modes, ``--manifest-stdin`` and ``--emit-verified``, are
     :func:`dirft.runtime.streaming_task.main`'s.
     """
@@ -217,12 +222,16 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--spec", required=True)
     parser.add_argument("--task", type=int, required=True)
     parser.add_argument("--replica", type=int, required=True)
+    parser.add_argument("--key-fd", type=int, required=True)
     parser.add_argument("--node", default=socket.gethostname())
     args = parser.parse_args(argv)
+    try:
+        key = offer_key(args.key_fd)
+    except TaskError as err:
+        print(f"dirft: task {args.task} replica {args.replica}: {err}", file=sys.stderr)
+        return 2
     spec = JobSpec.load(args.spec)
-    with open(spec.secret_file, "rb") as f:
-        secret = f.read()
-    with VotingClient(spec.service_url, secret, spec.job_id, args.task, args.replica) as client:
+    with VotingClient(spec.service_url, key, spec.job_id, args.task, args.replica) as client:
         return _run(Replica(spec, args.task, args.replica, client, args.node), client)
 
 
