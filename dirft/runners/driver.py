@@ -92,18 +92,32 @@ class Driver:
         elif kind == "failed":
             events = [E.ReplicaGaveUp(now, task, replica, message["reason"])]
         else:
-            events = self._request_events(now, message)
+            return self._request(now, message)
         return self._reply(task, replica, kind, self.handle(*events))
 
-    def _request_events(self, now: float, message: dict) -> list:
+    def _request(self, now: float, message: dict) -> dict:
+        """A ``request``: its report first; only if the core took it, the work request
+        (a refused report changes nothing and asks for nothing). The report's output bytes
+        and counters are kept before the core sees it (a vote may finish the job) and put
+        back as they were if the core refused it."""
         task, replica, report = message["task"], message["replica"], message.get("report")
-        events = []
+        actions = []
         if report is not None:
             key = (task, report["subsplit"], replica)
+            before = self.reports.get(key)
             self.reports[key] = (report["output_bytes"], report.get("counters", {}))
-            events.append(E.SignatureReported(now, task, replica, report["subsplit"],
-                                              report["signature"], report["output_bytes"]))
-        return events + [E.WorkRequested(now, task, replica)]
+            actions = self.handle(E.SignatureReported(now, task, replica, report["subsplit"],
+                                                      report["signature"],
+                                                      report["output_bytes"]))
+            if any(isinstance(a, A.RejectMessage) and (a.task, a.replica) == (task, replica)
+                   for a in actions):
+                if before is None:
+                    self.reports.pop(key, None)
+                else:
+                    self.reports[key] = before
+                return self._reply(task, replica, "request", actions)
+        actions += self.handle(E.WorkRequested(now, task, replica))
+        return self._reply(task, replica, "request", actions)
 
     def _reply(self, task: int, replica: int, kind: str, actions: list) -> dict:
         for action in actions:
