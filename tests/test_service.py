@@ -489,3 +489,45 @@ def test_a_replica_killed_mid_request_is_logged_in_one_line_not_as_a_crash():
         service.stop()
     assert [r.levelno for r in records] == [logging.INFO]
     assert "closed mid-request" in records[0].getMessage()
+
+
+# ---------------------------------------------------------------------- slow clients
+
+def _raw(url):
+    import socket
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.settimeout(60)
+    return sock
+
+
+def test_slow_headers_and_slow_bodies_are_cut():
+    with VotingService(SECRET, JOB, Recorder(), timeout=0.5) as svc:
+        headers, body = _raw(svc.url), _raw(svc.url)
+        headers.sendall(b"POST /v1/message HTTP/1.1\r\nHost: x\r\n")  # never ends
+        body.sendall(b"POST /v1/message HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        assert headers.recv(100) == b""  # cut by the guard, no answer
+        answer = body.recv(1000)
+        assert answer.startswith(b"HTTP/1.1 408") and b"within" in answer
+        assert svc.guard.cut["timeout"] == 1 and svc.rejections == {408: 1}
+        headers.close(), body.close()
+
+
+def test_beyond_the_connection_cap_the_longest_idle_connection_makes_room():
+    with VotingService(SECRET, JOB, Recorder(), max_connections=3) as svc:
+        idle = [_raw(svc.url) for _ in range(3)]
+        with VotingClient(svc.url, key_of(7), JOB, 7, 0) as client:
+            assert client.call("heartbeat", phase=0, progress=0.0)["action"] == "wait"
+        assert idle[0].recv(10) == b"" and svc.guard.cut["evicted"] >= 1
+        assert svc.guard.open_connections <= 3
+        for sock in idle:
+            sock.close()
+
+
+def test_rejection_logs_are_rate_limited(caplog):
+    with VotingService(SECRET, JOB, Recorder()) as svc, requests.Session() as http:
+        with caplog.at_level(logging.WARNING, logger="dirft.service"):
+            for _ in range(60):
+                assert post(http, svc, message(1), mac="00" * 32).status_code == 401
+    assert svc.rejections == {401: 60}
+    assert len(logs(caplog)) == 20 and svc.limiter.suppressed == 40

@@ -25,6 +25,12 @@ Checks, in order (the first failing one answers, logs one WARNING line on logger
    a peer that vanishes mid-request (killed replica) -> one INFO line, nothing else;
    any other exception -> 500 with an ERROR log line and traceback; the service goes on.
 
+Around all this (:mod:`dirft.service.guard`): a connection must send a request's headers
+within ``timeout`` seconds (of connecting, or of its previous answer) and its body within
+``timeout`` more (else 408), at most ``max_connections`` are open (the one idle the longest
+is evicted for a new one), and log lines are rate-limited per kind; asyncio's own errors
+(``accept`` at the file-descriptor limit) are one rate-limited line, no traceback.
+
 A rejected message never reaches the dispatcher. Every response is compact JSON; an
 answer to an authenticated request (200 or error) carries its own ``X-Dirft-MAC`` under
 the sender's key, so replicas can authenticate the driver's answers; a refusal before
@@ -36,7 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import threading
+import time
 from typing import Any, Callable
 
 from aiohttp import ClientPayloadError, web
@@ -44,6 +52,7 @@ from aiohttp import ClientPayloadError, web
 from dirft.errors import ProtocolError
 from dirft.service import keys as K
 from dirft.service import messages
+from dirft.service.guard import ConnectionGuard, LogLimiter, quiet_exception_handler
 from dirft.service.messages import MIN_SECRET_BYTES, ROUTE, check_secret  # noqa: F401 (API)
 
 START_TIMEOUT_S = 10.0
@@ -51,6 +60,14 @@ START_TIMEOUT_S = 10.0
 
 STOP_TIMEOUT_S = 10.0
 """Seconds :meth:`VotingService.stop` waits for the loop thread to end."""
+
+def default_max_connections() -> int:
+    """Half the soft open-files limit (the driver needs descriptors for its replicas too),
+    between 16 and 4096."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft = 8192 if soft == resource.RLIM_INFINITY else soft
+    return max(16, min(4096, soft // 2))
+
 
 def _one_line(text: str, limit: int = 300) -> str:
     """Return ``text`` on one line, cut to ``limit`` chars, for logs and error bodies."""
@@ -80,14 +97,19 @@ class VotingService:
     ``dispatcher(message: dict) -> dict`` receives validated messages in the loop thread
     and returns the response, or raises :class:`ProtocolError` to refuse with its status;
     ``host``/``port`` (0 = any free port) to listen on; ``max_body_bytes`` (bytes) caps a
-    request body; ``logger`` defaults to ``logging.getLogger("dirft.service")``.
+    request body; ``logger`` defaults to ``logging.getLogger("dirft.service")``;
+    ``timeout`` (seconds) bounds the wait for a request's headers (from connecting or from
+    the previous answer) and for its body (:mod:`dirft.service.guard`; a slow body is a
+    408); ``max_connections`` caps open connections (default
+    :func:`default_max_connections`). Log lines are rate-limited per kind (20 per 10 s).
     Use :meth:`start`/:meth:`stop` or ``with VotingService(...) as service:``.
     """
 
     def __init__(self, keys: "K.Keyring | bytes", job_id: str,
                  dispatcher: Callable[[dict], dict], host: str = "127.0.0.1",
                  port: int = 0, max_body_bytes: int = 65536,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, timeout: float = 30.0,
+                 max_connections: int | None = None) -> None:
         """Configure the service; nothing listens before :meth:`start`. Raises ValueError."""
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
@@ -95,6 +117,10 @@ class VotingService:
         self._job_id, self._dispatcher = job_id, dispatcher
         self._host, self._port, self._max_body = host, port, max_body_bytes
         self._log = logger or logging.getLogger("dirft.service")
+        self._timeout = timeout
+        self._max_connections = max_connections or default_max_connections()
+        self.limiter = LogLimiter(self._log, time.monotonic)
+        self.guard: ConnectionGuard | None = None
         self._sequences = messages.SequenceTracker()
         self._counts_lock = threading.Lock()
         self._rejections: dict[int, int] = {}
@@ -191,15 +217,21 @@ class VotingService:
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()
+        self._loop.set_exception_handler(quiet_exception_handler(self.limiter))
+        self.guard = ConnectionGuard(runner.server, self._max_connections, self._timeout,
+                                     self.limiter)
+        server = None
         try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-            host, port = runner.addresses[0][:2]
+            server = await self._loop.create_server(self.guard, self._host, self._port,
+                                                    reuse_address=True)
+            host, port = server.sockets[0].getsockname()[:2]
             self._url = f"http://{host}:{port}" if ":" not in host else \
                 f"http://[{host}]:{port}"
             self._ready.set()
             await self._stop_event.wait()
         finally:
+            if server is not None:
+                server.close()
             await runner.cleanup()
 
     # ------------------------------------------------------------------ requests
@@ -208,6 +240,14 @@ class VotingService:
         """Answer one ``POST /v1/message``: check, dispatch, sign the response."""
         who = {"request": request, "task": None, "replica": None,  # peer looked up if logged
                "key": None}  # the sender's key once authenticated: signs the answer
+        self.guard.request_started(request.transport)
+        try:
+            return await self._answer(request, who)
+        finally:
+            self.guard.request_done(request.transport)
+
+    async def _answer(self, request: web.Request, who: dict) -> web.Response:
+        """Check, dispatch and sign the answer of one request."""
         try:
             message = await self._admit(request, who)
             answer = self._dispatcher(message)
@@ -217,7 +257,8 @@ class VotingService:
         except ProtocolError as err:
             return self._reject(who, err.status, str(err))
         except ConnectionResetError:  # a replica killed mid-request: nobody to answer
-            self._log.info("connection from %s closed mid-request", _describe(who))
+            self.limiter.log("closed-mid-request", logging.INFO,
+                             "connection from %s closed mid-request", _describe(who))
             return web.Response(status=400)
         except Exception as err:  # noqa: BLE001 - a dispatcher bug must not kill us
             return self._crash(who, err)
@@ -274,6 +315,16 @@ class VotingService:
         who["key"] = key
 
     async def _read_body(self, request: web.Request) -> bytes:
+        """Return the body within ``timeout`` seconds; raise ProtocolError 408 if it is
+        slower, 413 beyond the cap, 400 if cut short."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._read_body_now(request)
+        except TimeoutError:
+            raise ProtocolError(f"body not received within {self._timeout:.0f} s",
+                                408) from None
+
+    async def _read_body_now(self, request: web.Request) -> bytes:
         """Return the body; raise ProtocolError 413 beyond the cap, 400 if cut short.
 
         A declared ``Content-Length`` within the cap is read in one go (the common case,
@@ -309,8 +360,12 @@ class VotingService:
             return self._crash(who, ValueError(f"dispatcher raised ProtocolError with "
                                                f"status {status}: {reason}"))
         line = _one_line(reason)
-        self._log.warning("rejected %d from %s: %s", status, _describe(who), line)
-        return self._refuse(status, line, who["key"])
+        self.limiter.log(f"rejected-{status}", logging.WARNING, "rejected %d from %s: %s",
+                         status, _describe(who), line)
+        response = self._refuse(status, line, who["key"])
+        if status in (408, 413):  # the rest of the body is not worth waiting for
+            response.force_close()
+        return response
 
     def _crash(self, who: dict, err: BaseException) -> web.Response:
         """Log the dispatcher's (or our) unexpected exception; answer 500."""
