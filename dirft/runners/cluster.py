@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from dirft.core import actions as A
 from dirft.core import events as E
-from dirft.errors import JobAborted, ProtocolError
+from dirft.errors import ProtocolError
 from dirft.service import keys
 from fault_injector.plan import Fault, record_fired
 
@@ -65,7 +65,8 @@ class LocalCluster:
         self.keyring, self.handshake_timeout = keyring, handshake_timeout
 
     def run(self) -> None:
-        """Drive the map stage to its end. Raises :class:`JobAborted` beyond tolerance."""
+        """Drive the map stage to its end. Raises :class:`JobAborted` beyond tolerance,
+        :class:`EnvironmentFault` when replicas failed on the environment instead."""
         self.driver.handle(E.JobStarted(self.driver.now()))
         last_tick = self.driver.now()
         deadline = None
@@ -83,7 +84,7 @@ class LocalCluster:
             if deadline is not None and now > deadline:
                 self.kill_all("grace period over")
         if self.aborted:
-            raise JobAborted(self.aborted.message)
+            raise self.driver.abort_error(self.aborted)
 
     def _apply(self, item) -> None:
         if isinstance(item, ProcessExited):

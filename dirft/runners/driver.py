@@ -16,7 +16,8 @@ from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.core.state import JobState
 from dirft.counters import Counters
-from dirft.errors import ProtocolError
+from dirft.errors import (ENVIRONMENT_PREFIX, DirftError, EnvironmentFault, JobAborted,
+                          ProtocolError)
 
 #: The core's decisions, logged in order in :attr:`Driver.decisions` (and by the simulator)
 #: so a real run and a simulated one can be compared decision by decision.
@@ -31,7 +32,8 @@ class Driver:
     waiting replica is told to wait before asking again. ``outbox`` receives non-reply
     actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
     counters a replica reported, so the job's counters sum only the winning copies;
-    ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with.
+    ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with;
+    ``failures`` the reason each replica that gave up reported.
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
@@ -44,6 +46,7 @@ class Driver:
         self.reports: dict[tuple[int, int, int], tuple[int, dict]] = {}
         self.decisions: list = []
         self.registrations: dict[tuple[int, int], tuple[str, str]] = {}
+        self.failures: dict[tuple[int, int], str] = {}
         self._lock = threading.Lock()
 
     def handle(self, *events) -> list:
@@ -90,6 +93,7 @@ class Driver:
         elif kind == "heartbeat":
             events = [E.HeartbeatReceived(now, task, replica, message["progress"])]
         elif kind == "failed":
+            self.failures[(task, replica)] = message["reason"]
             events = [E.ReplicaGaveUp(now, task, replica, message["reason"])]
         else:
             return self._request(now, message)
@@ -133,6 +137,18 @@ class Driver:
                 return {"action": "wait", "retry_after": self.poll_interval}
             return {"action": "exit"}
         return {"action": "ok"} if kind != "request" else {"action": "exit"}
+
+    def abort_error(self, abort: A.AbortJob) -> DirftError:
+        """The error to raise for ``abort``: :class:`EnvironmentFault` naming the cause if a
+        replica of the aborted task gave up on an environment error (disk full, program
+        missing, a limit: every replica would hit it), else :class:`JobAborted`."""
+        causes = [reason for (task, _), reason in sorted(self.failures.items())
+                  if task == abort.task and reason.startswith(ENVIRONMENT_PREFIX)]
+        if not causes:
+            return JobAborted(abort.message)
+        return EnvironmentFault(f"task {abort.task}: {causes[0][len(ENVIRONMENT_PREFIX):]} "
+                                f"({len(causes)} replica(s) failed this way; it is not a "
+                                f"fault to tolerate: fix it and rerun)")
 
     # -- results -----------------------------------------------------------------------
     def winning_counters(self) -> Counters:

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 
+from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
 from dirft.runners.base import Runner, check_output_absent, plan_job, resolve_inputs
 from dirft.runners.cluster import LocalCluster
 from dirft.runners.driver import Driver
@@ -42,6 +43,12 @@ class LocalRunner(Runner):
         work = self._work_dir()
         try:
             return self._run_in(work, plan, faults, started)
+        except OSError as err:  # the driver's own writes: scratch full, read-only, ...
+            if err.errno not in ENVIRONMENT_ERRNOS:
+                raise
+            raise EnvironmentFault(f"{err.strerror} ({err.filename or work}); nothing was "
+                                   f"committed: free space or fix permissions, then "
+                                   f"rerun") from None
         finally:
             if not conf.get("dirft.keep.temp"):
                 shutil.rmtree(work, ignore_errors=True)
@@ -81,7 +88,7 @@ class LocalRunner(Runner):
                                   faults, timings, counters, True)
             _write_json(os.path.join(staging, "_dirft_report.json"), report)
             open(os.path.join(staging, "_SUCCESS"), "wb").close()
-            os.rename(staging, self.job.output)
+            _commit(staging, self.job.output)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return report
@@ -97,10 +104,17 @@ class LocalRunner(Runner):
                            conf.get("mapred.map.tasks.fault.inject"))
 
     def _work_dir(self) -> str:
-        base = self.job.conf.get("dirft.local.dir") or \
-            os.path.dirname(os.path.abspath(self.job.output))
-        os.makedirs(base, exist_ok=True)
-        work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+        """Create the job's scratch directory; raise EnvironmentFault if it cannot be."""
+        local = self.job.conf.get("dirft.local.dir")
+        base = local or os.path.dirname(os.path.abspath(self.job.output))
+        try:
+            os.makedirs(base, exist_ok=True)
+            work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+        except OSError as err:
+            what = "dirft.local.dir" if local else "the output's parent directory"
+            raise EnvironmentFault(f"cannot create the job's scratch directory in {base} "
+                                   f"({what}): {err.strerror}; make it writable or set "
+                                   f"dirft.local.dir to a directory that is") from None
         for sub in ("logs", "maps", "attempts", "reduce"):
             os.makedirs(os.path.join(work, sub))
         return work
@@ -150,6 +164,21 @@ class LocalRunner(Runner):
         for path in self.job.files:
             os.symlink(os.path.abspath(path), os.path.join(cwd, os.path.basename(path)))
         return cwd
+
+
+def _commit(staging: str, output: str) -> None:
+    """Rename the finished ``staging`` directory to ``output``, atomically. Raises
+    :class:`InputError` if ``output`` appeared while the job ran (another job with the
+    same -output won the race), EnvironmentFault for other failures."""
+    try:
+        os.rename(staging, output)
+    except OSError as err:
+        if os.path.exists(output):
+            raise InputError(f"output directory {output} appeared while this job ran "
+                             f"(another job with the same -output?); this run's output "
+                             f"was discarded, the other one's kept") from None
+        raise EnvironmentFault(f"cannot rename the finished output into {output}: "
+                               f"{err.strerror}") from None
 
 
 def _write_json(path: str, data: dict) -> None:

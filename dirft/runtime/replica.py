@@ -20,7 +20,9 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict
 
-from dirft.errors import DirftError, RemoteFault, TaskError
+from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
+                          EnvironmentFault, RemoteFault, StorageError, TaskError)
+from dirft.service.messages import MAX_COUNTER_GROUPS, MAX_COUNTER_NAMES
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
 from dirft.runtime.spec import JobSpec, output_path, replica_dir
@@ -108,7 +110,7 @@ class Replica:
             result, signature = self._map(start, length, phase, beat, final, log,
                                           slowdown=self.faults.stragglers.get(self.node, 1.0))
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
-                "counters": result.counters.to_dict()}
+                "counters": _within_limits(result.counters.to_dict())}
 
     def _map(self, start: int, length: int, phase: int, beat: Heartbeat, final: str, log,
              commit=None, slowdown: float = 1.0):
@@ -194,6 +196,31 @@ class Replica:
                 os.symlink(path, link)
 
 
+def _within_limits(counters: dict) -> dict:
+    """Return ``counters`` if the voting service accepts them; else raise
+    :class:`EnvironmentFault` (a limit of the job, as Hadoop's own counter limits)."""
+    groups = len(counters)
+    names = max((len(n) for n in counters.values()), default=0)
+    if groups > MAX_COUNTER_GROUPS or names > MAX_COUNTER_NAMES:
+        raise EnvironmentFault(
+            f"the map phase reported {groups} counter groups (largest: {names} counters); at "
+            f"most {MAX_COUNTER_GROUPS} groups of {MAX_COUNTER_NAMES} are accepted (Hadoop "
+            f"fails such a job too: mapreduce.job.counters.groups.max, default 50)")
+    return counters
+
+
+def environment_reason(err: BaseException) -> str | None:
+    """The ``failed`` reason of an error that is the environment's doing, else None."""
+    if isinstance(err, EnvironmentFault):
+        return ENVIRONMENT_PREFIX + str(err)
+    cause = err if isinstance(err, OSError) else err.__cause__ or err.__context__
+    if isinstance(cause, OSError) and cause.errno in ENVIRONMENT_ERRNOS:
+        where = f" ({cause.filename})" if cause.filename else ""
+        also = f": {err}" if err is not cause else ""
+        return f"{ENVIRONMENT_PREFIX}{cause.strerror}{where}{also}"
+    return None
+
+
 def _signal_own_group(signum: int) -> None:
     """Send ``signum`` to this replica and its mapper: its process group if it leads one
     (the local runner starts each replica in its own session), else to itself only."""
@@ -245,10 +272,13 @@ def _run(replica: Replica, client: VotingClient, reported_failure_code: int = 1)
     except EmulatedCrash as err:
         print(f"dirft: {where}: {err}", file=sys.stderr)
         return EMULATED_CRASH_EXIT
-    except TaskError as err:
+    except (TaskError, EnvironmentFault, StorageError, OSError) as err:
+        env = environment_reason(err)
+        if env is None and not isinstance(err, TaskError):
+            raise
         print(f"dirft: {where}: {err}", file=sys.stderr)
         try:
-            client.call("failed", reason=str(err)[:2000])
+            client.call("failed", reason=(env or str(err))[:2000])
         except DirftError:
             return 1
         return reported_failure_code
