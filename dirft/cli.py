@@ -17,6 +17,7 @@ import json
 import shlex
 import sys
 
+from dirft import __version__
 from dirft.cli_jobs import register as register_job_commands
 from dirft.config import JobConf
 from dirft.errors import DirftError, JobAborted, UsageError
@@ -39,15 +40,32 @@ RUNNERS = {"local": LocalRunner, "hadoop": _hadoop_runner}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line as one :class:`UsageError` line."""
+    """argparse that reports a bad command line as one :class:`UsageError` line (printed
+    once, after the one ``dirft: error:`` prefix, by :func:`main`)."""
 
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+STREAMING_DESCRIPTION = """\
+Run a Hadoop Streaming job with its map tasks protected by dirft. Options mean what they
+mean to hadoop-streaming.jar; -D and -conf also take dirft.* keys (see
+mapred-site.example.xml). Commands run without a shell; the output directory must not
+exist and appears atomically, with _SUCCESS and _dirft_report.json.
+
+exit status: 0 success, 1 bad configuration, input or job, 2 bad command line,
+3 job aborted beyond its fault tolerance.
+
+example:
+  dirft streaming -input in.txt -output out -mapper cat -reducer cat \\
+      -D mapred.map.tasks.fault.tolerance=1 -D mapreduce.job.reduces=2
+"""
 
 
 def _streaming_parser(sub) -> None:
     p = sub.add_parser("streaming", help="run a Hadoop Streaming job under dirft",
-                       allow_abbrev=False, description=__doc__)
+                       allow_abbrev=False, description=STREAMING_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-input", action="append", required=True, metavar="PATH",
                    help="input file, directory or glob (repeatable)")
     p.add_argument("-output", required=True, metavar="DIR", help="output directory (must not exist)")
@@ -62,8 +80,25 @@ def _streaming_parser(sub) -> None:
                    help="Hadoop configuration XML such as mapred-site.xml (repeatable)")
     p.add_argument("-files", action="append", default=[], metavar="F1,F2",
                    help="files linked into each task's working directory")
+    p.add_argument("-file", action="append", default=[], metavar="FILE", dest="file",
+                   help="deprecated single-file form of -files, as in Hadoop")
+    p.add_argument("-archives", action="append", default=[], metavar="A1,A2",
+                   help="archives (.zip .jar .tar .tgz .tar.gz) unpacked into each task's "
+                        "working directory under their name, or NAME for archive#NAME")
     p.add_argument("-cmdenv", action="append", default=[], metavar="NAME=VALUE",
                    help="environment variable for the tasks")
+    p.add_argument("-partitioner", metavar="CLASS",
+                   help="Java partitioner class; the local runner follows "
+                        "org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner and "
+                        "HashPartitioner")
+    p.add_argument("-inputformat", metavar="CLASS",
+                   help="only TextInputFormat (the default): dirft reads text lines itself")
+    p.add_argument("-outputformat", metavar="CLASS",
+                   help="only TextOutputFormat (the default)")
+    p.add_argument("-lazyOutput", action="store_true",
+                   help="create no empty part file (Hadoop's LazyOutputFormat)")
+    p.add_argument("-verbose", action="store_true",
+                   help="log what dirft does (plan, service, Hadoop commands) on stderr")
     p.add_argument("--runner", choices=sorted(RUNNERS), default="local",
                    help="where to run (default: local, an emulated cluster here; hadoop: "
                         "a Hadoop cluster, paths on HDFS, see dirft.hadoop.* and "
@@ -77,7 +112,8 @@ def _chaos_parser(sub) -> None:
     p.add_argument("--runs", type=_at_least_one, default=200,
                    help="schedules to run (default 200)")
     p.add_argument("--seed", type=int, default=1, help="seed of the schedules")
-    p.add_argument("--workdir", help="scratch directory (default: a new one in $TMPDIR)")
+    p.add_argument("--work-dir", dest="workdir",
+                   help="scratch directory (default: a new one in $TMPDIR)")
     p.set_defaults(func=_chaos)
 
 
@@ -113,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole ``dirft`` command line."""
     parser = _Parser(prog="dirft", description="Data-interweaved replication for Hadoop "
                      "Streaming map tasks", allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"dirft {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _streaming_parser(sub)
     register_job_commands(sub)
@@ -132,12 +169,48 @@ def job_from_args(args) -> StreamingJob:
         if args.numReduceTasks < 0:
             raise UsageError(f"-numReduceTasks {args.numReduceTasks}: must be 0 or more")
         defines.append(f"mapreduce.job.reduces={args.numReduceTasks}")
-    conf = JobConf.load(args.conf, defines)
-    files = [f for group in args.files for f in group.split(",") if f]
+    if args.partitioner:
+        defines.append(f"mapreduce.job.partitioner.class={args.partitioner}")
+    check_formats(args.inputformat, args.outputformat)
+    conf = JobConf.load(args.conf, check_defines(defines))
     return StreamingJob(inputs=args.input, output=args.output,
                         mapper=_argv(args.mapper, "-mapper"), conf=conf,
                         combiner=_argv(args.combiner, "-combiner"), reducer=reducer,
-                        files=files, cmdenv=parse_cmdenv(args.cmdenv))
+                        files=_commas(args.files) + list(args.file),
+                        archives=_commas(args.archives), cmdenv=parse_cmdenv(args.cmdenv),
+                        lazy_output=args.lazyOutput)
+
+
+TEXT_FORMATS = {
+    "-inputformat": ("TextInputFormat", "org.apache.hadoop.mapred.TextInputFormat"),
+    "-outputformat": ("TextOutputFormat", "org.apache.hadoop.mapred.TextOutputFormat"),
+}
+
+
+def check_formats(inputformat: str | None, outputformat: str | None) -> None:
+    """Accept ``-inputformat``/``-outputformat`` only for the text formats dirft follows
+    (short or full class name); raise :class:`UsageError` naming the option otherwise:
+    replicas read byte ranges of text as ``LineRecordReader`` does and sign text lines."""
+    for option, value in (("-inputformat", inputformat), ("-outputformat", outputformat)):
+        if value is not None and value not in TEXT_FORMATS[option]:
+            raise UsageError(f"{option} {value}: dirft follows only "
+                             f"{TEXT_FORMATS[option][1]} (replicas split text at line "
+                             "boundaries and sign the text lines); leave the option out")
+
+
+def _commas(groups: list) -> list:
+    """``-files a,b -files c`` -> ``[a, b, c]``."""
+    return [f for group in groups for f in group.split(",") if f]
+
+
+def check_defines(defines: list) -> list:
+    """Return ``defines`` (``-D`` arguments) unchanged, or raise :class:`UsageError` for one
+    that is not ``key=value`` (a bad command line: exit status 2)."""
+    for item in defines:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-D {item!r}: expected key=value, e.g. -D mapreduce.job.reduces=2")
+    return defines
 
 
 def _argv(command: str | None, option: str) -> list | None:
@@ -152,7 +225,17 @@ def _argv(command: str | None, option: str) -> list | None:
     return argv
 
 
+def _verbose(on: bool) -> None:
+    """``-verbose``: dirft's and mrjob's log records at INFO on stderr."""
+    if on:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="dirft: %(name)s: %(message)s")
+
+
 def _streaming(args) -> int:
+    _verbose(args.verbose)
     report = RUNNERS[args.runner](job_from_args(args)).run()
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))

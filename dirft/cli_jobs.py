@@ -6,7 +6,7 @@
 SIZE) [--seed N] OUT``
     writes GridMix2-like data: one file for ``--size``, a directory of N part files (one
     per input split) for ``--splits`` (:mod:`dirft.gridmix.generate`).
-``dirft gridmix run SPEC.yaml [--out DIR] [--work DIR]``
+``dirft gridmix run SPEC.yaml [--out DIR] [--work-dir DIR]``
     runs an experiment grid and writes ``results.csv``, ``run-info.json`` and PNG figures
     to DIR (default ``results/<spec name>/`` beside the spec); see
     :mod:`dirft.gridmix.spec`, :mod:`dirft.gridmix.experiment`, :mod:`dirft.gridmix.results`.
@@ -70,7 +70,8 @@ def _experiment_parser(gsub) -> None:
     g.add_argument("spec", help="the spec, e.g. gridmix_runs/faults-crash.yaml")
     g.add_argument("--out", help="results directory (default: results/<spec name>/ beside "
                                  "the spec)")
-    g.add_argument("--work", help="where scratch data goes (default: the system's temp)")
+    g.add_argument("--work-dir", dest="work",
+                   help="scratch directory for data and outputs (default: the system's temp)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.set_defaults(func=_experiment)
 
@@ -116,8 +117,11 @@ def _runner_class(name: str):
 
 
 def _run_command(args) -> int:
+    from dirft.cli import check_defines
     from dirft.mrjob_steps import run_mrjob, summary_line
     from dirft.report import summary_lines
+
+    check_defines(args.defines)
 
     run = run_mrjob(args.script, args.inputs, args.output, _runner_class(args.runner),
                     args.conf, args.defines)
@@ -143,17 +147,25 @@ def _generate(args) -> int:
     if args.splits is not None:
         if args.split_size is None:
             raise UsageError("gridmix generate: --splits needs --split-size, e.g. 8MiB")
-        sizes = generate_splits(args.out, args.splits, parse_bytes(args.split_size,
+        sizes = generate_splits(args.out, args.splits, _size_arg(args.split_size,
                                 "--split-size"), args.seed, args.dataset)
         print(f"dirft: wrote {len(sizes)} part files, {sum(sizes)} bytes of GridMix "
               f"{args.dataset} data, to {args.out}")
         return 0
     if args.split_size is not None:
         raise UsageError("gridmix generate: --split-size goes with --splits, not --size")
-    written = generate_file(args.out, parse_bytes(args.size, "--size"), args.seed, args.dataset)
+    written = generate_file(args.out, _size_arg(args.size, "--size"), args.seed, args.dataset)
     noun = "text" if args.dataset == "text" else f"{args.dataset} data"
     print(f"dirft: wrote {written} bytes of GridMix {noun} to {args.out}")
     return 0
+
+
+def _size_arg(text: str, option: str) -> int:
+    """``parse_bytes`` of a command-line value; a bad size is a :class:`UsageError`."""
+    try:
+        return parse_bytes(text, option)
+    except DirftError as err:
+        raise UsageError(str(err)) from None
 
 
 class _Progress:

@@ -35,7 +35,7 @@ def _rows(path) -> tuple[list, list]:
 def test_a_tiny_spec_runs_end_to_end(tmp_path, capsys):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
-    code, out, err = run_cli(capsys, "gridmix", "run", spec, "--work", tmp_path / "work")
+    code, out, err = run_cli(capsys, "gridmix", "run", spec, "--work-dir", tmp_path / "work")
     assert code == 0, err
     results = tmp_path / "results" / "tiny"
     header, rows = _rows(results / "results.csv")

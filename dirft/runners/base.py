@@ -27,7 +27,9 @@ class StreamingJob:
     ``inputs``: paths, directories or globs (``-input``, repeatable); ``output``: the output
     directory, which must not exist; ``mapper``/``combiner``/``reducer``: argv lists (None:
     no combiner / identity reducer); ``conf``: the merged jobconf; ``files``: ``-files``
-    paths; ``cmdenv``: ``-cmdenv`` variables. The number of reduces is
+    entries (``path`` or ``path#name``); ``archives``: ``-archives`` entries, unpacked for
+    the tasks (:mod:`dirft.runners.distcache`); ``cmdenv``: ``-cmdenv`` variables;
+    ``lazy_output``: ``-lazyOutput``, no empty part file (Hadoop's ``LazyOutputFormat``). The number of reduces is
     ``mapreduce.job.reduces`` in ``conf`` (0 = map-only, one part per map task).
     """
 
@@ -39,6 +41,8 @@ class StreamingJob:
     reducer: list | None = None
     files: list = field(default_factory=list)
     cmdenv: dict = field(default_factory=dict)
+    archives: list = field(default_factory=list)
+    lazy_output: bool = False
 
     @property
     def num_reduces(self) -> int:
@@ -81,6 +85,17 @@ def _listing(path: str) -> list[str]:
         return [path]
     names = sorted(n for n in os.listdir(path) if not n.startswith(("_", ".")))
     return [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+
+
+def drop_empty_parts(out_dir: str) -> list[str]:
+    """``-lazyOutput``: remove the empty ``part-*`` files of ``out_dir`` (Hadoop's
+    ``LazyOutputFormat`` creates a part file only on its first record). Returns the names
+    removed, sorted."""
+    empty = sorted(n for n in os.listdir(out_dir) if n.startswith("part-")
+                   and os.path.getsize(os.path.join(out_dir, n)) == 0)
+    for name in empty:
+        os.unlink(os.path.join(out_dir, name))
+    return empty
 
 
 def check_output_absent(output: str) -> None:

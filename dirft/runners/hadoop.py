@@ -40,6 +40,7 @@ from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
 from dirft.errors import ConfigError, InputError, JobAborted
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, scheme_of
+from dirft.runners.distcache import split_entry
 from dirft.runners.driver import Driver
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import direct_report, hadoop_section, placement
@@ -208,16 +209,19 @@ class HadoopRunner(Runner):
         files = [(spec_path, cmd.SPEC_NAME), (zip_path, cmd.ZIP_NAME)]
         if secret_file:
             files.append((secret_file, cmd.SECRET_NAME))
-        for path in self.job.files:
-            local = os.path.abspath(path) if "://" not in path else path
-            files.append((local, posixpath.basename(path)))
+        for entry in self.job.files:
+            path, name = split_entry(entry)
+            files.append((os.path.abspath(path) if "://" not in path else path, name))
         return tuple(files)
 
     def _command(self, files: tuple, jobconf: dict, manifest: str, output: str,
                  mapper: str, reducer: str | None) -> cmd.StreamingCommand:
+        archives = tuple((os.path.abspath(p) if "://" not in p else p, n) for p, n in
+                         (split_entry(a, "-archives") for a in self.job.archives))
         return cmd.StreamingCommand(self.hadoop_bin, self.jar, files, jobconf,
                                     cmd.task_cmdenv(self.job.cmdenv), manifest, output,
-                                    mapper, reducer)
+                                    mapper, reducer, archives=archives,
+                                    extra=("-lazyOutput",) if self.job.lazy_output else ())
 
     def _user_conf(self) -> dict:
         conf = self.job.conf

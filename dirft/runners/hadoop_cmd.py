@@ -50,12 +50,15 @@ class StreamingCommand:
     mapper: str
     reducer: str | None = None
     extra: tuple = field(default_factory=tuple)
+    archives: tuple = field(default_factory=tuple)  # (path, name) pairs, for -archives
 
     def argv(self) -> list[str]:
         """The argv, ready for ``subprocess``."""
         args = [*self.hadoop_bin, "jar", self.streaming_jar]
         if self.files:
             args += ["-files", ",".join(files_arg(path, name) for path, name in self.files)]
+        if self.archives:
+            args += ["-archives", ",".join(files_arg(p, n) for p, n in self.archives)]
         for key, value in sorted(self.jobconf.items()):
             args += ["-D", f"{key}={value}"]
         for name, value in sorted(self.cmdenv.items()):

@@ -15,7 +15,9 @@ import shutil
 import tempfile
 
 from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
-from dirft.runners.base import Runner, check_output_absent, plan_job, resolve_inputs
+from dirft.runners import distcache
+from dirft.runners.base import (Runner, check_output_absent, drop_empty_parts, plan_job,
+                                resolve_inputs)
 from dirft.runners.cluster import LocalCluster
 from dirft.runners.driver import Driver
 from dirft.report import build_report
@@ -81,6 +83,8 @@ class LocalRunner(Runner):
         try:
             os.makedirs(staging)
             counters = self._reduce(work, plan, driver, staging)
+            if self.job.lazy_output:
+                drop_empty_parts(staging)
             timings = {"map": mapped - started, "reduce": self.clock() - mapped,
                        "makespan": self.clock() - started}
             report = build_report(self.job_id, conf, plan, driver.state,
@@ -117,6 +121,7 @@ class LocalRunner(Runner):
                                    f"dirft.local.dir to a directory that is") from None
         for sub in ("logs", "maps", "attempts", "reduce"):
             os.makedirs(os.path.join(work, sub))
+        self.cache = distcache.stage(self.job.files, self.job.archives, work)
         return work
 
     def _write_spec(self, work: str, plan, faults, url: str) -> str:
@@ -125,7 +130,7 @@ class LocalRunner(Runner):
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
             secret_file="", mapper=job.mapper, combiner=job.combiner,
             jobconf=job.conf.items(), cmdenv=job.cmdenv,
-            files=[os.path.abspath(f) for f in job.files],
+            files=self.cache,
             tasks=[{"index": t.index, "path": t.split.path, "start": t.split.start,
                     "length": t.split.length,
                     "subsplits": [[s.start, s.length] for s in t.subsplits]}
@@ -161,8 +166,8 @@ class LocalRunner(Runner):
     def _reduce_cwd(self, work: str) -> str:
         cwd = os.path.join(work, "attempts", "reduce")
         os.makedirs(cwd, exist_ok=True)
-        for path in self.job.files:
-            os.symlink(os.path.abspath(path), os.path.join(cwd, os.path.basename(path)))
+        for path in self.cache:
+            os.symlink(path, os.path.join(cwd, os.path.basename(path)))
         return cwd
 
 
