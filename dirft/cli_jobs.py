@@ -1,7 +1,8 @@
 """The ``dirft run`` and ``dirft gridmix`` commands (registered by :func:`register`).
 
-``dirft run SCRIPT INPUT... -o OUTPUT [-conf FILE] [-D KEY=VALUE] [--runner local]``
-    runs an MRJob script, every step's map stage protected (:mod:`dirft.mrjob_steps`).
+``dirft run JOB.py [ARGS...]``
+    runs an MRJob script, every step's map stage protected (:mod:`dirft.mrjob_cli`,
+    :mod:`dirft.mrjob_steps`).
 ``dirft gridmix generate [--dataset text|kv|fixkv] (--size SIZE | --splits N --split-size
 SIZE) [--seed N] OUT``
     writes GridMix2-like data: one file for ``--size``, a directory of N part files (one
@@ -14,7 +15,6 @@ SIZE) [--seed N] OUT``
     draws the figures again from DIR's ``results.csv``.
 """
 
-import json
 import os
 import platform
 import shutil
@@ -27,27 +27,14 @@ from dirft.units import parse_bytes
 
 def register(sub) -> None:
     """Add ``run`` and ``gridmix`` (``generate``, ``run``) to ``dirft``'s subparsers."""
-    _run_parser(sub)
+    from dirft.mrjob_cli import register as register_run
+
+    register_run(sub)
     p = sub.add_parser("gridmix", help="GridMix2-style data and experiments")
     gsub = p.add_subparsers(dest="gridmix_command", required=True)  # same parser class
     _generate_parser(gsub)
     _experiment_parser(gsub)
     _plot_parser(gsub)
-
-
-def _run_parser(sub) -> None:
-    p = sub.add_parser("run", help="run an MRJob script, every step's map stage protected",
-                       allow_abbrev=False)
-    p.add_argument("script", help="the MRJob script, e.g. jobs/combiner.py")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files, dirs or globs")
-    p.add_argument("-o", "--output", required=True, help="output directory (must not exist)")
-    p.add_argument("-conf", action="append", default=[], metavar="FILE",
-                   help="Hadoop configuration XML such as mapred-site.xml (repeatable)")
-    p.add_argument("-D", action="append", default=[], metavar="KEY=VALUE", dest="defines",
-                   help="jobconf key (wins over -conf files and the job's JOBCONF)")
-    p.add_argument("--runner", default="local", help="where to run (local only for now)")
-    p.add_argument("--json", action="store_true", help="print the whole run report as JSON")
-    p.set_defaults(func=_run_command)
 
 
 def _generate_parser(gsub) -> None:
@@ -101,41 +88,6 @@ def _plot(args) -> int:
         raise InputError(f"{path} does not exist; run dirft gridmix run {args.spec} first")
     for figure in plot_all(read_csv(path), spec, out):
         print(f"dirft: figure {figure}")
-    return 0
-
-
-def _runner_class(name: str):
-    """The runner ``dirft run`` uses: local only, as step outputs are chained through the
-    local file system (scratch directory, rename into place)."""
-    from dirft.cli import RUNNERS
-
-    if name != "local":
-        known = ", ".join(sorted(RUNNERS))
-        raise UsageError(f"--runner {name}: dirft run chains steps on the local file system "
-                         f"and supports the local runner only for now (runners: {known})")
-    return RUNNERS[name]
-
-
-def _run_command(args) -> int:
-    from dirft.cli import check_defines
-    from dirft.mrjob_steps import run_mrjob, summary_line
-    from dirft.report import summary_lines
-
-    check_defines(args.defines)
-
-    run = run_mrjob(args.script, args.inputs, args.output, _runner_class(args.runner),
-                    args.conf, args.defines)
-    if args.json:
-        print(json.dumps(run, indent=2, sort_keys=True))
-        return 0
-    steps = run["steps"]
-    print(f"dirft: {os.path.basename(args.script)} ({len(steps)} step(s)) succeeded; "
-          f"output in {args.output}")
-    for n, report in enumerate(steps, start=1):
-        print(f"  step {n} of {len(steps)}: job {report['job_id']}")
-        for line in summary_lines(report):
-            print(f"    {line}")
-    print(f"  total: {summary_line(run['summary'])}")
     return 0
 
 

@@ -32,17 +32,23 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from typing import Sequence
 
 from dirft.config import JobConf
-from dirft.errors import ConfigError, DirftError, InputError
+from dirft.errors import ConfigError, DirftError, InputError, UsageError
 from dirft.runners.base import StreamingJob, check_output_absent, resolve_inputs
 
 RUN_REPORT = "_dirft_run_report.json"
+#: mrjob.runner's _SORT_VALUES_JOBCONF and _SORT_VALUES_PARTITIONER (secondary sort).
+SORT_VALUES_JOBCONF = {"mapreduce.partition.keypartitioner.options": "-k1,1",
+                       "stream.num.map.output.key.fields": "2"}
+SORT_VALUES_PARTITIONER = "org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner"
 _DESCRIBE_TIMEOUT = 120  # seconds for the child interpreter to import the job
 
 _DESCRIBE = r"""
 import importlib.util, json, os, sys
 script = os.path.abspath(sys.argv[1])
+job_args = json.loads(sys.argv[2])
 sys.path.insert(0, os.path.dirname(script))
 sys.argv = [script]
 spec = importlib.util.spec_from_file_location("__dirft_job__", script)
@@ -56,13 +62,23 @@ leaves = sorted(c.__name__ for c in mine if not any(o is not c and issubclass(o,
 if len(leaves) != 1:
     print(json.dumps({"classes": leaves}))
     sys.exit(0)
-job = getattr(module, leaves[0])(args=[])
-print(json.dumps({"classes": leaves, "steps": job._steps_desc(), "files": list(job.files()),
-                  "dirs": list(job.dirs()), "archives": list(job.archives()),
+try:
+    job = getattr(module, leaves[0])(args=job_args)
+except ValueError as err:
+    print(json.dumps({"classes": leaves, "usage": str(err)}))
+    sys.exit(0)
+kw, jk = job._non_option_kwargs(), job._job_kwargs()
+extra = [a if isinstance(a, str) else {"path": a["path"], "name": a.get("name")}
+         for a in kw["extra_args"]]
+print(json.dumps({"classes": leaves, "steps": job._steps_desc(), "extra_args": extra,
+                  "inputs": kw["input_paths"], "conf_paths": kw["conf_paths"],
+                  "files": list(jk["upload_files"]), "dirs": list(jk["upload_dirs"]),
+                  "archives": list(jk["upload_archives"]),
                   "jobconf": {str(k): str(v) for k, v in (job.jobconf() or {}).items()},
-                  "partitioner": job.partitioner(),
-                  "input_format": job.hadoop_input_format(),
-                  "output_format": job.hadoop_output_format()}))
+                  "sort_values": bool(jk["sort_values"]), "partitioner": jk["partitioner"],
+                  "cmdenv": dict(job.options.cmdenv or {}),
+                  "input_format": kw["hadoop_input_format"],
+                  "output_format": kw["hadoop_output_format"]}))
 """
 
 
@@ -77,21 +93,29 @@ class StepPlan:
     defines: list
 
 
-def describe(script: str) -> dict:
+def describe(script: str, job_args: Sequence[str] = ()) -> dict:
     """Ask ``script`` (an MRJob file) for its steps in a child interpreter; see module doc.
 
-    Returns ``{"classes", "steps", "files", "dirs", "archives", "jobconf", "partitioner",
-    "input_format", "output_format"}``. Raises :class:`InputError` when the file is
-    missing, :class:`ConfigError` when it does not import, defines no single MRJob class
-    or describes no steps.
+    ``job_args`` is the job's own command line (passthrough options such as ``--word
+    mist``, input paths, mrjob switches such as ``--conf-path``), parsed by the job's own
+    mrjob parser so that ``configure_args`` sees it and ``steps()`` may depend on it.
+    Returns ``{"classes", "steps", "extra_args", "inputs", "conf_paths", "files", "dirs",
+    "archives", "jobconf", "sort_values", "partitioner", "cmdenv", "input_format",
+    "output_format"}`` (mrjob's ``_non_option_kwargs``/``_job_kwargs``; ``extra_args``
+    entries are strings or ``{"path", "name"}`` for file arguments). Raises
+    :class:`InputError` when the file is missing, :class:`UsageError` when the job's
+    parser rejects ``job_args``, :class:`ConfigError` when it does not import, defines no
+    single MRJob class or describes no steps.
     """
     if not os.path.isfile(script):
         raise InputError(f"MRJob script {script} does not exist")
-    done = _describe_process(script)
+    done = _describe_process(script, list(job_args))
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise ConfigError(f"MRJob script {script} could not be loaded: {tail}")
     described = json.loads(done.stdout.strip().splitlines()[-1])
+    if "usage" in described:
+        raise UsageError(f"{os.path.basename(script)}: {described['usage']}")
     if len(described["classes"]) != 1:
         found = ", ".join(described["classes"]) or "none"
         raise ConfigError(f"MRJob script {script} must define exactly one MRJob class that "
@@ -102,10 +126,11 @@ def describe(script: str) -> dict:
     return described
 
 
-def _describe_process(script: str) -> subprocess.CompletedProcess:
+def _describe_process(script: str, job_args: list) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     try:
-        return subprocess.run([sys.executable, "-c", _DESCRIBE, script], capture_output=True,
+        return subprocess.run([sys.executable, "-c", _DESCRIBE, script, json.dumps(job_args)],
+                              capture_output=True,
                               text=True, env=env, timeout=_DESCRIBE_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise ConfigError(f"MRJob script {script} took over {_DESCRIBE_TIMEOUT} s to "
@@ -115,52 +140,70 @@ def _describe_process(script: str) -> subprocess.CompletedProcess:
 def plan_steps(script: str, described: dict) -> list[StepPlan]:
     """Turn :func:`describe`'s result into one :class:`StepPlan` per step.
 
-    Raises :class:`ConfigError` naming the step (``step 2 of 3``) for anything dirft cannot
-    run: a non-streaming step, a pre_filter, an input manifest, an unknown substep type, a
-    custom partitioner or input/output format, DIRS or ARCHIVES.
+    Every substep command gets the job's passthrough arguments, as mrjob's runners add
+    them (``python job.py --mapper --step-num=0 --word mist``). Raises
+    :class:`ConfigError` naming the step (``step 2 of 3``) for anything dirft cannot run:
+    a non-streaming step, a pre_filter, an input manifest, an unknown substep type, a
+    Hadoop input/output format other than text.
     """
     _refuse_job_settings(script, described)
     name, steps = os.path.basename(script), described["steps"]
-    return [_plan_step(name, step, n, len(steps)) for n, step in enumerate(steps)]
+    extra = [a if isinstance(a, str) else (a["name"] or os.path.basename(a["path"]))
+             for a in described.get("extra_args", [])]
+    return [_plan_step(name, step, n, len(steps), extra) for n, step in enumerate(steps)]
+
+
+_TEXT_FORMATS = {"input_format": "org.apache.hadoop.mapred.TextInputFormat",
+                 "output_format": "org.apache.hadoop.mapred.TextOutputFormat"}
 
 
 def _refuse_job_settings(script: str, described: dict) -> None:
-    for key, what in (("partitioner", "a custom partitioner"),
-                      ("input_format", "a Hadoop input format"),
-                      ("output_format", "a Hadoop output format"),
-                      ("dirs", "DIRS"), ("archives", "ARCHIVES")):
-        if described.get(key):
-            raise ConfigError(f"MRJob script {script} sets {what} ({described[key]!r}); "
-                              "dirft run supports plain streaming steps and FILES only")
-    if any("#" in path for path in described["files"]):
-        raise ConfigError(f"MRJob script {script}: FILES entries renamed with '#' are not "
-                          "supported; ship the file under its own name")
+    for key, what in (("input_format", "HADOOP_INPUT_FORMAT"),
+                      ("output_format", "HADOOP_OUTPUT_FORMAT")):
+        if described.get(key) not in (None, "", _TEXT_FORMATS[key]):
+            raise ConfigError(f"MRJob script {script} sets {what} = {described[key]!r}; "
+                              f"dirft follows only {_TEXT_FORMATS[key]} (replicas split "
+                              "text at line boundaries and sign text lines)")
 
 
-def _plan_step(name: str, step: dict, n: int, total: int) -> StepPlan:
+def job_jobconf(described: dict) -> list[str]:
+    """The job's jobconf as ``key=value`` strings, lowest precedence first: SORT_VALUES'
+    keys (mrjob's ``_SORT_VALUES_JOBCONF``), the PARTITIONER (or SORT_VALUES' partitioner
+    ``KeyFieldBasedPartitioner``) as ``mapreduce.job.partitioner.class``, then JOBCONF."""
+    conf = dict(SORT_VALUES_JOBCONF) if described.get("sort_values") else {}
+    partitioner = described.get("partitioner") or (
+        SORT_VALUES_PARTITIONER if described.get("sort_values") else None)
+    if partitioner:
+        conf["mapreduce.job.partitioner.class"] = partitioner
+    conf.update(described.get("jobconf") or {})
+    return [f"{k}={v}" for k, v in conf.items()]
+
+
+def _plan_step(name: str, step: dict, n: int, total: int, extra: list) -> StepPlan:
     where = f"step {n + 1} of {total}"
     if step.get("type") != "streaming":
         raise ConfigError(f"{where} is a {step.get('type')!r} step; dirft run runs "
                           "streaming steps (mapper, combiner, reducer) only")
     if step.get("input_manifest"):
         raise ConfigError(f"{where} reads an input manifest (mapper_raw); not supported")
-    mapper = _substep(name, step.get("mapper"), "mapper", n, where) or ["cat"]
-    combiner = _substep(name, step.get("combiner"), "combiner", n, where)
-    reducer = _substep(name, step.get("reducer"), "reducer", n, where)
+    mapper = _substep(name, step.get("mapper"), "mapper", n, where, extra) or ["cat"]
+    combiner = _substep(name, step.get("combiner"), "combiner", n, where, extra)
+    reducer = _substep(name, step.get("reducer"), "reducer", n, where, extra)
     defines = [f"{k}={v}" for k, v in (step.get("jobconf") or {}).items()]
     if reducer is None:
         defines.append("mapreduce.job.reduces=0")
     return StepPlan(mapper, combiner, reducer, defines)
 
 
-def _substep(name: str, desc: dict | None, kind: str, n: int, where: str) -> list | None:
+def _substep(name: str, desc: dict | None, kind: str, n: int, where: str,
+             extra: list) -> list | None:
     if desc is None:
         return None
     if desc.get("pre_filter"):
         raise ConfigError(f"{where}: the {kind} has a pre_filter, which needs a shell; "
                           "dirft runs commands without one")
     if desc.get("type") == "script":
-        return ["python", name, f"--{kind}", f"--step-num={n}"]
+        return ["python", name, f"--{kind}", f"--step-num={n}", *extra]
     if desc.get("type") == "command":
         argv = shlex.split(desc["command"])
         if argv:
@@ -169,44 +212,85 @@ def _substep(name: str, desc: dict | None, kind: str, n: int, where: str) -> lis
                       "command); dirft run takes 'script' and 'command' substeps")
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``dirft run``'s command line and mrjob.conf add to a job.
+
+    ``conf_files``: Hadoop XML (``-conf``); ``defines``: ``-D key=value`` (wins over the
+    job's JOBCONF, as mrjob's ``-D`` does); ``job_args``: the job's own arguments
+    (passthrough options, input paths, mrjob switches such as ``--conf-path``); the rest
+    come from mrjob.conf (:mod:`dirft.mrjob_cli`): ``jobconf`` (``key=value``, below the
+    job's JOBCONF), ``cmdenv``, ``files`` and ``archives`` (``path[#name]`` entries).
+    """
+
+    conf_files: tuple = ()
+    defines: tuple = ()
+    job_args: tuple = ()
+    jobconf: tuple = ()
+    cmdenv: tuple = ()
+    files: tuple = ()
+    archives: tuple = ()
+
+
+def _cache_entries(script: str, described: dict, options: RunOptions) -> tuple[list, list]:
+    """``-files`` and ``-archives`` entries of every step: the script, FILES, DIRS (linked
+    as directories), file arguments of the job's parser, then mrjob.conf's uploads."""
+    files = [os.path.abspath(script)] + list(described.get("files", []))
+    files += [p for p in described.get("dirs", [])]
+    for arg in described.get("extra_args", []):
+        if not isinstance(arg, str):
+            files.append(arg["path"] + (f"#{arg['name']}" if arg["name"] else ""))
+    archives = list(described.get("archives", [])) + list(options.archives)
+    return files + list(options.files), archives
+
+
 def step_jobs(script: str, described: dict, plans: list, inputs: list, scratch: str,
-              conf_files: list, defines: list) -> list[StreamingJob]:
+              options: RunOptions) -> list[StreamingJob]:
     """The streaming job of every step: step N writes ``scratch/step-N`` and reads step
-    N-1's. Raises ConfigError for a bad jobconf (files, job JOBCONF, -D, step jobconf)."""
-    script_dir = os.path.dirname(os.path.abspath(script))
-    files = [os.path.abspath(script)] + [os.path.join(script_dir, f) for f in described["files"]]
-    job_conf = [f"{k}={v}" for k, v in described["jobconf"].items()]
+    N-1's. Jobconf, lowest first: ``-conf`` files, mrjob.conf's jobconf, SORT_VALUES and
+    PARTITIONER, the job's JOBCONF, ``-D``, the step's own jobconf (mrjob's order).
+    Raises ConfigError for a bad jobconf."""
+    files, archives = _cache_entries(script, described, options)
+    cmdenv = {**dict(options.cmdenv), **described.get("cmdenv", {})}
+    lower = list(options.jobconf) + job_jobconf(described)
     jobs = []
     for n, plan in enumerate(plans):
-        conf = JobConf.load(conf_files, job_conf + list(defines) + plan.defines)
+        conf = JobConf.load(list(options.conf_files),
+                            lower + list(options.defines) + plan.defines)
         step_inputs = list(inputs) if n == 0 else [jobs[-1].output]
         jobs.append(StreamingJob(inputs=step_inputs, output=os.path.join(scratch, f"step-{n}"),
                                  mapper=plan.mapper, conf=conf, combiner=plan.combiner,
-                                 reducer=plan.reducer, files=files))
+                                 reducer=plan.reducer, files=files, archives=archives,
+                                 cmdenv=cmdenv))
     return jobs
 
 
-def run_mrjob(script: str, inputs: list, output: str, runner_class, conf_files=(),
-              defines=(), on_step=None) -> dict:
-    """Run the MRJob ``script`` over ``inputs`` (paths, directories, globs) into the new
-    directory ``output`` with ``runner_class`` (a :class:`~dirft.runners.base.Runner`).
+def run_mrjob(script: str, inputs: list | None, output: str, runner_class,
+              options: RunOptions = RunOptions(), on_step=None, stdin=None) -> dict:
+    """Run the MRJob ``script`` over ``inputs`` (paths, directories, globs; None: the
+    input paths in ``options.job_args``, ``-`` for ``stdin``, none at all meaning stdin as
+    in mrjob) into the new directory ``output`` with ``runner_class`` (a
+    :class:`~dirft.runners.base.Runner`).
 
-    ``on_step(n, total)`` is called before step ``n`` (0-based) starts. Returns the run
-    report ``{"script", "steps": [step reports], "summary": summarize(...)}``, also written
-    to ``output/_dirft_run_report.json``. Raises InputError (missing input, existing
-    output), ConfigError (script, steps, jobconf), TaskError and JobAborted with the step
-    named (``step 2 of 3: …``); nothing is left behind on failure.
+    ``on_step(n, total)`` is called before step ``n`` (0-based) starts; ``stdin`` is a
+    binary stream (default ``sys.stdin.buffer``). Returns the run report ``{"script",
+    "steps": [step reports], "summary": summarize(...)}``, also written to
+    ``output/_dirft_run_report.json``. Raises InputError (missing input, existing
+    output), UsageError (the job's parser rejects its arguments), ConfigError (script,
+    steps, jobconf), TaskError and JobAborted with the step named (``step 2 of 3: …``);
+    nothing is left behind on failure.
     """
     check_output_absent(output)
-    described = describe(script)
+    described = describe(script, options.job_args)
     plans = plan_steps(script, described)
-    resolve_inputs(list(inputs))
+    inputs = list(described["inputs"] if inputs is None else inputs) or ["-"]
     scratch = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(output))}.run-",
                                dir=os.path.dirname(os.path.abspath(output)))
     keep = False
     try:
-        jobs = step_jobs(script, described, plans, inputs, scratch, list(conf_files),
-                         list(defines))
+        inputs = _stdin_inputs(inputs, scratch, stdin)
+        resolve_inputs(list(inputs))
+        jobs = step_jobs(script, described, plans, inputs, scratch, options)
         keep = jobs[0].conf.get("dirft.keep.temp")
         reports = _run_steps(jobs, runner_class, on_step)
         run = {"script": os.path.abspath(script), "steps": reports,
@@ -217,6 +301,17 @@ def run_mrjob(script: str, inputs: list, output: str, runner_class, conf_files=(
     finally:
         if not keep:  # dirft.keep.temp keeps the steps' outputs and logs for a post-mortem
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stdin_inputs(inputs: list, scratch: str, stdin) -> list:
+    """Replace ``-`` in ``inputs`` by a file in ``scratch`` holding all of stdin (mrjob
+    reads ``-`` as standard input); other paths are returned as they are."""
+    if "-" not in inputs:
+        return inputs
+    path = os.path.join(scratch, "stdin")
+    with open(path, "wb") as out:
+        shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, out)
+    return [path if p == "-" else p for p in inputs]
 
 
 def _run_steps(jobs: list, runner_class, on_step) -> list[dict]:

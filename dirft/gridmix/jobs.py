@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from dirft.config import JobConf
 from dirft.errors import ConfigError
-from dirft.mrjob_steps import run_mrjob, summarize
+from dirft.mrjob_steps import RunOptions, run_mrjob, summarize
 from dirft.runners.base import StreamingJob
 
 #: The repository's ``jobs/`` directory (beside the ``dirft`` package).
@@ -54,8 +54,8 @@ class GridmixJob:
         ``defines`` (``key=value``); return the run summary. Raises DirftError subclasses
         (JobAborted beyond tolerance), leaving no output behind."""
         if self.script:
-            return run_mrjob(self.script_path(), inputs, output, runner_class,
-                             defines=defines)["summary"]
+            return run_mrjob(self.script_path(), list(inputs), output, runner_class,
+                             RunOptions(defines=tuple(defines)))["summary"]
         job = StreamingJob(inputs=list(inputs), output=output, mapper=list(self.mapper),
                            reducer=list(self.reducer), conf=JobConf.load([], defines))
         return summarize([runner_class(job).run()])

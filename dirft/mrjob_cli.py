@@ -1,0 +1,193 @@
+"""``dirft run``: an MRJob script's command line, as mrjob reads it, with dirft's options.
+
+``dirft run JOB.py [ARGS...]`` takes what ``python JOB.py -r hadoop ARGS...`` takes:
+
+* the job's own options (``configure_args``: ``add_passthru_arg``, ``add_file_arg``) reach
+  the job and every task command (``python JOB.py --mapper --step-num=0 --word mist``);
+* input paths, ``-`` for standard input (none at all: standard input, as mrjob);
+* ``-r/--runner local|hadoop``; ``-o/--output-dir DIR`` (without it the output is written to
+  stdout, as mrjob's ``--cat-output`` does); ``-D/--jobconf KEY=VALUE``;
+* ``--conf-path FILE`` / ``--no-conf``: which mrjob.conf to read (default: mrjob's search,
+  ``$MRJOB_CONF``, ``~/.mrjob.conf``, ``/etc/mrjob.conf``); from the runner's section
+  dirft honours ``jobconf``, ``cmdenv``, ``upload_files``, ``upload_archives`` and
+  ``upload_dirs`` and names any other option it ignores;
+* plus dirft's own: ``-conf FILE`` (Hadoop XML such as mapred-site.xml, repeatable) and
+  ``--json`` (print the run report).
+
+The job's JOBCONF, PARTITIONER, SORT_VALUES, FILES, DIRS and ARCHIVES are honoured;
+HADOOP_INPUT_FORMAT and HADOOP_OUTPUT_FORMAT only when they are the text formats
+(:mod:`dirft.mrjob_steps`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from dirft.errors import UsageError
+
+RUNNERS = ("local", "hadoop")
+#: mrjob.conf options dirft run honours (everything else is named as ignored).
+HONOURED = ("jobconf", "cmdenv", "upload_files", "upload_archives", "upload_dirs")
+
+RUN_EPILOG = """\
+options read by dirft run itself (anywhere after JOB.py):
+  -r, --runner local|hadoop   where to run (default local: an emulated cluster here)
+  -o, --output-dir DIR        output directory; without it the output goes to stdout
+  -D, --jobconf KEY=VALUE     jobconf, wins over the job's JOBCONF (repeatable)
+  -conf FILE                  Hadoop configuration XML such as mapred-site.xml
+  --json                      print the whole run report as JSON
+everything else goes to the job's own parser: its passthrough options, input paths
+(- for stdin), --conf-path FILE / --no-conf (mrjob.conf), --files, --archives, --cmdenv.
+
+examples:
+  dirft run jobs/combiner.py in.txt -o counts
+  dirft run mr_grep.py --expression mist -r local -o hits in.txt
+  cat in.txt | dirft run mr_word_freq_count.py - --no-conf -D mapreduce.job.reduces=2
+"""
+
+
+class _OwnOptions(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{message} (see dirft run --help)")
+
+
+def _own_parser() -> argparse.ArgumentParser:
+    p = _OwnOptions(prog="dirft run", add_help=False, allow_abbrev=False)
+    p.add_argument("-r", "--runner", default="local")
+    p.add_argument("-o", "--output-dir", "--output", dest="output")
+    p.add_argument("-D", "--jobconf", action="append", default=[], dest="defines")
+    p.add_argument("-conf", action="append", default=[], dest="conf")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def register(sub) -> None:
+    """Add ``run`` to ``dirft``'s subparsers."""
+    p = sub.add_parser("run", help="run an MRJob script, every step's map stage protected",
+                       usage="dirft run JOB.py [options] [INPUT ...]", allow_abbrev=False,
+                       description=__doc__.split("\n\n")[0].replace("``", ""),
+                       epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("script", help="the MRJob script, e.g. jobs/combiner.py")
+    p.add_argument("job_args", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="options and inputs, as for python JOB.py")
+    p.set_defaults(func=run_command)
+
+
+def split_args(job_args: list) -> tuple[argparse.Namespace, list]:
+    """Separate dirft run's own options from the job's arguments.
+
+    Returns (dirft's options, the rest in order). Raises UsageError for a runner dirft
+    does not have (mrjob's inline, emr, dataproc, spark).
+    """
+    own, rest = _own_parser().parse_known_args(job_args)
+    if own.runner not in RUNNERS:
+        raise UsageError(f"-r {own.runner}: dirft run runs on {' or '.join(RUNNERS)} "
+                         "(mrjob's other runners are not dirft's)")
+    return own, rest
+
+
+def _expand(path: str) -> str:
+    return os.path.expandvars(os.path.expanduser(path))
+
+
+def mrjob_conf(runner: str, conf_paths) -> tuple[dict, list[str]]:
+    """Read mrjob.conf for ``runner`` as mrjob does (``conf_paths`` None: mrjob's search;
+    ``[]``: ``--no-conf``). Returns ({jobconf, cmdenv, files, archives}, [warnings])."""
+    from mrjob.conf import combine_dicts, combine_envs, load_opts_from_mrjob_confs
+
+    loaded = load_opts_from_mrjob_confs(runner, conf_paths)
+    opts = {"jobconf": {}, "cmdenv": {}, "files": [], "archives": []}
+    warnings = []
+    for path, conf in loaded:
+        opts["jobconf"] = combine_dicts(opts["jobconf"], conf.get("jobconf") or {})
+        opts["cmdenv"] = combine_envs(opts["cmdenv"], conf.get("cmdenv") or {})
+        opts["files"] += [_expand(p) for p in conf.get("upload_files") or []]
+        opts["files"] += [_expand(p) for p in conf.get("upload_dirs") or []]
+        opts["archives"] += [_expand(p) for p in conf.get("upload_archives") or []]
+        warnings += [f"dirft: warning: mrjob.conf option {key!r} ({path}) means nothing "
+                     "to dirft run; ignored" for key in sorted(conf) if key not in HONOURED]
+    return opts, warnings
+
+
+def run_options(own: argparse.Namespace, rest: list, conf_paths):
+    """The :class:`~dirft.mrjob_steps.RunOptions` of a ``dirft run`` command line."""
+    from dirft.cli import check_defines
+    from dirft.mrjob_steps import RunOptions
+
+    conf, warnings = mrjob_conf(own.runner, conf_paths)
+    for line in warnings:
+        print(line, file=sys.stderr)
+    return RunOptions(conf_files=tuple(own.conf), defines=tuple(check_defines(own.defines)),
+                      job_args=tuple(rest),
+                      jobconf=tuple(f"{k}={v}" for k, v in conf["jobconf"].items()
+                                    if v is not None),
+                      cmdenv=tuple(conf["cmdenv"].items()), files=tuple(conf["files"]),
+                      archives=tuple(conf["archives"]))
+
+
+def _conf_paths(rest: list):
+    """mrjob's ``--conf-path``/``-c`` and ``--no-conf`` from the job's arguments, read by a
+    tiny parser of their own (the job's parser is in a child process)."""
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p.add_argument("-c", "--conf-path", action="append", dest="paths")
+    p.add_argument("--no-conf", action="store_true")
+    known, _ = p.parse_known_args(rest)
+    return [] if known.no_conf else known.paths
+
+
+def run_command(args) -> int:
+    """``dirft run``: run the job, print its summary (or report); see module doc."""
+    from dirft.cli import RUNNERS as RUNNER_CLASSES
+    from dirft.mrjob_steps import run_mrjob
+
+    own, rest = split_args(args.job_args)
+    options = run_options(own, rest, _conf_paths(rest))
+    if own.runner == "hadoop":
+        raise UsageError("-r hadoop: dirft run chains steps through the local file system "
+                         "for now; run each step with dirft streaming --runner hadoop")
+    runner = RUNNER_CLASSES[own.runner]
+    if own.output is not None:
+        run = run_mrjob(args.script, None, own.output, runner, options)
+        _print_run(args.script, own, run, sys.stdout)
+        return 0
+    tmp = tempfile.mkdtemp(prefix="dirft-run-")
+    try:
+        out = os.path.join(tmp, "output")
+        run = run_mrjob(args.script, None, out, runner, options)
+        _cat_parts(out)
+        _print_run(args.script, own, run, sys.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _cat_parts(out: str) -> None:
+    """Write every ``part-*`` file of ``out`` to stdout in name order (mrjob's cat)."""
+    sys.stdout.flush()
+    for name in sorted(n for n in os.listdir(out) if n.startswith("part-")):
+        with open(os.path.join(out, name), "rb") as f:
+            shutil.copyfileobj(f, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+def _print_run(script: str, own, run: dict, stream) -> None:
+    from dirft.mrjob_steps import summary_line
+    from dirft.report import summary_lines
+
+    if own.json:
+        print(json.dumps(run, indent=2, sort_keys=True), file=stream)
+        return
+    steps = run["steps"]
+    where = f"output in {own.output}" if own.output is not None else "output on stdout"
+    print(f"dirft: {os.path.basename(script)} ({len(steps)} step(s)) succeeded; {where}",
+          file=stream)
+    for n, report in enumerate(steps, start=1):
+        print(f"  step {n} of {len(steps)}: job {report['job_id']}", file=stream)
+        for line in summary_lines(report):
+            print(f"    {line}", file=stream)
+    print(f"  total: {summary_line(run['summary'])}", file=stream)
