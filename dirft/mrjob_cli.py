@@ -147,12 +147,9 @@ def run_command(args) -> int:
 
     own, rest = split_args(args.job_args)
     options = run_options(own, rest, _conf_paths(rest))
-    if own.runner == "hadoop":
-        raise UsageError("-r hadoop: dirft run chains steps through the local file system "
-                         "for now; run each step with dirft streaming --runner hadoop")
-    runner = RUNNER_CLASSES[own.runner]
+    runner, storage = RUNNER_CLASSES[own.runner], _storage(own, options)
     if own.output is not None:
-        run = run_mrjob(args.script, None, own.output, runner, options)
+        run = run_mrjob(args.script, None, own.output, runner, options, storage=storage)
         _print_run(args.script, own, run, sys.stdout)
         return 0
     tmp = tempfile.mkdtemp(prefix="dirft-run-")
@@ -164,6 +161,20 @@ def run_command(args) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _storage(own, options):
+    """Where the steps' outputs live: None (local files) for the local runner, HDFS through
+    WebHDFS (``dirft.webhdfs.*`` from ``-conf``, mrjob.conf and ``-D``) for hadoop."""
+    if own.runner != "hadoop":
+        return None
+    if own.output is None:
+        raise UsageError("-r hadoop needs -o/--output-dir, an HDFS path for the output")
+    from dirft.config import JobConf
+    from dirft.runners.hadoop import hdfs_storage
+
+    return hdfs_storage(JobConf.load(list(options.conf_files),
+                                     list(options.jobconf) + list(options.defines)))
 
 
 def _cat_parts(out: str) -> None:

@@ -25,18 +25,20 @@ beside the output. Only the final step's directory is renamed to the output, wit
 
 import json
 import os
+import posixpath
 import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 from dirft.config import JobConf
 from dirft.errors import ConfigError, DirftError, InputError, UsageError
-from dirft.runners.base import StreamingJob, check_output_absent, resolve_inputs
+from dirft.runners.base import StreamingJob
+from dirft.storage.local import LOCAL
 
 RUN_REPORT = "_dirft_run_report.json"
 #: mrjob.runner's _SORT_VALUES_JOBCONF and _SORT_VALUES_PARTITIONER (secondary sort).
@@ -266,12 +268,17 @@ def step_jobs(script: str, described: dict, plans: list, inputs: list, scratch: 
 
 
 def run_mrjob(script: str, inputs: list | None, output: str, runner_class,
-              options: RunOptions = RunOptions(), on_step=None, stdin=None) -> dict:
+              options: RunOptions = RunOptions(), on_step=None, stdin=None,
+              storage=None) -> dict:
     """Run the MRJob ``script`` over ``inputs`` (paths, directories, globs; None: the
     input paths in ``options.job_args``, ``-`` for ``stdin``, none at all meaning stdin as
     in mrjob) into the new directory ``output`` with ``runner_class`` (a
     :class:`~dirft.runners.base.Runner`).
 
+    ``storage`` (:class:`~dirft.storage.base.Storage`; default the local file system, HDFS
+    for the Hadoop runner) holds the inputs, the steps' outputs in a hidden scratch
+    directory beside ``output`` (step N reads step N-1's part files there; removed at the
+    end) and the output, into which only the last step's directory is renamed.
     ``on_step(n, total)`` is called before step ``n`` (0-based) starts; ``stdin`` is a
     binary stream (default ``sys.stdin.buffer``). Returns the run report ``{"script",
     "steps": [step reports], "summary": summarize(...)}``, also written to
@@ -280,36 +287,50 @@ def run_mrjob(script: str, inputs: list | None, output: str, runner_class,
     steps, jobconf), TaskError and JobAborted with the step named (``step 2 of 3: …``);
     nothing is left behind on failure.
     """
-    check_output_absent(output)
+    storage = storage or LOCAL
+    output = storage.absolute(output)
+    _check_output_absent(storage, output)
     described = describe(script, options.job_args)
     plans = plan_steps(script, described)
     inputs = list(described["inputs"] if inputs is None else inputs) or ["-"]
-    scratch = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(output))}.run-",
-                               dir=os.path.dirname(os.path.abspath(output)))
+    scratch = posixpath.join(posixpath.dirname(output),
+                             f".{posixpath.basename(output)}.run-{uuid.uuid4().hex[:12]}")
+    storage.makedirs(scratch)
     keep = False
     try:
-        inputs = _stdin_inputs(inputs, scratch, stdin)
-        resolve_inputs(list(inputs))
+        inputs = _stdin_inputs(inputs, scratch, stdin, storage)
+        storage.resolve_inputs(list(inputs))
         jobs = step_jobs(script, described, plans, inputs, scratch, options)
         keep = jobs[0].conf.get("dirft.keep.temp")
         reports = _run_steps(jobs, runner_class, on_step)
         run = {"script": os.path.abspath(script), "steps": reports,
                "summary": summarize(reports)}
-        _write_json(os.path.join(jobs[-1].output, RUN_REPORT), run)
-        os.rename(jobs[-1].output, output)
+        storage.write_bytes(posixpath.join(jobs[-1].output, RUN_REPORT), _json_bytes(run))
+        storage.rename(jobs[-1].output, output)
         return run
     finally:
         if not keep:  # dirft.keep.temp keeps the steps' outputs and logs for a post-mortem
-            shutil.rmtree(scratch, ignore_errors=True)
+            storage.delete(scratch, recursive=True)
 
 
-def _stdin_inputs(inputs: list, scratch: str, stdin) -> list:
+def _check_output_absent(storage, output: str) -> None:
+    """InputError if ``output`` exists (Hadoop's FileAlreadyExistsException) or its parent
+    directory does not."""
+    if storage.exists(output):
+        raise InputError(f"output directory {output} already exists; remove it or choose "
+                         "another -o/--output-dir")
+    if not storage.is_dir(posixpath.dirname(output)):
+        raise InputError(f"the parent of the output directory, "
+                         f"{posixpath.dirname(output)}, does not exist")
+
+
+def _stdin_inputs(inputs: list, scratch: str, stdin, storage) -> list:
     """Replace ``-`` in ``inputs`` by a file in ``scratch`` holding all of stdin (mrjob
     reads ``-`` as standard input); other paths are returned as they are."""
     if "-" not in inputs:
         return inputs
-    path = os.path.join(scratch, "stdin")
-    with open(path, "wb") as out:
+    path = posixpath.join(scratch, "stdin")
+    with storage.commit(path) as out:
         shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, out)
     return [path if p == "-" else p for p in inputs]
 
@@ -359,7 +380,5 @@ def summary_line(summary: dict) -> str:
             f"{cor['crash']}/{cor['silent']}")
 
 
-def _write_json(path: str, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

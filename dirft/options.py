@@ -86,8 +86,24 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("stream.map.output.field.separator", "str", "\t",
            "key/value separator in map output lines (Hadoop Streaming); only tab for now"),
     Option("stream.num.map.output.key.fields", "int", "1",
-           "leading fields of a map output line that form the key (Hadoop Streaming); "
-           "only 1 for now", minimum=1),
+           "leading tab-separated fields of a map output line that form the key (Hadoop "
+           "Streaming); the partitioner and the sort see that key", minimum=1),
+    Option("mapreduce.map.output.key.field.separator", "str", "\t",
+           "separator of key fields for KeyFieldBasedComparator and KeyFieldBasedPartitioner "
+           "(Hadoop)"),
+    Option("mapreduce.job.output.key.comparator.class", "str", "",
+           "sort comparator: empty for raw key bytes; org.apache.hadoop.mapred.lib."
+           "KeyFieldBasedComparator to sort by mapreduce.partition.keycomparator.options "
+           "(Hadoop); other classes only with --runner hadoop"),
+    Option("mapreduce.partition.keycomparator.options", "str", "",
+           "KeyFieldBasedComparator options, as sort(1): -k1,1nr, -k2,2 -k1,1r, -n, -r "
+           "(Hadoop)"),
+    Option("mapreduce.job.partitioner.class", "str", "",
+           "partitioner: empty for HashPartitioner; org.apache.hadoop.mapred.lib."
+           "KeyFieldBasedPartitioner to hash the fields of "
+           "mapreduce.partition.keypartitioner.options (Hadoop, -partitioner)"),
+    Option("mapreduce.partition.keypartitioner.options", "str", "",
+           "KeyFieldBasedPartitioner options: -k1,1 hashes the first key field (Hadoop)"),
     Option("dirft.scheme", "choice", "dirft",
            "fault-tolerance scheme: dirft, frft (full replication), bft, se (speculative "
            "execution), none (Hadoop re-execution)",
@@ -181,6 +197,11 @@ DEPRECATED: Dict[str, str] = {
     "dfs.block.size": "dfs.blocksize",
     "mapred.map.max.attempts": "mapreduce.map.maxattempts",
     "mapred.job.name": "mapreduce.job.name",
+    "map.output.key.field.separator": "mapreduce.map.output.key.field.separator",
+    "mapred.output.key.comparator.class": "mapreduce.job.output.key.comparator.class",
+    "mapred.text.key.comparator.options": "mapreduce.partition.keycomparator.options",
+    "mapred.partitioner.class": "mapreduce.job.partitioner.class",
+    "mapred.text.key.partitioner.options": "mapreduce.partition.keypartitioner.options",
 }
 
 #: (key, value) recognised but refused, with the reason.
@@ -189,5 +210,4 @@ NOT_BUILT: Dict[Tuple[str, str], str] = {}
 #: Keys whose only supported value, for now, is their default.
 DEFAULT_ONLY: Dict[str, str] = {
     "stream.map.output.field.separator": "the reduce stage splits keys at the first tab",
-    "stream.num.map.output.key.fields": "the reduce stage takes the first field as the key",
 }

@@ -182,12 +182,19 @@ def _every_line_has_a_tab(lines: bytes) -> bool:
     return not marks.startswith(b"\n") and b"\n\n" not in marks
 
 
-def _normalize_lines(lines: bytes) -> bytes:
-    """Return whole ``\\n``-terminated ``lines`` with ``\\t`` added to each line without one.
+def _normalize_lines(lines: bytes, key_fields: int = 1) -> bytes:
+    """Return whole ``\\n``-terminated ``lines`` with ``\\t`` added to each line with fewer
+    than ``key_fields`` tabs.
 
-    A line with no tab is all key and an empty value: ``line`` becomes ``line\\t``
-    (Hadoop Streaming's ``TextOutputReader`` split + ``TextOutputFormat``).
+    Such a line is all key and an empty value: ``line`` becomes ``line\\t`` (Hadoop
+    Streaming's ``TextOutputReader`` split at the ``stream.num.map.output.key.fields``-th
+    separator, then key, tab, value as the reducer and ``TextOutputFormat`` see them).
     """
+    if key_fields > 1:
+        parts = lines.split(b"\n")
+        parts.pop()
+        return b"".join([line + (b"\n" if line.count(b"\t") >= key_fields else b"\t\n")
+                         for line in parts])
     if _every_line_has_a_tab(lines):
         return lines
     parts = lines.split(b"\n")
@@ -204,11 +211,13 @@ class LineNormalizer:
     with no tab becomes ``line\\t\\n`` and an empty line ``\\t\\n`` (Hadoop Streaming's
     ``TextOutputReader``, which reads lines with ``LineReader`` and splits at the first
     tab, then ``TextOutputFormat``). The output does not depend on how the stream was
-    chunked.
+    chunked. With ``key_fields`` N > 1 (``stream.num.map.output.key.fields``) a line
+    with fewer than N tabs is all key and gets one tab appended.
     """
 
-    def __init__(self) -> None:
-        """Start with no pending bytes."""
+    def __init__(self, key_fields: int = 1) -> None:
+        """Start with no pending bytes; ``key_fields`` >= 1 fields form the key."""
+        self._key_fields = key_fields
         self._tail = b""
         self._after_cr = False
         self._closed = False
@@ -229,7 +238,7 @@ class LineNormalizer:
         if not cut:
             return b""
         self._after_cr = cut == len(data) and data[-1] == _CR
-        return _normalize_lines(_to_lf(data[:cut]))
+        return _normalize_lines(_to_lf(data[:cut]), self._key_fields)
 
     def close(self) -> bytes:
         """End the stream; return the last line, normalized, if it had no terminator.
@@ -238,7 +247,7 @@ class LineNormalizer:
         """
         self._closed = True
         tail, self._tail = self._tail, b""
-        return _normalize_lines(tail + b"\n") if tail else b""
+        return _normalize_lines(tail + b"\n", self._key_fields) if tail else b""
 
 
 def key_of(line: bytes) -> bytes:

@@ -201,8 +201,7 @@ def test_speculative_execution_is_a_scheme_with_hadoops_defaults():
     assert conf.get("mapreduce.job.speculative.retry-after-speculate") == 15000
 
 
-@pytest.mark.parametrize("define", [
-    "stream.num.map.output.key.fields=2", "stream.map.output.field.separator=,"])
+@pytest.mark.parametrize("define", ["stream.map.output.field.separator=,"])
 def test_non_default_streaming_key_settings_are_not_supported_yet(define):
     message = _error([define])
     assert message.startswith(define.split("=")[0] + ":") and "not supported yet" in message

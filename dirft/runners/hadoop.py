@@ -116,7 +116,7 @@ class HadoopRunner(Runner):
         self.hadoop_bin, self.jar = find_hadoop(conf.get("dirft.hadoop.home"),
                                                 conf.get("dirft.hadoop.bin"),
                                                 conf.get("dirft.hadoop.streaming.jar"))
-        storage = self.storage = self.storage or _hdfs_storage(conf)
+        storage = self.storage = self.storage or hdfs_storage(conf)
         files = storage.resolve_inputs(self.job.inputs)
         self.output = storage.absolute(self.job.output)
         _check_output(storage, self.output)
@@ -368,7 +368,8 @@ class HadoopRunner(Runner):
         self.storage.rename(staging, self.output)
 
 
-def _hdfs_storage(conf):
+def hdfs_storage(conf):
+    """The WebHDFS storage of ``dirft.webhdfs.*``; ConfigError when the URL is not set."""
     from dirft.storage.hdfs import HdfsStorage
 
     url = conf.get("dirft.webhdfs.url")

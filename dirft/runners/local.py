@@ -26,6 +26,7 @@ from dirft.runtime.spec import JobSpec, output_path
 from dirft.service.keys import Keyring, undumpable
 from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
+from dirft.shuffle.keys import key_rules
 from fault_injector.plan import plan_faults, read_fired
 
 
@@ -39,6 +40,7 @@ class LocalRunner(Runner):
         files = resolve_inputs(job.inputs)
         check_output_absent(job.output)
         plan = plan_job(files, conf)
+        self.rules = key_rules(conf.items())  # a bad comparator is refused before any map
         faults = self._faults(len(plan.tasks), plan.scheme, plan.nodes)
         self.stamp = f"local{os.getpid()}"
         self.job_id = f"job_{self.stamp}_0001"
@@ -155,7 +157,7 @@ class LocalRunner(Runner):
             [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
             staging, os.path.join(work, "reduce"), self._reduce_env,
             cwd=self._reduce_cwd(work), sort_memory=self.job.conf.get("dirft.sort.memory"),
-            log_dir=os.path.join(work, "logs"))
+            log_dir=os.path.join(work, "logs"), rules=self.rules)
         counters.merge(result.counters)
         return counters
 

@@ -4,7 +4,8 @@ As mrjob ships itself (``MRJobBinRunner._create_mrjob_zip``: the package directo
 without compiled files, sent with ``-files`` and put on ``PYTHONPATH``), dirft ships
 ``dirft/`` and ``fault_injector/`` — and, since its task runtime talks HTTP and WebHDFS, the
 pure-Python libraries that needs: ``requests`` and its dependencies, HdfsCLI (``hdfs``) and
-``six``. Python imports them straight from the zip (``zipimport``). The task runtime imports
+``six``; and mrjob itself, which an MRJob script's tasks (``python3 job.py --mapper``)
+import: the replica runtime runs them with ``PYTHONPATH`` pointing at the zip. Python imports them straight from the zip (``zipimport``). The task runtime imports
 nothing compiled: HMAC falls back to the standard library where ``cryptography`` is absent,
 and the voting client does not import the aiohttp server.
 
@@ -24,7 +25,7 @@ from dirft.errors import ConfigError
 
 #: Top-level packages and modules the replica task runtime needs on a node.
 SHIPPED = ("dirft", "fault_injector", "requests", "urllib3", "idna", "certifi",
-           "charset_normalizer", "hdfs", "six")
+           "charset_normalizer", "hdfs", "six", "mrjob")
 
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", "~")
 

@@ -65,7 +65,8 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
                   final_path: str, env: dict, cwd: str, log, sort_memory: int,
                   on_progress: Callable[[int], None] | None = None,
                   corrupt_bit: int | None = None, slowdown: float = 1.0,
-                  storage: Storage | None = None, commit=None) -> PhaseResult:
+                  storage: Storage | None = None, commit=None,
+                  key_fields: int = 1) -> PhaseResult:
     """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
 
     ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
@@ -76,7 +77,8 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     the local file system) holds ``path`` and ``final_path``: the input is opened with
     :meth:`~dirft.storage.base.Storage.open_range` and the output written through
     ``commit(final_path)`` (default ``storage.commit``: temp file, then rename; the Hadoop
-    runner's direct mode passes one writing to stdout). Returns a :class:`PhaseResult`.
+    runner's direct mode passes one writing to stdout); ``key_fields`` is
+    ``stream.num.map.output.key.fields`` (the normalizer's split). Returns a :class:`PhaseResult`.
     Raises :class:`TaskError` naming the program when the mapper or combiner is missing
     or exits non-zero (nothing is committed then), StorageError/InputError from storage.
     """
@@ -90,11 +92,13 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
             records = _Count(on_progress, slowdown)
             source = records.wrap(read_records(src, start, start + length, FEED_CHUNK))
             if combiner is None:
-                _run(mapper, "mapper", source, sink.write, env, cwd, log, counters)
+                _run(mapper, "mapper", source, sink.write, env, cwd, log, counters,
+                     key_fields)
             else:
                 mapped = _map_to_sorted_file(mapper, source, env, cwd, log, counters,
                                              scratch, sort_memory)  # mapper runs to the end
-                _run(combiner, "combiner", mapped, sink.write, env, cwd, log, counters)
+                _run(combiner, "combiner", mapped, sink.write, env, cwd, log, counters,
+                     key_fields)
     finally:
         if os.path.exists(scratch + ".map"):
             os.unlink(scratch + ".map")
@@ -155,7 +159,7 @@ def _sorted_chunks(unsorted: str, env: dict, sort_memory: int) -> Iterator[bytes
 
 
 def _run(argv: list, role: str, source: Iterable[bytes], write, env: dict, cwd: str,
-         log, counters: Counters) -> None:
+         log, counters: Counters, key_fields: int = 1) -> None:
     """Pipe ``source`` chunks through program ``argv``; normalized stdout goes to ``write``."""
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -169,7 +173,7 @@ def _run(argv: list, role: str, source: Iterable[bytes], write, env: dict, cwd: 
     reader = threading.Thread(target=_drain, args=(proc.stderr, scanner), daemon=True)
     feeder.start()
     reader.start()
-    normalizer = LineNormalizer()
+    normalizer = LineNormalizer(key_fields)
     for chunk in iter(lambda: proc.stdout.read1(CHUNK), b""):
         write(normalizer.feed(chunk))
     write(normalizer.close())

@@ -126,7 +126,8 @@ class Replica:
             final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
             on_progress=self._progress(beat, length, fault),
             corrupt_bit=fault.bit if data_fault else None, slowdown=slowdown,
-            storage=self.storage, commit=commit)
+            storage=self.storage, commit=commit,
+            key_fields=int(self.spec.jobconf.get("stream.num.map.output.key.fields", 1)))
         if result.corrupted:
             self._fired(fault)
         return result, self._at_phase_end(fault, result.signature)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional, Sequence
 
 from dirft.errors import JobAborted, StorageError
+from dirft.shuffle.keys import DEFAULT_RULES, KeyRules
 
 CHUNK = 1 << 20            # bytes read at a time from map output and pipes
 _FLUSH_BYTES = 8 << 20     # bytes of routed lines buffered before appending to partitions
@@ -185,8 +186,11 @@ class _Partitioner:
     buffered, so no more than a few files are open at a time whatever ``num_reduces`` is.
     """
 
-    def __init__(self, work_dir: str, num_reduces: int) -> None:
-        """Create the (empty) partition files, so empty partitions exist too."""
+    def __init__(self, work_dir: str, num_reduces: int, rules: KeyRules = DEFAULT_RULES) -> None:
+        """Create the (empty) partition files, so empty partitions exist too; ``rules``
+        say which bytes are the key and which partitioner applies."""
+        self._key_of = rules.key_of
+        self._partition = rules.partition_function(partition_of)
         self.paths = [partition_path(work_dir, p) for p in range(num_reduces)]
         self.records = [0] * num_reduces
         self._buffers: list[list[bytes]] = [[] for _ in range(num_reduces)]
@@ -211,14 +215,14 @@ class _Partitioner:
     def _route(self, lines: list[bytes]) -> None:
         """Append each line (without ``\\n``) to the buffer of its key's partition."""
         cache, buffers, n = self._cache, self._buffers, len(self.paths)
+        key_of, partition = self._key_of, self._partition
         for line in lines:
-            tab = line.find(b"\t")
-            key = line if tab < 0 else line[:tab]
+            key = key_of(line)
             p = cache.get(key)
             if p is None:
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
-                p = cache[key] = partition_of(key, n)
+                p = cache[key] = partition(key, n)
             buffers[p].append(line)
 
     def flush(self) -> None:
@@ -247,16 +251,17 @@ def _single_partition(outputs: Sequence[MapOutput], work_dir: str) -> tuple[list
     return [path], [records]
 
 
-def partition_outputs(outputs: Sequence[MapOutput], num_reduces: int,
-               work_dir: str) -> tuple[list[str], list[int]]:
-    """Split the map output into ``num_reduces`` partition files in ``work_dir``.
+def partition_outputs(outputs: Sequence[MapOutput], num_reduces: int, work_dir: str,
+                      rules: KeyRules = DEFAULT_RULES) -> tuple[list[str], list[int]]:
+    """Split the map output into ``num_reduces`` partition files in ``work_dir`` by the
+    keys and partitioner of ``rules``.
 
     Returns (paths, records per partition). Raises :class:`JobAborted` on a signature
     mismatch, :class:`StorageError` on a read failure, OSError on a write failure.
     """
     if num_reduces == 1:
         return _single_partition(outputs, work_dir)
-    partitioner = _Partitioner(work_dir, num_reduces)
+    partitioner = _Partitioner(work_dir, num_reduces, rules)
     for output in outputs:
         partitioner.add_output(output)
     partitioner.flush()

@@ -21,6 +21,8 @@ from typing import IO, Callable, Optional, Sequence
 from dirft.counters import Counters, StderrScanner
 from dirft.errors import TaskError, UsageError
 from dirft.records import LineNormalizer
+from dirft.shuffle.keys import DEFAULT_RULES, KeyRules
+from dirft.shuffle.keysort import sort_file
 from dirft.shuffle.partition import (
     CHUNK, MapOutput, commit_parts, partition_outputs, partition_path, remove_files,
     temp_part_path)
@@ -46,8 +48,12 @@ class ReduceResult:
     statuses: list[Optional[str]] = field(default_factory=list)
 
 
-def _sort_argv(sort_memory: int, work_dir: str, path: str) -> list[str]:
-    """Return the GNU sort command that orders ``path`` by key bytes (see module doc)."""
+def _sort_argv(sort_memory: int, work_dir: str, path: str,
+               presorted: bool = False) -> list[str]:
+    """Return the GNU sort command that orders ``path`` by key bytes (see module doc), or
+    ``cat`` of ``path`` when :mod:`dirft.shuffle.keysort` has already sorted it."""
+    if presorted:
+        return [shutil.which("cat") or "cat", "--", path]
     sort = shutil.which("sort")
     if sort is None:
         raise TaskError("reduce stage: GNU sort was not found on PATH; install coreutils")
@@ -83,6 +89,7 @@ class _Job:
     sort_memory: int                  # bytes
     work_dir: str
     log_path: Optional[str]
+    rules: KeyRules = DEFAULT_RULES
 
     @property
     def command(self) -> str:
@@ -181,9 +188,11 @@ def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner]:
     sort = reducer = thread = None
     log = open(job.log_path, "wb") if job.log_path else None
     scanner, drain_errors = StderrScanner(log=log), []
+    source = _presort(job)
     try:
         with tempfile.TemporaryFile(dir=job.work_dir) as sort_err:
-            sort = subprocess.Popen(_sort_argv(job.sort_memory, job.work_dir, job.source),
+            sort = subprocess.Popen(_sort_argv(job.sort_memory, job.work_dir, source,
+                                               source != job.source),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=sort_err, env=_sort_env())
             if job.reducer is not None:
@@ -204,7 +213,21 @@ def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner]:
         _close_pipes(sort)
         if log is not None:
             log.close()
+        if source != job.source:
+            remove_files([source])
     return records, size, scanner
+
+
+def _presort(job: _Job) -> str:
+    """Sort ``job.source`` in Python when GNU sort cannot follow the key rules; return the
+    sorted file's path, else ``job.source`` (GNU sort does it in the pipeline)."""
+    if job.rules.gnu_sort:
+        return job.source
+    sorted_path = job.source + ".sorted"
+    compare = job.rules.comparator.compare if job.rules.comparator else None
+    sort_file(job.source, sorted_path, compare, job.rules.key_of, job.sort_memory,
+              job.work_dir)
+    return sorted_path
 
 
 def _wait_all(reducer: Optional[subprocess.Popen], thread: Optional[threading.Thread],
@@ -223,18 +246,19 @@ def _wait_all(reducer: Optional[subprocess.Popen], thread: Optional[threading.Th
 
 def _make_job(partition: int, source: str, reducer: Optional[Sequence[str]], out_dir: str,
               work_dir: str, env: dict, cwd: Optional[str], sort_memory: int,
-              log_dir: Optional[str]) -> _Job:
+              log_dir: Optional[str], rules: KeyRules = DEFAULT_RULES) -> _Job:
     """Describe the reduce of ``partition`` (paths made absolute, log path chosen)."""
     log_path = os.path.join(log_dir, f"reduce-{partition:05d}.log") if log_dir else None
     return _Job(partition, os.path.abspath(source), temp_part_path(out_dir, partition),
-                reducer, env, cwd, sort_memory, os.path.abspath(work_dir), log_path)
+                reducer, env, cwd, sort_memory, os.path.abspath(work_dir), log_path, rules)
 
 
 def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
                      reducer: Optional[Sequence[str]], out_dir: str, work_dir: str,
                      env_for: Callable[[int], dict], cwd: Optional[str] = None,
                      sort_memory: int = 256 * 2 ** 20,
-                     log_dir: Optional[str] = None) -> ReduceResult:
+                     log_dir: Optional[str] = None,
+                     rules: KeyRules = DEFAULT_RULES) -> ReduceResult:
     """Partition, sort and reduce ``outputs`` into ``out_dir/part-00000`` … (see module doc).
 
     ``num_reduces`` >= 1 partitions (Hadoop's ``mapreduce.job.reduces``); ``reducer`` is an
@@ -242,7 +266,8 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
     environment of reducer ``p`` (see :func:`dirft.runtime.env.streaming_env`); ``cwd`` its
     working directory; ``sort_memory`` the bytes GNU sort may use before spilling to
     ``work_dir``, which holds the partition files (``partition-NNNNN``, removed at the end)
-    and must belong to this stage alone; ``log_dir`` gets ``reduce-NNNNN.log`` (stderr).
+    and must belong to this stage alone; ``log_dir`` gets ``reduce-NNNNN.log`` (stderr);
+    ``rules`` (:mod:`dirft.shuffle.keys`) give the key fields, partitioner and comparator.
     Returns a :class:`ReduceResult`. Raises :class:`JobAborted` when a map output does not
     match its signature, :class:`TaskError` when sort or a reducer fails or cannot start,
     :class:`StorageError` when a file cannot be read or written, :class:`UsageError` for an
@@ -251,11 +276,12 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
     _prepare(num_reduces, reducer, (out_dir, work_dir, log_dir))
     paths = [partition_path(work_dir, p) for p in range(num_reduces)]
     try:
-        paths, records = _guarded(lambda: partition_outputs(outputs, num_reduces, work_dir), work_dir)
+        paths, records = _guarded(lambda: partition_outputs(outputs, num_reduces, work_dir,
+                                                            rules), work_dir)
         result = ReduceResult(input_records=sum(records), partition_records=records)
         for p, source in enumerate(paths):
             job = _make_job(p, source, reducer, out_dir, work_dir, env_for(p), cwd,
-                            sort_memory, log_dir)
+                            sort_memory, log_dir, rules)
             _add_partition(result, *_guarded(lambda: _reduce_partition(job), out_dir))
             remove_files([source])
         _guarded(lambda: commit_parts(out_dir, num_reduces), out_dir)
