@@ -21,6 +21,7 @@ from dirft import __version__
 from dirft.cli_jobs import register as register_job_commands
 from dirft.config import JobConf
 from dirft.errors import DirftError, JobAborted, UsageError
+from dirft.progress import ProgressPrinter, counter_lines, watching
 from dirft.report import summary_lines
 from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
@@ -236,7 +237,11 @@ def _verbose(on: bool) -> None:
 
 def _streaming(args) -> int:
     _verbose(args.verbose)
-    report = RUNNERS[args.runner](job_from_args(args)).run()
+    runner = RUNNERS[args.runner](job_from_args(args))
+    with watching(runner, ProgressPrinter()):
+        report = runner.run()
+    for line in counter_lines(report.get("counters") or {}):
+        print(line, file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:

@@ -29,6 +29,7 @@ import sys
 import tempfile
 
 from dirft.errors import UsageError
+from dirft.progress import counter_lines, watched
 
 RUNNERS = ("local", "hadoop")
 #: mrjob.conf options dirft run honours (everything else is named as ignored).
@@ -147,15 +148,16 @@ def run_command(args) -> int:
 
     own, rest = split_args(args.job_args)
     options = run_options(own, rest, _conf_paths(rest))
-    runner, storage = RUNNER_CLASSES[own.runner], _storage(own, options)
+    runner, storage = watched(RUNNER_CLASSES[own.runner]), _storage(own, options)
     if own.output is not None:
-        run = run_mrjob(args.script, None, own.output, runner, options, storage=storage)
+        run = run_mrjob(args.script, None, own.output, runner, options, storage=storage,
+                        on_step=_step_line)
         _print_run(args.script, own, run, sys.stdout)
         return 0
     tmp = tempfile.mkdtemp(prefix="dirft-run-")
     try:
         out = os.path.join(tmp, "output")
-        run = run_mrjob(args.script, None, out, runner, options)
+        run = run_mrjob(args.script, None, out, runner, options, on_step=_step_line)
         _cat_parts(out)
         _print_run(args.script, own, run, sys.stderr)
     finally:
@@ -175,6 +177,11 @@ def _storage(own, options):
 
     return hdfs_storage(JobConf.load(list(options.conf_files),
                                      list(options.jobconf) + list(options.defines)))
+
+
+def _step_line(n: int, total: int) -> None:
+    """mrjob's ``Running step N of M...``, on stderr."""
+    print(f"dirft: running step {n + 1} of {total}", file=sys.stderr, flush=True)
 
 
 def _cat_parts(out: str) -> None:
@@ -202,3 +209,5 @@ def _print_run(script: str, own, run: dict, stream) -> None:
         for line in summary_lines(report):
             print(f"    {line}", file=stream)
     print(f"  total: {summary_line(run['summary'])}", file=stream)
+    for line in counter_lines(run["steps"][-1].get("counters") or {}):
+        print(line, file=sys.stderr)

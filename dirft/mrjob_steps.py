@@ -246,19 +246,37 @@ def _cache_entries(script: str, described: dict, options: RunOptions) -> tuple[l
     return files + list(options.files), archives
 
 
+def local_split_defines(conf_files: list, defines: list, input_bytes: int) -> list[str]:
+    """mrjob's local runner's split rule for a step of ``input_bytes`` bytes: about two map
+    tasks per core (``mrjob.sim._pick_mapper_split_size``), as
+    ``mapreduce.input.fileinputformat.split.maxsize``, unless the job's configuration
+    already sets it or ``dfs.blocksize`` (then Hadoop's rule applies unchanged)."""
+    conf = JobConf.load(conf_files, defines)
+    keys = ("mapreduce.input.fileinputformat.split.maxsize", "dfs.blocksize")
+    if any(conf.source(k) != "default" for k in keys) or input_bytes <= 0:
+        return []
+    per_split = -(-input_bytes // (2 * (os.cpu_count() or 1)))
+    return [f"mapreduce.input.fileinputformat.split.maxsize={max(per_split, 1)}"]
+
+
 def step_jobs(script: str, described: dict, plans: list, inputs: list, scratch: str,
-              options: RunOptions) -> list[StreamingJob]:
+              options: RunOptions, input_bytes: int = 0) -> list[StreamingJob]:
     """The streaming job of every step: step N writes ``scratch/step-N`` and reads step
     N-1's. Jobconf, lowest first: ``-conf`` files, mrjob.conf's jobconf, SORT_VALUES and
     PARTITIONER, the job's JOBCONF, ``-D``, the step's own jobconf (mrjob's order).
-    Raises ConfigError for a bad jobconf."""
+    ``input_bytes`` > 0 (the first step's input, local runner only) splits that step as
+    mrjob's local runner would (:func:`local_split_defines`). Raises ConfigError for a bad
+    jobconf."""
     files, archives = _cache_entries(script, described, options)
     cmdenv = {**dict(options.cmdenv), **described.get("cmdenv", {})}
     lower = list(options.jobconf) + job_jobconf(described)
     jobs = []
     for n, plan in enumerate(plans):
-        conf = JobConf.load(list(options.conf_files),
-                            lower + list(options.defines) + plan.defines)
+        defines = lower + list(options.defines) + plan.defines
+        if n == 0 and input_bytes:
+            defines = local_split_defines(list(options.conf_files), defines,
+                                          input_bytes) + defines
+        conf = JobConf.load(list(options.conf_files), defines)
         step_inputs = list(inputs) if n == 0 else [jobs[-1].output]
         jobs.append(StreamingJob(inputs=step_inputs, output=os.path.join(scratch, f"step-{n}"),
                                  mapper=plan.mapper, conf=conf, combiner=plan.combiner,
@@ -299,8 +317,9 @@ def run_mrjob(script: str, inputs: list | None, output: str, runner_class,
     keep = False
     try:
         inputs = _stdin_inputs(inputs, scratch, stdin, storage)
-        storage.resolve_inputs(list(inputs))
-        jobs = step_jobs(script, described, plans, inputs, scratch, options)
+        sizes = sum(f.size for f in storage.resolve_inputs(list(inputs)))
+        jobs = step_jobs(script, described, plans, inputs, scratch, options,
+                         sizes if storage is LOCAL else 0)
         keep = jobs[0].conf.get("dirft.keep.temp")
         reports = _run_steps(jobs, runner_class, on_step)
         run = {"script": os.path.abspath(script), "steps": reports,

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 from dirft.chaos import live_replicas
@@ -18,7 +19,17 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
     """Run ``dirft ARGS`` in this process; return (exit status, stdout, stderr)."""
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
-    return code, out, err
+    return code, out, without_progress(err)
+
+
+PROGRESS = re.compile(r"dirft: map \d+% reduce \d+%|dirft: running step \d+ of \d+")
+
+
+def without_progress(err: str) -> str:
+    """``err`` without the console's progress lines (``dirft: map 50% reduce 0%``), so
+    tests can count the lines of an error."""
+    return "".join(line for line in err.splitlines(keepends=True)
+                   if not PROGRESS.fullmatch(line.rstrip("\n")))
 
 
 def streaming(capsys, data, output, *extra) -> tuple[int, str, str]:

@@ -157,9 +157,14 @@ class LocalRunner(Runner):
             [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
             staging, os.path.join(work, "reduce"), self._reduce_env,
             cwd=self._reduce_cwd(work), sort_memory=self.job.conf.get("dirft.sort.memory"),
-            log_dir=os.path.join(work, "logs"), rules=self.rules)
+            log_dir=os.path.join(work, "logs"), rules=self.rules,
+            on_partition=self._reduced)
         counters.merge(result.counters)
         return counters
+
+    def _reduced(self, done: int, total: int) -> None:
+        """Keep the share of reduce partitions written, for the console's progress."""
+        self.reduce_progress = done / total
 
     def _reduce_env(self, partition: int) -> dict:
         ids = hadoop_ids(1, partition, 0, False, self.stamp)

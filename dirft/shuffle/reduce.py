@@ -215,6 +215,8 @@ def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner]:
             log.close()
         if source != job.source:
             remove_files([source])
+            if on_partition:
+                on_partition(p + 1, num_reduces)
     return records, size, scanner
 
 
@@ -258,7 +260,8 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
                      env_for: Callable[[int], dict], cwd: Optional[str] = None,
                      sort_memory: int = 256 * 2 ** 20,
                      log_dir: Optional[str] = None,
-                     rules: KeyRules = DEFAULT_RULES) -> ReduceResult:
+                     rules: KeyRules = DEFAULT_RULES,
+                     on_partition: Optional[Callable[[int, int], None]] = None) -> ReduceResult:
     """Partition, sort and reduce ``outputs`` into ``out_dir/part-00000`` … (see module doc).
 
     ``num_reduces`` >= 1 partitions (Hadoop's ``mapreduce.job.reduces``); ``reducer`` is an
@@ -267,7 +270,8 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
     working directory; ``sort_memory`` the bytes GNU sort may use before spilling to
     ``work_dir``, which holds the partition files (``partition-NNNNN``, removed at the end)
     and must belong to this stage alone; ``log_dir`` gets ``reduce-NNNNN.log`` (stderr);
-    ``rules`` (:mod:`dirft.shuffle.keys`) give the key fields, partitioner and comparator.
+    ``rules`` (:mod:`dirft.shuffle.keys`) give the key fields, partitioner and comparator;
+    ``on_partition(done, total)`` is called after each partition is reduced.
     Returns a :class:`ReduceResult`. Raises :class:`JobAborted` when a map output does not
     match its signature, :class:`TaskError` when sort or a reducer fails or cannot start,
     :class:`StorageError` when a file cannot be read or written, :class:`UsageError` for an
