@@ -158,8 +158,9 @@ def _run_grid(spec, work_base, progress: bool) -> tuple[list, dict]:
 
     work = make_work_dir(work_base)
     started, load = time.time(), os.getloadavg()
+    runner_class, storage, root = _grid_backend(spec, LocalRunner)
     try:
-        experiment = Experiment(spec, work, LocalRunner)
+        experiment = Experiment(spec, work, runner_class, storage=storage, hdfs_root=root)
         bar = _Progress(experiment.steps(), progress)
         experiment.progress = bar
         try:
@@ -168,6 +169,8 @@ def _run_grid(spec, work_base, progress: bool) -> tuple[list, dict]:
             bar.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if storage is not None:
+            storage.delete(root, recursive=True)
     info = {"spec": spec.path, "runs": len(rows),
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "cpus": os.cpu_count(),
@@ -175,6 +178,25 @@ def _run_grid(spec, work_base, progress: bool) -> tuple[list, dict]:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform()}
     return rows, info
+
+
+def _grid_backend(spec, local_runner) -> tuple:
+    """(runner class, storage, HDFS scratch root) of a grid: the local runner and local
+    files, or for ``runner: hadoop`` the Hadoop runner and a fresh directory under
+    ``dirft.hadoop.tmp.dir`` on the HDFS the spec's jobconf names (``dirft.webhdfs.url``)."""
+    if spec.runner != "hadoop":
+        return local_runner, None, ""
+    import posixpath
+    import uuid
+
+    from dirft.config import JobConf
+    from dirft.runners.hadoop import HadoopRunner, hdfs_storage
+
+    conf = JobConf.load([], [f"{k}={v}" for k, v in spec.jobconf.items()])
+    storage = hdfs_storage(conf)
+    root = posixpath.join(conf.get("dirft.hadoop.tmp.dir"), f"gridmix-{uuid.uuid4().hex[:12]}")
+    storage.makedirs(root)
+    return HadoopRunner, storage, root
 
 
 def _record(spec, rows: list, info: dict, out: str) -> int:

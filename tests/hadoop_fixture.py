@@ -16,6 +16,7 @@ import pathlib
 import sys
 
 from dirft.cli import main
+from e2e import without_progress
 from webhdfs_server import WebHdfsServer
 
 FAKE = pathlib.Path(__file__).resolve().parent / "fake_hadoop"
@@ -72,7 +73,7 @@ class FakeCluster:
         """Run ``dirft streaming --runner hadoop ARGS``; (exit status, stdout, stderr)."""
         code = main(["streaming", "--runner", "hadoop", *self.defines(), *map(str, args)])
         out, err = capsys.readouterr()
-        return code, out, err
+        return code, out, without_progress(err)
 
     def calls(self) -> list[list[str]]:
         """Every argv the fake ``hadoop`` was run with, in order."""

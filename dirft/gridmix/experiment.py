@@ -6,6 +6,9 @@ the job once fault-free under scheme ``none`` for the **reference output**. Ever
 grid is then compared with it, part file by part file (SHA-256 of the bytes): ``verified``
 is ``yes`` only when every part matches; a run that aborted or failed is ``no``, with the
 one-line error in ``error``. Simulated runs (``runner: sim``) have no output: ``n/a``.
+With ``runner: hadoop`` the data sets are generated here and put into HDFS (under
+``dirft.hadoop.tmp.dir``), every run reads and writes HDFS, and the part files are hashed
+as they are read back over WebHDFS; everything the grid wrote there is removed at the end.
 
 Each run gets the jobconf of :func:`dirft.gridmix.spec.grid_conf` on top of the spec's
 ``jobconf``: its scheme, nature, f, fault percentage (injection on when > 0), fault and
@@ -58,6 +61,8 @@ class Experiment:
     work: str
     runner_class: type
     progress: object = None
+    storage: object = None      # None: local files; HDFS storage for runner hadoop
+    hdfs_root: str = ""         # where runner hadoop puts data and outputs
     _data: dict = field(default_factory=dict)
     _references: dict = field(default_factory=dict)
 
@@ -95,24 +100,36 @@ class Experiment:
         data = self._dataset(cell)
         reference = self._reference(cell, data)
         self._say(cell.label())
-        out = os.path.join(self.work, "run")
+        out = self._place("run")
         row = base_row(self.spec, cell, data.input_bytes, self._cluster())
         try:
             summary = GRIDMIX_JOBS[cell.job].run([data.path], out, self._defines(cell, data),
-                                                 self.runner_class)
+                                                 self.runner_class, self.storage)
             row.update(summary_columns(summary))
-            row["verified"] = "yes" if part_digests(out) == reference else "no"
+            row["verified"] = "yes" if part_digests(out, self.storage) == reference else "no"
         except JobAborted as err:
             row.update(outcome="aborted", verified="no", error=str(err))
         except DirftError as err:
             row.update(outcome="failed", verified="no", error=str(err))
         finally:
-            shutil.rmtree(out, ignore_errors=True)
+            self._remove(out)
         return row
+
+    def _place(self, name: str) -> str:
+        """Path of ``name`` in the grid's scratch: local, or in HDFS for runner hadoop."""
+        return f"{self.hdfs_root}/{name}" if self.storage else os.path.join(self.work, name)
+
+    def _remove(self, path: str) -> None:
+        if self.storage:
+            self.storage.delete(path, recursive=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
     def _cluster(self) -> dict:
         from dirft.config import JobConf
 
+        if self.storage is not None:  # a real cluster: YARN decides, nothing emulated
+            return {"nodes": "", "slots_per_node": ""}
         conf = JobConf.from_layers(grid_conf(self.spec, "none", 1, 0, 0, 1))
         return {"nodes": conf.get("dirft.nodes"), "slots_per_node": conf.get("dirft.slots.per.node")}
 
@@ -120,6 +137,10 @@ class Experiment:
         conf = {**self.spec.jobconf, **grid_conf(self.spec, cell.scheme, cell.nature,
                                                  cell.fault_percent, cell.repetition,
                                                  data.largest)}
+        if self.storage is not None:
+            # HDFS refuses blocks under dfs.namenode.fs-limits.min-block-size (1 MiB), and
+            # the planner takes each file's real block size there anyway
+            conf.pop("dfs.blocksize")
         return [f"{k}={v}" for k, v in conf.items()]
 
     def _dataset(self, cell: Cell) -> _Data:
@@ -129,29 +150,46 @@ class Experiment:
             path = os.path.join(self.work, f"data-{dataset}-{cell.splits}")
             sizes = generate_splits(path, cell.splits, self.spec.split_size, self.spec.seed,
                                     dataset)
+            if self.storage:
+                path = self._upload(path)
             self._data[key] = _Data(path, sum(sizes), max(sizes))
         return self._data[key]
+
+    def _upload(self, local_dir: str) -> str:
+        """Put the part files of ``local_dir`` into HDFS; return the HDFS directory."""
+        remote = self._place(os.path.basename(local_dir))
+        self.storage.makedirs(remote)
+        for name in sorted(os.listdir(local_dir)):
+            with open(os.path.join(local_dir, name), "rb") as f, \
+                    self.storage.commit(f"{remote}/{name}") as out:
+                shutil.copyfileobj(f, out)
+        return remote
 
     def _reference(self, cell: Cell, data: _Data) -> dict:
         key = (cell.job, cell.splits)
         if key not in self._references:
             self._say(f"reference {cell.job} {cell.splits} splits (scheme none, no fault)")
-            out = os.path.join(self.work, f"reference-{cell.job}-{cell.splits}")
+            out = self._place(f"reference-{cell.job}-{cell.splits}")
             ref = Cell(cell.job, cell.splits, 0, 1, "none", 0.0)
             try:
                 GRIDMIX_JOBS[cell.job].run([data.path], out, self._defines(ref, data),
-                                           self.runner_class)
+                                           self.runner_class, self.storage)
             except DirftError as err:
                 err.args = (f"the fault-free reference run of {cell.job} on {cell.splits} "
                             f"splits failed, so nothing can be verified: {err}",)
                 raise
-            self._references[key] = part_digests(out)
-            shutil.rmtree(out, ignore_errors=True)
+            self._references[key] = part_digests(out, self.storage)
+            self._remove(out)
         return self._references[key]
 
 
-def part_digests(directory: str) -> dict:
-    """``{part file name: SHA-256 hex}`` of the ``part-*`` files of an output directory."""
+def part_digests(directory: str, storage=None) -> dict:
+    """``{part file name: SHA-256 hex}`` of the ``part-*`` files of an output directory
+    (on ``storage``, e.g. HDFS, when given)."""
+    if storage is not None:
+        return {name: hashlib.sha256(storage.read_bytes(f"{directory}/{name}")).hexdigest()
+                for name, _, is_dir in sorted(storage.list_dir(directory))
+                if name.startswith("part-") and not is_dir}
     out = {}
     for name in sorted(os.listdir(directory)):
         if name.startswith("part-"):

@@ -49,13 +49,15 @@ class GridmixJob:
                               "gridmix from a source checkout (jobs/ is not installed)")
         return path
 
-    def run(self, inputs: list, output: str, defines: list, runner_class) -> dict:
+    def run(self, inputs: list, output: str, defines: list, runner_class,
+            storage=None) -> dict:
         """Run the job over ``inputs`` into the new directory ``output`` with jobconf
-        ``defines`` (``key=value``); return the run summary. Raises DirftError subclasses
+        ``defines`` (``key=value``); return the run summary. ``storage`` holds the paths
+        (default local files; HDFS for the Hadoop runner). Raises DirftError subclasses
         (JobAborted beyond tolerance), leaving no output behind."""
         if self.script:
             return run_mrjob(self.script_path(), list(inputs), output, runner_class,
-                             RunOptions(defines=tuple(defines)))["summary"]
+                             RunOptions(defines=tuple(defines)), storage=storage)["summary"]
         job = StreamingJob(inputs=list(inputs), output=output, mapper=list(self.mapper),
                            reducer=list(self.reducer), conf=JobConf.load([], defines))
         return summarize([runner_class(job).run()])

@@ -4,7 +4,7 @@ anything runs.
 A spec is a YAML mapping (see ``gridmix_runs/README.md``)::
 
     description: streamSort makespan against the share of tasks hit by crashes
-    runner: local                # local (real runs here) or sim (dirft.runners.sim)
+    runner: local                # local (real runs here), sim (dirft.runners.sim) or hadoop
     jobs: [streamsort]           # streamsort javasort combiner webdatascan webdatasort monsterquery
     schemes: [se, frft, dirft]   # none se bft frft dirft
     natures: [crash]             # crash silent both (mapred.map.tasks.fault.nature 1 2 3)
@@ -39,7 +39,7 @@ from dirft.units import parse_bytes
 
 SCHEMES = ("none", "se", "bft", "frft", "dirft")
 NATURES = {"crash": 1, "silent": 2, "both": 3}
-RUNNERS = ("local", "sim")
+RUNNERS = ("local", "sim", "hadoop")
 #: jobconf keys the grid itself sets; a spec names them through its own keys instead.
 GRID_KEYS = {
     "dirft.scheme": "schemes", "mapred.map.tasks.fault.nature": "natures",
