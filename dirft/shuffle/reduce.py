@@ -215,8 +215,6 @@ def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner]:
             log.close()
         if source != job.source:
             remove_files([source])
-            if on_partition:
-                on_partition(p + 1, num_reduces)
     return records, size, scanner
 
 
@@ -288,6 +286,8 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
                             sort_memory, log_dir, rules)
             _add_partition(result, *_guarded(lambda: _reduce_partition(job), out_dir))
             remove_files([source])
+            if on_partition:
+                on_partition(p + 1, num_reduces)
         _guarded(lambda: commit_parts(out_dir, num_reduces), out_dir)
     finally:
         remove_files(paths)
