@@ -16,12 +16,12 @@ import shutil
 from dataclasses import dataclass, field
 
 from dirft.config import JobConf
+from dirft.core.scheme import SCHEMES
 from dirft.errors import DirftError, JobAborted
 from dirft.gridmix.generate import generate_file
 from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
 
-SCHEMES = ("dirft", "frft", "bft", "se", "none")
 BASE = ["mapreduce.input.fileinputformat.split.maxsize=131072", "dfs.blocksize=262144",
         "dirft.nodes=6", "dirft.slots.per.node=8", "dirft.heartbeat.interval=0.1",
         "dirft.heartbeat.timeout=3", "mapred.map.tasks.fault.inject=true"]

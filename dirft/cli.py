@@ -22,20 +22,10 @@ from dirft.config import JobConf
 from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.report import summary_lines
 from dirft.runners.base import StreamingJob
-from dirft.runners.local import LocalRunner
-from dirft.runners.sim import add_commands as add_sim_commands
+from dirft.runners import RUNNER_NAMES, runner_class
+from dirft.cli_sim import add_commands as add_sim_commands
 from dirft.runtime.env import parse_cmdenv
 
-
-
-def _hadoop_runner(job: StreamingJob):
-    """The Hadoop runner, imported only when asked for (it pulls in mrjob and HdfsCLI)."""
-    from dirft.runners.hadoop import HadoopRunner
-
-    return HadoopRunner(job)
-
-
-RUNNERS = {"local": LocalRunner, "hadoop": _hadoop_runner}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,7 +54,7 @@ def _streaming_parser(sub) -> None:
                    help="files linked into each task's working directory")
     p.add_argument("-cmdenv", action="append", default=[], metavar="NAME=VALUE",
                    help="environment variable for the tasks")
-    p.add_argument("--runner", choices=sorted(RUNNERS), default="local",
+    p.add_argument("--runner", choices=RUNNER_NAMES, default="local",
                    help="where to run (default: local, an emulated cluster here; hadoop: "
                         "a Hadoop cluster, paths on HDFS, see dirft.hadoop.* and "
                         "dirft.webhdfs.*)")
@@ -141,7 +131,7 @@ def _argv(command: str | None, option: str) -> list | None:
 
 
 def _streaming(args) -> int:
-    report = RUNNERS[args.runner](job_from_args(args)).run()
+    report = runner_class(args.runner)(job_from_args(args)).run()
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:

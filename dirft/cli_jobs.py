@@ -22,6 +22,7 @@ import sys
 import time
 
 from dirft.errors import DirftError, UsageError
+from dirft.runners import RUNNER_NAMES, runner_class
 from dirft.units import parse_bytes
 
 
@@ -106,13 +107,11 @@ def _plot(args) -> int:
 def _runner_class(name: str):
     """The runner ``dirft run`` uses: local only, as step outputs are chained through the
     local file system (scratch directory, rename into place)."""
-    from dirft.cli import RUNNERS
-
     if name != "local":
-        known = ", ".join(sorted(RUNNERS))
+        known = ", ".join(RUNNER_NAMES)
         raise UsageError(f"--runner {name}: dirft run chains steps on the local file system "
                          f"and supports the local runner only for now (runners: {known})")
-    return RUNNERS[name]
+    return runner_class(name)
 
 
 def _run_command(args) -> int:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
+from dirft.core.scheme import SCHEMES
+from fault_injector.plan import CRASH_MODES, SILENT_MODES
+
 KINDS = ("int", "float", "bool", "bytes", "str", "choice")
 LONG_MAX = 9223372036854775807  # Java's Long.MAX_VALUE, Hadoop's default split.maxsize
 OWNED_PREFIXES = ("dirft.", "mapred.map.tasks.fault.")
@@ -91,7 +94,7 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.scheme", "choice", "dirft",
            "fault-tolerance scheme: dirft, frft (full replication), bft, se (speculative "
            "execution), none (Hadoop re-execution)",
-           choices=("dirft", "frft", "bft", "se", "none")),
+           choices=SCHEMES),
     Option("dirft.nodes", "int", "4", "emulated cluster nodes (local runner)", minimum=1),
     Option("dirft.slots.per.node", "int", "2", "map slots per node", minimum=1),
     Option("dirft.heartbeat.interval", "float", "1.0",
@@ -113,11 +116,11 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "how a crash is injected: exception at the end of a phase (DIRFT paper), kill "
            "(SIGKILL inside a phase), node (a whole node is lost), hang (SIGSTOP: found only "
            "by the heartbeat timeout)",
-           choices=("exception", "kill", "node", "hang")),
+           choices=CRASH_MODES),
     Option("dirft.fault.silent.mode", "choice", "signature",
            "how a silent error is injected: signature (tampered, DIRFT paper) or data (bits "
            "flipped in the real output bytes before they are signed)",
-           choices=("signature", "data")),
+           choices=SILENT_MODES),
     Option("dirft.fault.straggler.nodes", "int", "0",
            "nodes that run slower than the rest (stragglers), chosen by dirft.fault.seed",
            minimum=0),

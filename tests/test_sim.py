@@ -216,7 +216,7 @@ def test_dirft_simulate_refuses_bad_input_in_one_line(capsys, args, needle):
 
 
 def test_the_authors_points_come_from_design_md():
-    from dirft.runners.sim import paper_points
+    from dirft.gridmix.paper import paper_points
     assert paper_points(1, "dirft", 500) == [(0.0, 240), (6.0, 250), (100.0, 440)]
     assert paper_points(2, "bft", 500) == [(0.0, 430), (6.0, 450), (100.0, 810)]
     assert paper_points(1, "dirft", 100) == [(0.0, 70)]

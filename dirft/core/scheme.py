@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from dirft.errors import ConfigError
 
 SCHEMES = ("dirft", "frft", "bft", "se", "none")
+#: Schemes whose replicas report signatures to the voting service: the layer owns
+#: re-execution. Under se and none Hadoop (or the local runner emulating it) re-executes.
+VOTED_SCHEMES = ("dirft", "frft", "bft")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ class Scheme:
     extra_replicas: int
     checks_silent: bool
     speculation: Speculation | None = None
+
+    @property
+    def voted(self) -> bool:
+        """True if replicas report signatures that are voted on (dirft, frft, bft)."""
+        return self.name in VOTED_SCHEMES
 
     def rotation(self, replica: int) -> tuple[int, ...]:
         """Work order of ``replica``: sub-splits i, i+1, …, i+K−1 (mod K) — DIRFT's rotation."""

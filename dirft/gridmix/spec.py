@@ -33,11 +33,11 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
 from dirft.config import JobConf
+from dirft.core.scheme import SCHEMES
 from dirft.errors import ConfigError
 from dirft.gridmix.jobs import GRIDMIX_JOBS
 from dirft.units import parse_bytes
 
-SCHEMES = ("none", "se", "bft", "frft", "dirft")
 NATURES = {"crash": 1, "silent": 2, "both": 3}
 RUNNERS = ("local", "sim")
 #: jobconf keys the grid itself sets; a spec names them through its own keys instead.

@@ -18,9 +18,7 @@ from dirft.core.state import JobState
 from dirft.counters import Counters
 from dirft.errors import ProtocolError
 
-#: The core's decisions, logged in order in :attr:`Driver.decisions` (and by the simulator)
-#: so a real run and a simulated one can be compared decision by decision.
-DECISIONS = (A.LaunchReplica, A.AssignSubsplit, A.CommitTaskOutput, A.AbortJob)
+DECISIONS = A.DECISIONS  # logged in order in :attr:`Driver.decisions`
 
 
 class Driver:

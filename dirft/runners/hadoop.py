@@ -3,7 +3,7 @@
 ``dirft streaming --runner hadoop`` runs a job on an unmodified Hadoop 3 cluster (YARN and
 HDFS). Input, partial map outputs and the output directory live on HDFS
 (:class:`~dirft.storage.hdfs.HdfsStorage`); each replica is one map task of a streaming job
-whose input is a replica manifest (:mod:`dirft.runtime.manifest`) and whose mapper is the
+whose input is a replica manifest (:mod:`dirft.contract.manifest`) and whose mapper is the
 replica task runtime (``python3 -m dirft.task --manifest-stdin``), shipped with the job in
 a zip (:mod:`dirft.runners.package`). Command lines: :mod:`dirft.runners.hadoop_cmd`.
 
@@ -46,8 +46,8 @@ from dirft.runners.hadoop_report import direct_report, hadoop_section, placement
 from dirft.runners.hadoop_waves import WaveScheduler
 from dirft.runners.package import build_task_zip
 from dirft.report import build_report
-from dirft.runtime.manifest import CommitLine, ReplicaLine, to_line
-from dirft.runtime.spec import JobSpec, output_path
+from dirft.contract.manifest import CommitLine, ReplicaLine, to_line
+from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
 from dirft.service.server import VotingService
 from fault_injector.plan import plan_faults
 
@@ -159,8 +159,8 @@ class HadoopRunner(Runner):
 
     # -- one job --------------------------------------------------------------------
     def _run_in(self, plan, faults, files, started: float) -> dict:
-        voted = plan.scheme.name in cmd.VOTED_SCHEMES
-        zip_path = build_task_zip(os.path.join(self.work, cmd.ZIP_NAME))
+        voted = plan.scheme.voted
+        zip_path = build_task_zip(os.path.join(self.work, ZIP_NAME))
         self.storage.makedirs(posixpath.join(self.scratch, "faults"))
         if voted:
             driver, hosts = self._voted_map_stage(plan, faults, zip_path)
@@ -191,7 +191,7 @@ class HadoopRunner(Runner):
         python = conf.get("dirft.hadoop.python")
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
-            secret_file=cmd.SECRET_NAME if secret_file else "",
+            secret_file=SECRET_NAME if secret_file else "",
             mapper=_node_argv(job.mapper, python), combiner=_node_argv(job.combiner, python),
             jobconf=conf.items(), cmdenv=job.cmdenv, files=[], tasks=[],
             map_output_dir=posixpath.join(self.scratch, "maps"), work_dir="",
@@ -199,14 +199,14 @@ class HadoopRunner(Runner):
             sort_memory=conf.get("dirft.sort.memory"), faults=faults.to_json(),
             fault_log=posixpath.join(self.scratch, "faults"),
             storage=self.storage.describe(), mode=mode)
-        path = os.path.join(self.work, f"{mode}-{cmd.SPEC_NAME}")  # shipped as SPEC_NAME
+        path = os.path.join(self.work, f"{mode}-{SPEC_NAME}")  # shipped as SPEC_NAME
         spec.save(path)
         return path
 
     def _files(self, spec_path: str, zip_path: str, secret_file: str = "") -> tuple:
-        files = [(spec_path, cmd.SPEC_NAME), (zip_path, cmd.ZIP_NAME)]
+        files = [(spec_path, SPEC_NAME), (zip_path, ZIP_NAME)]
         if secret_file:
-            files.append((secret_file, cmd.SECRET_NAME))
+            files.append((secret_file, SECRET_NAME))
         for path in self.job.files:
             local = os.path.abspath(path) if "://" not in path else path
             files.append((local, posixpath.basename(path)))
@@ -386,7 +386,7 @@ def _end_waves(scheduler, grace: float = 60.0) -> None:
 
 
 def _write_secret(work: str) -> str:
-    path = os.path.join(work, cmd.SECRET_NAME)
+    path = os.path.join(work, SECRET_NAME)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(os.urandom(32))

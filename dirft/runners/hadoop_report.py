@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dirft.runtime.manifest import same_host
+from dirft.contract.manifest import same_host
 
 JOB_COUNTERS = "Job Counters"
 

@@ -17,7 +17,7 @@ from dirft.runners.cluster import LocalCluster
 from dirft.runners.driver import Driver
 from dirft.report import build_report
 from dirft.runtime.env import hadoop_ids, streaming_env
-from dirft.runtime.spec import JobSpec, output_path
+from dirft.contract.spec import JobSpec, output_path
 from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from fault_injector.plan import plan_faults, read_fired

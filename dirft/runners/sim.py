@@ -20,50 +20,18 @@ Not simulated yet: time-varying stragglers, a reduce stage with its own faults a
 shuffle's network; fault modes are those :mod:`dirft.sim.engine` lists.
 """
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import MAX_SPLIT_SIZE, InputFile
 from dirft.core.scheme import Tolerance, make_scheme
-from dirft.errors import JobAborted, UsageError
-from dirft.report import build_report, summary_lines, task_entry
-from dirft.sim.costmodel import MIB, CostModel, load_cost_model, save_cost_model
+from dirft.report import build_report, task_entry
+from dirft.sim.costmodel import MIB, CostModel
 from dirft.sim.engine import Engine
-from dirft.units import format_bytes, parse_bytes
 from fault_injector.plan import NO_FAULTS, plan_faults
 
 NODES_PER_REPLICA = 10  # the paper's cluster: 10 nodes per replica a task starts with
-#: The paper's experiment grid (DESIGN.md §6): schemes compared per fault nature (1 crash,
-#: 2 silent), input split counts, and percentages of map tasks hit by faults.
-PAPER_SCHEMES = {1: ("se", "frft", "dirft"), 2: ("bft", "frft", "dirft")}
-PAPER_SPLITS = (100, 300, 500)
-PAPER_PERCENTS = tuple(12.5 * i for i in range(9))
-#: The authors' fault-free streamSort makespans in seconds (DESIGN.md §6), by
-#: (nature, scheme, splits).
-PAPER_SECONDS = {(1, "se", 100): 110, (1, "se", 300): 270, (1, "se", 500): 410,
-                 (1, "frft", 100): 110, (1, "frft", 300): 270, (1, "frft", 500): 420,
-                 (1, "dirft", 100): 70, (1, "dirft", 300): 160, (1, "dirft", 500): 240,
-                 (2, "bft", 500): 430, (2, "frft", 500): 440, (2, "dirft", 500): 310}
-#: The authors' streamSort makespans with faults (DESIGN.md §6: 500 splits, 6% and 100% of
-#: the tasks hit), by (nature, scheme, splits, percent of tasks hit), in seconds.
-PAPER_FAULT_SECONDS = {
-    (1, "se", 500, 6): 440, (1, "se", 500, 100): 790,
-    (1, "frft", 500, 6): 420, (1, "frft", 500, 100): 420,
-    (1, "dirft", 500, 6): 250, (1, "dirft", 500, 100): 440,
-    (2, "bft", 500, 6): 450, (2, "bft", 500, 100): 810,
-    (2, "frft", 500, 6): 440, (2, "frft", 500, 100): 440,
-    (2, "dirft", 500, 6): 320, (2, "dirft", 500, 100): 570}
-
-
-def paper_points(nature: int, scheme: str, splits: int) -> list[tuple[float, float]]:
-    """The authors' (percent of tasks hit, makespan in seconds) points for streamSort."""
-    points = [(0.0, v) for (n, s, k), v in PAPER_SECONDS.items() if (n, s, k) == (nature, scheme, splits)]
-    points += [(float(p), v) for (n, s, k, p), v in PAPER_FAULT_SECONDS.items()
-               if (n, s, k) == (nature, scheme, splits)]
-    return sorted(points)
-
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -241,125 +209,3 @@ def paper_config(splits: int, nature: int, scheme: str, percent: float = 0.0,
 def config_dict(config: SimConfig) -> dict:
     """``config`` as a JSON-ready dict."""
     return asdict(config)
-
-
-# -- the command line: ``dirft simulate`` and ``dirft calibrate`` ---------------------------
-def add_commands(sub) -> None:
-    """Register ``dirft simulate`` and ``dirft calibrate`` on ``dirft``'s subparsers."""
-    _simulate_parser(sub)
-    _calibrate_parser(sub)
-
-
-def _simulate_parser(sub) -> None:
-    p = sub.add_parser("simulate", help="simulate a job on a cluster of any size (same core)",
-                       description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    p.add_argument("--splits", type=int, default=100, help="input splits (map tasks)")
-    p.add_argument("--split-size", default="128MiB", help="bytes per split, e.g. 128MiB")
-    p.add_argument("--nodes", type=int, help="nodes (default: 10 per initial replica)")
-    p.add_argument("--slots", type=int, default=20, help="map slots per node (default 20)")
-    p.add_argument("--scheme", default="dirft", choices=("dirft", "frft", "bft", "se", "none"))
-    p.add_argument("--nature", type=int, default=1, choices=(1, 2, 3),
-                   help="1 crash, 2 silent, 3 both (mapred.map.tasks.fault.nature)")
-    p.add_argument("--tolerance", type=int, default=1, help="f (default 1)")
-    p.add_argument("--fault-percent", type=float, default=0.0,
-                   help="percentage of map tasks hit by faults (0-100)")
-    p.add_argument("--fault-replicas", type=int, default=-1,
-                   help="faulty replicas per hit task (-1: f; more goes beyond tolerance)")
-    p.add_argument("--crash-mode", default="exception", choices=("exception", "kill", "hang",
-                                                                  "node"))
-    p.add_argument("--silent-mode", default="signature", choices=("signature", "data"))
-    p.add_argument("--seed", type=int, default=0, help="placement and fault-plan seed")
-    p.add_argument("--straggler", action="append", default=[], metavar="NODE=FACTOR",
-                   help="a node running FACTOR times slower, e.g. node3=4 (repeatable)")
-    p.add_argument("--heartbeat-interval", type=float, default=3.0,
-                   help="virtual seconds between heartbeats and clock ticks (default 3)")
-    p.add_argument("--cost-model", metavar="FILE.yaml",
-                   help="cost model (default: the paper cluster's)")
-    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
-    p.set_defaults(func=_simulate_command)
-
-
-def _calibrate_parser(sub) -> None:
-    p = sub.add_parser("calibrate", help="measure the simulator's cost model on this machine",
-                       allow_abbrev=False)
-    p.add_argument("--sizes", default="4MiB,16MiB,32MiB",
-                   help="input sizes of the scheme-none runs, comma-separated")
-    p.add_argument("--out", default="cost-model.yaml", help="YAML file to write")
-    p.add_argument("--seed", type=int, default=1, help="seed of the generated input")
-    p.add_argument("--repeats", type=int, default=2,
-                   help="runs per measurement, the fastest kept (default 2)")
-    p.add_argument("--work-dir", help="scratch directory (default: the system's temp)")
-    p.set_defaults(func=_calibrate_command)
-
-
-def config_from_args(args) -> SimConfig:
-    """The :class:`SimConfig` that ``dirft simulate`` arguments describe.
-
-    Raises :class:`~dirft.errors.UsageError` for a non-positive count or a bad straggler.
-    """
-    for name in ("splits", "slots", "nodes"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name} {value}: must be 1 or more")
-    if args.heartbeat_interval <= 0:
-        raise UsageError(f"--heartbeat-interval {args.heartbeat_interval}: must be > 0")
-    return SimConfig(splits=args.splits, split_size=parse_bytes(args.split_size, "--split-size"),
-                     nodes=args.nodes, slots=args.slots, scheme=args.scheme,
-                     nature=args.nature, tolerance=args.tolerance,
-                     fault_percent=args.fault_percent, fault_replicas=args.fault_replicas,
-                     crash_mode=args.crash_mode, silent_mode=args.silent_mode, seed=args.seed,
-                     straggler_nodes=_stragglers(args.straggler),
-                     heartbeat_interval_s=args.heartbeat_interval)
-
-
-def _stragglers(items: list) -> dict:
-    out = {}
-    for item in items:
-        node, _, factor = item.partition("=")
-        try:
-            out[node] = float(factor)
-        except ValueError:
-            raise UsageError(f"--straggler {item!r}: expected NODE=FACTOR, e.g. node3=4") \
-                from None
-        if not node or out[node] < 1:
-            raise UsageError(f"--straggler {item!r}: need a node name and a factor >= 1")
-    return out
-
-
-def _simulate_command(args) -> int:
-    config = config_from_args(args)
-    cost = load_cost_model(args.cost_model) if args.cost_model else CostModel()
-    result = simulate(config, cost)
-    if args.json:
-        print(json.dumps({"config": config_dict(config), **result.report}, indent=2,
-                         sort_keys=True))
-    else:
-        for line in headline(config, result):
-            print(line)
-    if result.aborted:
-        raise JobAborted(f"(simulated) {result.aborted}")
-    return 0
-
-
-def headline(config: SimConfig, result: SimResult) -> list[str]:
-    """Console lines for a simulated run: what was simulated, then the report summary."""
-    rep = result.report
-    cluster = rep["cluster"]
-    outcome = "aborted" if result.aborted else "succeeded"
-    return [f"dirft: simulated job {outcome}: {config.splits} splits of "
-            f"{format_bytes(config.split_size)} on {cluster['nodes']} nodes x "
-            f"{cluster['slots_per_node']} slots; makespan {result.makespan_s:.1f} s",
-            *(f"  {line}" for line in summary_lines(rep))]
-
-
-def _calibrate_command(args) -> int:
-    from dirft.sim.calibrate import calibrate, notes
-
-    sizes = [parse_bytes(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
-    model, runs = calibrate(sizes, args.seed, args.work_dir, args.repeats,
-                            progress=lambda line: print(f"  {line}"))
-    save_cost_model(model, args.out, notes(runs, model))
-    print(f"dirft: wrote the cost model to {args.out}:")
-    for key, value in model.to_dict().items():
-        print(f"  {key}: {value}")
-    return 0

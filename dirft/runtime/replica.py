@@ -23,7 +23,7 @@ from dataclasses import asdict
 from dirft.errors import DirftError, RemoteFault, TaskError
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
-from dirft.runtime.spec import JobSpec, output_path, replica_dir
+from dirft.contract.spec import JobSpec, output_path, replica_dir
 from dirft.service.client import VotingClient
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL

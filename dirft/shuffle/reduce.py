@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, Callable, Optional, Sequence
 
 from dirft.counters import Counters, StderrScanner
-from dirft.errors import TaskError, UsageError
+from dirft.errors import StorageError, TaskError, UsageError
 from dirft.records import LineNormalizer
 from dirft.shuffle.partition import (
     CHUNK, MapOutput, commit_parts, partition_outputs, partition_path, remove_files,

@@ -45,13 +45,11 @@ from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.core.state import JobState
 from dirft.errors import ConfigError, DirftError
-from dirft.runners.driver import DECISIONS
-from fault_injector.plan import EMULATED_CRASH_EXIT, tamper
+from fault_injector.plan import EMULATED_CRASH_EXIT, SILENT_MODES, tamper
 
 KILLED = -9  # ReplicaExited code of a SIGKILLed process, as Popen reports it
 #: crash and silent fault modes the engine carries out (others raise ConfigError)
 CRASH_AT_END, CRASH_INSIDE = ("exception",), ("kill", "hang")
-SILENT_MODES = ("signature", "data")
 
 
 class SimulationError(DirftError):
@@ -158,7 +156,7 @@ class Engine:
         """Hand ``events`` to the core and carry out every action it returns, in order."""
         self.events_fed += len(events)
         for action in self.state.handle(*events):
-            if isinstance(action, DECISIONS):
+            if isinstance(action, A.DECISIONS):
                 self.decisions.append(action)
             _APPLY[type(action)](self, action)
 
