@@ -18,6 +18,7 @@ from dirft.cli import job_from_args, build_parser
 from dirft.gridmix.generate import generate_file
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners import hadoop as hadoop_module
+from dirft.runners import job as job_module
 from dirft.runners.hadoop import HadoopRunner
 from e2e import c_sorted, parts, streaming as local_streaming
 from hadoop_fixture import FAKE, JAR, FakeCluster
@@ -105,18 +106,18 @@ def secrets(monkeypatch):
     """Every per-job secret the Hadoop runner writes (and every job spec it ships, in
     ``secrets.specs``), captured as they are written."""
     captured = Captured()
-    write, spec = hadoop_module._write_secret, hadoop_module.HadoopRunner._spec
+    write, spec = job_module.write_secret, hadoop_module.HadoopRunner._spec
 
     def recording(work):
-        path = write(work)
+        path, secret = write(work)
         captured.append(pathlib.Path(path).read_bytes())
-        return path
+        return path, secret
 
     def recording_spec(self, *args):
         path = spec(self, *args)
         captured.specs.append(pathlib.Path(path).read_bytes())
         return path
-    monkeypatch.setattr(hadoop_module, "_write_secret", recording)
+    monkeypatch.setattr(job_module, "write_secret", recording)
     monkeypatch.setattr(hadoop_module.HadoopRunner, "_spec", recording_spec)
     return captured
 
@@ -194,7 +195,10 @@ def test_crashes_are_outlived_by_the_survivors(cluster, data):
 
 
 def test_extra_replicas_go_in_a_follow_up_job(cluster, data):
+    # both tasks' extra replicas gather into one follow-up wave: on a loaded machine the
+    # two crashes can be further apart than the fixture's 0.1 s wave delay
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat", "-D", "dirft.scheme=bft",
+                    "-D", "dirft.hadoop.wave.delay=3",
                     "-D", "mapred.map.tasks.fault.inject=true",
                     "-D", "mapred.map.tasks.fault.percent=100")
     jobs = cluster.jar_calls()

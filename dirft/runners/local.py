@@ -1,111 +1,94 @@
 """The local runner (the embedded default): a whole job on an emulated cluster here.
 
-Steps: check input and output, plan the map stage, draw the fault plan, start the voting
-service with a fresh per-job secret, run the replicas as real processes
-(:class:`~dirft.runners.cluster.LocalCluster`), then the reduce stage, then commit the output
-directory atomically (built under a hidden name beside it, renamed into place). On any
-error nothing is left behind: no output directory, no scratch files, no processes.
+The steps are the pipeline's (:class:`dirft.runners.job.Job`); this runner lists the input
+and commits the output through :class:`~dirft.storage.local.LocalStorage`, runs the
+replicas as real processes (:class:`~dirft.runners.cluster.LocalCluster`), then the reduce
+stage (:mod:`dirft.shuffle`) into a hidden staging directory beside the output, which the
+pipeline renames into place. On any error nothing is left behind: no output directory, no
+scratch files, no processes.
 """
 
-import json
 import os
 import shutil
 import tempfile
+import time
 
-from dirft.runners.base import Runner, check_output_absent, plan_job, resolve_inputs
+from dirft.contract.spec import SPEC_NAME, JobSpec, output_path
+from dirft.report import RunRecord
+from dirft.runners.base import Runner, check_output, cluster_of, plan_job
 from dirft.runners.cluster import LocalCluster
-from dirft.runners.driver import Driver
-from dirft.report import build_report
+from dirft.runners.job import stage_timings
 from dirft.runtime.env import hadoop_ids, streaming_env
-from dirft.contract.spec import JobSpec, output_path
-from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
-from fault_injector.plan import plan_faults, read_fired
+from dirft.storage.local import LOCAL
+from fault_injector.plan import read_fired
+
+SCRATCH_DIRS = ("logs", "maps", "attempts", "reduce")  # under the job's work directory
 
 
 class LocalRunner(Runner):
-    """Runs a :class:`~dirft.runners.base.StreamingJob` on this machine; see module doc."""
+    """Runs a :class:`~dirft.runners.base.StreamingJob` on this machine; see module doc.
 
-    def run(self) -> dict:
-        """Run the job; return the report. Raises InputError, ConfigError, JobAborted, …"""
-        job, conf = self.job, self.job.conf
-        started = self.clock()
-        files = resolve_inputs(job.inputs)
-        check_output_absent(job.output)
-        plan = plan_job(files, conf)
-        faults = self._faults(len(plan.tasks), plan.scheme, plan.nodes)
+    After :meth:`run`, ``driver`` holds the core's decisions, commits and final state.
+    """
+
+    def __init__(self, job, clock=time.monotonic) -> None:
+        super().__init__(job, clock)
+        self.storage = LOCAL
         self.stamp = f"local{os.getpid()}"
         self.job_id = f"job_{self.stamp}_0001"
-        work = self._work_dir()
-        try:
-            return self._run_in(work, plan, faults, started)
-        finally:
-            if not conf.get("dirft.keep.temp"):
-                shutil.rmtree(work, ignore_errors=True)
+        self.output = os.path.abspath(job.output)
 
-    def _run_in(self, work: str, plan, faults, started: float) -> dict:
-        conf = self.job.conf
-        driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
-        self.driver = driver  # kept for callers: its decision log, commits, core state
-        secret = os.urandom(32)
-        with VotingService(secret, self.job_id, driver.dispatch,
-                           conf.get("dirft.service.bind.host"),
-                           conf.get("dirft.service.bind.port"),
-                           conf.get("dirft.service.max.body.bytes")) as service:
-            spec_path = self._write_spec(work, plan, faults, secret, service.url)
-            cluster = LocalCluster(driver, spec_path, plan.nodes,
-                                   conf.get("dirft.slots.per.node"),
-                                   min(0.25, conf.get("dirft.heartbeat.interval")),
-                                   os.path.join(work, "logs"),
-                                   node_losses=faults.node_losses,
-                                   fault_log=os.path.join(work, "faults.jsonl"))
-            try:
-                cluster.run()
-            finally:
-                cluster.kill_all("runner stopping")
-        mapped = self.clock()
-        staging = os.path.join(os.path.dirname(os.path.abspath(self.job.output)),
-                               f".{os.path.basename(self.job.output)}.{self.job_id}.staging")
-        try:
-            os.makedirs(staging)
-            counters = self._reduce(work, plan, driver, staging)
-            timings = {"map": mapped - started, "reduce": self.clock() - mapped,
-                       "makespan": self.clock() - started}
-            report = build_report(self.job_id, conf, plan, driver.state,
-                                  read_fired(os.path.join(work, "faults.jsonl")),
-                                  faults, timings, counters, True)
-            _write_json(os.path.join(staging, "_dirft_report.json"), report)
-            open(os.path.join(staging, "_SUCCESS"), "wb").close()
-            os.rename(staging, self.job.output)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return report
+    # -- the pipeline's steps --------------------------------------------------------
+    def plan(self):
+        """List the input, check the output, plan on ``dirft.nodes`` emulated nodes."""
+        files = self.storage.resolve_inputs(self.job.inputs)
+        check_output(self.storage, self.output)
+        return plan_job(files, self.job.conf)
 
-    def _faults(self, num_tasks: int, scheme, nodes):
-        conf = self.job.conf
-        return plan_faults(num_tasks, scheme, conf.get("mapred.map.tasks.fault.percent"),
-                           conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
-                           conf.get("dirft.fault.silent.mode"),
-                           conf.get("dirft.fault.replicas.per.task"), nodes,
-                           conf.get("dirft.fault.straggler.nodes"),
-                           conf.get("dirft.fault.straggler.factor"),
-                           conf.get("mapred.map.tasks.fault.inject"))
-
-    def _work_dir(self) -> str:
-        base = self.job.conf.get("dirft.local.dir") or \
-            os.path.dirname(os.path.abspath(self.job.output))
+    def prepare(self, plan, faults) -> None:
+        """Make the job's scratch directory (``dirft.local.dir``, else beside the output)."""
+        base = self.job.conf.get("dirft.local.dir") or os.path.dirname(self.output)
         os.makedirs(base, exist_ok=True)
-        work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
-        for sub in ("logs", "maps", "attempts", "reduce"):
-            os.makedirs(os.path.join(work, sub))
-        return work
+        self.work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+        for sub in SCRATCH_DIRS:
+            os.makedirs(os.path.join(self.work, sub))
 
-    def _write_spec(self, work: str, plan, faults, secret: bytes, url: str) -> str:
-        secret_file = os.path.join(work, "secret")
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secret)
-        job = self.job
+    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+        """Run every replica as a process on the emulated cluster until the stage ends."""
+        conf = self.job.conf
+        spec_path = self._write_spec(plan, faults, secret_file, service_url)
+        cluster = LocalCluster(driver, spec_path, plan.nodes, conf.get("dirft.slots.per.node"),
+                               min(0.25, conf.get("dirft.heartbeat.interval")),
+                               os.path.join(self.work, "logs"),
+                               node_losses=faults.node_losses,
+                               fault_log=self._fault_log())
+        try:
+            cluster.run()
+        finally:
+            cluster.kill_all("runner stopping")
+
+    def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
+        """Reduce the committed map output into the staging directory; return the record."""
+        os.makedirs(self.staging())
+        counters = self._reduce(plan, self.staging())
+        return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
+                         read_fired(self._fault_log()), self.driver.state,
+                         cluster_of(self.job.conf))
+
+    def close(self) -> None:
+        """Remove the staging directory, and the scratch unless ``dirft.keep.temp``."""
+        shutil.rmtree(self.staging(), ignore_errors=True)
+        if self.work and not self.job.conf.get("dirft.keep.temp"):
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _fault_log(self) -> str:
+        return os.path.join(self.work, "faults.jsonl")
+
+    def _write_spec(self, plan, faults, secret_file: str, url: str) -> str:
+        """Write the job spec the replicas read (:class:`JobSpec`); return its path."""
+        job, work = self.job, self.work
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
             secret_file=secret_file, mapper=job.mapper, combiner=job.combiner,
@@ -118,13 +101,15 @@ class LocalRunner(Runner):
             map_output_dir=os.path.join(work, "maps"), work_dir=work,
             heartbeat_interval=job.conf.get("dirft.heartbeat.interval"),
             sort_memory=job.conf.get("dirft.sort.memory"), faults=faults.to_json(),
-            fault_log=os.path.join(work, "faults.jsonl"))
-        path = os.path.join(work, "job.json")
+            fault_log=self._fault_log())
+        path = os.path.join(work, SPEC_NAME)
         spec.save(path)
         return path
 
-    def _reduce(self, work: str, plan, driver, staging: str):
-        maps = os.path.join(work, "maps")
+    def _reduce(self, plan, staging: str):
+        """Run the reduce stage (or write a map-only job's parts); return the counters."""
+        maps = os.path.join(self.work, "maps")
+        driver = self.driver
         by_task = [[MapOutput(output_path(maps, t, w.subsplit, w.replica), w.signature)
                     for w in driver.commits[t]] for t in range(len(plan.tasks))]
         counters = driver.winning_counters()
@@ -133,9 +118,9 @@ class LocalRunner(Runner):
             return counters
         result = run_reduce_stage(
             [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
-            staging, os.path.join(work, "reduce"), self._reduce_env,
-            cwd=self._reduce_cwd(work), sort_memory=self.job.conf.get("dirft.sort.memory"),
-            log_dir=os.path.join(work, "logs"))
+            staging, os.path.join(self.work, "reduce"), self._reduce_env,
+            cwd=self._reduce_cwd(), sort_memory=self.job.conf.get("dirft.sort.memory"),
+            log_dir=os.path.join(self.work, "logs"))
         counters.merge(result.counters)
         return counters
 
@@ -143,15 +128,9 @@ class LocalRunner(Runner):
         ids = hadoop_ids(1, partition, 0, False, self.stamp)
         return streaming_env(self.job.conf.items(), ids, self.job.cmdenv)
 
-    def _reduce_cwd(self, work: str) -> str:
-        cwd = os.path.join(work, "attempts", "reduce")
+    def _reduce_cwd(self) -> str:
+        cwd = os.path.join(self.work, "attempts", "reduce")
         os.makedirs(cwd, exist_ok=True)
         for path in self.job.files:
             os.symlink(os.path.abspath(path), os.path.join(cwd, os.path.basename(path)))
         return cwd
-
-
-def _write_json(path: str, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")

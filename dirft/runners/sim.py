@@ -3,7 +3,7 @@
 ``simulate(SimConfig(...), cost)`` plans a synthetic job the way the local runner plans a
 real one (HDFS block placement with 3 copies, Hadoop's input splits, DIRFT's sub-splits,
 balanced replica nodes: :func:`dirft.core.jobplan.build_plan`), draws its fault plan with
-:func:`fault_injector.plan.plan_faults` (the very plans real runs use) and runs the map stage
+:func:`dirft.runners.job.draw_faults` (the very plans real runs use) and runs the map stage
 in virtual time (:class:`dirft.sim.engine.Engine`) against the real
 :class:`~dirft.core.state.JobState`: the simulator has no scheduling or voting logic of its
 own, so the decisions it reports are the ones the code makes.
@@ -26,11 +26,13 @@ from dataclasses import asdict, dataclass, field
 from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import MAX_SPLIT_SIZE, InputFile
 from dirft.core.scheme import Tolerance, make_scheme
-from dirft.report import build_report, task_entry
+from dirft.report import RunRecord, build_report, task_entry
+from dirft.runners.base import Runner
+from dirft.runners.job import FaultSettings, draw_faults
 from dirft.sim.costmodel import MIB, CostModel
 from dirft.sim.engine import Engine
-from fault_injector.plan import NO_FAULTS, plan_faults
 
+SIM_JOB_ID = "job_sim_0001"
 NODES_PER_REPLICA = 10  # the paper's cluster: 10 nodes per replica a task starts with
 
 @dataclass(frozen=True)
@@ -127,26 +129,71 @@ def plan_sim_job(config: SimConfig):
                       config.seed, config.heartbeat_timeout_s)
 
 
+def fault_settings_of(config: SimConfig) -> FaultSettings:
+    """The fault injector's settings ``config`` names (no faults when ``fault_percent`` is 0)."""
+    return FaultSettings(config.fault_percent > 0, config.fault_percent, config.seed,
+                         config.crash_mode, config.silent_mode, config.fault_replicas)
+
+
 def sim_faults(config: SimConfig, plan):
-    """The fault plan of ``config`` (none when ``fault_percent`` is 0 and no extra faults)."""
-    if config.fault_percent <= 0:
-        return NO_FAULTS
-    extra = {"nodes": plan.nodes} if config.crash_mode == "node" else {}
-    return plan_faults(len(plan.tasks), plan.scheme, config.fault_percent, config.seed,
-                       config.crash_mode, config.silent_mode, config.fault_replicas, **extra)
+    """The fault plan of ``config`` for ``plan``, drawn as every runner draws it."""
+    return draw_faults(plan, fault_settings_of(config))
+
+
+class SimRunner(Runner):
+    """The simulator as a runner of the pipeline (:class:`dirft.runners.job.Job`).
+
+    Its replicas are simulated events in virtual time (:class:`~dirft.sim.engine.Engine`
+    starts, kills and observes them); it plans a synthetic job from ``config``, draws the
+    fault plan as every runner does, has no voting service (the engine feeds the core
+    directly) and publishes nothing: after :meth:`run`, ``report`` and ``engine`` hold the
+    outcome. ``cost``: the :class:`CostModel`.
+    """
+
+    def __init__(self, config: SimConfig, cost: CostModel) -> None:
+        super().__init__(None, clock=lambda: 0.0)
+        self.config, self.cost = config, cost
+        self.job_id = SIM_JOB_ID
+        self.engine: Engine | None = None
+        self.record: RunRecord | None = None
+        self.report: dict | None = None
+
+    def plan(self):
+        """The synthetic job's plan (:func:`plan_sim_job`)."""
+        return plan_sim_job(self.config)
+
+    def fault_settings(self) -> FaultSettings:
+        """The fault settings of ``config``."""
+        return fault_settings_of(self.config)
+
+    def votes(self, plan) -> bool:
+        """False: the engine feeds the core itself, in virtual time."""
+        return False
+
+    def run_unvoted(self, plan, faults, started: float) -> RunRecord:
+        """Run the map stage in virtual time; return what it recorded."""
+        config = self.config
+        self.engine = run_engine(plan, faults, self.cost, config.slots,
+                                 config.straggler_nodes, config.node_losses,
+                                 config.heartbeat_interval_s)
+        self.record = sim_record(self.engine, plan, self.cost, config.slots)
+        return self.record
+
+    def publish(self, report: dict) -> None:
+        """Keep the report (a simulation writes no output)."""
+        self.report = report
 
 
 def simulate(config: SimConfig = SimConfig(), cost: CostModel = CostModel()) -> SimResult:
     """Simulate the job and cluster ``config`` describes under ``cost``; see module doc.
 
-    Raises ConfigError for an impossible configuration and
-    :class:`~dirft.sim.engine.SimulationError` for a run that cannot end (a bug).
+    Runs :class:`SimRunner` through the pipeline. Raises ConfigError for an impossible
+    configuration and :class:`~dirft.sim.engine.SimulationError` for a run that cannot end
+    (a bug).
     """
-    plan = plan_sim_job(config)
-    return simulate_plan(plan, sim_faults(config, plan), cost, config.slots,
-                         straggler_nodes=config.straggler_nodes,
-                         node_losses=config.node_losses,
-                         heartbeat_interval_s=config.heartbeat_interval_s)
+    runner = SimRunner(config, cost)
+    runner.run()
+    return _result(runner.engine, runner.record, runner.report)
 
 
 def simulate_plan(plan, faults, cost: CostModel, slots: int, straggler_nodes=None,
@@ -157,45 +204,43 @@ def simulate_plan(plan, faults, cost: CostModel, slots: int, straggler_nodes=Non
     runner's plan of real files, for conformance tests). ``straggler_nodes`` {node:
     factor} adds to the fault plan's own ``stragglers``.
     """
+    engine = run_engine(plan, faults, cost, slots, straggler_nodes, node_losses,
+                        heartbeat_interval_s)
+    record = sim_record(engine, plan, cost, slots)
+    return _result(engine, record, build_report(SIM_JOB_ID, plan, faults, record))
+
+
+def run_engine(plan, faults, cost: CostModel, slots: int, straggler_nodes=None,
+               node_losses=None, heartbeat_interval_s: float = 3.0) -> Engine:
+    """Run the :class:`Engine` over ``plan`` and ``faults`` to its end; return it."""
     slowdown = {**getattr(faults, "stragglers", {}), **(straggler_nodes or {})}
     engine = Engine(plan, faults, cost, slots, slowdown, heartbeat_interval_s, node_losses)
     engine.run()
-    return _result(engine, plan, faults, cost, slots)
+    return engine
 
 
-def _result(engine: Engine, plan, faults, cost: CostModel, slots: int) -> SimResult:
-    """Package the engine's outcome: timings, decisions, per-task stats, a report."""
+def sim_record(engine: Engine, plan, cost: CostModel, slots: int) -> RunRecord:
+    """What a simulated run recorded: virtual timings, the core's state, the simulation."""
     aborted = engine.abort.message if engine.abort else None
     map_s = engine.now if aborted or engine.finished_at is None else engine.finished_at
     output = sum(t.split.length for t in plan.tasks)
     reduce_s = 0.0 if aborted else cost.reduce_seconds(output)
-    timings = {"map": map_s, "reduce": reduce_s, "makespan": map_s + reduce_s}
-    conf = {"dirft.nodes": len(plan.nodes), "dirft.slots.per.node": slots}
-    shown = _PlanView(faults.tasks_hit, engine.slowdown)
-    report = build_report("job_sim_0001", conf, plan, engine.state, engine.fired, shown,
-                          timings, _NoCounters(), aborted is None)
-    report.update(simulated=True, cost_model=cost.to_dict(), aborted=aborted,
-                  decisions=dict(Counter(type(d).__name__ for d in engine.decisions)))
+    extra = {"simulated": True, "cost_model": cost.to_dict(), "aborted": aborted,
+             "decisions": dict(Counter(type(d).__name__ for d in engine.decisions))}
+    return RunRecord({"map": map_s, "reduce": reduce_s, "makespan": map_s + reduce_s}, {},
+                     engine.fired, engine.state,
+                     {"nodes": len(plan.nodes), "slots_per_node": slots},
+                     stragglers=engine.slowdown, succeeded=aborted is None, extra=extra)
+
+
+def _result(engine: Engine, record: RunRecord, report: dict) -> SimResult:
+    """Package the engine's outcome, its record and the report: timings in virtual seconds
+    (not rounded, unlike the report's), decisions, per-task stats."""
     tasks = [{**task_entry(p, s), "decided_at": engine.commits.get(p.index)}
-             for p, s in zip(plan.tasks, engine.state.tasks)]
-    return SimResult(map_s + reduce_s, map_s, reduce_s, aborted, engine.decisions, tasks,
-                     report, engine.events_fed, engine.state)
-
-
-@dataclass(frozen=True)
-class _PlanView:
-    """The fault plan as the report shows it: tasks hit, and every straggler simulated."""
-
-    tasks_hit: tuple
-    stragglers: dict
-
-
-class _NoCounters:
-    """Stands in for the job's counters: simulated tasks run no user program."""
-
-    @staticmethod
-    def to_dict() -> dict:
-        return {}
+             for p, s in zip(engine.plan.tasks, engine.state.tasks)]
+    map_s, reduce_s = record.timings["map"], record.timings["reduce"]
+    return SimResult(map_s + reduce_s, map_s, reduce_s, report["aborted"], engine.decisions,
+                     tasks, report, engine.events_fed, engine.state)
 
 
 def paper_config(splits: int, nature: int, scheme: str, percent: float = 0.0,
