@@ -35,19 +35,19 @@ import threading
 import time
 import uuid
 
+from dirft.contract.manifest import CommitLine, ReplicaLine, to_line
+from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
 from dirft.core.jobplan import JobPlan, TaskPlan
 from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
 from dirft.errors import ConfigError, JobAborted
-from dirft.runners import hadoop_cmd as cmd
 from dirft.report import RunRecord
+from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, check_output, cluster_of, scheme_of
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_waves import WaveScheduler
 from dirft.runners.job import stage_timings
 from dirft.runners.package import build_task_zip
-from dirft.contract.manifest import CommitLine, ReplicaLine, to_line
-from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
 
 ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
 

@@ -20,10 +20,10 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict
 
+from dirft.contract.spec import JobSpec, output_path, replica_dir
 from dirft.errors import DirftError, RemoteFault, TaskError
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
-from dirft.contract.spec import JobSpec, output_path, replica_dir
 from dirft.service.client import VotingClient
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL

@@ -32,10 +32,10 @@ import re
 import socket
 import sys
 
-from dirft.errors import DirftError, TaskError
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
-from dirft.runtime.replica import EmulatedCrash, Replica, _run
 from dirft.contract.spec import SPEC_NAME, JobSpec
+from dirft.errors import DirftError, TaskError
+from dirft.runtime.replica import EmulatedCrash, Replica, _run
 from dirft.service.client import VotingClient
 from dirft.storage import open_storage
 from fault_injector.plan import EMULATED_CRASH_EXIT
