@@ -201,12 +201,13 @@ def _round_trips() -> float:
     """Seconds for one replica's three calls (register, request, request with report)."""
     from bench.service import JOB, _report, trivial_dispatcher
     from dirft.service.client import VotingClient
+    from dirft.service.keys import replica_key
     from dirft.service.server import VotingService
 
     secret = os.urandom(32)
     with VotingService(secret, JOB, trivial_dispatcher) as service:
         def calls() -> None:
-            with VotingClient(service.url, secret, JOB, 0, 0) as client:
+            with VotingClient(service.url, replica_key(secret, 0, 0), JOB, 0, 0) as client:
                 client.call("register", host="node0", pid=os.getpid())
                 client.call("request")
                 client.call("request", report=_report(0))

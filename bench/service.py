@@ -36,7 +36,7 @@ from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import InputFile
 from dirft.core.scheme import Tolerance, make_scheme
 from dirft.runners.driver import Driver
-from dirft.service import messages
+from dirft.service import keys, messages
 from dirft.service.client import VotingClient
 from dirft.service.server import ROUTE, VotingService
 
@@ -70,12 +70,25 @@ def report_messages(task: int, count: int) -> list[dict]:
 
 
 def http_request(port: int, secret: bytes, message: dict) -> bytes:
-    """The bytes of one signed ``POST`` of ``message`` (HTTP/1.1, keep-alive)."""
+    """The bytes of one ``POST`` of ``message`` (HTTP/1.1, keep-alive) signed under its
+    sender's key derived from the master ``secret`` (:func:`dirft.service.keys.replica_key`)."""
     body = messages.encode(message)
+    task, replica = message["task"], message["replica"]
     head = (f"POST {ROUTE} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-            f"Content-Type: application/json\r\n{messages.MAC_HEADER}: "
-            f"{messages.mac(secret, body)}\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"Content-Type: application/json\r\n{keys.IDENTITY_HEADER}: {task}/{replica}"
+            f"\r\n{messages.MAC_HEADER}: {messages.mac(sender_key(secret, message), body)}"
+            f"\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode("ascii") + body
+
+
+def sender_key(secret: bytes, message: dict) -> bytes:
+    """The key of ``message``'s sender, derived from the master ``secret``."""
+    return keys.replica_key(secret, message["task"], message["replica"])
+
+
+def prepared(port: int, secret: bytes, message: dict) -> tuple[bytes, bytes]:
+    """``(request bytes, key that signs the answer)`` of ``message``."""
+    return http_request(port, secret, message), sender_key(secret, message)
 
 
 # --------------------------------------------------------------------------- client side
@@ -154,12 +167,13 @@ def client_process(port: int, secret: bytes, requests: list, deadline_s: float,
 
 def _send_all(conn: _Connection, secret: bytes, requests: list, deadline_s: float,
               result: ClientResult) -> None:
-    """Send ``requests`` in order (until ``deadline_s``), checking each answer's MAC."""
-    for request in requests:
+    """Send ``requests`` (:func:`prepared` pairs) in order (until ``deadline_s``),
+    checking each answer's MAC under its sender's key."""
+    for request, key in requests:
         sent = time.perf_counter()
         status, head, body = conn.exchange(request)
         result.latencies.append(time.perf_counter() - sent)
-        messages.check_mac(secret, body, (_header(head, b"x-dirft-mac") or b"").decode())
+        messages.check_mac(key, body, (_header(head, b"x-dirft-mac") or b"").decode())
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if sent - result.started > deadline_s:
             break
@@ -189,11 +203,11 @@ def _workload(kind: str, clients: int, per_client: int, port: int, secret: bytes
     """Return (dispatcher, per-client lists of prepared requests) for ``kind``."""
     if kind == "driver":
         replicas = (per_client // 3) * clients
-        shares = [[http_request(port, secret, m)
+        shares = [[prepared(port, secret, m)
                    for i in range(c, replicas, clients)
                    for m in protocol_messages(i // 2, i % 2)] for c in range(clients)]
         return driver_dispatcher(replicas), shares
-    shares = [[http_request(port, secret, m) for m in report_messages(c, per_client)]
+    shares = [[prepared(port, secret, m) for m in report_messages(c, per_client)]
               for c in range(clients)]
     return trivial_dispatcher, shares
 
@@ -306,7 +320,7 @@ def client_cost(calls: int = 2000, deadline_s: float = 10.0) -> tuple[float, flo
     """
     secret = os.urandom(32)
     with VotingService(secret, JOB, trivial_dispatcher) as service:
-        with VotingClient(service.url, secret, JOB, 0, 0) as client:
+        with VotingClient(service.url, keys.replica_key(secret, 0, 0), JOB, 0, 0) as client:
             client.call("request", report=_report(0))  # connect, warm up
             done, cpu, start = 0, time.thread_time(), time.perf_counter()
             while done < calls and time.perf_counter() - start < deadline_s:

@@ -5,8 +5,10 @@ tasks, sometimes more faulty replicas than the tolerance (crash faults only: col
 silent errors beyond tolerance are undetectable by any voting scheme), sometimes straggler
 nodes, and a number of reduces; it runs streamSort (``cat``/``cat``) on a small input with
 the local runner and compares the output with the fault-free one. A run is *wrong* if it
-succeeded with other bytes, a *clean abort* if it failed with :class:`JobAborted` and left
-no output, and has *leftovers* if scratch files or replica processes remain afterwards.
+succeeded with other bytes; a *clean abort* if it was drawn beyond tolerance and failed with
+:class:`JobAborted`, leaving no output; a *spurious abort* (a failure) if it aborted although
+its faults were within tolerance; and has *leftovers* if scratch files or replica processes
+remain afterwards. The check removes its own scratch directory when it is done.
 """
 
 import os
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from dirft.config import JobConf
 from dirft.core.scheme import SCHEMES, VOTED_SCHEMES
-from dirft.errors import DirftError, JobAborted
+from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.gridmix.generate import generate_file
 from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
@@ -49,14 +51,21 @@ class Tally:
     ok: int = 0
     wrong: int = 0
     aborts: int = 0
+    spurious: int = 0
     errors: int = 0
     leftovers: int = 0
     problems: list = field(default_factory=list)
 
     def line(self) -> str:
-        """The headline: ``N runs, W wrong outputs, K clean aborts, L leftovers``."""
-        return (f"{self.runs} runs, {self.wrong} wrong outputs, {self.aborts} clean aborts, "
-                f"{self.leftovers} leftovers ({self.ok} correct, {self.errors} other errors)")
+        """The headline: ``N runs, W wrong outputs, S spurious aborts, L leftovers, …``."""
+        return (f"{self.runs} runs, {self.wrong} wrong outputs, {self.spurious} spurious "
+                f"aborts, {self.leftovers} leftovers ({self.ok} correct, {self.aborts} clean "
+                f"aborts beyond tolerance, {self.errors} other errors)")
+
+    @property
+    def failed(self) -> bool:
+        """True if any run went wrong: wrong output, spurious abort, leftovers, error."""
+        return bool(self.wrong or self.spurious or self.leftovers or self.errors)
 
 
 def draw_run(index: int, seed: int) -> ChaosRun:
@@ -85,13 +94,27 @@ def draw_run(index: int, seed: int) -> ChaosRun:
 
 
 def run_chaos(runs: int, seed: int, workdir: str, progress=None) -> Tally:
-    """Run ``runs`` drawn schedules under ``workdir`` (created; emptied as it goes).
+    """Run ``runs`` (>= 1) drawn schedules under ``workdir``, then remove it.
 
-    ``progress`` (optional) is called with (Tally, ChaosRun) after each run. Returns the
-    :class:`Tally`. Raises :class:`DirftError` only if the fault-free references fail.
+    ``workdir`` must not exist or be empty (it is created, and removed at the end whatever
+    happens). ``progress`` (optional) is called with (Tally, ChaosRun) after each run.
+    Returns the :class:`Tally`. Raises :class:`UsageError` for ``runs`` < 1 or a
+    non-empty ``workdir``, :class:`DirftError` if the fault-free references fail.
     """
+    if runs < 1:
+        raise UsageError(f"dirft chaos: --runs must be at least 1, got {runs}")
     work = pathlib.Path(workdir)
+    if work.exists() and any(work.iterdir()):
+        raise UsageError(f"dirft chaos: work directory {work} is not empty; give a new or "
+                         f"empty one (--workdir), it is removed at the end")
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_all(runs, seed, work, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_all(runs: int, seed: int, work: pathlib.Path, progress) -> Tally:
     data = work / "input.txt"
     generate_file(str(data), 384 * 1024, seed)
     references = {n: _reference(data, work, n) for n in (0, 1, 2)}
@@ -129,8 +152,12 @@ def _judge(run: ChaosRun, data, expected: dict, rundir: pathlib.Path, tally: Tal
         else:
             tally.wrong += 1
             tally.problems.append(f"WRONG OUTPUT {run.describe()}")
-    except JobAborted:
-        tally.aborts += 1
+    except JobAborted as err:
+        if run.beyond:
+            tally.aborts += 1
+        else:
+            tally.spurious += 1
+            tally.problems.append(f"SPURIOUS ABORT within tolerance {run.describe()}: {err}")
         if out.exists():
             tally.problems.append(f"ABORT LEFT OUTPUT {run.describe()}")
     except DirftError as err:

@@ -64,10 +64,22 @@ def _streaming_parser(sub) -> None:
 
 def _chaos_parser(sub) -> None:
     p = sub.add_parser("chaos", help="many seeded random fault schedules on small jobs")
-    p.add_argument("--runs", type=int, default=200, help="schedules to run (default 200)")
+    p.add_argument("--runs", type=_at_least_one, default=200,
+                   help="schedules to run (default 200)")
     p.add_argument("--seed", type=int, default=1, help="seed of the schedules")
     p.add_argument("--workdir", help="scratch directory (default: a new one in $TMPDIR)")
     p.set_defaults(func=_chaos)
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type: an integer >= 1 (raises ArgumentTypeError otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--runs must be at least 1, got {value}")
+    return value
 
 
 def _chaos(args) -> int:
@@ -84,7 +96,7 @@ def _chaos(args) -> int:
     for line in tally.problems:
         print(line)
     print(tally.line())
-    return 0 if not (tally.wrong or tally.leftovers or tally.errors) else 1
+    return 1 if tally.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

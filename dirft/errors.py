@@ -41,6 +41,23 @@ class TaskError(DirftError):
     """A user program (mapper, combiner, reducer) failed deterministically."""
 
 
+class EnvironmentFault(DirftError):
+    """The machine or the job's set-up, not a fault to tolerate: scratch disk full, a
+    program that cannot start, an unwritable directory, a limit the job exceeds. Every
+    replica would hit it again, so the job stops with this cause (exit status 1).
+
+    :data:`ENVIRONMENT_PREFIX` starts the ``reason`` a replica reports for it.
+    """
+
+
+ENVIRONMENT_PREFIX = "environment: "
+"""How a replica's ``failed`` reason marks an :class:`EnvironmentFault`."""
+
+ENVIRONMENT_ERRNOS = frozenset({28, 122, 30, 13, 1, 24, 23, 12})
+"""errno values that are the environment's doing: ENOSPC, EDQUOT, EROFS, EACCES, EPERM,
+EMFILE, ENFILE, ENOMEM (Linux numbers)."""
+
+
 class JobAborted(DirftError):
     """The job went beyond its fault tolerance; nothing was committed.
 

@@ -54,6 +54,7 @@ def test_table_marks_targets_and_missing_values():
 
 def test_prepared_request_is_accepted_by_the_real_service():
     """The load generator's hand-written HTTP is what the service expects (200, signed)."""
+    from dirft.service.keys import replica_key
     from dirft.service.server import VotingService
     secret = b"0123456789abcdef-bench"
     message = {"job": "j", "task": 0, "replica": 0, "seq": 1, "kind": "request"}
@@ -63,7 +64,7 @@ def test_prepared_request_is_accepted_by_the_real_service():
         status, head, body = conn.exchange(http_request(port, secret, message))
         conn.close()
     assert status == 200 and messages.decode(body) == {"action": "wait"}
-    messages.check_mac(secret, body, _header(head, b"x-dirft-mac").decode())
+    messages.check_mac(replica_key(secret, 0, 0), body, _header(head, b"x-dirft-mac").decode())
     assert ROUTE == "/v1/message"
 
 

@@ -323,3 +323,35 @@ def test_se_sees_no_straggler_among_equal_rates_despite_rounding():
         state.tasks[t].replicas[0].progress = 0.7609477375418205
     from dirft.core.speculation import pick_stragglers
     assert pick_stragglers(state.tasks, Speculation(min_runtime=0.0), now=1.0) == []
+
+
+def test_a_message_from_a_replica_not_yet_started_is_refused_and_changes_nothing(crash1):
+    crash1.handle(E.JobStarted(0))
+    before = repr(crash1.tasks)
+    out = crash1.handle(E.WorkRequested(1, 0, 0))
+    assert [(type(a), a.status) for a in out] == [(A.RejectMessage, 409)]
+    assert repr(crash1.tasks) == before
+
+
+def test_a_retried_report_and_request_get_the_first_answer_again(crash1):
+    crash1.handle(E.JobStarted(0))
+    first = _boot(crash1, replicas=[0])[-1]
+    report = E.SignatureReported(2, 0, 0, first.subsplit, true_signature(0, first.subsplit))
+    answer = crash1.handle(report, E.WorkRequested(2, 0, 0))
+    before = repr(crash1.tasks[0].units)
+    retry = crash1.handle(report, E.WorkRequested(3, 0, 0))  # the answer was lost
+    assert retry == answer and isinstance(retry[0], A.AssignSubsplit)
+    assert repr(crash1.tasks[0].units) == before
+
+
+def test_a_report_the_core_refuses_is_not_followed_by_a_work_request():
+    from dirft.runners.driver import Driver
+    from dirft.errors import ProtocolError
+    driver = Driver(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=1))
+    driver.handle(E.JobStarted(0))
+    _boot(driver.state, replicas=[0])
+    wrong = {"subsplit": 1, "signature": true_signature(0, 1), "output_bytes": 5}
+    with pytest.raises(ProtocolError) as err:
+        driver.dispatch({"kind": "request", "task": 0, "replica": 0, "report": wrong})
+    assert err.value.status == 409 and driver.reports == {}
+    assert driver.state.tasks[0].replicas[0].state == "working"

@@ -17,8 +17,9 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from dirft.errors import ProtocolError, RemoteFault
-from dirft.service import messages
+from dirft.service import keys, messages
 from dirft.service.client import VotingClient
+from dirft.service.guard import LogLimiter
 from dirft.service.server import VotingService
 
 SECRET = b"0123456789abcdef-test-secret"
@@ -81,11 +82,29 @@ def message(task, seq=1, kind="heartbeat", replica=0, **fields):
     return {**base, **defaults[kind], **fields}
 
 
-def post(http, service, body, mac=None):
-    """POST raw ``body`` bytes; sign it with the job secret unless ``mac`` is given."""
+def sender_of(body):
+    """(task, replica) a body names, where both are natural ints; else (0, 0)."""
+    try:
+        data = json.loads(body)
+        ids = (data["task"], data["replica"])
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return 0, 0
+    return ids if all(type(i) is int and 0 <= i < 10**18 for i in ids) else (0, 0)
+
+
+def key_of(task, replica=0):
+    """The key the module's service expects from (task, replica)."""
+    return keys.replica_key(SECRET, task, replica)
+
+
+def post(http, service, body, mac=None, sender=None):
+    """POST raw ``body`` bytes as ``sender`` (default: the ids the body names); sign it
+    with that replica's key unless ``mac`` is given."""
     if isinstance(body, dict):
         body = messages.encode(body)
-    headers = {messages.MAC_HEADER: messages.mac(SECRET, body) if mac is None else mac}
+    task, replica = sender or sender_of(body)
+    headers = {messages.MAC_HEADER: messages.mac(key_of(task, replica), body)
+               if mac is None else mac, keys.IDENTITY_HEADER: f"{task}/{replica}"}
     return http.post(service.url + "/v1/message", data=body, headers=headers)
 
 
@@ -196,7 +215,7 @@ def test_sequence_tracker_refuses_replay_and_reordering_per_replica():
 def test_good_message_reaches_dispatcher_and_answer_is_signed(service, recorder, http, task):
     response = post(http, service, message(task, kind="register"))
     assert response.status_code == 200
-    messages.check_mac(SECRET, response.content, response.headers[messages.MAC_HEADER])
+    messages.check_mac(key_of(task), response.content, response.headers[messages.MAC_HEADER])
     assert messages.decode(response.content) == {"action": "wait", "seq": 1}
     assert recorder.seen[-1] == messages.validate(message(task, kind="register"), JOB)
 
@@ -239,7 +258,7 @@ def test_oversized_body_is_413_by_header_and_by_reading(service, recorder, http,
                             data=iter([b"x" * 40000, b"y" * 40000]))
     assert (declared.status_code, chunked.status_code) == (413, 413)
     assert len(recorder.seen) == before and len(logs(caplog)) == 2
-    messages.check_mac(SECRET, chunked.content, chunked.headers[messages.MAC_HEADER])
+    assert messages.MAC_HEADER not in chunked.headers  # nothing authenticated: unsigned
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff", b"[1,2]", b"NaN"])
@@ -318,7 +337,7 @@ def test_short_secret_is_refused():
 # ---------------------------------------------------------------------- client
 
 def test_client_round_trip(service, recorder, task):
-    with VotingClient(service.url, SECRET, JOB, task, 2) as client:
+    with VotingClient(service.url, key_of(task, 2), JOB, task, 2) as client:
         assert client.call("register", host="node-1", pid=7) == {"action": "wait", "seq": 1}
         report = {"subsplit": 0, "signature": SIG, "output_bytes": 12,
                   "counters": {"dirft": {"records": 3}}}
@@ -327,7 +346,7 @@ def test_client_round_trip(service, recorder, task):
 
 
 def test_client_threads_share_one_client_in_order(service, recorder, task):
-    client = VotingClient(service.url, SECRET, JOB, task, 0)
+    client = VotingClient(service.url, key_of(task), JOB, task, 0)
     answers = {name: [] for name in ("main", "heartbeat")}
     rejected_before = service.rejections.get(409, 0)
 
@@ -350,7 +369,7 @@ def test_client_threads_share_one_client_in_order(service, recorder, task):
 
 
 def test_client_raises_remote_fault_with_server_line_on_4xx(service, task):
-    with VotingClient(service.url, SECRET, JOB, task, 0) as client:
+    with VotingClient(service.url, key_of(task), JOB, task, 0) as client:
         with pytest.raises(RemoteFault) as err:
             client.call("failed", reason=RAISE_404)
     assert err.value.status == 404 and "unknown to the driver" in str(err.value)
@@ -365,13 +384,13 @@ def test_client_wrong_secret_is_401_not_retried(service, task):
 
 def test_client_rejects_answer_signed_with_another_secret(task):
     with VotingService(b"q" * 16, JOB, Recorder()) as other:
-        with VotingClient(other.url, SECRET, JOB, task, 0) as client:
+        with VotingClient(other.url, key_of(task), JOB, task, 0) as client:
             with pytest.raises(RemoteFault):
                 client.call("heartbeat", phase=0, progress=0.0)
 
 
 def test_client_retries_5xx_with_new_seq_then_gives_up(service, recorder, task):
-    with VotingClient(service.url, SECRET, JOB, task, 0, retries=2) as client:
+    with VotingClient(service.url, key_of(task), JOB, task, 0, retries=2) as client:
         with pytest.raises(RemoteFault) as err:
             client.call("failed", reason=RAISE_VALUE)
     assert "3 times" in str(err.value) and not isinstance(err.value, ProtocolError)
@@ -382,7 +401,7 @@ def test_client_connection_refused_is_remote_fault():
     svc = VotingService(SECRET, JOB, Recorder())
     url = svc.start()
     svc.stop()
-    with VotingClient(url, SECRET, JOB, 1, 0, retries=1, timeout=2.0) as client:
+    with VotingClient(url, key_of(1), JOB, 1, 0, retries=1, timeout=2.0) as client:
         with pytest.raises(RemoteFault):
             client.call("heartbeat", phase=0, progress=0.0)
 
@@ -437,7 +456,8 @@ def test_signed_random_json_never_causes_500(service, recorder, http, body):
     event(f"HTTP {response.status_code}")
     assert response.status_code in (200, 400, 403, 409, 422)
     assert len(recorder.seen) == before + (response.status_code == 200)
-    messages.check_mac(SECRET, response.content, response.headers[messages.MAC_HEADER])
+    messages.check_mac(key_of(*sender_of(json.dumps(body).encode())), response.content,
+                       response.headers[messages.MAC_HEADER])
 
 
 def test_a_replica_killed_mid_request_is_logged_in_one_line_not_as_a_crash():
@@ -470,3 +490,63 @@ def test_a_replica_killed_mid_request_is_logged_in_one_line_not_as_a_crash():
         service.stop()
     assert [r.levelno for r in records] == [logging.INFO]
     assert "closed mid-request" in records[0].getMessage()
+
+
+# ---------------------------------------------------------------------- slow clients
+
+def _raw(url):
+    import socket
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.settimeout(60)
+    return sock
+
+
+def test_slow_headers_and_slow_bodies_are_cut():
+    with VotingService(SECRET, JOB, Recorder(), timeout=0.5) as svc:
+        headers, body = _raw(svc.url), _raw(svc.url)
+        headers.sendall(b"POST /v1/message HTTP/1.1\r\nHost: x\r\n")  # never ends
+        body.sendall(b"POST /v1/message HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        assert headers.recv(100) == b""  # cut by the guard, no answer
+        answer = body.recv(1000)  # 408, or cut before its headers were even parsed
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408") and b"within" in answer
+        assert svc.guard.cut["timeout"] + svc.rejections.get(408, 0) == 2
+        headers.close(), body.close()
+
+
+def test_beyond_the_connection_cap_the_longest_idle_connection_makes_room():
+    with VotingService(SECRET, JOB, Recorder(), max_connections=3) as svc:
+        idle = [_raw(svc.url) for _ in range(3)]
+        with VotingClient(svc.url, key_of(7), JOB, 7, 0) as client:
+            assert client.call("heartbeat", phase=0, progress=0.0)["action"] == "wait"
+        assert idle[0].recv(10) == b"" and svc.guard.cut["evicted"] >= 1
+        assert svc.guard.open_connections <= 3
+        for sock in idle:
+            sock.close()
+
+
+def test_log_limiter_keeps_a_burst_per_window_then_sums_up():
+    now = [0.0]
+    log = logging.getLogger("dirft.test.limiter")
+    records = []
+    log.addHandler(type("H", (logging.Handler,), {"emit": lambda self, r:
+                                                   records.append(r.getMessage())})())
+    limiter = LogLimiter(log, lambda: now[0], burst=2, window=10.0)
+    for i in range(5):
+        limiter.log("a", logging.WARNING, "line %d", i)
+    limiter.log("b", logging.WARNING, "other kind")
+    now[0] = 10.0
+    limiter.log("a", logging.WARNING, "line %d", 5)
+    assert records == ["line 0", "line 1", "other kind",
+                       "3 more a line(s) suppressed in 10 s", "line 5"]
+    assert limiter.suppressed == 3
+
+
+def test_rejection_logs_are_rate_limited(caplog):
+    with VotingService(SECRET, JOB, Recorder()) as svc, requests.Session() as http:
+        svc.limiter = LogLimiter(logging.getLogger("dirft.service"), lambda: 0.0)  # 1 window
+        with caplog.at_level(logging.WARNING, logger="dirft.service"):
+            for _ in range(60):
+                assert post(http, svc, message(1), mac="00" * 32).status_code == 401
+    assert svc.rejections == {401: 60}
+    assert len(logs(caplog)) == 20 and svc.limiter.suppressed == 40

@@ -43,7 +43,9 @@ class JobSpec:
     ``storage``: :func:`dirft.storage.open_storage`'s description of where input and map
     outputs live (empty: local files); ``mode``: ``vote`` (replicas report signatures) or
     ``direct`` (Hadoop runner, schemes se/none: the map output goes to stdout, Hadoop
-    owns re-execution). An empty ``work_dir`` means "the process's working directory".
+    owns re-execution). ``secret_file``: the Hadoop runner's enrollment secret (empty under
+    the local runner, whose replicas hand over their keys through a socket: no key is ever
+    in a file there). An empty ``work_dir`` means "the process's working directory".
     """
 
     job_id: str

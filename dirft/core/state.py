@@ -18,9 +18,13 @@ Rules (DESIGN.md §2, after the DIRFT paper, Ganguly et al. 2017):
   launches extra replicas within the scheme's bound; past it the job aborts with a message
   naming the task, the sub-split and the signatures seen. Nothing is committed then.
 
-Peer mistakes (a report for a unit not assigned, a message from an unknown replica) answer
-with :class:`~dirft.core.actions.RejectMessage`; shell bugs raise
-:class:`~dirft.errors.InvalidTransition`.
+Peer mistakes (a report for a unit not assigned, a message from an unknown replica or from
+one the runner has not started) answer with :class:`~dirft.core.actions.RejectMessage`,
+decided before anything changes; shell bugs raise :class:`~dirft.errors.InvalidTransition`,
+also before anything changes (every handler checks its transition first). A retried
+message whose first copy was applied (the client retries a timed-out call under a new
+sequence number) is answered as the first was: a report already counted changes nothing,
+a request from a replica already working is answered with its current assignment.
 """
 
 from dirft.core import actions as A
@@ -96,6 +100,8 @@ class JobState:
         task, rep = self._lookup(ev, out)
         if rep is None or not rep.live:
             return  # a dead replica's late report is not a vote; WorkRequested says exit
+        if self._already_counted(task, rep, ev):
+            return  # a retry of a report that was applied: acknowledged, nothing changes
         if rep.current != ev.subsplit:
             out.append(A.RejectMessage(ev.task, ev.replica, 409,
                                        f"sub-split {ev.subsplit} was not assigned to it"))
@@ -107,7 +113,10 @@ class JobState:
         task, rep = self._lookup(ev, out)
         if rep is None or self._answer_if_over(task, rep, out):
             return
-        if rep.state in ("working", "started"):
+        if rep.state == "working":  # a retry whose first answer was lost: answer it again
+            out.append(A.AssignSubsplit(task.index, rep.rid, rep.current, rep.phase))
+            return
+        if rep.state == "started":
             out.append(A.RejectMessage(ev.task, ev.replica, 409,
                                        f"asks for work in state {rep.state}"))
             return
@@ -167,11 +176,11 @@ class JobState:
                      out: list) -> None:
         unit = task.units[s]
         was_mismatched = unit.mismatched
+        self._move(task, rep, "idle", f"reported sub-split {s} signature {sig[:12]}…")
         unit.votes[rep.rid] = sig
         unit.in_flight.discard(rep.rid)
         rep.processed.add(s)
         rep.current = None
-        self._move(task, rep, "idle", f"reported sub-split {s} signature {sig[:12]}…")
         if unit.mismatched and not was_mismatched:
             task.mismatches += 1
             task.tell(self.now, f"sub-split {s}: signatures disagree {self._votes_text(unit)}")
@@ -238,12 +247,12 @@ class JobState:
 
     def _assign(self, task: TaskState, rep: ReplicaState, unit: SubsplitState,
                 out: list) -> None:
+        self._move(task, rep, "working", f"phase {rep.phase + 1}: sub-split {unit.index}")
         unit.in_flight.add(rep.rid)
         rep.current = unit.index
         rep.phase += 1
         rep.assigned_at, rep.progress = self.now, 0.0
         task.work_bytes += unit.length
-        self._move(task, rep, "working", f"phase {rep.phase}: sub-split {unit.index}")
         out.append(A.AssignSubsplit(task.index, rep.rid, unit.index, rep.phase))
 
     def _ensure_progress(self, task: TaskState, out: list) -> None:
@@ -371,13 +380,25 @@ class JobState:
         return task.replicas[ev.replica]
 
     def _lookup(self, ev, out: list):
-        """Find the replica a message names; reject (404) ids the core never issued."""
+        """Find the replica a message names; reject ids the core never issued (404) and
+        replicas the runner has not reported started (409), before anything changes."""
         if 0 <= ev.task < len(self.tasks) and ev.replica in self.tasks[ev.task].replicas:
             task = self.tasks[ev.task]
-            return task, task.replicas[ev.replica]
+            rep = task.replicas[ev.replica]
+            if rep.state != "pending":
+                return task, rep
+            out.append(A.RejectMessage(ev.task, ev.replica, 409, "speaks before the runner "
+                                       "reported its process started (state pending)"))
+            return None, None
         out.append(A.RejectMessage(ev.task, ev.replica, 404,
                                    f"task {ev.task} replica {ev.replica} is not in this job"))
         return None, None
+
+    @staticmethod
+    def _already_counted(task: TaskState, rep: ReplicaState, ev) -> bool:
+        """True if ``ev`` repeats a report of this replica that was already counted."""
+        return (0 <= ev.subsplit < len(task.units) and ev.subsplit in rep.processed
+                and task.units[ev.subsplit].votes.get(rep.rid) == ev.signature)
 
     @staticmethod
     def _votes_text(unit: SubsplitState) -> str:

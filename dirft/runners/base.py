@@ -13,6 +13,7 @@ import posixpath
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from dirft.config import JobConf
@@ -68,6 +69,7 @@ class Runner(ABC):
         self.output = ""     # the output directory, absolute, on self.storage
         self.work = ""       # local scratch directory (the secret file goes here)
         self.driver = None   # the Driver of a voting run: its decisions, commits, core state
+        self.keyring = None  # the voting service's Keyring (dirft.service.keys)
 
     def run(self) -> dict:
         """Run the job through the pipeline; return the report. Raises DirftError subclasses."""
@@ -98,6 +100,27 @@ class Runner(ABC):
     def votes(self, plan) -> bool:
         """True if replicas report signatures to a voting service (default: always)."""
         return True
+
+    def credentials(self) -> str:
+        """Step 3, the secret: make ``self.keyring`` for the voting service; return the path
+        of the secret file the replicas get ("" for none). Default (Hadoop's way): a fresh
+        enrollment secret in ``work/SECRET_NAME``, shipped to the tasks, under which each
+        replica enrolls its own key (:class:`dirft.service.keys.Keyring`)."""
+        from dirft.contract.spec import write_secret
+        from dirft.service.keys import Keyring
+
+        secret_file, secret = write_secret(self.work)
+        self.keyring = Keyring(enrollment=secret)
+        return secret_file
+
+    def guard(self):
+        """A context manager held while the voting service runs; default: none."""
+        return nullcontext()
+
+    def environment_fault(self, err: OSError) -> Exception | None:
+        """The error to raise for an OSError of the driver's own (disk full, read-only), or
+        None to let it through; default: None."""
+        return None
 
     def dispatcher(self, driver) -> Callable[[dict], dict]:
         """The voting service's dispatcher; default: the driver's."""
@@ -130,6 +153,10 @@ class Runner(ABC):
         self.storage.write_bytes(posixpath.join(staging, "_dirft_report.json"), data)
         if not self.storage.exists(posixpath.join(staging, "_SUCCESS")):
             self.storage.write_bytes(posixpath.join(staging, "_SUCCESS"), b"")
+        self.commit_output(staging)
+
+    def commit_output(self, staging: str) -> None:
+        """Rename the finished ``staging`` directory to the output (default: on storage)."""
         self.storage.rename(staging, self.output)
 
     def close(self) -> None:

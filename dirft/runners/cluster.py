@@ -16,7 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from dirft.core import events as E
+from dirft.errors import ProtocolError
 from dirft.runners.shell import MapStageShell
+from dirft.service import keys
 from fault_injector.plan import Fault, record_fired
 
 _NODE_FAULT = Fault("crash", "node", 0)  # how a node loss is recorded in the fault log
@@ -40,11 +42,15 @@ class LocalCluster(MapStageShell):
     between heartbeat-timeout checks; ``log_dir``: where each replica's stderr goes;
     ``grace``: seconds to wait for replicas to exit on their own after the job is decided;
     ``node_losses``: the fault plan's :class:`~fault_injector.plan.NodeLoss` list, carried
-    out here (``fault_log`` records them).
+    out here (``fault_log`` records them); ``keyring``: the voting service's
+    :class:`~dirft.service.keys.Keyring`, where each replica's key is installed after its
+    handshake (none: replicas get no key socket, for tests of the cluster alone);
+    ``handshake_timeout``: seconds a replica has to offer its key before it is killed.
     """
 
     def __init__(self, driver, spec_path: str, nodes, slots: int, tick: float,
-                 log_dir: str, grace: float = 30.0, node_losses=(), fault_log: str = "") -> None:
+                 log_dir: str, grace: float = 30.0, node_losses=(), fault_log: str = "",
+                 keyring=None, handshake_timeout: float = 60.0) -> None:
         super().__init__(driver, tick, grace)
         self.spec_path, self.slots, self.log_dir = spec_path, slots, log_dir
         self.node_losses, self.fault_log = list(node_losses), fault_log
@@ -54,6 +60,7 @@ class LocalCluster(MapStageShell):
         self.running: dict[tuple[int, int], subprocess.Popen] = {}
         self.nodes_of: dict[tuple[int, int], str] = {}
         self.exit_codes: list[tuple[int, int, int]] = []
+        self.keyring, self.handshake_timeout = keyring, handshake_timeout
 
     # -- the shell's hooks (see MapStageShell) ---------------------------------------
     def launch(self, task: int, replica: int, node: str) -> None:
@@ -110,18 +117,31 @@ class LocalCluster(MapStageShell):
         self.driver.handle(E.NodeLost(self.driver.now(), node))
 
     def _spawn(self, task: int, replica: int, node: str) -> None:
+        """Start replica (task, replica) in its own session, with its key socket."""
+        ours, theirs = keys.handshake_pair()
         argv = [sys.executable, "-m", "dirft.task", "--spec", self.spec_path,
-                "--task", str(task), "--replica", str(replica), "--node", node]
+                "--task", str(task), "--replica", str(replica), "--node", node,
+                "--key-fd", str(theirs.fileno())]
         log_path = os.path.join(self.log_dir, f"t{task:05d}-r{replica:03d}.log")
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as log, theirs:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
+                                    start_new_session=True, pass_fds=(theirs.fileno(),))
         self.running[(task, replica)] = proc
         self.nodes_of[(task, replica)] = node
-        threading.Thread(target=self._wait, args=(proc, task, replica, node),
+        threading.Thread(target=self._wait, args=(proc, ours, task, replica, node, log_path),
                          daemon=True).start()
 
-    def _wait(self, proc: subprocess.Popen, task: int, replica: int, node: str) -> None:
+    def _wait(self, proc: subprocess.Popen, sock, task: int, replica: int, node: str,
+              log_path: str) -> None:
+        """Take the replica's key (killing it if the handshake fails), then wait for it."""
+        try:
+            install = (lambda key: None) if self.keyring is None else (
+                lambda key: self.keyring.install(task, replica, key))
+            keys.accept_key(sock, proc.pid, self.handshake_timeout, install)
+        except ProtocolError as err:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"dirft: driver: task {task} replica {replica}: {err}; killed\n")
+            _kill_group(proc)
         self.driver.notify(ProcessExited(task, replica, node, proc.wait()))
 
     def _exited(self, notice: ProcessExited) -> None:

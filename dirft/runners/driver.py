@@ -18,7 +18,8 @@ from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.core.state import JobState
 from dirft.counters import Counters
-from dirft.errors import ProtocolError
+from dirft.errors import (ENVIRONMENT_PREFIX, DirftError, EnvironmentFault, JobAborted,
+                          ProtocolError)
 
 DECISIONS = A.DECISIONS  # logged in order in :attr:`Driver.decisions`
 ACTION, NOTICE = "action", "notice"  # the tags of the outbox's ``(tag, item)`` entries
@@ -31,7 +32,9 @@ class Driver:
     (injected so tests and the simulator can drive time); ``poll_interval``: seconds a
     waiting replica is told to wait before asking again. ``outbox`` receives non-reply
     actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
-    counters a replica reported, so the job's counters sum only the winning copies.
+    counters a replica reported, so the job's counters sum only the winning copies;
+    ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with;
+    ``failures`` the reason each replica that gave up reported.
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
@@ -43,6 +46,8 @@ class Driver:
         self.commits: dict[int, tuple[A.Winner, ...]] = {}
         self.reports: dict[tuple[int, int, int], tuple[int, dict]] = {}
         self.decisions: list = []
+        self.registrations: dict[tuple[int, int], tuple[str, str]] = {}
+        self.failures: dict[tuple[int, int], str] = {}
         self._lock = threading.Lock()
 
     def handle(self, *events) -> list:
@@ -89,24 +94,40 @@ class Driver:
         now, task, replica = self.clock(), message["task"], message["replica"]
         kind = message["kind"]
         if kind == "register":
+            self.registrations[(task, replica)] = (message.get("attempt", ""), message["host"])
             events = [E.ReplicaRegistered(now, task, replica, message["host"])]
         elif kind == "heartbeat":
             events = [E.HeartbeatReceived(now, task, replica, message["progress"])]
         elif kind == "failed":
+            self.failures[(task, replica)] = message["reason"]
             events = [E.ReplicaGaveUp(now, task, replica, message["reason"])]
         else:
-            events = self._request_events(now, message)
+            return self._request(now, message)
         return self._reply(task, replica, kind, self.handle(*events))
 
-    def _request_events(self, now: float, message: dict) -> list:
+    def _request(self, now: float, message: dict) -> dict:
+        """A ``request``: its report first; only if the core took it, the work request
+        (a refused report changes nothing and asks for nothing). The report's output bytes
+        and counters are kept before the core sees it (a vote may finish the job) and put
+        back as they were if the core refused it."""
         task, replica, report = message["task"], message["replica"], message.get("report")
-        events = []
+        actions = []
         if report is not None:
             key = (task, report["subsplit"], replica)
+            before = self.reports.get(key)
             self.reports[key] = (report["output_bytes"], report.get("counters", {}))
-            events.append(E.SignatureReported(now, task, replica, report["subsplit"],
-                                              report["signature"], report["output_bytes"]))
-        return events + [E.WorkRequested(now, task, replica)]
+            actions = self.handle(E.SignatureReported(now, task, replica, report["subsplit"],
+                                                      report["signature"],
+                                                      report["output_bytes"]))
+            if any(isinstance(a, A.RejectMessage) and (a.task, a.replica) == (task, replica)
+                   for a in actions):
+                if before is None:
+                    self.reports.pop(key, None)
+                else:
+                    self.reports[key] = before
+                return self._reply(task, replica, "request", actions)
+        actions += self.handle(E.WorkRequested(now, task, replica))
+        return self._reply(task, replica, "request", actions)
 
     def _reply(self, task: int, replica: int, kind: str, actions: list) -> dict:
         for action in actions:
@@ -122,6 +143,18 @@ class Driver:
                 return {"action": "wait", "retry_after": self.poll_interval}
             return {"action": "exit"}
         return {"action": "ok"} if kind != "request" else {"action": "exit"}
+
+    def abort_error(self, abort: A.AbortJob) -> DirftError:
+        """The error to raise for ``abort``: :class:`EnvironmentFault` naming the cause if a
+        replica of the aborted task gave up on an environment error (disk full, program
+        missing, a limit: every replica would hit it), else :class:`JobAborted`."""
+        causes = [reason for (task, _), reason in sorted(self.failures.items())
+                  if task == abort.task and reason.startswith(ENVIRONMENT_PREFIX)]
+        if not causes:
+            return JobAborted(abort.message)
+        return EnvironmentFault(f"task {abort.task}: {causes[0][len(ENVIRONMENT_PREFIX):]} "
+                                f"({len(causes)} replica(s) failed this way; it is not a "
+                                f"fault to tolerate: fix it and rerun)")
 
     # -- results -----------------------------------------------------------------------
     def winning_counters(self) -> Counters:

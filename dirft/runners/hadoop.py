@@ -170,7 +170,12 @@ class HadoopRunner(Runner):
             _end_waves(scheduler)
 
     def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
-        """Run the commit job into the staging directory; return the record."""
+        """Run the commit job into the staging directory; return the record. Raises
+        JobAborted, before any commit, if two processes spoke for one replica."""
+        if self.keyring.conflicts:  # two processes spoke for one replica: trust no vote
+            raise JobAborted(f"job {self.job_id}: {self.keyring.conflicts[0]}; someone holding "
+                             f"the job's enrollment secret spoke for a replica; nothing was "
+                             f"committed")
         result = self._commit_job(plan, self.driver, self.zip_path)
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))

@@ -8,8 +8,9 @@
 2. **fault plan** — drawn here and only here (:func:`draw_faults`), from the jobconf
    (:meth:`FaultSettings.from_conf`) or the simulator's settings;
 3. **secret** and 4. **voting service** — when the runner's replicas vote
-   (:meth:`Runner.votes`): a fresh per-job HMAC key in a 0600 file
-   (:func:`dirft.contract.spec.write_secret`), the core behind a
+   (:meth:`Runner.votes`): the service's keyring (:meth:`Runner.credentials`: on Hadoop a
+   fresh enrollment secret in a 0600 file, :func:`dirft.contract.spec.write_secret`; locally
+   each replica hands over its own key through a socket), the core behind a
    :class:`~dirft.runners.driver.Driver`, and the :class:`VotingService` for the map stage;
 5. **execute** — the runner starts, kills and observes replicas
    (:meth:`Runner.run_map_stage`: local processes, Hadoop waves) and then reduces or commits
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dirft.contract.spec import write_secret
 from dirft.report import build_report
 from dirft.runners.driver import Driver
 from dirft.service.server import VotingService
@@ -94,29 +94,40 @@ class Job:
         """Run the pipeline of the module doc; return the report."""
         runner = self.runner
         try:
-            runner.open()
-            started = runner.clock()
-            plan = runner.plan()
-            runner.check_faults()
-            faults = draw_faults(plan, runner.fault_settings())
-            runner.prepare(plan, faults)
-            record = (self._voted(plan, faults, started) if runner.votes(plan)
-                      else runner.run_unvoted(plan, faults, started))
-            report = build_report(runner.job_id, plan, faults, record)
-            runner.publish(report)
-            return report
+            return self._steps()
+        except OSError as err:  # the driver's own writes: scratch full, read-only, ...
+            fault = runner.environment_fault(err)
+            if fault is None:
+                raise
+            raise fault from None
         finally:
             self.close()
+
+    def _steps(self) -> dict:
+        """Steps 1 to 7 of the module doc, in order."""
+        runner = self.runner
+        runner.open()
+        started = runner.clock()
+        plan = runner.plan()
+        runner.check_faults()
+        faults = draw_faults(plan, runner.fault_settings())
+        runner.prepare(plan, faults)
+        record = (self._voted(plan, faults, started) if runner.votes(plan)
+                  else runner.run_unvoted(plan, faults, started))
+        report = build_report(runner.job_id, plan, faults, record)
+        runner.publish(report)
+        return report
 
     def _voted(self, plan, faults, started: float):
         """Steps 3-5 for voting replicas: secret, driver, service, map stage, then finish."""
         runner, conf = self.runner, self.runner.job.conf
         driver = runner.driver = Driver(plan, runner.clock, conf.get("dirft.poll.interval"))
-        secret_file, secret = write_secret(runner.work)
-        with VotingService(secret, runner.job_id, runner.dispatcher(driver),
-                           conf.get("dirft.service.bind.host"),
-                           conf.get("dirft.service.bind.port"),
-                           conf.get("dirft.service.max.body.bytes")) as service:
+        secret_file = runner.credentials()
+        service = VotingService(runner.keyring, runner.job_id, runner.dispatcher(driver),
+                                conf.get("dirft.service.bind.host"),
+                                conf.get("dirft.service.bind.port"),
+                                conf.get("dirft.service.max.body.bytes"))
+        with runner.guard(), service:
             runner.run_map_stage(plan, faults, driver, service.url, secret_file)
         return runner.finish(plan, faults, started, runner.clock())
 

@@ -1,7 +1,9 @@
 """The local runner (the embedded default): a whole job on an emulated cluster here.
 
 The steps are the pipeline's (:class:`dirft.runners.job.Job`); this runner lists the input
-and commits the output through :class:`~dirft.storage.local.LocalStorage`, runs the
+and commits the output through :class:`~dirft.storage.local.LocalStorage`, starts the
+voting service with an empty keyring (each replica hands the driver its own key over an
+inherited socket, :mod:`dirft.service.keys`; no key is ever written to a file), runs the
 replicas as real processes (:class:`~dirft.runners.cluster.LocalCluster`), then the reduce
 stage (:mod:`dirft.shuffle`) into a hidden staging directory beside the output, which the
 pipeline renames into place. On any error nothing is left behind: no output directory, no
@@ -14,11 +16,13 @@ import tempfile
 import time
 
 from dirft.contract.spec import SPEC_NAME, JobSpec, output_path
+from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
 from dirft.report import RunRecord
 from dirft.runners.base import Runner, check_output, cluster_of, plan_job
 from dirft.runners.cluster import LocalCluster
 from dirft.runners.job import stage_timings
 from dirft.runtime.env import hadoop_ids, streaming_env
+from dirft.service.keys import Keyring, undumpable
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from dirft.storage.local import LOCAL
 from fault_injector.plan import read_fired
@@ -47,22 +51,52 @@ class LocalRunner(Runner):
         return plan_job(files, self.job.conf)
 
     def prepare(self, plan, faults) -> None:
-        """Make the job's scratch directory (``dirft.local.dir``, else beside the output)."""
-        base = self.job.conf.get("dirft.local.dir") or os.path.dirname(self.output)
-        os.makedirs(base, exist_ok=True)
-        self.work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+        """Make the job's scratch directory (``dirft.local.dir``, else beside the output);
+        raise EnvironmentFault if it cannot be."""
+        local = self.job.conf.get("dirft.local.dir")
+        base = local or os.path.dirname(self.output)
+        try:
+            os.makedirs(base, exist_ok=True)
+            self.work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+        except OSError as err:
+            what = "dirft.local.dir" if local else "the output's parent directory"
+            raise EnvironmentFault(f"cannot create the job's scratch directory in {base} "
+                                   f"({what}): {err.strerror}; make it writable or set "
+                                   f"dirft.local.dir to a directory that is") from None
         for sub in SCRATCH_DIRS:
             os.makedirs(os.path.join(self.work, sub))
+
+    def credentials(self) -> str:
+        """An empty keyring: each replica's key arrives through its handshake socket, so
+        there is no secret file (returns "")."""
+        self.keyring = Keyring()
+        return ""
+
+    def guard(self):
+        """This process holds every key while the service runs: make it undumpable."""
+        return undumpable()
+
+    def environment_fault(self, err: OSError) -> Exception | None:
+        """An EnvironmentFault for the driver's own disk-full or permission errors."""
+        if err.errno not in ENVIRONMENT_ERRNOS:
+            return None
+        return EnvironmentFault(f"{err.strerror} ({err.filename or self.work}); nothing was "
+                                f"committed: free space or fix permissions, then rerun")
+
+    def commit_output(self, staging: str) -> None:
+        """Rename ``staging`` into place (:func:`_commit`)."""
+        _commit(staging, self.output)
 
     def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
         """Run every replica as a process on the emulated cluster until the stage ends."""
         conf = self.job.conf
-        spec_path = self._write_spec(plan, faults, secret_file, service_url)
+        spec_path = self._write_spec(plan, faults, service_url)
         cluster = LocalCluster(driver, spec_path, plan.nodes, conf.get("dirft.slots.per.node"),
                                min(0.25, conf.get("dirft.heartbeat.interval")),
                                os.path.join(self.work, "logs"),
                                node_losses=faults.node_losses,
-                               fault_log=self._fault_log())
+                               fault_log=self._fault_log(), keyring=self.keyring,
+                               handshake_timeout=conf.get("dirft.startup.timeout"))
         try:
             cluster.run()
         finally:
@@ -86,12 +120,12 @@ class LocalRunner(Runner):
     def _fault_log(self) -> str:
         return os.path.join(self.work, "faults.jsonl")
 
-    def _write_spec(self, plan, faults, secret_file: str, url: str) -> str:
+    def _write_spec(self, plan, faults, url: str) -> str:
         """Write the job spec the replicas read (:class:`JobSpec`); return its path."""
         job, work = self.job, self.work
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
-            secret_file=secret_file, mapper=job.mapper, combiner=job.combiner,
+            secret_file="", mapper=job.mapper, combiner=job.combiner,
             jobconf=job.conf.items(), cmdenv=job.cmdenv,
             files=[os.path.abspath(f) for f in job.files],
             tasks=[{"index": t.index, "path": t.split.path, "start": t.split.start,
@@ -134,3 +168,18 @@ class LocalRunner(Runner):
         for path in self.job.files:
             os.symlink(os.path.abspath(path), os.path.join(cwd, os.path.basename(path)))
         return cwd
+
+
+def _commit(staging: str, output: str) -> None:
+    """Rename the finished ``staging`` directory to ``output``, atomically. Raises
+    :class:`InputError` if ``output`` appeared while the job ran (another job with the
+    same -output won the race), EnvironmentFault for other failures."""
+    try:
+        os.rename(staging, output)
+    except OSError as err:
+        if os.path.exists(output):
+            raise InputError(f"output directory {output} appeared while this job ran "
+                             f"(another job with the same -output?); this run's output "
+                             f"was discarded, the other one's kept") from None
+        raise EnvironmentFault(f"cannot rename the finished output into {output}: "
+                               f"{err.strerror}") from None

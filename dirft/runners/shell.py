@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 
 from dirft.core import actions as A
 from dirft.core import events as E
-from dirft.errors import JobAborted
 from dirft.runners.driver import NOTICE
 
 
@@ -35,7 +34,9 @@ class MapStageShell(ABC):
         self.finished = False
 
     def run(self) -> None:
-        """Drive the map stage to its end. Raises :class:`JobAborted` beyond tolerance."""
+        """Drive the map stage to its end. Raises :class:`JobAborted` beyond tolerance,
+        :class:`EnvironmentFault` when replicas failed on the environment instead
+        (:meth:`Driver.abort_error`)."""
         self.driver.handle(E.JobStarted(self.driver.now()))
         last_tick, deadline = self.driver.now(), None
         while not ((self.finished or self.aborted) and self.idle()):
@@ -51,7 +52,7 @@ class MapStageShell(ABC):
             if deadline is not None and now > deadline:
                 self.kill_all("grace period over")
         if self.aborted:
-            raise JobAborted(self.aborted.message)
+            raise self.driver.abort_error(self.aborted)
 
     def _carry_out(self, action) -> None:
         """Carry out one non-reply action of the core."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dirft.counters import Counters, StderrScanner
-from dirft.errors import TaskError
+from dirft.errors import EnvironmentFault, TaskError
 from dirft.records import LineNormalizer, read_records
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL
@@ -161,8 +161,8 @@ def _run(argv: list, role: str, source: Iterable[bytes], write, env: dict, cwd: 
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, cwd=cwd)
     except OSError as err:
-        raise TaskError(f"{role} {' '.join(argv)!r} could not start: {err.strerror}; "
-                        f"check the command and -files") from None
+        raise EnvironmentFault(f"{role} {' '.join(argv)!r} could not start: "
+                               f"{err.strerror}; check the command and -files") from None
     scanner = StderrScanner(log=log)
     failures: list = []
     feeder = threading.Thread(target=_feed, args=(proc.stdin, source, failures), daemon=True)

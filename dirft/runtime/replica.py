@@ -21,10 +21,13 @@ from contextlib import nullcontext
 from dataclasses import asdict
 
 from dirft.contract.spec import JobSpec, output_path, replica_dir
-from dirft.errors import DirftError, RemoteFault, TaskError
+from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
+                          EnvironmentFault, RemoteFault, StorageError, TaskError)
+from dirft.service.messages import MAX_COUNTER_GROUPS, MAX_COUNTER_NAMES
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
 from dirft.service.client import VotingClient
+from dirft.service.keys import offer_key
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL
 from fault_injector.plan import EMULATED_CRASH_EXIT, FaultPlan, record_fired, tamper
@@ -83,7 +86,8 @@ class Replica:
     def run(self) -> None:
         """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
-        self.client.call("register", host=self.node, pid=os.getpid())
+        self.client.call("register", host=self.node, pid=os.getpid(),
+                         attempt=os.environ.get("mapreduce_task_attempt_id", "")[:255])
         beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply)
         beat.start()
         try:
@@ -106,7 +110,7 @@ class Replica:
             result, signature = self._map(start, length, phase, beat, final, log,
                                           slowdown=self.faults.stragglers.get(self.node, 1.0))
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
-                "counters": result.counters.to_dict()}
+                "counters": _within_limits(result.counters.to_dict())}
 
     def _map(self, start: int, length: int, phase: int, beat: Heartbeat, final: str, log,
              commit=None, slowdown: float = 1.0):
@@ -192,6 +196,31 @@ class Replica:
                 os.symlink(path, link)
 
 
+def _within_limits(counters: dict) -> dict:
+    """Return ``counters`` if the voting service accepts them; else raise
+    :class:`EnvironmentFault` (a limit of the job, as Hadoop's own counter limits)."""
+    groups = len(counters)
+    names = max((len(n) for n in counters.values()), default=0)
+    if groups > MAX_COUNTER_GROUPS or names > MAX_COUNTER_NAMES:
+        raise EnvironmentFault(
+            f"the map phase reported {groups} counter groups (largest: {names} counters); at "
+            f"most {MAX_COUNTER_GROUPS} groups of {MAX_COUNTER_NAMES} are accepted (Hadoop "
+            f"fails such a job too: mapreduce.job.counters.groups.max, default 50)")
+    return counters
+
+
+def environment_reason(err: BaseException) -> str | None:
+    """The ``failed`` reason of an error that is the environment's doing, else None."""
+    if isinstance(err, EnvironmentFault):
+        return ENVIRONMENT_PREFIX + str(err)
+    cause = err if isinstance(err, OSError) else err.__cause__ or err.__context__
+    if isinstance(cause, OSError) and cause.errno in ENVIRONMENT_ERRNOS:
+        where = f" ({cause.filename})" if cause.filename else ""
+        also = f": {err}" if err is not cause else ""
+        return f"{ENVIRONMENT_PREFIX}{cause.strerror}{where}{also}"
+    return None
+
+
 def _signal_own_group(signum: int) -> None:
     """Send ``signum`` to this replica and its mapper: its process group if it leads one
     (the local runner starts each replica in its own session), else to itself only."""
@@ -202,10 +231,13 @@ def _signal_own_group(signum: int) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    """``python -m dirft.task --spec JOB.json --task T --replica R [--node NAME]``.
+    """``python -m dirft.task --spec JOB.json --task T --replica R --key-fd N [--node NAME]``.
 
-    Returns the process exit status: 0 done, 1 the user's program failed, 2 the voting
-    service could not be reached or refused us, 75 an emulated crash fault. The Hadoop
+    ``--key-fd``: the Unix socket inherited from the local runner over which this replica
+    hands the driver its fresh key (:func:`dirft.service.keys.offer_key`) before anything
+    else runs. Returns the process exit status: 0 done, 1 the user's program failed, 2 the
+    voting service could not be reached or refused us (or the key handshake failed), 75 an
+    emulated crash fault. The Hadoop
     runner's entry modes, ``--manifest-stdin`` and ``--emit-verified``, are
     :func:`dirft.runtime.streaming_task.main`'s.
     """
@@ -217,12 +249,16 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--spec", required=True)
     parser.add_argument("--task", type=int, required=True)
     parser.add_argument("--replica", type=int, required=True)
+    parser.add_argument("--key-fd", type=int, required=True)
     parser.add_argument("--node", default=socket.gethostname())
     args = parser.parse_args(argv)
+    try:
+        key = offer_key(args.key_fd)
+    except TaskError as err:
+        print(f"dirft: task {args.task} replica {args.replica}: {err}", file=sys.stderr)
+        return 2
     spec = JobSpec.load(args.spec)
-    with open(spec.secret_file, "rb") as f:
-        secret = f.read()
-    with VotingClient(spec.service_url, secret, spec.job_id, args.task, args.replica) as client:
+    with VotingClient(spec.service_url, key, spec.job_id, args.task, args.replica) as client:
         return _run(Replica(spec, args.task, args.replica, client, args.node), client)
 
 
@@ -236,10 +272,13 @@ def _run(replica: Replica, client: VotingClient, reported_failure_code: int = 1)
     except EmulatedCrash as err:
         print(f"dirft: {where}: {err}", file=sys.stderr)
         return EMULATED_CRASH_EXIT
-    except TaskError as err:
+    except (TaskError, EnvironmentFault, StorageError, OSError) as err:
+        env = environment_reason(err)
+        if env is None and not isinstance(err, TaskError):
+            raise
         print(f"dirft: {where}: {err}", file=sys.stderr)
         try:
-            client.call("failed", reason=str(err)[:2000])
+            client.call("failed", reason=(env or str(err))[:2000])
         except DirftError:
             return 1
         return reported_failure_code

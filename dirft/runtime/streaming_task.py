@@ -20,7 +20,8 @@ service was told: a replica's failure is the layer's business, not Hadoop's), 1 
 spec, manifest or storage, or (direct mode) the user's program failed, 2 the voting service
 could not be reached or refused us, 3 a decided output changed, 75 an emulated crash.
 Everything the task knows comes from files shipped with ``-files``: the job spec
-(:data:`SPEC_NAME`) and the per-job HMAC secret (:data:`SECRET_NAME`).
+(:data:`SPEC_NAME`) and the job's enrollment secret (:data:`SECRET_NAME`), under which a
+replica offers its own fresh key once (:mod:`dirft.service.keys`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
 from dirft.runtime.replica import EmulatedCrash, Replica, _run
 from dirft.service.client import VotingClient
+from dirft.service.keys import KEY_BYTES, lock_process
 from dirft.storage import open_storage
 from fault_injector.plan import EMULATED_CRASH_EXIT
 
@@ -87,9 +89,14 @@ def _placement(line: ReplicaLine, node: str) -> str:
 
 
 def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
+    """Lock this process, draw a fresh key and enroll it under the job's enrollment
+    secret with the first ``register`` (:mod:`dirft.service.keys`); then run the replica."""
     with open(spec.secret_file, "rb") as f:
-        secret = f.read()
-    with VotingClient(spec.service_url, secret, spec.job_id, line.task, line.replica) as client:
+        enrollment = f.read()
+    lock_process()
+    key = os.urandom(KEY_BYTES)
+    with VotingClient(spec.service_url, key, spec.job_id, line.task, line.replica,
+                      enrollment=enrollment) as client:
         replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
                           on_reply=_reply_handler(line))
         return _run(replica, client, reported_failure_code=0)

@@ -1,7 +1,9 @@
 """The replica's side of the voting service: signed, sequenced, retried calls.
 
-DESIGN.md §4: messages are authenticated with HMAC-SHA256 under the per-job secret and carry
-a sequence number against replay. One :class:`VotingClient` per replica process; its
+DESIGN.md §4: messages are authenticated with HMAC-SHA256 under this replica's own key
+(:mod:`dirft.service.keys`; the sender is named in ``X-Dirft-Replica``) and carry a
+sequence number against replay. With an ``enrollment`` secret (Hadoop) the ``register``
+message offers the key and is MAC'd under that secret instead. One :class:`VotingClient` per replica process; its
 heartbeat thread and its main thread share it, so :meth:`VotingClient.call` holds a lock
 from numbering a message until its answer is in: sequence numbers reach the service in
 increasing order and no call sees another's answer.
@@ -25,6 +27,7 @@ from typing import Any
 import requests
 
 from dirft.errors import ProtocolError, RemoteFault
+from dirft.service import keys as K
 from dirft.service import messages
 from dirft.service.messages import ROUTE, check_secret  # not .server: tasks need no aiohttp
 
@@ -43,21 +46,24 @@ class VotingClient:
     """Synchronous client of :class:`~dirft.service.server.VotingService` for one replica.
 
     ``url`` is the service's base URL (as :meth:`VotingService.start` returns it),
-    ``secret`` the job's HMAC key (bytes, >= 16), ``job_id``/``task``/``replica`` this
+    ``key`` this replica's HMAC key (bytes, >= 16), ``job_id``/``task``/``replica`` this
     replica's identity as the driver issued it, ``timeout`` seconds per HTTP attempt,
-    ``retries`` extra attempts after a transient failure. Uses one keep-alive
+    ``retries`` extra attempts after a transient failure, ``enrollment`` the job's
+    enrollment secret (bytes, Hadoop) under which ``register`` offers ``key``. Uses one keep-alive
     ``requests.Session`` that ignores proxy environment variables and ``.netrc``, and one
     request prepared up front (each call copies it with its own body and MAC);
     :meth:`close` it, or use ``with VotingClient(...) as client``.
     """
 
-    def __init__(self, url: str, secret: bytes, job_id: str, task: int, replica: int,
-                 timeout: float = 10.0, retries: int = 3) -> None:
+    def __init__(self, url: str, key: bytes, job_id: str, task: int, replica: int,
+                 timeout: float = 10.0, retries: int = 3,
+                 enrollment: bytes | None = None) -> None:
         """Prepare the client; no connection is made yet. Raises ValueError on bad args."""
         if retries < 0 or timeout <= 0:
             raise ValueError(f"need retries >= 0 and timeout > 0, got {retries}, {timeout}")
         self._endpoint = url.rstrip("/") + ROUTE
-        self._secret = check_secret(secret)
+        self._secret = check_secret(key)
+        self._enrollment = None if enrollment is None else check_secret(enrollment)
         self._job_id, self._task, self._replica = job_id, task, replica
         self._timeout, self._retries = timeout, retries
         self._session = requests.Session()
@@ -68,7 +74,8 @@ class VotingClient:
         # once and per call only copy it and set the body and its MAC. Preparing (URL
         # parsing, header and cookie merging) was a quarter of the client's CPU per call.
         self._template = self._session.prepare_request(requests.Request(
-            "POST", self._endpoint, headers={"Content-Type": "application/json"}))
+            "POST", self._endpoint, headers={"Content-Type": "application/json",
+                                             K.IDENTITY_HEADER: K.sender(task, replica)}))
         self._lock = threading.Lock()
         self._seq = 0
 
@@ -104,13 +111,16 @@ class VotingClient:
         if clash:
             raise TypeError(f"call() fields may not set {sorted(clash)}: the client does")
         self._seq += 1
+        signer = self._secret
+        if kind == "register" and self._enrollment is not None:
+            fields, signer = {**fields, "key": self._secret.hex()}, self._enrollment
         message = {**fields, "job": self._job_id, "task": self._task,
                    "replica": self._replica, "seq": self._seq, "kind": kind}
         messages.validate(message, self._job_id)
         body = messages.encode(message)
         request = self._template.copy()
         request.prepare_body(body, None)
-        request.headers[messages.MAC_HEADER] = messages.mac(self._secret, body)
+        request.headers[messages.MAC_HEADER] = messages.mac(signer, body)
         try:
             response = self._session.send(request, timeout=self._timeout)
         except requests.RequestException as err:

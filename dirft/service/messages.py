@@ -1,7 +1,7 @@
 """Wire format of the voting service: HMAC, JSON encoding, schema, sequence numbers.
 
 Pure functions, no I/O. DESIGN.md §4 ("voting service") fixes the rules implemented here:
-messages are authenticated with HMAC-SHA256 under a per-job secret (the ``cryptography``
+messages are authenticated with HMAC-SHA256 under the sender's own key (the ``cryptography``
 package), carry a sequence number against replay, have size limits, and are validated
 before they reach the core.
 
@@ -13,7 +13,10 @@ A message is a JSON object. Every message carries the common fields
 
 and exactly the fields of its kind (:data:`KIND_FIELDS`):
 
-* ``register``: ``host`` (str, 1..255 chars), ``pid`` (int >= 0);
+* ``register``: ``host`` (str, 1..255 chars), ``pid`` (int >= 0), optional ``attempt``
+  (str, 0..255 chars: the Hadoop attempt id, ``""`` when there is none) and ``key`` (64
+  lowercase hex chars: a replica's fresh key, only when enrolling on Hadoop, see
+  :mod:`dirft.service.keys`);
 * ``heartbeat``: ``phase`` (int >= 0), ``progress`` (number in [0, 1]);
 * ``request``: optional ``report`` (object or null) = ``subsplit`` (int >= 0),
   ``signature`` (64 lowercase hex chars, a SHA-256 digest), ``output_bytes``
@@ -312,14 +315,15 @@ def _report(name: str, value: Any) -> dict | None:
 
 
 KIND_FIELDS: dict[str, dict[str, Callable[[str, Any], Any]]] = {
-    "register": {"host": _str(1, MAX_HOST_CHARS), "pid": _NATURAL},
+    "register": {"host": _str(1, MAX_HOST_CHARS), "pid": _NATURAL,
+                 "attempt": _str(0, MAX_HOST_CHARS), "key": _signature},
     "heartbeat": {"phase": _NATURAL, "progress": _fraction},
     "request": {"report": _report},
     "failed": {"reason": _str(0, MAX_REASON_CHARS)},
 }
 """Per kind, the fields beyond :data:`COMMON_FIELDS` and their checkers."""
 
-_OPTIONAL = {"request": ("report",)}
+_OPTIONAL = {"request": ("report",), "register": ("attempt", "key")}
 
 
 def _checked_already(_name: str, value: Any) -> Any:
@@ -357,8 +361,9 @@ def validate(message: dict, job_id: str) -> dict:
     """Validate a decoded message of job ``job_id``; return a normalised copy.
 
     The copy holds exactly the checked fields: ``progress`` becomes a float, a ``request``
-    always has ``report`` (``None`` when absent) and a report always has ``counters``
-    (``{}`` when absent). Raises :class:`ProtocolError` 400 (structure, types, unknown or
+    always has ``report`` (``None`` when absent), a report always has ``counters``
+    (``{}`` when absent), a ``register`` always has ``attempt`` (``""``) and ``key``
+    (``None``). Raises :class:`ProtocolError` 400 (structure, types, unknown or
     missing field, unknown kind), 403 (another job) or 422 (value out of range), naming
     the field. Rules: this module's docstring, DESIGN.md §4.
     """
@@ -370,6 +375,9 @@ def validate(message: dict, job_id: str) -> dict:
                                checks=KIND_FIELDS[kind])
     if kind == "request":
         checked.setdefault("report", None)
+    elif kind == "register":
+        checked.setdefault("attempt", "")
+        checked.setdefault("key", None)
     return checked
 
 

@@ -11,30 +11,48 @@ Checks, in order (the first failing one answers, logs one WARNING line on logger
 
 1. body larger than ``max_body_bytes`` (by Content-Length, or by actually reading at most
    ``max_body_bytes + 1`` bytes) -> 413;
-2. ``X-Dirft-MAC`` missing or not the HMAC-SHA256 of the body under the job secret -> 401;
+2. ``X-Dirft-Replica`` (``<task>/<replica>``) missing, or ``X-Dirft-MAC`` missing or not
+   the HMAC-SHA256 of the body under *that replica's* key (:mod:`dirft.service.keys`; on
+   Hadoop a ``register`` may instead be MAC'd under the enrollment secret and carry the
+   replica's new key) -> 401;
 3. body not UTF-8 JSON object -> 400;
 4. schema (:func:`dirft.service.messages.validate`) -> 400, 403 (other job) or 422;
-5. sequence number not above the last accepted one of that (task, replica) -> 409;
-6. the dispatcher raises :class:`~dirft.errors.ProtocolError` -> its status (4xx);
+   ``task``/``replica`` of the body not those of the header -> 401;
+5. a second key or a second (attempt, host) for one identity -> 409, recorded in the
+   keyring's ``conflicts``;
+6. sequence number not above the last accepted one of that (task, replica) -> 409;
+7. the dispatcher raises :class:`~dirft.errors.ProtocolError` -> its status (4xx);
    a peer that vanishes mid-request (killed replica) -> one INFO line, nothing else;
    any other exception -> 500 with an ERROR log line and traceback; the service goes on.
 
-A rejected message never reaches the dispatcher. Every response (200 or error) is compact
-JSON and carries its own ``X-Dirft-MAC`` (HMAC of the response body), so replicas can
-authenticate the driver's answers; errors are ``{"error": "<one line>"}``.
+Around all this (:mod:`dirft.service.guard`): a connection must send a request's headers
+within ``timeout`` seconds (of connecting, or of its previous answer) and its body within
+``timeout`` more (else 408), at most ``max_connections`` are open (the one idle the longest
+is evicted for a new one), and log lines are rate-limited per kind; asyncio's own errors
+(``accept`` at the file-descriptor limit) are one rate-limited line, no traceback.
+
+A rejected message never reaches the dispatcher. Every response is compact JSON; an
+answer to an authenticated request (200 or error) carries its own ``X-Dirft-MAC`` under
+the sender's key, so replicas can authenticate the driver's answers; a refusal before
+authentication (413, 401) is unsigned, so nobody gets a MAC oracle. Errors are
+``{"error": "<one line>"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import threading
+import time
 from typing import Any, Callable
 
 from aiohttp import ClientPayloadError, web
 
 from dirft.errors import ProtocolError
+from dirft.service import keys as K
 from dirft.service import messages
+from dirft.service.guard import ConnectionGuard, LogLimiter, quiet_exception_handler
 from dirft.service.messages import MIN_SECRET_BYTES, ROUTE, check_secret  # noqa: F401 (API)
 
 START_TIMEOUT_S = 10.0
@@ -42,6 +60,14 @@ START_TIMEOUT_S = 10.0
 
 STOP_TIMEOUT_S = 10.0
 """Seconds :meth:`VotingService.stop` waits for the loop thread to end."""
+
+def default_max_connections() -> int:
+    """Half the soft open-files limit (the driver needs descriptors for its replicas too),
+    between 16 and 4096."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft = 8192 if soft == resource.RLIM_INFINITY else soft
+    return max(16, min(4096, soft // 2))
+
 
 def _one_line(text: str, limit: int = 300) -> str:
     """Return ``text`` on one line, cut to ``limit`` chars, for logs and error bodies."""
@@ -65,25 +91,36 @@ def _describe(who: dict) -> str:
 class VotingService:
     """Authenticating, validating HTTP front of the voting service (DESIGN.md §4).
 
-    ``secret`` (bytes, >= 16) keys the HMAC; ``job_id`` (str) is the only job accepted;
+    ``keys``: the :class:`~dirft.service.keys.Keyring` of per-replica keys (bytes, >= 16:
+    a master secret the keys derive from, for tests and benchmarks); ``job_id`` (str) is the
+    only job accepted;
     ``dispatcher(message: dict) -> dict`` receives validated messages in the loop thread
     and returns the response, or raises :class:`ProtocolError` to refuse with its status;
     ``host``/``port`` (0 = any free port) to listen on; ``max_body_bytes`` (bytes) caps a
-    request body; ``logger`` defaults to ``logging.getLogger("dirft.service")``.
+    request body; ``logger`` defaults to ``logging.getLogger("dirft.service")``;
+    ``timeout`` (seconds) bounds the wait for a request's headers (from connecting or from
+    the previous answer) and for its body (:mod:`dirft.service.guard`; a slow body is a
+    408); ``max_connections`` caps open connections (default
+    :func:`default_max_connections`). Log lines are rate-limited per kind (20 per 10 s).
     Use :meth:`start`/:meth:`stop` or ``with VotingService(...) as service:``.
     """
 
-    def __init__(self, secret: bytes, job_id: str,
+    def __init__(self, keys: "K.Keyring | bytes", job_id: str,
                  dispatcher: Callable[[dict], dict], host: str = "127.0.0.1",
                  port: int = 0, max_body_bytes: int = 65536,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, timeout: float = 30.0,
+                 max_connections: int | None = None) -> None:
         """Configure the service; nothing listens before :meth:`start`. Raises ValueError."""
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
-        self._secret = check_secret(secret)
+        self.keys = keys if isinstance(keys, K.Keyring) else K.Keyring(master=keys)
         self._job_id, self._dispatcher = job_id, dispatcher
         self._host, self._port, self._max_body = host, port, max_body_bytes
         self._log = logger or logging.getLogger("dirft.service")
+        self._timeout = timeout
+        self._max_connections = max_connections or default_max_connections()
+        self.limiter = LogLimiter(self._log, time.monotonic)
+        self.guard: ConnectionGuard | None = None
         self._sequences = messages.SequenceTracker()
         self._counts_lock = threading.Lock()
         self._rejections: dict[int, int] = {}
@@ -180,22 +217,37 @@ class VotingService:
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()
+        self._loop.set_exception_handler(quiet_exception_handler(self.limiter))
+        self.guard = ConnectionGuard(runner.server, self._max_connections, self._timeout,
+                                     self.limiter)
+        server = None
         try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-            host, port = runner.addresses[0][:2]
+            server = await self._loop.create_server(self.guard, self._host, self._port,
+                                                    reuse_address=True)
+            host, port = server.sockets[0].getsockname()[:2]
             self._url = f"http://{host}:{port}" if ":" not in host else \
                 f"http://[{host}]:{port}"
             self._ready.set()
             await self._stop_event.wait()
         finally:
+            if server is not None:
+                server.close()
             await runner.cleanup()
 
     # ------------------------------------------------------------------ requests
 
     async def _handle(self, request: web.Request) -> web.Response:
         """Answer one ``POST /v1/message``: check, dispatch, sign the response."""
-        who = {"request": request, "task": None, "replica": None}  # peer looked up if logged
+        who = {"request": request, "task": None, "replica": None,  # peer looked up if logged
+               "key": None}  # the sender's key once authenticated: signs the answer
+        self.guard.request_started(request.transport)
+        try:
+            return await self._answer(request, who)
+        finally:
+            self.guard.request_done(request.transport)
+
+    async def _answer(self, request: web.Request, who: dict) -> web.Response:
+        """Check, dispatch and sign the answer of one request."""
         try:
             message = await self._admit(request, who)
             answer = self._dispatcher(message)
@@ -205,26 +257,74 @@ class VotingService:
         except ProtocolError as err:
             return self._reject(who, err.status, str(err))
         except ConnectionResetError:  # a replica killed mid-request: nobody to answer
-            self._log.info("connection from %s closed mid-request", _describe(who))
+            self.limiter.log("closed-mid-request", logging.INFO,
+                             "connection from %s closed mid-request", _describe(who))
             return web.Response(status=400)
         except Exception as err:  # noqa: BLE001 - a dispatcher bug must not kill us
             return self._crash(who, err)
         with self._counts_lock:
             self._accepted += 1
-        return self._respond(200, body)
+        return self._respond(200, body, who["key"])
 
     async def _admit(self, request: web.Request, who: dict) -> dict:
-        """Run checks 1-5 of the module docstring; return the validated message."""
+        """Run checks 1-6 of the module docstring; return the validated message."""
         body = await self._read_body(request)
-        messages.check_mac(self._secret, body, request.headers.get(messages.MAC_HEADER))
-        raw = messages.decode(body)
-        who["task"], who["replica"] = raw.get("task"), raw.get("replica")
-        message = messages.validate(raw, self._job_id)
-        self._sequences.check_and_record(message["task"], message["replica"],
-                                         message["seq"])
+        task, replica = K.identity(request.headers.get(K.IDENTITY_HEADER))
+        who["task"], who["replica"] = task, replica
+        enrolling = self._authenticate(body, request.headers.get(messages.MAC_HEADER),
+                                       task, replica, who)
+        message = messages.validate(messages.decode(body), self._job_id)
+        if (message["task"], message["replica"]) != (task, replica):
+            raise ProtocolError(f"body speaks for task {message['task']} replica "
+                                f"{message['replica']}, {K.IDENTITY_HEADER} for {task}/"
+                                f"{replica}", 401)
+        if enrolling:
+            self._enroll(message, who)
+        elif message["kind"] == "register" and message["key"] is not None:
+            raise ProtocolError("a key may only be offered under the enrollment secret",
+                                422)
+        self._sequences.check_and_record(task, replica, message["seq"])
+        if message["kind"] == "register":
+            self.keys.record(task, replica, message["attempt"], message["host"])
         return message
 
+    def _authenticate(self, body: bytes, mac_hex: str | None, task: int, replica: int,
+                      who: dict) -> bool:
+        """Check the MAC under the replica's key (then ``who["key"]`` is set) or else the
+        enrollment secret; return True for the latter. Raises ProtocolError 401."""
+        key = self.keys.key(task, replica)
+        try:
+            if key is None:
+                raise ProtocolError(f"no key for task {task} replica {replica}", 401)
+            messages.check_mac(key, body, mac_hex)
+            who["key"] = key
+            return False
+        except ProtocolError:
+            if self.keys.enrollment is None:
+                raise
+            messages.check_mac(self.keys.enrollment, body, mac_hex)
+            return True
+
+    def _enroll(self, message: dict, who: dict) -> None:
+        """Install the key a ``register`` under the enrollment secret offers."""
+        if message["kind"] != "register" or message["key"] is None:
+            raise ProtocolError("only a register offering a key may use the enrollment "
+                                "secret", 401)
+        key = bytes.fromhex(message["key"])
+        self.keys.install(message["task"], message["replica"], key)
+        who["key"] = key
+
     async def _read_body(self, request: web.Request) -> bytes:
+        """Return the body within ``timeout`` seconds; raise ProtocolError 408 if it is
+        slower, 413 beyond the cap, 400 if cut short."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._read_body_now(request)
+        except TimeoutError:
+            raise ProtocolError(f"body not received within {self._timeout:.0f} s",
+                                408) from None
+
+    async def _read_body_now(self, request: web.Request) -> bytes:
         """Return the body; raise ProtocolError 413 beyond the cap, 400 if cut short.
 
         A declared ``Content-Length`` within the cap is read in one go (the common case,
@@ -260,23 +360,30 @@ class VotingService:
             return self._crash(who, ValueError(f"dispatcher raised ProtocolError with "
                                                f"status {status}: {reason}"))
         line = _one_line(reason)
-        self._log.warning("rejected %d from %s: %s", status, _describe(who), line)
-        return self._refuse(status, line)
+        self.limiter.log(f"rejected-{status}", logging.WARNING, "rejected %d from %s: %s",
+                         status, _describe(who), line)
+        response = self._refuse(status, line, who["key"])
+        if status in (408, 413):  # the rest of the body is not worth waiting for
+            response.force_close()
+        return response
 
     def _crash(self, who: dict, err: BaseException) -> web.Response:
         """Log the dispatcher's (or our) unexpected exception; answer 500."""
         self._log.error("internal error answering %s: %s: %s", _describe(who),
                         type(err).__name__, _one_line(str(err)), exc_info=err)
         return self._refuse(500, f"internal error in the voting service: "
-                                 f"{type(err).__name__}")
+                                 f"{type(err).__name__}", who["key"])
 
-    def _refuse(self, status: int, line: str) -> web.Response:
-        """Count a refusal by ``status`` and build its signed JSON error response."""
+    def _refuse(self, status: int, line: str, key: bytes | None) -> web.Response:
+        """Count a refusal by ``status`` and build its JSON error response (signed under
+        ``key`` when the sender was authenticated)."""
         with self._counts_lock:
             self._rejections[status] = self._rejections.get(status, 0) + 1
-        return self._respond(status, messages.encode({"error": line}))
+        return self._respond(status, messages.encode({"error": line}), key)
 
-    def _respond(self, status: int, body: bytes) -> web.Response:
-        """Build a JSON response whose ``X-Dirft-MAC`` header signs ``body``."""
+    def _respond(self, status: int, body: bytes, key: bytes | None) -> web.Response:
+        """Build a JSON response; its ``X-Dirft-MAC`` header signs ``body`` under ``key``
+        (none when ``key`` is None: nothing authenticated the request)."""
+        headers = {} if key is None else {messages.MAC_HEADER: messages.mac(key, body)}
         return web.Response(status=status, body=body, content_type="application/json",
-                            headers={messages.MAC_HEADER: messages.mac(self._secret, body)})
+                            headers=headers)

@@ -65,8 +65,10 @@ def _check_digest(output: MapOutput, got: str) -> None:
     if expected is not None and expected.lower() != got:
         raise JobAborted(
             f"map output {output.path} does not match the signature its quorum decided "
-            f"({expected[:12]}…, read {got[:12]}…); the file changed after commit "
-            "— rerun the job")
+            f"({expected[:12]}…, read {got[:12]}…): either the file changed after the vote "
+            "or the replicas of that quorum reported a signature their output does not have "
+            "(silent faults beyond tolerance); nothing was committed — check the task's "
+            "replica logs and the storage, then rerun the job")
 
 
 def verified_chunks(outputs: Sequence[MapOutput], chunk_size: int = CHUNK) -> Iterator[bytes]:
