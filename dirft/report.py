@@ -50,6 +50,8 @@ def build_report(job_id: str, conf, plan, state, fired: list[dict], fault_plan,
     return {
         "job_id": job_id,
         "scheme": scheme.name,
+        "adaptive": scheme.adaptive is not None,
+        "nodes_quarantined": dict(state.record.quarantined),
         "tolerance": {"crash": scheme.tolerance.crash, "silent": scheme.tolerance.silent},
         "replicas_per_task": scheme.initial_replicas,
         "subsplits_per_task": scheme.subsplits,
@@ -98,6 +100,9 @@ def summary_lines(report: dict) -> list[str]:
         f"makespan {report['makespan_seconds']:.2f} s (map {report['map_seconds']:.2f} s, "
         f"reduce {report['reduce_seconds']:.2f} s)",
     ]
+    if report.get("nodes_quarantined"):
+        lines.append("nodes quarantined (no new replicas): " + ", ".join(
+            f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))
     if not report["silent_errors_checked"]:
         lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
                      f"a silently corrupted map output would go undetected")

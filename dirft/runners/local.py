@@ -101,7 +101,9 @@ class LocalRunner(Runner):
                            conf.get("dirft.fault.replicas.per.task"), nodes,
                            conf.get("dirft.fault.straggler.nodes"),
                            conf.get("dirft.fault.straggler.factor"),
-                           conf.get("mapred.map.tasks.fault.inject"))
+                           conf.get("mapred.map.tasks.fault.inject"),
+                           conf.get("dirft.fault.bad.nodes"),
+                           conf.get("dirft.fault.bad.node.percent") / 100)
 
     def _work_dir(self) -> str:
         """Create the job's scratch directory; raise EnvironmentFault if it cannot be."""

@@ -24,6 +24,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from dirft.core.adaptive import Adaptive
 from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import MAX_SPLIT_SIZE, InputFile
 from dirft.core.scheme import Tolerance, make_scheme
@@ -77,7 +78,9 @@ class SimConfig:
     placement and the fault plan; ``straggler_nodes`` {node: slowdown factor >= 1};
     ``node_losses`` {node: virtual second it is lost}; heartbeat interval and timeout;
     ``max_attempts`` (``mapreduce.map.maxattempts``) and ``extra_max``
-    (``dirft.replicas.extra.max``).
+    (``dirft.replicas.extra.max``); ``adaptive``: adaptive DIRFT for scheme dirft (False:
+    the paper's plain DIRFT); ``bad_nodes`` nodes (seeded) corrupt ``bad_share`` (0..1) of
+    their outputs.
     """
 
     splits: int = 100
@@ -98,6 +101,9 @@ class SimConfig:
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 4
     extra_max: int = 0
+    adaptive: bool = True
+    bad_nodes: int = 0
+    bad_share: float = 0.01
 
 
 @dataclass
@@ -108,7 +114,8 @@ class SimResult:
     abort message, or None; ``decisions``: the core's LaunchReplica, AssignSubsplit,
     CommitTaskOutput and AbortJob actions in order; ``tasks``: per-task stats (the report's
     per-task entry plus ``decided_at`` seconds); ``report``: the same shape as a real run's
-    ``_dirft_report.json``; ``events``: core events fed; ``state``: the final JobState.
+    ``_dirft_report.json``; ``events``: core events fed; ``state``: the final JobState;
+    ``wrong_outputs``: committed units whose signature is not the fault-free one (must be 0).
     """
 
     makespan_s: float
@@ -120,6 +127,7 @@ class SimResult:
     report: dict
     events: int
     state: object = None
+    wrong_outputs: int = 0
 
     def decisions_by_task(self) -> dict[int, list]:
         """The decisions grouped by map task, in the order they were made."""
@@ -134,10 +142,16 @@ def group_decisions(decisions) -> dict[int, list]:
     return out
 
 
-def make_sim_scheme(config: SimConfig):
-    """The :class:`~dirft.core.scheme.Scheme` ``config`` names (ConfigError if bad)."""
+def make_sim_scheme(config: SimConfig, cost: CostModel = CostModel()):
+    """The :class:`~dirft.core.scheme.Scheme` ``config`` names (ConfigError if bad); adaptive
+    DIRFT's eager switch at ``cost``'s break-even."""
     tolerance = Tolerance.from_paper_keys(config.tolerance, config.nature)
-    return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max)
+    adaptive = None
+    if config.adaptive:
+        adaptive = Adaptive(eager_above=cost.break_even(
+            config.split_size, tolerance.replicas, tolerance.quorum))
+    return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max,
+                       adaptive=adaptive)
 
 
 def cluster_nodes(config: SimConfig, scheme) -> int:
@@ -145,27 +159,27 @@ def cluster_nodes(config: SimConfig, scheme) -> int:
     return config.nodes or NODES_PER_REPLICA * scheme.initial_replicas
 
 
-def plan_sim_job(config: SimConfig):
+def plan_sim_job(config: SimConfig, cost: CostModel = CostModel()):
     """Plan the synthetic job: ``splits`` input files (GridMix writes part files) of
     ``split_size`` bytes, one HDFS block and one split each.
 
     Returns the :class:`~dirft.core.jobplan.JobPlan`. Raises ConfigError when R replicas
     do not fit on distinct nodes.
     """
-    scheme = make_sim_scheme(config)
+    scheme = make_sim_scheme(config, cost)
     nodes = node_names(cluster_nodes(config, scheme))
     files = [InputFile(f"/sim/part-{i:05d}", config.split_size) for i in range(config.splits)]
     return build_plan(files, scheme, nodes, config.split_size, 1, MAX_SPLIT_SIZE,
-                      config.seed, config.heartbeat_timeout_s)
+                      config.seed, config.heartbeat_timeout_s, slots=config.slots)
 
 
 def sim_faults(config: SimConfig, plan):
     """The fault plan of ``config`` (none when ``fault_percent`` is 0 and no extra faults)."""
-    if config.fault_percent <= 0:
+    if config.fault_percent <= 0 and not config.bad_nodes:
         return NO_FAULTS
-    extra = {"nodes": plan.nodes} if config.crash_mode == "node" else {}
     return plan_faults(len(plan.tasks), plan.scheme, config.fault_percent, config.seed,
-                       config.crash_mode, config.silent_mode, config.fault_replicas, **extra)
+                       config.crash_mode, config.silent_mode, config.fault_replicas,
+                       plan.nodes, bad_nodes=config.bad_nodes, bad_share=config.bad_share)
 
 
 def simulate(config: SimConfig = SimConfig(), cost: CostModel = CostModel()) -> SimResult:
@@ -174,7 +188,7 @@ def simulate(config: SimConfig = SimConfig(), cost: CostModel = CostModel()) -> 
     Raises ConfigError for an impossible configuration and
     :class:`~dirft.sim.engine.SimulationError` for a run that cannot end (a bug).
     """
-    plan = plan_sim_job(config)
+    plan = plan_sim_job(config, cost)
     return simulate_plan(plan, sim_faults(config, plan), cost, config.slots,
                          straggler_nodes=config.straggler_nodes,
                          node_losses=config.node_losses,
@@ -210,8 +224,9 @@ def _result(engine: Engine, plan, faults, cost: CostModel, slots: int) -> SimRes
                   decisions=dict(Counter(type(d).__name__ for d in engine.decisions)))
     tasks = [{**task_entry(p, s), "decided_at": engine.commits.get(p.index)}
              for p, s in zip(plan.tasks, engine.state.tasks)]
+    report["wrong_outputs"] = engine.wrong
     return SimResult(map_s + reduce_s, map_s, reduce_s, aborted, engine.decisions, tasks,
-                     report, engine.events_fed, engine.state)
+                     report, engine.events_fed, engine.state, engine.wrong)
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,12 @@ def _simulate_parser(sub) -> None:
                                                                   "node"))
     p.add_argument("--silent-mode", default="signature", choices=("signature", "data"))
     p.add_argument("--seed", type=int, default=0, help="placement and fault-plan seed")
+    p.add_argument("--plain", action="store_true",
+                   help="scheme dirft: the paper's plain DIRFT instead of adaptive DIRFT")
+    p.add_argument("--bad-nodes", type=int, default=0,
+                   help="nodes (seeded) that corrupt a share of their outputs")
+    p.add_argument("--bad-node-percent", type=float, default=1.0,
+                   help="percentage of its outputs a bad node corrupts (default 1)")
     p.add_argument("--straggler", action="append", default=[], metavar="NODE=FACTOR",
                    help="a node running FACTOR times slower, e.g. node3=4 (repeatable)")
     p.add_argument("--heartbeat-interval", type=float, default=3.0,
@@ -309,7 +330,8 @@ def config_from_args(args) -> SimConfig:
                      fault_percent=args.fault_percent, fault_replicas=args.fault_replicas,
                      crash_mode=args.crash_mode, silent_mode=args.silent_mode, seed=args.seed,
                      straggler_nodes=_stragglers(args.straggler),
-                     heartbeat_interval_s=args.heartbeat_interval)
+                     heartbeat_interval_s=args.heartbeat_interval, adaptive=not args.plain,
+                     bad_nodes=args.bad_nodes, bad_share=args.bad_node_percent / 100)
 
 
 def _stragglers(items: list) -> dict:
