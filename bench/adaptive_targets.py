@@ -41,7 +41,7 @@ def run(splits: int, seed: int, percents) -> dict:
 
 def bad_node(splits: int, seed: int) -> tuple[float, float, int, dict]:
     """(makespan without, makespan with one bad node at 1 %, wrong outputs, quarantined)."""
-    config = paper_config(splits, 2, "dirft", 0.0, seed)
+    config = paper_config(splits, 2, "dirft", 0.0, seed, adaptive=True)
     clean = simulate(config)
     bad = simulate(replace(config, bad_nodes=1, bad_share=0.01))
     return (clean.makespan_s, bad.makespan_s, bad.wrong_outputs,

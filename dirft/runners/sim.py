@@ -246,11 +246,12 @@ class _NoCounters:
 
 
 def paper_config(splits: int, nature: int, scheme: str, percent: float = 0.0,
-                 seed: int = 0) -> SimConfig:
+                 seed: int = 0, adaptive: bool = False) -> SimConfig:
     """The paper's experiment: ``splits`` splits of 128 MiB, f = 1 of ``nature``, 20 slots
-    per node on 10 nodes per initial replica, ``percent`` of the tasks hit."""
+    per node on 10 nodes per initial replica, ``percent`` of the tasks hit; scheme dirft is
+    the paper's plain DIRFT unless ``adaptive``."""
     return SimConfig(splits=splits, scheme=scheme, nature=nature, tolerance=1,
-                     fault_percent=percent, seed=seed)
+                     fault_percent=percent, seed=seed, adaptive=adaptive)
 
 
 def config_dict(config: SimConfig) -> dict:
