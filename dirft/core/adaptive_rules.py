@@ -7,6 +7,7 @@ switch (``_shape``), recovery interweaving (``_interweave``) and quarantine (``_
 Pure, like the rest of the core.
 """
 
+from dirft.core import actions as A
 from dirft.core.adaptive import widen_factor
 from dirft.core.task_state import ReplicaState, SubsplitState, TaskState
 from dirft.core.units import MAX_PIECES, cut, piece_id, whole_id
@@ -97,6 +98,28 @@ class AdaptiveRules:
                 for j, (at, size) in enumerate(cut(unit.start, unit.length, count))])
             task.tell(self.now, f"adaptive: sub-split {unit.index} cut in {count} pieces "
                       f"for {helpers} idle replicas")
+
+    def _cancel(self, task: TaskState, rep: ReplicaState, to: str, why: str, out: list) -> None:
+        """Move ``rep`` to ``to`` and kill it; a pending launch, which the runner drops
+        without a word, gives its map slot back at once."""
+        was_pending = rep.state == "pending"
+        self._move(task, rep, to, why if to == "dead" else f"{why}; work not needed")
+        out.append(A.KillReplica(task.index, rep.rid, why))
+        if was_pending:
+            self._free_slot(task.index, rep.rid, out)
+
+    def _take_slot(self, task: int, rid: int, node: str) -> None:
+        if self.book is not None:
+            self.book.take(node)
+            self.holding[(task, rid)] = node
+
+    def _node_slots_lost(self, node: str, out: list) -> None:
+        """``node`` is lost: its slots are gone with its processes (no exit will come)."""
+        if self.book is not None:
+            self.book.lost.add(node)
+            for key in [k for k, n in self.holding.items() if n == node]:
+                del self.holding[key]
+            self._admit(out)
 
     def _free_slot(self, task: int, rid: int, out: list) -> None:
         if self.holding.pop((task, rid), None) is not None:

@@ -152,15 +152,11 @@ class JobState(AdaptiveRules):
 
     def _node_lost(self, ev: E.NodeLost, out: list) -> None:
         self.lost_nodes.add(ev.node)
-        if self.book is not None:
-            self.book.lost.add(ev.node)
         for task in self.tasks:
             for rep in list(task.replicas.values()):
                 if rep.live and rep.node == ev.node:
                     self._kill(task, rep, "node-lost", f"node {ev.node} lost", out)
-        for key in [k for k, node in self.holding.items() if node == ev.node]:
-            del self.holding[key]  # its processes went down with it; no exit will come
-        self._admit(out)
+        self._node_slots_lost(ev.node, out)
 
     def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
         for task in self.tasks:
@@ -228,12 +224,8 @@ class JobState(AdaptiveRules):
         out.append(A.CommitTaskOutput(task.index, winners))
         for rep in task.replicas.values():
             if rep.state in ("pending", "started", "working"):
-                was_pending = rep.state == "pending"
                 self._revoke(task, rep)
-                self._move(task, rep, "stopping", "task decided; work not needed")
-                out.append(A.KillReplica(task.index, rep.rid, "task decided"))
-                if was_pending:
-                    self._free_slot(task.index, rep.rid, out)
+                self._cancel(task, rep, "stopping", "task decided", out)
         self._maybe_finish(out)
 
     def _next_work(self, task: TaskState, rep: ReplicaState, out: list) -> None:
@@ -327,9 +319,7 @@ class JobState(AdaptiveRules):
         task.replicas[rid].backup = backup
 
     def _launch(self, task: TaskState, rid: int, node: str, out: list) -> None:
-        if self.book is not None:
-            self.book.take(node)
-            self.holding[(task.index, rid)] = node
+        self._take_slot(task.index, rid, node)
         task.replicas[rid] = ReplicaState(rid=rid, node=node)
         task.tell(self.now, f"r{rid} launch on {node}")
         out.append(A.LaunchReplica(task.index, rid, node))
@@ -339,14 +329,12 @@ class JobState(AdaptiveRules):
         self._revoke(task, rep)
         rep.cause = cause
         task.failures[kind] += 1
-        was_pending = rep.state == "pending"
-        self._move(task, rep, "dead", cause)
         if kind in ("exit", "heartbeat"):
             self._offence(task, rep.node, "crash")
         if kill:
-            out.append(A.KillReplica(task.index, rep.rid, cause))
-            if was_pending:  # the runner drops a queued launch without a word
-                self._free_slot(task.index, rep.rid, out)
+            self._cancel(task, rep, "dead", cause, out)
+        else:
+            self._move(task, rep, "dead", cause)
         self._ensure_progress(task, out)
 
     def _abort(self, task: TaskState, unit: SubsplitState, short: int, budget: int,
