@@ -41,6 +41,12 @@ def _simulate_parser(sub) -> None:
                    help="faulty replicas per hit task (-1: f; more goes beyond tolerance)")
     p.add_argument("--crash-mode", default="exception", choices=CRASH_MODES)
     p.add_argument("--silent-mode", default="signature", choices=SILENT_MODES)
+    p.add_argument("--plain", action="store_true",
+                   help="scheme dirft: the paper's plain DIRFT instead of adaptive DIRFT")
+    p.add_argument("--bad-nodes", type=int, default=0,
+                   help="nodes (seeded) that corrupt a share of their outputs")
+    p.add_argument("--bad-node-percent", type=float, default=1.0,
+                   help="percentage of its outputs a bad node corrupts (default 1)")
     p.add_argument("--seed", type=int, default=0, help="placement and fault-plan seed")
     p.add_argument("--straggler", action="append", default=[], metavar="NODE=FACTOR",
                    help="a node running FACTOR times slower, e.g. node3=4 (repeatable)")
@@ -82,7 +88,8 @@ def config_from_args(args) -> SimConfig:
                      fault_percent=args.fault_percent, fault_replicas=args.fault_replicas,
                      crash_mode=args.crash_mode, silent_mode=args.silent_mode, seed=args.seed,
                      straggler_nodes=_stragglers(args.straggler),
-                     heartbeat_interval_s=args.heartbeat_interval)
+                     heartbeat_interval_s=args.heartbeat_interval, adaptive=not args.plain,
+                     bad_nodes=args.bad_nodes, bad_share=args.bad_node_percent / 100)
 
 
 def _stragglers(items: list) -> dict:

@@ -126,6 +126,32 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            minimum=0),
     Option("dirft.fault.straggler.factor", "float", "4.0",
            "how many times slower a straggler node runs", minimum=1),
+    Option("dirft.fault.bad.nodes", "int", "0",
+           "bad nodes that corrupt a share of their map outputs (silent data faults), "
+           "chosen by dirft.fault.seed, with or without fault injection", minimum=0),
+    Option("dirft.fault.bad.node.percent", "float", "1.0",
+           "percentage of its outputs a bad node corrupts (each drawn with dirft.fault.seed)",
+           minimum=0, maximum=100),
+    Option("dirft.adaptive", "bool", "true",
+           "scheme dirft: adaptive DIRFT (gang start, wide tail, recovery pieces, eager "
+           "switch); false = the paper's plain DIRFT"),
+    Option("dirft.adaptive.widen.max", "int", "1",
+           "adaptive DIRFT: most pieces each sub-split of a tail task is cut into (1: no "
+           "wide tail; it pays when a replica starts in a small fraction of a phase, as on "
+           "the simulated paper cluster, where it is 4)", minimum=1, maximum=16),
+    Option("dirft.adaptive.eager.percent", "float", "100",
+           "adaptive DIRFT: percentage of decided tasks hit by a fault above which new "
+           "tasks start in full-replication shape (the cost model's break-even; 100 = never)",
+           minimum=0, maximum=100),
+    Option("dirft.quarantine.lost.votes", "int", "1",
+           "a node on which this many replicas lost a vote gets no new replicas (0 = never)",
+           minimum=0),
+    Option("dirft.quarantine.crashes", "int", "3",
+           "a node on which this many replicas crashed gets no new replicas (0 = never; "
+           "Hadoop blacklists a node for a job after 3 task failures)", minimum=0),
+    Option("dirft.quarantine.max.nodes.percent", "float", "10",
+           "most nodes quarantined at once, as a percentage of the cluster", minimum=0,
+           maximum=100),
     Option("dirft.se.min.runtime", "float", "1.0",
            "scheme se: seconds an attempt runs before it may be judged a straggler "
            "(Hadoop 1 waited 60 s)", minimum=0),

@@ -78,7 +78,7 @@ def build_report(job_id: str, plan, fault_plan, record: RunRecord) -> dict:
               "injected_by_mode": dict(sorted(Counter(f["mode"] for f in fired).items())),
               **figures.pop("faults")}
     return {
-        "job_id": job_id, "scheme": scheme.name,
+        "job_id": job_id, "scheme": scheme.name, "adaptive": scheme.adaptive is not None,
         "tolerance": {"crash": scheme.tolerance.crash, "silent": scheme.tolerance.silent},
         "replicas_per_task": scheme.initial_replicas, "subsplits_per_task": scheme.subsplits,
         "quorum": scheme.quorum, "silent_errors_checked": scheme.checks_silent,
@@ -99,6 +99,7 @@ def _core_figures(plan, state, succeeded: bool) -> dict:
     crashes = sum(causes.values())
     mismatches = sum(t["mismatches_detected"] for t in tasks)
     return {
+        "nodes_quarantined": dict(state.record.quarantined),
         "replicas_launched": sum(t["replicas_launched"] for t in tasks),
         "phases_per_task": dict(sorted(Counter(t["phases"] for t in tasks).items())),
         "extra_work_bytes": sum(t["extra_work_bytes"] for t in tasks),
@@ -150,6 +151,9 @@ def summary_lines(report: dict) -> list[str]:
         f"makespan {report['makespan_seconds']:.2f} s (map {report['map_seconds']:.2f} s, "
         f"reduce {report['reduce_seconds']:.2f} s)",
     ]
+    if report.get("nodes_quarantined"):
+        lines.append("nodes quarantined (no new replicas): " + ", ".join(
+            f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))
     if not report["silent_errors_checked"]:
         lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
                      f"a silently corrupted map output would go undetected")

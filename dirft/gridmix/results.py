@@ -22,7 +22,7 @@ from collections import defaultdict
 from dirft.gridmix.experiment import COLUMNS
 from dirft.gridmix.paper import paper_points
 
-_MARKERS = {"none": "x", "se": "s", "bft": "D", "frft": "^", "dirft": "o"}
+_MARKERS = {"none": "x", "se": "s", "bft": "D", "frft": "^", "dirft": "o", "dirft-plain": "v"}
 
 
 def write_csv(rows: list[dict], path: str) -> None:

@@ -17,6 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from dirft.config import JobConf
+from dirft.core.adaptive import Adaptive, Quarantine
 from dirft.core.jobplan import JobPlan, build_plan, node_names
 from dirft.core.planner import InputFile
 from dirft.core.scheme import Scheme, Speculation, Tolerance, make_scheme
@@ -195,7 +196,23 @@ def scheme_of(conf: JobConf) -> Scheme:
     """The :class:`Scheme` the jobconf selects (``dirft.scheme`` and the paper's keys)."""
     tolerance = Tolerance(conf.crash_faults, conf.silent_faults)
     return make_scheme(conf.scheme, tolerance, conf.get("mapreduce.map.maxattempts"),
-                       conf.get("dirft.replicas.extra.max"), speculation_of(conf))
+                       conf.get("dirft.replicas.extra.max"), speculation_of(conf),
+                       adaptive_of(conf))
+
+
+def adaptive_of(conf: JobConf) -> Adaptive | None:
+    """Adaptive DIRFT's parameters from ``dirft.adaptive.*`` (None: plain DIRFT)."""
+    if not conf.get("dirft.adaptive"):
+        return None
+    return Adaptive(widen_max=conf.get("dirft.adaptive.widen.max"),
+                    eager_above=conf.get("dirft.adaptive.eager.percent") / 100)
+
+
+def quarantine_of(conf: JobConf) -> Quarantine:
+    """The quarantine rule from ``dirft.quarantine.*``."""
+    return Quarantine(conf.get("dirft.quarantine.lost.votes"),
+                      conf.get("dirft.quarantine.crashes"),
+                      conf.get("dirft.quarantine.max.nodes.percent") / 100)
 
 
 def speculation_of(conf: JobConf) -> Speculation:
@@ -218,4 +235,5 @@ def plan_job(files: list[InputFile], conf: JobConf) -> JobPlan:
                       conf.get("mapreduce.input.fileinputformat.split.minsize"),
                       conf.get("mapreduce.input.fileinputformat.split.maxsize"),
                       conf.get("dirft.placement.seed"), conf.get("dirft.heartbeat.timeout"),
-                      conf.get("dirft.startup.timeout"))
+                      conf.get("dirft.startup.timeout"), conf.get("dirft.slots.per.node"),
+                      quarantine_of(conf))

@@ -41,7 +41,8 @@ class FaultSettings:
 
     ``inject``: ``mapred.map.tasks.fault.inject``; ``percent`` (0-100) of map tasks hit;
     ``seed``; ``crash_mode``/``silent_mode`` (:mod:`fault_injector.plan`); ``per_task``:
-    faulty replicas per hit task (-1: f); ``straggler_nodes`` slowed by ``straggler_factor``.
+    faulty replicas per hit task (-1: f); ``straggler_nodes`` slowed by ``straggler_factor``;
+    ``bad_nodes`` (seeded) corrupting ``bad_share`` (0..1) of their outputs.
     """
 
     inject: bool
@@ -52,6 +53,8 @@ class FaultSettings:
     per_task: int = -1
     straggler_nodes: int = 0
     straggler_factor: float = 4.0
+    bad_nodes: int = 0
+    bad_share: float = 0.01
 
     @classmethod
     def from_conf(cls, conf) -> "FaultSettings":
@@ -61,7 +64,9 @@ class FaultSettings:
                    conf.get("dirft.fault.crash.mode"), conf.get("dirft.fault.silent.mode"),
                    conf.get("dirft.fault.replicas.per.task"),
                    conf.get("dirft.fault.straggler.nodes"),
-                   conf.get("dirft.fault.straggler.factor"))
+                   conf.get("dirft.fault.straggler.factor"),
+                   conf.get("dirft.fault.bad.nodes"),
+                   conf.get("dirft.fault.bad.node.percent") / 100)
 
 
 def draw_faults(plan, settings: FaultSettings) -> FaultPlan:
@@ -70,7 +75,7 @@ def draw_faults(plan, settings: FaultSettings) -> FaultPlan:
     return plan_faults(len(plan.tasks), plan.scheme, settings.percent, settings.seed,
                        settings.crash_mode, settings.silent_mode, settings.per_task,
                        plan.nodes, settings.straggler_nodes, settings.straggler_factor,
-                       settings.inject)
+                       settings.inject, settings.bad_nodes, settings.bad_share)
 
 
 def stage_timings(started: float, mapped: float | None, now: float) -> dict:

@@ -23,6 +23,7 @@ shuffle's network; fault modes are those :mod:`dirft.sim.engine` lists.
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from dirft.core.adaptive import Adaptive
 from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import MAX_SPLIT_SIZE, InputFile
 from dirft.core.scheme import Tolerance, make_scheme
@@ -47,7 +48,9 @@ class SimConfig:
     placement and the fault plan; ``straggler_nodes`` {node: slowdown factor >= 1};
     ``node_losses`` {node: virtual second it is lost}; heartbeat interval and timeout;
     ``max_attempts`` (``mapreduce.map.maxattempts``) and ``extra_max``
-    (``dirft.replicas.extra.max``).
+    (``dirft.replicas.extra.max``); ``adaptive``: adaptive DIRFT for scheme dirft (False:
+    the paper's plain DIRFT); ``bad_nodes`` nodes (seeded) corrupt ``bad_share`` (0..1) of
+    their outputs.
     """
 
     splits: int = 100
@@ -68,6 +71,9 @@ class SimConfig:
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 4
     extra_max: int = 0
+    adaptive: bool = True
+    bad_nodes: int = 0
+    bad_share: float = 0.01
 
 
 @dataclass
@@ -78,7 +84,8 @@ class SimResult:
     abort message, or None; ``decisions``: the core's LaunchReplica, AssignSubsplit,
     CommitTaskOutput and AbortJob actions in order; ``tasks``: per-task stats (the report's
     per-task entry plus ``decided_at`` seconds); ``report``: the same shape as a real run's
-    ``_dirft_report.json``; ``events``: core events fed; ``state``: the final JobState.
+    ``_dirft_report.json``; ``events``: core events fed; ``state``: the final JobState;
+    ``wrong_outputs``: committed units whose signature is not the fault-free one (must be 0).
     """
 
     makespan_s: float
@@ -90,6 +97,7 @@ class SimResult:
     report: dict
     events: int
     state: object = None
+    wrong_outputs: int = 0
 
     def decisions_by_task(self) -> dict[int, list]:
         """The decisions grouped by map task, in the order they were made."""
@@ -104,10 +112,16 @@ def group_decisions(decisions) -> dict[int, list]:
     return out
 
 
-def make_sim_scheme(config: SimConfig):
-    """The :class:`~dirft.core.scheme.Scheme` ``config`` names (ConfigError if bad)."""
+def make_sim_scheme(config: SimConfig, cost: CostModel = CostModel()):
+    """The :class:`~dirft.core.scheme.Scheme` ``config`` names (ConfigError if bad); adaptive
+    DIRFT's eager switch at ``cost``'s break-even."""
     tolerance = Tolerance.from_paper_keys(config.tolerance, config.nature)
-    return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max)
+    adaptive = None
+    if config.adaptive:
+        adaptive = Adaptive(eager_above=cost.break_even(
+            config.split_size, tolerance.replicas, tolerance.quorum))
+    return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max,
+                       adaptive=adaptive)
 
 
 def cluster_nodes(config: SimConfig, scheme) -> int:
@@ -115,24 +129,26 @@ def cluster_nodes(config: SimConfig, scheme) -> int:
     return config.nodes or NODES_PER_REPLICA * scheme.initial_replicas
 
 
-def plan_sim_job(config: SimConfig):
+def plan_sim_job(config: SimConfig, cost: CostModel = CostModel()):
     """Plan the synthetic job: ``splits`` input files (GridMix writes part files) of
     ``split_size`` bytes, one HDFS block and one split each.
 
     Returns the :class:`~dirft.core.jobplan.JobPlan`. Raises ConfigError when R replicas
     do not fit on distinct nodes.
     """
-    scheme = make_sim_scheme(config)
+    scheme = make_sim_scheme(config, cost)
     nodes = node_names(cluster_nodes(config, scheme))
     files = [InputFile(f"/sim/part-{i:05d}", config.split_size) for i in range(config.splits)]
     return build_plan(files, scheme, nodes, config.split_size, 1, MAX_SPLIT_SIZE,
-                      config.seed, config.heartbeat_timeout_s)
+                      config.seed, config.heartbeat_timeout_s, slots=config.slots)
 
 
 def fault_settings_of(config: SimConfig) -> FaultSettings:
     """The fault injector's settings ``config`` names (no faults when ``fault_percent`` is 0)."""
-    return FaultSettings(config.fault_percent > 0, config.fault_percent, config.seed,
-                         config.crash_mode, config.silent_mode, config.fault_replicas)
+    return FaultSettings(config.fault_percent > 0 or config.bad_nodes > 0,
+                         config.fault_percent, config.seed, config.crash_mode,
+                         config.silent_mode, config.fault_replicas,
+                         bad_nodes=config.bad_nodes, bad_share=config.bad_share)
 
 
 def sim_faults(config: SimConfig, plan):
@@ -160,7 +176,7 @@ class SimRunner(Runner):
 
     def plan(self):
         """The synthetic job's plan (:func:`plan_sim_job`)."""
-        return plan_sim_job(self.config)
+        return plan_sim_job(self.config, self.cost)
 
     def fault_settings(self) -> FaultSettings:
         """The fault settings of ``config``."""
@@ -226,7 +242,8 @@ def sim_record(engine: Engine, plan, cost: CostModel, slots: int) -> RunRecord:
     output = sum(t.split.length for t in plan.tasks)
     reduce_s = 0.0 if aborted else cost.reduce_seconds(output)
     extra = {"simulated": True, "cost_model": cost.to_dict(), "aborted": aborted,
-             "decisions": dict(Counter(type(d).__name__ for d in engine.decisions))}
+             "decisions": dict(Counter(type(d).__name__ for d in engine.decisions)),
+             "wrong_outputs": engine.wrong}
     return RunRecord({"map": map_s, "reduce": reduce_s, "makespan": map_s + reduce_s}, {},
                      engine.fired, engine.state,
                      {"nodes": len(plan.nodes), "slots_per_node": slots},
@@ -240,7 +257,7 @@ def _result(engine: Engine, record: RunRecord, report: dict) -> SimResult:
              for p, s in zip(engine.plan.tasks, engine.state.tasks)]
     map_s, reduce_s = record.timings["map"], record.timings["reduce"]
     return SimResult(map_s + reduce_s, map_s, reduce_s, report["aborted"], engine.decisions,
-                     tasks, report, engine.events_fed, engine.state)
+                     tasks, report, engine.events_fed, engine.state, engine.wrong)
 
 
 def paper_config(splits: int, nature: int, scheme: str, percent: float = 0.0,

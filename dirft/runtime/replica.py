@@ -21,6 +21,7 @@ from contextlib import nullcontext
 from dataclasses import asdict
 
 from dirft.contract.spec import JobSpec, output_path, replica_dir
+from dirft.core.units import unit_span
 from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
                           EnvironmentFault, RemoteFault, StorageError, TaskError)
 from dirft.service.messages import MAX_COUNTER_GROUPS, MAX_COUNTER_NAMES
@@ -104,22 +105,25 @@ class Replica:
 
     def _phase(self, assignment: dict, beat: Heartbeat) -> dict:
         s, phase = assignment["subsplit"], assignment["phase"]
-        start, length = self.split["subsplits"][s]
+        start, length = unit_span(self.split["subsplits"], s)
         final = output_path(self.spec.map_output_dir, self.task, s, self.replica)
         with open(os.path.join(self.cwd, "stderr"), "ab") as log:
+            bad = self.faults.bad_node_fault(self.node, self.task, self.replica, s, phase)
             result, signature = self._map(start, length, phase, beat, final, log,
-                                          slowdown=self.faults.stragglers.get(self.node, 1.0))
+                                          slowdown=self.faults.stragglers.get(self.node, 1.0),
+                                          fault=bad)
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
                 "counters": _within_limits(result.counters.to_dict())}
 
     def _map(self, start: int, length: int, phase: int, beat: Heartbeat, final: str, log,
-             commit=None, slowdown: float = 1.0):
+             commit=None, slowdown: float = 1.0, fault=None):
         """Map bytes ``(start, start+length]`` of the split's file as phase ``phase``, with
-        this replica's planned fault; return (PhaseResult, the signature to report).
+        this replica's planned fault (or ``fault``, a bad node's); return (PhaseResult, the
+        signature to report).
 
         Raises EmulatedCrash (a crash fault at the phase's end), TaskError, StorageError.
         """
-        fault = self._fault(phase)
+        fault = self._fault(phase) or fault
         data_fault = fault is not None and fault.mode == "data"
         result = run_map_phase(
             self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
