@@ -25,6 +25,7 @@ from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
 from dirft.runners.sim import add_commands as add_sim_commands
 from dirft.runtime.env import parse_cmdenv
+from dirft.shutdown import describe, exit_status, signals_unwind
 
 
 
@@ -167,7 +168,8 @@ def main(argv: list | None = None) -> int:
     """Run the ``dirft`` command; return its exit status (see module doc)."""
     try:
         args = build_parser().parse_args(argv)
-        return args.func(args)
+        with signals_unwind():
+            return args.func(args)
     except UsageError as err:
         print(f"dirft: error: {err}", file=sys.stderr)
         return 2
@@ -177,9 +179,9 @@ def main(argv: list | None = None) -> int:
     except DirftError as err:
         print(f"dirft: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("dirft: interrupted; nothing was committed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (dirft.shutdown)
+        print(f"dirft: {describe(err)}", file=sys.stderr)
+        return exit_status(err)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
 from dirft.runners.base import Runner, check_output_absent, plan_job, resolve_inputs
 from dirft.runners.cluster import LocalCluster
 from dirft.runners.driver import Driver
+from dirft.runners.scratch import remove_stale
+from dirft.shutdown import held_signals
 from dirft.report import build_report
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.spec import JobSpec, output_path
@@ -41,8 +43,12 @@ class LocalRunner(Runner):
         self.stamp = f"local{os.getpid()}"
         self.job_id = f"job_{self.stamp}_0001"
         work = self._work_dir()
+        self.committed: str | None = None
         try:
             return self._run_in(work, plan, faults, started)
+        except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM: say truly what is left
+            err.committed = self.committed
+            raise
         except OSError as err:  # the driver's own writes: scratch full, read-only, ...
             if err.errno not in ENVIRONMENT_ERRNOS:
                 raise
@@ -50,8 +56,9 @@ class LocalRunner(Runner):
                                    f"committed: free space or fix permissions, then "
                                    f"rerun") from None
         finally:
-            if not conf.get("dirft.keep.temp"):
-                shutil.rmtree(work, ignore_errors=True)
+            with held_signals():  # a second Ctrl-C must not leave the scratch behind
+                if not conf.get("dirft.keep.temp"):
+                    shutil.rmtree(work, ignore_errors=True)
 
     def _run_in(self, work: str, plan, faults, started: float) -> dict:
         conf = self.job.conf
@@ -74,7 +81,8 @@ class LocalRunner(Runner):
             try:
                 cluster.run()
             finally:
-                cluster.kill_all("runner stopping")
+                with held_signals():
+                    cluster.kill_all("runner stopping")
         mapped = self.clock()
         staging = os.path.join(os.path.dirname(os.path.abspath(self.job.output)),
                                f".{os.path.basename(self.job.output)}.{self.job_id}.staging")
@@ -88,9 +96,12 @@ class LocalRunner(Runner):
                                   faults, timings, counters, True)
             _write_json(os.path.join(staging, "_dirft_report.json"), report)
             open(os.path.join(staging, "_SUCCESS"), "wb").close()
-            _commit(staging, self.job.output)
+            with held_signals():  # the rename and the record of it are one step
+                _commit(staging, self.job.output)
+                self.committed = self.job.output
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            with held_signals():
+                shutil.rmtree(staging, ignore_errors=True)
         return report
 
     def _faults(self, num_tasks: int, scheme, nodes):
@@ -109,6 +120,8 @@ class LocalRunner(Runner):
         """Create the job's scratch directory; raise EnvironmentFault if it cannot be."""
         local = self.job.conf.get("dirft.local.dir")
         base = local or os.path.dirname(os.path.abspath(self.job.output))
+        for directory in {base, os.path.dirname(os.path.abspath(self.job.output))}:
+            remove_stale(directory)  # scratch of drivers that died (SIGKILL)
         try:
             os.makedirs(base, exist_ok=True)
             work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
