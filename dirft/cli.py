@@ -100,8 +100,8 @@ def _chaos(args) -> int:
 
     with tqdm(total=args.runs, unit="run", file=sys.stderr) as bar:
         def progress(tally, run):
-            bar.set_postfix_str(f"wrong={tally.wrong} aborts={tally.aborts} "
-                                f"leftovers={tally.leftovers}")
+            bar.set_postfix_str(f"wrong={tally.wrong} spurious={tally.spurious} "
+                                f"aborts={tally.aborts} leftovers={tally.leftovers}")
             bar.update(1)
         tally = run_chaos(args.runs, args.seed, args.workdir or default_workdir(), progress)
     for line in tally.problems:
