@@ -25,7 +25,7 @@ from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
 from dirft.runners.sim import add_commands as add_sim_commands
 from dirft.runtime.env import parse_cmdenv
-from dirft.shutdown import describe, exit_status, signals_unwind
+from dirft.shutdown import describe, exit_status, held_signals, signals_unwind
 
 
 
@@ -155,13 +155,23 @@ def _argv(command: str | None, option: str) -> list | None:
 
 def _streaming(args) -> int:
     report = RUNNERS[args.runner](job_from_args(args)).run()
+    try:
+        with held_signals():  # the summary is printed whole; then the signal is raised
+            _print_report(args, report)
+    except KeyboardInterrupt as err:  # the output is committed: the message says so
+        err.committed = args.output
+        raise
+    return 0
+
+
+def _print_report(args, report: dict) -> None:
+    """Print the report (JSON with ``--json``, else a summary)."""
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(f"dirft: job {report['job_id']} succeeded; output in {args.output}")
         for line in summary_lines(report):
             print(f"  {line}")
-    return 0
 
 
 def main(argv: list | None = None) -> int:
