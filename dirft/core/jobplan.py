@@ -107,9 +107,9 @@ def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: i
     ties keep :func:`replica_nodes`' seeded order (a stable sort), so the plan stays
     deterministic. The seeded order only breaks ties: when the holders suffice and their
     loads all differ, the least loaded are taken without drawing it (seeding a generator
-    per task was most of the planner's time; in bench/planner.py's jobs 2% of tasks tie). The other nodes
-    are ranked only when the holders are too few. Raises :class:`ConfigError` if too few
-    nodes.
+    per task was most of the planner's time; in bench/planner.py's jobs 2% of tasks tie).
+    The other nodes are ranked only when the holders are too few. Raises
+    :class:`ConfigError` if too few nodes.
     """
     if count > len(nodes):
         replica_nodes(split, count, nodes, seed)  # raises the ConfigError naming dirft.nodes
