@@ -26,6 +26,7 @@ from dirft.runtime.spec import JobSpec, output_path
 from dirft.service.keys import Keyring, undumpable
 from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
+from dirft.shuffle.replicated import integrity_summary, reduce_integrity
 from fault_injector.plan import plan_faults, read_fired
 
 
@@ -94,6 +95,7 @@ class LocalRunner(Runner):
             report = build_report(self.job_id, conf, plan, driver.state,
                                   read_fired(os.path.join(work, "faults.jsonl")),
                                   faults, timings, counters, True)
+            report["reduce_integrity"] = self.reduce_summary
             _write_json(os.path.join(staging, "_dirft_report.json"), report)
             open(os.path.join(staging, "_SUCCESS"), "wb").close()
             with held_signals():  # the rename and the record of it are one step
@@ -158,6 +160,7 @@ class LocalRunner(Runner):
         by_task = [[MapOutput(output_path(maps, t, w.subsplit, w.replica), w.signature)
                     for w in driver.commits[t]] for t in range(len(plan.tasks))]
         counters = driver.winning_counters()
+        self.reduce_summary = integrity_summary(None)
         if self.job.num_reduces == 0:
             write_map_only_output(by_task, staging)
             return counters
@@ -165,8 +168,10 @@ class LocalRunner(Runner):
             [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
             staging, os.path.join(work, "reduce"), self._reduce_env,
             cwd=self._reduce_cwd(work), sort_memory=self.job.conf.get("dirft.sort.memory"),
-            log_dir=os.path.join(work, "logs"))
+            log_dir=os.path.join(work, "logs"),
+            integrity=reduce_integrity(self.job.conf, self.job.num_reduces))
         counters.merge(result.counters)
+        self.reduce_summary = integrity_summary(result)
         return counters
 
     def _reduce_env(self, partition: int) -> dict:
