@@ -96,8 +96,14 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
             else:
                 mapped = _map_to_sorted_file(mapper, source, env, cwd, log, counters,
                                              scratch, sort_memory)  # mapper runs to the end
-                written = _run(combiner, "combiner", mapped, sink.write, env, cwd, log,
-                               counters)
+                try:
+                    written = _run(combiner, "combiner", mapped.proc.stdout, sink.write, env,
+                                   cwd, log, counters)
+                except BaseException:
+                    mapped.failed = True
+                    raise
+                finally:
+                    mapped.finish()
     finally:
         if os.path.exists(scratch + ".map"):
             os.unlink(scratch + ".map")
@@ -133,7 +139,7 @@ class _Count:
 
 
 def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memory):
-    """Run the mapper into a file now; return an iterator over it sorted by key.
+    """Run the mapper into a file now; return a :class:`_SortedMapOutput` of it.
 
     The sort is GNU sort in the C locale on the key field (the whole line breaks ties, so
     the combiner's input order, and hence its output, is the same on every replica).
@@ -141,37 +147,70 @@ def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memor
     unsorted = tmp + ".map"
     with open(unsorted, "wb") as f:
         _run(mapper, "mapper", source, f.write, env, cwd, log, counters)
-    return _sorted_chunks(unsorted, env, sort_memory)
+    return _SortedMapOutput(unsorted, env, sort_memory)
 
 
-def _sorted_chunks(unsorted: str, env: dict, sort_memory: int) -> Iterator[bytes]:
-    sort = ["sort", "-t", "\t", "-k1,1", "-S", str(sort_memory),
-            "-T", os.path.dirname(unsorted), unsorted]
-    try:
-        with subprocess.Popen(sort, stdout=subprocess.PIPE, env={**env, "LC_ALL": "C"}) as p:
-            yield from iter(lambda: p.stdout.read(CHUNK), b"")
-        if p.returncode != 0:
-            raise TaskError(f"sort of the map output for the combiner failed (code "
-                            f"{p.returncode}); check free space in {os.path.dirname(unsorted)}")
-    finally:
-        os.unlink(unsorted)
+class _SortedMapOutput:
+    """GNU sort of the mapper's output file, its stdout piped straight into the combiner.
 
-
-def _run(argv: list, role: str, source: Iterable[bytes], write, env: dict, cwd: str,
-         log, counters: Counters) -> int:
-    """Pipe ``source`` chunks through program ``argv``; normalized stdout goes to ``write``.
-
-    Returns the number of lines (records) written.
+    No byte of the sorted stream passes through Python (the combiner's stdin is sort's
+    stdout, as ``sort … | combiner``). :meth:`finish` reaps sort, removes the file and raises
+    :class:`TaskError` if sort failed, or if the combiner stopped reading early (sort
+    killed by SIGPIPE: Hadoop Streaming's "Broken pipe").
     """
+
+    def __init__(self, unsorted: str, env: dict, sort_memory: int) -> None:
+        self.unsorted = unsorted
+        argv = ["sort", "-t", "\t", "-k1,1", "-S", str(sort_memory),
+                "-T", os.path.dirname(unsorted), unsorted]
+        try:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                         env={**env, "LC_ALL": "C"})
+        except OSError:
+            os.unlink(unsorted)
+            raise
+
+    def finish(self) -> None:
+        """Wait for sort (killing it if the combiner failed first) and check how it ended."""
+        self.proc.stdout.close()
+        if self.proc.poll() is None and self.failed:
+            self.proc.kill()
+        code = self.proc.wait()
+        os.unlink(self.unsorted)
+        if code == -13 and not self.failed:  # SIGPIPE
+            raise TaskError("the program stopped reading its input before the end "
+                            "(broken pipe), which fails the task as in Hadoop Streaming")
+        if code not in (0, -13, -9):
+            raise TaskError(f"sort of the map output for the combiner failed (code {code}); "
+                            f"check free space in {os.path.dirname(self.unsorted)}")
+
+    failed = False
+
+
+def _run(argv: list, role: str, source, write, env: dict, cwd: str,
+         log, counters: Counters) -> int:
+    """Pipe ``source`` through program ``argv``; normalized stdout goes to ``write``.
+
+    ``source``: an iterable of byte chunks (fed by a thread), or a pipe's read end (a file
+    object with ``fileno``), which becomes the program's stdin. Returns the number of
+    lines (records) written.
+    """
+    piped = hasattr(source, "fileno")
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, cwd=cwd)
+        proc = subprocess.Popen(argv, stdin=source if piped else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                cwd=cwd)
     except OSError as err:
         raise EnvironmentFault(f"{role} {' '.join(argv)!r} could not start: "
                                f"{err.strerror}; check the command and -files") from None
     scanner = StderrScanner(log=log)
     failures: list = []
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, source, failures), daemon=True)
+    if piped:
+        source.close()  # the program holds the read end now; sort sees SIGPIPE if it quits
+        feeder = threading.Thread(target=lambda: None)
+    else:
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, source, failures),
+                                  daemon=True)
     reader = threading.Thread(target=_drain, args=(proc.stderr, scanner), daemon=True)
     feeder.start()
     reader.start()
