@@ -219,12 +219,12 @@ def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner, Optional[str]
             fed = feeder.result() if feeder is not None else None
             _check_exits(job, sort, sort_err, reducer, scanner)
     finally:
-        if feeder is not None:
-            feeder.join()
         _stop(reducer)
         if thread is not None:
             thread.join()
         _stop(sort)
+        if feeder is not None:  # after sort is gone: a feeder blocked on its stdin is freed
+            feeder.join()
         _close_pipes(reducer)
         _close_pipes(sort)
         if log is not None:
