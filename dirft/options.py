@@ -121,6 +121,18 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "how a silent error is injected: signature (tampered, DIRFT paper) or data (bits "
            "flipped in the real output bytes before they are signed)",
            choices=SILENT_MODES),
+    Option("dirft.fault.reduce.mode", "choice", "none",
+           "reduce-side fault: none, shuffle (one bit of a reduce replica's input stream "
+           "inverted) or output (one bit of its reducer's output inverted before signing)",
+           choices=("none", "shuffle", "output")),
+    Option("dirft.fault.reduce.percent", "float", "100",
+           "percentage of reduce partitions hit when dirft.fault.reduce.mode is set, 0 to 100",
+           minimum=0, maximum=100),
+    Option("dirft.reduce.integrity", "choice", "auto",
+           "auto: under silent tolerance (f_s >= 1) each reduce partition is reduced by f_s + 1 "
+           "replicas whose output SHA-256s are voted (up to 2 f_s + 1 runs) and whose input "
+           "streams are checked against the partition's digest; off: one unchecked reducer "
+           "run per partition, as Hadoop and the DIRFT paper", choices=("auto", "off")),
     Option("dirft.fault.straggler.nodes", "int", "0",
            "nodes that run slower than the rest (stragglers), chosen by dirft.fault.seed",
            minimum=0),

@@ -102,19 +102,33 @@ def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: i
                     load: Counter) -> tuple[str, ...]:
     """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
 
-    ``load`` (replicas planned per node so far) is updated. Among holders, then among the
-    other nodes, the least loaded come first and ties keep :func:`replica_nodes`' seeded
-    order (a stable sort), so the plan stays deterministic. The other nodes are ranked only
-    when the holders are too few (ranking them was most of the planner's time). Raises
+    ``load`` (replicas planned per node so far, with every node of ``nodes`` as a key) is
+    updated. Among holders, then among the other nodes, the least loaded come first and
+    ties keep :func:`replica_nodes`' seeded order (a stable sort), so the plan stays
+    deterministic. The seeded order only breaks ties: when the holders suffice and their
+    loads all differ, the least loaded are taken without drawing it (seeding a generator
+    per task was most of the planner's time; in bench/planner.py's jobs 2% of tasks tie).
+    The other nodes are ranked only when the holders are too few. Raises
     :class:`ConfigError` if too few nodes.
     """
     if count > len(nodes):
         replica_nodes(split, count, nodes, seed)  # raises the ConfigError naming dirft.nodes
+    holders = [h for h in split.hosts if h in load]
+    if len(holders) >= count and len({load[h] for h in holders}) == len(holders):
+        chosen = sorted(holders, key=load.__getitem__)[:count]
+    else:
+        chosen = _ranked_nodes(split, count, nodes, seed, load)
+    for node in chosen:  # Counter.update's generic checks cost more than this
+        load[node] += 1
+    return tuple(chosen)
+
+
+def _ranked_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
+                  load: Counter) -> list[str]:
+    """The general case of :func:`_balanced_nodes`: holders, then others, in seeded order."""
     holders, _ = replica_candidates(split, nodes, seed, others=False)
     chosen = sorted(holders, key=load.__getitem__)[:count]
     if len(chosen) < count:
         _, rest = replica_candidates(split, nodes, seed)
         chosen += sorted(rest, key=load.__getitem__)[:count - len(chosen)]
-    for node in chosen:  # Counter.update's generic checks cost more than this
-        load[node] += 1
-    return tuple(chosen)
+    return chosen

@@ -22,6 +22,7 @@ from dirft.core.jobplan import JobPlan, build_plan, node_names
 from dirft.core.planner import InputFile
 from dirft.core.scheme import Scheme, Speculation, Tolerance, make_scheme
 from dirft.errors import InputError
+from dirft.shutdown import held_signals
 from dirft.storage.local import LOCAL
 
 
@@ -71,6 +72,7 @@ class Runner(ABC):
         self.work = ""       # local scratch directory (the secret file goes here)
         self.driver = None   # the Driver of a voting run: its decisions, commits, core state
         self.keyring = None  # the voting service's Keyring (dirft.service.keys)
+        self.committed: str | None = None  # the output, once renamed into place
 
     def run(self) -> dict:
         """Run the job through the pipeline; return the report. Raises DirftError subclasses."""
@@ -154,7 +156,9 @@ class Runner(ABC):
         self.storage.write_bytes(posixpath.join(staging, "_dirft_report.json"), data)
         if not self.storage.exists(posixpath.join(staging, "_SUCCESS")):
             self.storage.write_bytes(posixpath.join(staging, "_SUCCESS"), b"")
-        self.commit_output(staging)
+        with held_signals():  # the rename and the record of it are one step
+            self.commit_output(staging)
+            self.committed = self.output
 
     def commit_output(self, staging: str) -> None:
         """Rename the finished ``staging`` directory to the output (default: on storage)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from dirft.report import build_report
 from dirft.runners.driver import Driver
 from dirft.service.server import VotingService
+from dirft.shutdown import held_signals
 from fault_injector.plan import FaultPlan, plan_faults
 
 
@@ -100,6 +101,9 @@ class Job:
         runner = self.runner
         try:
             return self._steps()
+        except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM: say truly what is left
+            err.committed = runner.committed
+            raise
         except OSError as err:  # the driver's own writes: scratch full, read-only, ...
             fault = runner.environment_fault(err)
             if fault is None:
@@ -139,6 +143,8 @@ class Job:
     def close(self) -> None:
         """The one place a job ends: the runner stops its replicas and removes its scratch.
 
-        Signal handling (SIGINT/SIGTERM) and killing cluster applications hook in here.
+        Signals are held meanwhile (:func:`dirft.shutdown.held_signals`): a second Ctrl-C
+        must not leave scratch behind. Killing cluster applications hooks in here too.
         """
-        self.runner.close()
+        with held_signals():
+            self.runner.close()

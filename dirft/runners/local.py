@@ -21,9 +21,12 @@ from dirft.report import RunRecord
 from dirft.runners.base import Runner, check_output, cluster_of, plan_job
 from dirft.runners.cluster import LocalCluster
 from dirft.runners.job import stage_timings
+from dirft.runners.scratch import remove_stale
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.service.keys import Keyring, undumpable
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
+from dirft.shuffle.replicated import integrity_summary, reduce_integrity
+from dirft.shutdown import held_signals
 from dirft.storage.local import LOCAL
 from fault_injector.plan import read_fired
 
@@ -42,6 +45,7 @@ class LocalRunner(Runner):
         self.stamp = f"local{os.getpid()}"
         self.job_id = f"job_{self.stamp}_0001"
         self.output = os.path.abspath(job.output)
+        self.reduce_summary: dict | None = None  # the report's reduce_integrity section
 
     # -- the pipeline's steps --------------------------------------------------------
     def plan(self):
@@ -55,6 +59,8 @@ class LocalRunner(Runner):
         raise EnvironmentFault if it cannot be."""
         local = self.job.conf.get("dirft.local.dir")
         base = local or os.path.dirname(self.output)
+        for directory in {base, os.path.dirname(self.output)}:
+            remove_stale(directory)  # scratch of drivers that died (SIGKILL)
         try:
             os.makedirs(base, exist_ok=True)
             self.work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
@@ -100,7 +106,8 @@ class LocalRunner(Runner):
         try:
             cluster.run()
         finally:
-            cluster.kill_all("runner stopping")
+            with held_signals():
+                cluster.kill_all("runner stopping")
 
     def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
         """Reduce the committed map output into the staging directory; return the record."""
@@ -108,7 +115,8 @@ class LocalRunner(Runner):
         counters = self._reduce(plan, self.staging())
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          read_fired(self._fault_log()), self.driver.state,
-                         cluster_of(self.job.conf))
+                         cluster_of(self.job.conf),
+                         extra={"reduce_integrity": self.reduce_summary})
 
     def close(self) -> None:
         """Remove the staging directory, and the scratch unless ``dirft.keep.temp``."""
@@ -147,6 +155,7 @@ class LocalRunner(Runner):
         by_task = [[MapOutput(output_path(maps, t, w.subsplit, w.replica), w.signature)
                     for w in driver.commits[t]] for t in range(len(plan.tasks))]
         counters = driver.winning_counters()
+        self.reduce_summary = integrity_summary(None)
         if self.job.num_reduces == 0:
             write_map_only_output(by_task, staging)
             return counters
@@ -154,8 +163,10 @@ class LocalRunner(Runner):
             [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
             staging, os.path.join(self.work, "reduce"), self._reduce_env,
             cwd=self._reduce_cwd(), sort_memory=self.job.conf.get("dirft.sort.memory"),
-            log_dir=os.path.join(self.work, "logs"))
+            log_dir=os.path.join(self.work, "logs"),
+            integrity=reduce_integrity(self.job.conf, self.job.num_reduces))
         counters.merge(result.counters)
+        self.reduce_summary = integrity_summary(result)
         return counters
 
     def _reduce_env(self, partition: int) -> dict:

@@ -43,26 +43,45 @@ class Heartbeat(threading.Thread):
 
     ``on_reply(reply, beat)``, if given, sees each answer (the Hadoop entry mode uses it to
     report progress to Hadoop and to exit when the driver says the replica is not needed).
+    The replica leaves (SIGKILL to itself and its mapper, :func:`_signal_own_group`) when
+    the driver is gone: its parent process ``parent`` (a pid: the local runner's driver, or
+    Hadoop's task JVM) is no longer its parent, or no heartbeat was answered for
+    ``give_up_after`` seconds (the driver's heartbeat timeout: by then it counts this
+    replica dead anyway). None disables either check.
     """
 
-    def __init__(self, client: VotingClient, interval: float, on_reply=None) -> None:
+    def __init__(self, client: VotingClient, interval: float, on_reply=None,
+                 give_up_after: float | None = None, parent: int | None = None) -> None:
         super().__init__(name="dirft-heartbeat", daemon=True)
         self.client, self.interval, self.phase, self.progress = client, interval, 0, 0.0
-        self.on_reply = on_reply
+        self.on_reply, self.give_up_after, self.parent = on_reply, give_up_after, parent
         self._stopped = threading.Event()
 
     def run(self) -> None:
+        last_ok = time.monotonic()
         while not self._stopped.wait(self.interval):
+            if self.parent is not None and os.getppid() != self.parent:
+                _leave(f"the driver (parent process {self.parent}) is gone")
             try:
                 reply = self.client.call("heartbeat", phase=self.phase, progress=self.progress)
             except DirftError as err:
                 print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
+                silent = time.monotonic() - last_ok
+                if self.give_up_after is not None and silent > self.give_up_after:
+                    _leave(f"no heartbeat answered for {silent:.0f} s")
                 continue
+            last_ok = time.monotonic()
             if self.on_reply is not None:
                 self.on_reply(reply, self)
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+def _leave(why: str) -> None:
+    """The driver is gone: say so and SIGKILL this replica and its mapper."""
+    print(f"dirft: {why}; this replica and its mapper exit", file=sys.stderr, flush=True)
+    _signal_own_group(signal.SIGKILL)
 
 
 class Replica:
@@ -89,7 +108,9 @@ class Replica:
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid(),
                          attempt=os.environ.get("mapreduce_task_attempt_id", "")[:255])
-        beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply)
+        timeout = float(self.spec.jobconf.get("dirft.heartbeat.timeout", 10.0))
+        beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply,
+                         give_up_after=timeout, parent=os.getppid())
         beat.start()
         try:
             reply = self.client.call("request")
