@@ -18,8 +18,9 @@ import argparse
 import sys
 from dataclasses import replace
 
-from dirft.runners.sim import PAPER_SECONDS, paper_config, simulate
-from dirft.sim.calibrate import solve_least_squares
+from dirft.gridmix.paper import PAPER_SECONDS
+from dirft.runners.sim import paper_config, simulate
+from dirft.calibrate import solve_least_squares
 from dirft.sim.costmodel import CostModel
 
 FIXED = {"startup_s": 2.0, "phase_overhead_s": 1.0, "network_penalty_s_per_mib": 0.05,

@@ -4,7 +4,7 @@ The bytes are map output as the runtime sees it: the split's text (what ``cat`` 
 in pipe-sized chunks (64 KiB, what one ``read1`` of a mapper's stdout returns). Side by
 side, alternating:
 
-* ``sink``: :class:`dirft.runtime.mapphase._Sink` (hash, count bytes and lines, write)
+* ``sink``: :class:`dirft.runtime.mapphase._Sink` (hash, count bytes, write; records are counted by the normalizer)
   writing to ``/dev/null``, so the figure is signing, not the disk;
 * ``raw``: ``hashlib.sha256().update`` over the same chunks;
 * ``normalize+sink``: :class:`dirft.records.LineNormalizer` then the sink, the whole

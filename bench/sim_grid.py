@@ -18,8 +18,8 @@ import pstats
 import sys
 import time
 
-from dirft.runners.sim import (PAPER_PERCENTS, PAPER_SCHEMES, PAPER_SECONDS, PAPER_SPLITS,
-                               paper_config, simulate)
+from dirft.gridmix.paper import PAPER_PERCENTS, PAPER_SCHEMES, PAPER_SECONDS, PAPER_SPLITS
+from dirft.runners.sim import paper_config, simulate
 from dirft.sim.costmodel import CostModel, load_cost_model
 
 NATURES = {1: "crash", 2: "silent"}

@@ -18,12 +18,12 @@ import shutil
 from dataclasses import dataclass, field
 
 from dirft.config import JobConf
+from dirft.core.scheme import SCHEMES, VOTED_SCHEMES
 from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.gridmix.generate import generate_file
 from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
 
-SCHEMES = ("dirft", "frft", "bft", "se", "none")
 BASE = ["mapreduce.input.fileinputformat.split.maxsize=131072", "dfs.blocksize=262144",
         "dirft.nodes=6", "dirft.slots.per.node=8", "dirft.heartbeat.interval=0.1",
         "dirft.heartbeat.timeout=3", "mapred.map.tasks.fault.inject=true"]
@@ -72,7 +72,7 @@ def draw_run(index: int, seed: int) -> ChaosRun:
     """Draw run ``index`` of the chaos check seeded by ``seed`` (same seed, same runs)."""
     rng = random.Random(f"chaos:{seed}:{index}")
     scheme = rng.choice(SCHEMES)
-    nature = 1 if scheme in ("se", "none") else rng.choice((1, 2, 3))
+    nature = rng.choice((1, 2, 3)) if scheme in VOTED_SCHEMES else 1
     f = 1 if nature == 3 else rng.choice((1, 2)) if nature == 1 else 1
     crash = nature in (1, 3)
     mode = rng.choice(("exception", "kill", "node", "hang")) if crash and \

@@ -24,20 +24,11 @@ from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.progress import ProgressPrinter, counter_lines, watching
 from dirft.report import summary_lines
 from dirft.runners.base import StreamingJob
-from dirft.runners.local import LocalRunner
-from dirft.runners.sim import add_commands as add_sim_commands
+from dirft.runners import RUNNER_NAMES, runner_class
+from dirft.cli_sim import add_commands as add_sim_commands
 from dirft.runtime.env import parse_cmdenv
+from dirft.shutdown import describe, exit_status, held_signals, signals_unwind
 
-
-
-def _hadoop_runner(job: StreamingJob):
-    """The Hadoop runner, imported only when asked for (it pulls in mrjob and HdfsCLI)."""
-    from dirft.runners.hadoop import HadoopRunner
-
-    return HadoopRunner(job)
-
-
-RUNNERS = {"local": LocalRunner, "hadoop": _hadoop_runner}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,7 +91,7 @@ def _streaming_parser(sub) -> None:
                    help="create no empty part file (Hadoop's LazyOutputFormat)")
     p.add_argument("-verbose", action="store_true",
                    help="log what dirft does (plan, service, Hadoop commands) on stderr")
-    p.add_argument("--runner", choices=sorted(RUNNERS), default="local",
+    p.add_argument("--runner", choices=RUNNER_NAMES, default="local",
                    help="where to run (default: local, an emulated cluster here; hadoop: "
                         "a Hadoop cluster, paths on HDFS, see dirft.hadoop.* and "
                         "dirft.webhdfs.*)")
@@ -136,8 +127,8 @@ def _chaos(args) -> int:
 
     with tqdm(total=args.runs, unit="run", file=sys.stderr) as bar:
         def progress(tally, run):
-            bar.set_postfix_str(f"wrong={tally.wrong} aborts={tally.aborts} "
-                                f"leftovers={tally.leftovers}")
+            bar.set_postfix_str(f"wrong={tally.wrong} spurious={tally.spurious} "
+                                f"aborts={tally.aborts} leftovers={tally.leftovers}")
             bar.update(1)
         tally = run_chaos(args.runs, args.seed, args.workdir or default_workdir(), progress)
     for line in tally.problems:
@@ -237,25 +228,36 @@ def _verbose(on: bool) -> None:
 
 def _streaming(args) -> int:
     _verbose(args.verbose)
-    runner = RUNNERS[args.runner](job_from_args(args))
+    runner = runner_class(args.runner)(job_from_args(args))
     with watching(runner, ProgressPrinter()):
         report = runner.run()
     for line in counter_lines(report.get("counters") or {}):
         print(line, file=sys.stderr)
+    try:
+        with held_signals():  # the summary is printed whole; then the signal is raised
+            _print_report(args, report)
+    except KeyboardInterrupt as err:  # the output is committed: the message says so
+        err.committed = args.output
+        raise
+    return 0
+
+
+def _print_report(args, report: dict) -> None:
+    """Print the report (JSON with ``--json``, else a summary)."""
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(f"dirft: job {report['job_id']} succeeded; output in {args.output}")
         for line in summary_lines(report):
             print(f"  {line}")
-    return 0
 
 
 def main(argv: list | None = None) -> int:
     """Run the ``dirft`` command; return its exit status (see module doc)."""
     try:
         args = build_parser().parse_args(argv)
-        return args.func(args)
+        with signals_unwind():
+            return args.func(args)
     except UsageError as err:
         print(f"dirft: error: {err}", file=sys.stderr)
         return 2
@@ -265,9 +267,9 @@ def main(argv: list | None = None) -> int:
     except DirftError as err:
         print(f"dirft: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("dirft: interrupted; nothing was committed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (dirft.shutdown)
+        print(f"dirft: {describe(err)}", file=sys.stderr)
+        return exit_status(err)
 
 
 if __name__ == "__main__":

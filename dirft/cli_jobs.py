@@ -22,6 +22,7 @@ import sys
 import time
 
 from dirft.errors import DirftError, UsageError
+from dirft.runners import RUNNER_NAMES, runner_class
 from dirft.units import parse_bytes
 
 

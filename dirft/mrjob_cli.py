@@ -143,12 +143,12 @@ def _conf_paths(rest: list):
 
 def run_command(args) -> int:
     """``dirft run``: run the job, print its summary (or report); see module doc."""
-    from dirft.cli import RUNNERS as RUNNER_CLASSES
+    from dirft.runners import runner_class
     from dirft.mrjob_steps import run_mrjob
 
     own, rest = split_args(args.job_args)
     options = run_options(own, rest, _conf_paths(rest))
-    runner, storage = watched(RUNNER_CLASSES[own.runner]), _storage(own, options)
+    runner, storage = watched(runner_class(own.runner)), _storage(own, options)
     if own.output is not None:
         run = run_mrjob(args.script, None, own.output, runner, options, storage=storage,
                         on_step=_step_line)

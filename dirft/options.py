@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
+from dirft.core.scheme import SCHEMES
+from fault_injector.plan import CRASH_MODES, SILENT_MODES
+
 KINDS = ("int", "float", "bool", "bytes", "str", "choice")
 LONG_MAX = 9223372036854775807  # Java's Long.MAX_VALUE, Hadoop's default split.maxsize
 OWNED_PREFIXES = ("dirft.", "mapred.map.tasks.fault.")
@@ -107,7 +110,7 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.scheme", "choice", "dirft",
            "fault-tolerance scheme: dirft, frft (full replication), bft, se (speculative "
            "execution), none (Hadoop re-execution)",
-           choices=("dirft", "frft", "bft", "se", "none")),
+           choices=SCHEMES),
     Option("dirft.nodes", "int", "4", "emulated cluster nodes (local runner)", minimum=1),
     Option("dirft.slots.per.node", "int", "2", "map slots per node", minimum=1),
     Option("dirft.heartbeat.interval", "float", "1.0",
@@ -129,16 +132,54 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "how a crash is injected: exception at the end of a phase (DIRFT paper), kill "
            "(SIGKILL inside a phase), node (a whole node is lost), hang (SIGSTOP: found only "
            "by the heartbeat timeout)",
-           choices=("exception", "kill", "node", "hang")),
+           choices=CRASH_MODES),
     Option("dirft.fault.silent.mode", "choice", "signature",
            "how a silent error is injected: signature (tampered, DIRFT paper) or data (bits "
            "flipped in the real output bytes before they are signed)",
-           choices=("signature", "data")),
+           choices=SILENT_MODES),
+    Option("dirft.fault.reduce.mode", "choice", "none",
+           "reduce-side fault: none, shuffle (one bit of a reduce replica's input stream "
+           "inverted) or output (one bit of its reducer's output inverted before signing)",
+           choices=("none", "shuffle", "output")),
+    Option("dirft.fault.reduce.percent", "float", "100",
+           "percentage of reduce partitions hit when dirft.fault.reduce.mode is set, 0 to 100",
+           minimum=0, maximum=100),
+    Option("dirft.reduce.integrity", "choice", "auto",
+           "auto: under silent tolerance (f_s >= 1) each reduce partition is reduced by f_s + 1 "
+           "replicas whose output SHA-256s are voted (up to 2 f_s + 1 runs) and whose input "
+           "streams are checked against the partition's digest; off: one unchecked reducer "
+           "run per partition, as Hadoop and the DIRFT paper", choices=("auto", "off")),
     Option("dirft.fault.straggler.nodes", "int", "0",
            "nodes that run slower than the rest (stragglers), chosen by dirft.fault.seed",
            minimum=0),
     Option("dirft.fault.straggler.factor", "float", "4.0",
            "how many times slower a straggler node runs", minimum=1),
+    Option("dirft.fault.bad.nodes", "int", "0",
+           "bad nodes that corrupt a share of their map outputs (silent data faults), "
+           "chosen by dirft.fault.seed, with or without fault injection", minimum=0),
+    Option("dirft.fault.bad.node.percent", "float", "1.0",
+           "percentage of its outputs a bad node corrupts (each drawn with dirft.fault.seed)",
+           minimum=0, maximum=100),
+    Option("dirft.adaptive", "bool", "true",
+           "scheme dirft: adaptive DIRFT (gang start, wide tail, recovery pieces, eager "
+           "switch); false = the paper's plain DIRFT"),
+    Option("dirft.adaptive.widen.max", "int", "1",
+           "adaptive DIRFT: most pieces each sub-split of a tail task is cut into (1: no "
+           "wide tail; it pays when a replica starts in a small fraction of a phase, as on "
+           "the simulated paper cluster, where it is 4)", minimum=1, maximum=16),
+    Option("dirft.adaptive.eager.percent", "float", "100",
+           "adaptive DIRFT: percentage of decided tasks hit by a fault above which new "
+           "tasks start in full-replication shape (the cost model's break-even; 100 = never)",
+           minimum=0, maximum=100),
+    Option("dirft.quarantine.lost.votes", "int", "1",
+           "a node on which this many replicas lost a vote gets no new replicas (0 = never)",
+           minimum=0),
+    Option("dirft.quarantine.crashes", "int", "3",
+           "a node on which this many replicas crashed gets no new replicas (0 = never; "
+           "Hadoop blacklists a node for a job after 3 task failures)", minimum=0),
+    Option("dirft.quarantine.max.nodes.percent", "float", "10",
+           "most nodes quarantined at once, as a percentage of the cluster", minimum=0,
+           maximum=100),
     Option("dirft.se.min.runtime", "float", "1.0",
            "scheme se: seconds an attempt runs before it may be judged a straggler "
            "(Hadoop 1 waited 60 s)", minimum=0),

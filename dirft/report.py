@@ -1,13 +1,17 @@
 """The job report: what each map task cost and which faults were injected, seen and fixed.
 
-Built from the core's per-task bookkeeping and the runner's measurements, written as
+Built in one place (:func:`build_report`) for every runner, from the plan, the fault plan
+and what the runner recorded (:class:`RunRecord`): the core's per-task bookkeeping, or
+Hadoop's job counters when Hadoop ran the map stage itself. Written as
 ``_dirft_report.json`` in the output directory and summarised in a few lines on the console.
 """
 
 from collections import Counter
+from dataclasses import dataclass, field
 
-from dirft.counters import Counters
 from dirft.units import format_bytes
+
+JOB_COUNTERS = "Job Counters"  # Hadoop's counter group of launched, failed, killed tasks
 
 
 def task_entry(plan_task, task_state) -> dict:
@@ -30,53 +34,102 @@ def task_entry(plan_task, task_state) -> dict:
     }
 
 
-def build_report(job_id: str, conf, plan, state, fired: list[dict], fault_plan,
-                 timings: dict, counters: Counters, succeeded: bool) -> dict:
-    """The whole report as a JSON-ready dict.
+@dataclass
+class RunRecord:
+    """What a runner recorded of one run: with the plan and the fault plan, all a report needs.
 
-    ``fired``: faults the fault injector recorded as fired (dicts with ``kind``, ``mode``);
-    ``fault_plan``: the job's :class:`~fault_injector.plan.FaultPlan`; ``timings``: seconds
-    by stage (``makespan``, ``map``, ``reduce``); ``counters``: the job's counters. Crashes
+    ``timings``: seconds by stage (``makespan``, ``map``, ``reduce``); ``counters``: the
+    job's counters, ``{group: {name: count}}``; ``fired``: the faults the injector recorded
+    as fired (dicts with ``kind``, ``mode``); ``state``: the core's final
+    :class:`~dirft.core.state.JobState`, or None when Hadoop ran the map stage itself
+    (schemes se and none on the Hadoop runner: the figures then come from Hadoop's
+    ``Job Counters``); ``cluster``: ``{"nodes", "slots_per_node"}`` or None if unknown;
+    ``stragglers``: the slowdown factors applied, if not the fault plan's; ``succeeded``:
+    the job's output was committed; ``extra``: the runner's own sections (``placement``,
+    ``hadoop``, ``simulated``, ...), added to the report as they are.
+    """
+
+    timings: dict
+    counters: dict
+    fired: list
+    state: object = None
+    cluster: dict | None = None
+    stragglers: dict | None = None
+    succeeded: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def build_report(job_id: str, plan, fault_plan, record: RunRecord) -> dict:
+    """The whole report of every runner as a JSON-ready dict (the one place it is built).
+
+    ``plan``: the :class:`~dirft.core.jobplan.JobPlan`; ``fault_plan``: the job's
+    :class:`~fault_injector.plan.FaultPlan`; ``record``: see :class:`RunRecord`. Crashes
     detected count replicas found dead, by cause (process exit, heartbeat timeout, node
     loss, user program gave up): one lost node is one fault injected and as many replicas
     detected dead as it ran. Silent errors detected count sub-splits whose votes disagreed.
     """
-    scheme = plan.scheme
-    tasks = [task_entry(p, s) for p, s in zip(plan.tasks, state.tasks)]
+    scheme, fired = plan.scheme, record.fired
+    figures = (_core_figures(plan, record.state, record.succeeded) if record.state is not None
+               else _hadoop_figures(plan, record.counters))
     injected = Counter(f["kind"] for f in fired)
+    stragglers = fault_plan.stragglers if record.stragglers is None else record.stragglers
+    faults = {"tasks_hit": list(fault_plan.tasks_hit), "stragglers": dict(stragglers),
+              "injected": {"crash": injected["crash"], "silent": injected["silent"]},
+              "injected_by_mode": dict(sorted(Counter(f["mode"] for f in fired).items())),
+              **figures.pop("faults")}
+    return {
+        "job_id": job_id, "scheme": scheme.name, "adaptive": scheme.adaptive is not None,
+        "tolerance": {"crash": scheme.tolerance.crash, "silent": scheme.tolerance.silent},
+        "replicas_per_task": scheme.initial_replicas, "subsplits_per_task": scheme.subsplits,
+        "quorum": scheme.quorum, "silent_errors_checked": scheme.checks_silent,
+        "cluster": record.cluster, "tasks": len(plan.tasks),
+        "input_bytes": sum(p.split.length for p in plan.tasks),
+        **figures, "faults": faults,
+        "makespan_seconds": round(record.timings.get("makespan", 0.0), 3),
+        "map_seconds": round(record.timings.get("map", 0.0), 3),
+        "reduce_seconds": round(record.timings.get("reduce", 0.0), 3),
+        "counters": record.counters, **record.extra,
+    }
+
+
+def _core_figures(plan, state, succeeded: bool) -> dict:
+    """The map stage's figures from the core's per-task bookkeeping."""
+    tasks = [task_entry(p, s) for p, s in zip(plan.tasks, state.tasks)]
     causes = sum((Counter(t["crashes_detected"]) for t in tasks), Counter())
     crashes = sum(causes.values())
     mismatches = sum(t["mismatches_detected"] for t in tasks)
     return {
-        "job_id": job_id,
-        "scheme": scheme.name,
-        "tolerance": {"crash": scheme.tolerance.crash, "silent": scheme.tolerance.silent},
-        "replicas_per_task": scheme.initial_replicas,
-        "subsplits_per_task": scheme.subsplits,
-        "quorum": scheme.quorum,
-        "silent_errors_checked": scheme.checks_silent,
-        "cluster": {"nodes": conf.get("dirft.nodes"), "slots_per_node": conf.get("dirft.slots.per.node")},
-        "tasks": len(tasks),
-        "input_bytes": sum(p.split.length for p in plan.tasks),
+        "nodes_quarantined": dict(state.record.quarantined),
         "replicas_launched": sum(t["replicas_launched"] for t in tasks),
         "phases_per_task": dict(sorted(Counter(t["phases"] for t in tasks).items())),
         "extra_work_bytes": sum(t["extra_work_bytes"] for t in tasks),
-        "faults": {
-            "tasks_hit": list(fault_plan.tasks_hit),
-            "nodes_lost": sorted(state.lost_nodes),
-            "stragglers": dict(fault_plan.stragglers),
-            "injected": {"crash": injected["crash"], "silent": injected["silent"]},
-            "injected_by_mode": dict(sorted(Counter(f["mode"] for f in fired).items())),
-            "detected": {"crash": crashes, "silent": mismatches},
-            "crashes_detected_by": dict(sorted(causes.items())),
-            "corrected": {"crash": crashes if succeeded else 0,
-                          "silent": mismatches if succeeded else 0},
-        },
-        "makespan_seconds": round(timings.get("makespan", 0.0), 3),
-        "map_seconds": round(timings.get("map", 0.0), 3),
-        "reduce_seconds": round(timings.get("reduce", 0.0), 3),
-        "counters": counters.to_dict(),
+        "faults": {"nodes_lost": sorted(state.lost_nodes),
+                   "detected": {"crash": crashes, "silent": mismatches},
+                   "crashes_detected_by": dict(sorted(causes.items())),
+                   "corrected": {"crash": crashes if succeeded else 0,
+                                 "silent": mismatches if succeeded else 0}},
         "per_task": tasks,
+    }
+
+
+def _hadoop_figures(plan, counters: dict) -> dict:
+    """The map stage's figures when Hadoop re-executed and speculated on its own (se, none).
+
+    Crashes detected are the failed map attempts Hadoop counted (``Job Counters``); the
+    extra work in bytes is not measured (Hadoop does not say how far a killed speculative
+    attempt got).
+    """
+    jobs = counters.get(JOB_COUNTERS, {})
+    failed = jobs.get("Failed map tasks", 0)
+    return {
+        "replicas_launched": jobs.get("Launched map tasks", len(plan.tasks)),
+        "phases_per_task": {"1": len(plan.tasks)},
+        "extra_work_bytes": 0, "extra_work_measured": False,
+        "speculative_attempts_killed": jobs.get("Killed map tasks", 0),
+        "faults": {"nodes_lost": [], "detected": {"crash": failed, "silent": 0},
+                   "crashes_detected_by": {"hadoop": failed} if failed else {},
+                   "corrected": {"crash": failed, "silent": 0}},
+        "per_task": [],
     }
 
 
@@ -98,6 +151,9 @@ def summary_lines(report: dict) -> list[str]:
         f"makespan {report['makespan_seconds']:.2f} s (map {report['map_seconds']:.2f} s, "
         f"reduce {report['reduce_seconds']:.2f} s)",
     ]
+    if report.get("nodes_quarantined"):
+        lines.append("nodes quarantined (no new replicas): " + ", ".join(
+            f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))
     if not report["silent_errors_checked"]:
         lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
                      f"a silently corrupted map output would go undetected")

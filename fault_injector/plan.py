@@ -55,23 +55,42 @@ class NodeLoss:
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Faults by (task, replica); ``tasks_hit`` ascending; node losses; straggler factors."""
+    """Faults by (task, replica); ``tasks_hit`` ascending; node losses; straggler factors;
+    ``bad_nodes`` {node: share 0..1 of its outputs it corrupts}, drawn with ``seed``."""
 
     faults: dict
     tasks_hit: tuple[int, ...]
     node_losses: tuple[NodeLoss, ...] = ()
     stragglers: dict = field(default_factory=dict)
+    bad_nodes: dict = field(default_factory=dict)
+    seed: int = 0
 
     def for_replica(self, task: int, replica: int) -> Fault | None:
         """The fault planned for that replica, or None."""
         return self.faults.get((task, replica))
+
+    def bad_node_fault(self, node: str, task: int, replica: int, unit: int,
+                       phase: int) -> Fault | None:
+        """The silent data fault a bad ``node`` puts in replica ``replica``'s output of
+        (``task``, ``unit``) in ``phase``, or None: drawn with probability ``bad_nodes[node]``
+        from a generator seeded by the plan's seed and those ids, so every runner and every
+        rerun corrupts the same outputs (a machine that "computes wrong" now and then, as
+        the field studies of silent data corruption describe)."""
+        share = self.bad_nodes.get(node, 0.0)
+        if share <= 0:
+            return None
+        rng = random.Random(f"bad-node:{self.seed}:{node}:{task}:{replica}:{unit}")
+        if rng.random() >= share:
+            return None
+        return Fault("silent", "data", phase, bit=rng.randrange(1 << 30))
 
     def to_json(self) -> dict:
         """JSON-ready form, for the replica spec file (inverse: :meth:`from_json`)."""
         return {"faults": {f"{t}/{r}": asdict(f) for (t, r), f in sorted(self.faults.items())},
                 "tasks_hit": list(self.tasks_hit),
                 "node_losses": [asdict(n) for n in self.node_losses],
-                "stragglers": dict(self.stragglers)}
+                "stragglers": dict(self.stragglers), "bad_nodes": dict(self.bad_nodes),
+                "seed": self.seed}
 
     @staticmethod
     def from_json(data: dict) -> "FaultPlan":
@@ -80,7 +99,8 @@ class FaultPlan:
                   for k, v in data.get("faults", {}).items()}
         return FaultPlan(faults, tuple(data.get("tasks_hit", ())),
                          tuple(NodeLoss(**n) for n in data.get("node_losses", ())),
-                         dict(data.get("stragglers", {})))
+                         dict(data.get("stragglers", {})), dict(data.get("bad_nodes", {})),
+                         int(data.get("seed", 0)))
 
 
 NO_FAULTS = FaultPlan({}, ())
@@ -89,7 +109,8 @@ NO_FAULTS = FaultPlan({}, ())
 def plan_faults(num_tasks: int, scheme, percent: float, seed: int,
                 crash_mode: str = "exception", silent_mode: str = "signature",
                 per_task: int = -1, nodes=(), straggler_nodes: int = 0,
-                straggler_factor: float = 4.0, inject: bool = True) -> FaultPlan:
+                straggler_factor: float = 4.0, inject: bool = True, bad_nodes: int = 0,
+                bad_share: float = 0.01) -> FaultPlan:
     """Draw the fault plan for a job of ``num_tasks`` map tasks under ``scheme``.
 
     ``percent`` (0–100) of the tasks, rounded half up, are hit; each hit task gets f_c crash
@@ -97,14 +118,17 @@ def plan_faults(num_tasks: int, scheme, percent: float, seed: int,
     (or inside) a phase a fault-free replica runs. ``per_task`` >= 0 sets the number of
     faulty replicas instead (beyond f: beyond tolerance). With crash mode ``node``, f_c (or
     ``per_task``) of ``nodes`` are lost instead of per-replica crashes. ``straggler_nodes``
-    nodes run ``straggler_factor`` times slower, with or without ``inject``. Raises
+    nodes run ``straggler_factor`` times slower, with or without ``inject``; ``bad_nodes``
+    nodes (seeded choice) corrupt a ``bad_share`` (0..1) of their outputs, with or without
+    ``inject`` (:meth:`FaultPlan.bad_node_fault`). Raises
     :class:`ConfigError` for a bad percentage, mode or count.
     """
     _check(percent, crash_mode, silent_mode)
     rng = random.Random(seed)
     stragglers = _stragglers(nodes, straggler_nodes, straggler_factor, seed)
+    bad = _bad_nodes(nodes, bad_nodes, bad_share, seed)
     if not inject:
-        return FaultPlan({}, (), (), stragglers)
+        return FaultPlan({}, (), (), stragglers, bad, seed)
     hit = sorted(rng.sample(range(num_tasks), int(num_tasks * percent / 100 + 0.5)))
     kinds = _kinds(scheme.tolerance, per_task, crash_mode, silent_mode)
     losses = ()
@@ -115,7 +139,7 @@ def plan_faults(num_tasks: int, scheme, percent: float, seed: int,
     faults = {}
     for task in hit:
         faults.update(_task_faults(task, scheme, kinds, rng))
-    return FaultPlan(faults, tuple(hit), losses, stragglers)
+    return FaultPlan(faults, tuple(hit), losses, stragglers, bad, seed)
 
 
 def _task_faults(task: int, scheme, kinds: list, rng: random.Random) -> dict:
@@ -148,6 +172,16 @@ def _stragglers(nodes, count: int, factor: float, seed: int) -> dict:
                           f"{len(nodes)} nodes (dirft.nodes)")
     chosen = random.Random(f"stragglers:{seed}").sample(list(nodes), count)
     return {node: factor for node in sorted(chosen)}
+
+
+def _bad_nodes(nodes, count: int, share: float, seed: int) -> dict:
+    if count > len(nodes):
+        raise ConfigError(f"dirft.fault.bad.nodes: {count} bad nodes but only {len(nodes)} "
+                          f"nodes; lower it or raise dirft.nodes")
+    if not 0 <= share <= 1:
+        raise ConfigError(f"dirft.fault.bad.node.percent: {share * 100:g} is not in 0-100")
+    chosen = random.Random(f"bad-nodes:{seed}").sample(list(nodes), count)
+    return {node: share for node in sorted(chosen)}
 
 
 def _check(percent: float, crash_mode: str, silent_mode: str) -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from dirft.errors import ConfigError
-from dirft.sim.calibrate import (Measurement, fit_cost_model, solve_least_squares,
+from dirft.calibrate import (Measurement, fit_cost_model, solve_least_squares,
                                  solve_non_negative)
 from dirft.sim.costmodel import MIB, CostModel, load_cost_model
 from e2e import run_cli

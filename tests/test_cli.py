@@ -119,6 +119,7 @@ def test_counters_add_up_the_winning_copies_only(data, tmp_path, capsys):
     counters = report(out)["counters"]
     assert counters["Test"]["lines"] == lines  # three replicas ran, one copy counts
     assert counters["Map-Reduce Framework"]["Map input records"] == lines
+    assert counters["Map-Reduce Framework"]["Map output records"] == lines
 
 
 def test_tasks_see_hadoop_streaming_environment(data, tmp_path, capsys):

@@ -11,7 +11,7 @@ from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.hadoop import advertised_url
 from dirft.runners.hadoop_launcher import Launcher
 from dirft.runners.hadoop_waves import _map_index
-from dirft.runtime.manifest import (CommitLine, ReplicaLine, closest_copy, parse_line,
+from dirft.contract.manifest import (CommitLine, ReplicaLine, closest_copy, parse_line,
                                     strip_key, to_line)
 from dirft.runtime.streaming_task import attempt_number
 

@@ -267,3 +267,23 @@ def test_replicas_invariants(hosts, exclude, count, seed, index):
     held = [n in hosts for n in chosen]
     assert held == sorted(held, reverse=True)
     assert sum(held) == min(count, len([h for h in hosts if h in usable]))
+
+
+def test_seeded_sample_draws_exactly_what_random_sample_draws():
+    """The planner's inlined sample must keep plans identical to ``Random.sample``'s."""
+    import random
+
+    from dirft.core.planner import seeded_sample
+    for n in range(0, 40):
+        population = tuple(f"n{i}" for i in range(n))
+        for k in range(0, min(n, 7) + 1):
+            for seed in range(25):
+                ours, theirs = random.Random(seed), random.Random(seed)
+                for _ in range(3):  # and the generator is left in the same state
+                    assert seeded_sample(ours, population, k) == theirs.sample(population, k)
+
+
+def test_subsplits_are_named_tuples_with_an_end():
+    subs = make_subsplits(InputSplit(0, "f", 10, 7, ()), 3)
+    assert subs == (SubSplit(0, 10, 3), SubSplit(1, 13, 2), SubSplit(2, 15, 2))
+    assert [s.end for s in subs] == [13, 15, 17] and type(subs[0]) is SubSplit

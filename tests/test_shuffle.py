@@ -348,3 +348,12 @@ def test_sort_failure_is_task_error(tmp_path, monkeypatch):
                                             "no-such-dirft-option.*free space"):
             reduce(tmp_path, [output], 1, reducer)
         assert listing(tmp_path / "out") == [] and listing(tmp_path / "work") == []
+
+
+def test_an_output_directory_that_cannot_be_made_is_storage_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"not a directory")
+    output = write_output(str(tmp_path), "m0", b"a\t1\n")
+    with pytest.raises(StorageError, match="reduce stage: file operation failed"):
+        run_reduce_stage([output], 1, None, str(blocker / "out"), str(tmp_path / "work"),
+                         lambda p: dict(os.environ))

@@ -18,11 +18,11 @@ from dirft.core import actions as A
 from dirft.errors import JobAborted
 from dirft.gridmix.generate import generate_file
 from dirft.runners.base import StreamingJob
+from dirft.runners.job import FaultSettings, draw_faults
 from dirft.runners.local import LocalRunner
 from dirft.runners.sim import group_decisions, simulate_plan
 from dirft.sim.costmodel import CostModel
 from e2e import EXAMPLE, SMALL
-from fault_injector.plan import plan_faults
 
 CASES = {  # name: -D settings on top of the example config and 8 tasks of 256 KiB
     "crash-f1-fault-free": ["mapred.map.tasks.fault.inject=false"],
@@ -69,12 +69,7 @@ def _real_run(data, out, conf: JobConf):
 
 def _faults(conf: JobConf, plan):
     """The fault plan the local runner drew for ``plan`` (same function, same keys)."""
-    if not conf.get("mapred.map.tasks.fault.inject"):
-        return plan_faults(len(plan.tasks), plan.scheme, 0, conf.get("dirft.fault.seed"))
-    return plan_faults(len(plan.tasks), plan.scheme, conf.get("mapred.map.tasks.fault.percent"),
-                       conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
-                       conf.get("dirft.fault.silent.mode"),
-                       conf.get("dirft.fault.replicas.per.task"))
+    return draw_faults(plan, FaultSettings.from_conf(conf))
 
 
 def comparable(decision) -> tuple:

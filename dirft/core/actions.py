@@ -97,3 +97,6 @@ Action = (LaunchReplica | AssignSubsplit | WaitForWork | ExitReplica | KillRepli
           | RejectMessage | CommitTaskOutput | AbortJob | FinishJob)
 
 REPLY_ACTIONS = (AssignSubsplit, WaitForWork, ExitReplica, RejectMessage)
+#: The core's decisions, logged in order by every shell (the driver's ``decisions``, the
+#: simulator's) so a real run and a simulated one can be compared decision by decision.
+DECISIONS = (LaunchReplica, AssignSubsplit, CommitTaskOutput, AbortJob)

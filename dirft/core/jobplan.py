@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from dirft.core.adaptive import Quarantine
 from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
                                 make_subsplits, place_blocks, replica_candidates,
                                 replica_nodes)
@@ -36,7 +37,10 @@ class JobPlan:
     ``tasks``: one :class:`TaskPlan` per input split; ``nodes``: every node of the cluster;
     ``heartbeat_timeout``: seconds of silence after which a registered replica is dead;
     ``seed``: for the choice of nodes for extra replicas; ``startup_timeout``: seconds a
-    started replica may take to register.
+    started replica may take to register; ``slots``: map slots per node when the runner
+    knows them (adaptive DIRFT then gang-starts tasks as slots free), else None (every
+    replica is launched at job start and waits in the runner's queue); ``quarantine``: when
+    a node gets no new replicas (:class:`~dirft.core.adaptive.Quarantine`).
     """
 
     tasks: tuple[TaskPlan, ...]
@@ -45,6 +49,8 @@ class JobPlan:
     heartbeat_timeout: float
     seed: int = 0
     startup_timeout: float = 60.0
+    slots: int | None = None
+    quarantine: Quarantine = Quarantine()
 
     def node_for_extra(self, task: int, exclude: Collection[str],
                        lost: Collection[str] = ()) -> str | None:
@@ -71,10 +77,12 @@ def node_names(count: int) -> tuple[str, ...]:
 
 def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
                block_size: int, min_split: int, max_split: int, seed: int,
-               heartbeat_timeout: float, startup_timeout: float = 60.0) -> JobPlan:
+               heartbeat_timeout: float, startup_timeout: float = 60.0,
+               slots: int | None = None, quarantine: Quarantine = Quarantine()) -> JobPlan:
     """Plan the map stage: HDFS-like block placement, Hadoop's splits, sub-splits, nodes.
 
-    Sizes in bytes, ``heartbeat_timeout`` in seconds. Raises :class:`ConfigError` when a
+    Sizes in bytes, ``heartbeat_timeout`` in seconds; ``slots`` and ``quarantine`` as in
+    :class:`JobPlan`. Raises :class:`ConfigError` when a
     task cannot get its replicas on distinct nodes (more replicas than nodes).
     """
     blocks = place_blocks(files, block_size, nodes, seed)
@@ -87,26 +95,40 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
         for split in splits)
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
                    heartbeat_timeout=heartbeat_timeout, seed=seed,
-                   startup_timeout=startup_timeout)
+                   startup_timeout=startup_timeout, slots=slots, quarantine=quarantine)
 
 
 def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
                     load: Counter) -> tuple[str, ...]:
     """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
 
-    ``load`` (replicas planned per node so far) is updated. Among holders, then among the
-    other nodes, the least loaded come first and ties keep :func:`replica_nodes`' seeded
-    order (a stable sort), so the plan stays deterministic. The other nodes are ranked only
-    when the holders are too few (ranking them was most of the planner's time). Raises
+    ``load`` (replicas planned per node so far, with every node of ``nodes`` as a key) is
+    updated. Among holders, then among the other nodes, the least loaded come first and
+    ties keep :func:`replica_nodes`' seeded order (a stable sort), so the plan stays
+    deterministic. The seeded order only breaks ties: when the holders suffice and their
+    loads all differ, the least loaded are taken without drawing it (seeding a generator
+    per task was most of the planner's time; in bench/planner.py's jobs 2% of tasks tie).
+    The other nodes are ranked only when the holders are too few. Raises
     :class:`ConfigError` if too few nodes.
     """
     if count > len(nodes):
         replica_nodes(split, count, nodes, seed)  # raises the ConfigError naming dirft.nodes
+    holders = [h for h in split.hosts if h in load]
+    if len(holders) >= count and len({load[h] for h in holders}) == len(holders):
+        chosen = sorted(holders, key=load.__getitem__)[:count]
+    else:
+        chosen = _ranked_nodes(split, count, nodes, seed, load)
+    for node in chosen:  # Counter.update's generic checks cost more than this
+        load[node] += 1
+    return tuple(chosen)
+
+
+def _ranked_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
+                  load: Counter) -> list[str]:
+    """The general case of :func:`_balanced_nodes`: holders, then others, in seeded order."""
     holders, _ = replica_candidates(split, nodes, seed, others=False)
     chosen = sorted(holders, key=load.__getitem__)[:count]
     if len(chosen) < count:
         _, rest = replica_candidates(split, nodes, seed)
         chosen += sorted(rest, key=load.__getitem__)[:count - len(chosen)]
-    for node in chosen:  # Counter.update's generic checks cost more than this
-        load[node] += 1
-    return tuple(chosen)
+    return chosen

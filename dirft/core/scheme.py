@@ -8,9 +8,13 @@ votes in flight, and how many extra replicas a task may launch when faults are d
 
 from dataclasses import dataclass
 
+from dirft.core.adaptive import Adaptive
 from dirft.errors import ConfigError
 
 SCHEMES = ("dirft", "frft", "bft", "se", "none")
+#: Schemes whose replicas report signatures to the voting service: the layer owns
+#: re-execution. Under se and none Hadoop (or the local runner emulating it) re-executes.
+VOTED_SCHEMES = ("dirft", "frft", "bft")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class Scheme:
     DIRFT is lazy and never duplicates work unless a fault requires it. ``extra_replicas``:
     replicas a task may launch beyond the initial ones when faults leave a unit short of a
     quorum. ``checks_silent``: whether silent errors can be detected at all.
+    ``adaptive``: adaptive DIRFT's parameters (:mod:`dirft.core.adaptive`), None for the
+    paper's plain DIRFT and for the baselines.
     """
 
     name: str
@@ -95,6 +101,12 @@ class Scheme:
     extra_replicas: int
     checks_silent: bool
     speculation: Speculation | None = None
+    adaptive: Adaptive | None = None
+
+    @property
+    def voted(self) -> bool:
+        """True if replicas report signatures that are voted on (dirft, frft, bft)."""
+        return self.name in VOTED_SCHEMES
 
     def rotation(self, replica: int) -> tuple[int, ...]:
         """Work order of ``replica``: sub-splits i, i+1, …, i+K−1 (mod K) — DIRFT's rotation."""
@@ -103,17 +115,19 @@ class Scheme:
 
 
 def make_scheme(name: str, tolerance: Tolerance, max_attempts: int = 4,
-                extra_max: int = 0, speculation: Speculation | None = None) -> Scheme:
+                extra_max: int = 0, speculation: Speculation | None = None,
+                adaptive: Adaptive | None = None) -> Scheme:
     """Return the :class:`Scheme` named ``dirft``, ``frft``, ``bft``, ``se`` or ``none``.
 
     ``max_attempts`` is ``mapreduce.map.maxattempts`` (Hadoop's re-execution bound, used by
     ``none`` and ``se``); ``extra_max`` is ``dirft.replicas.extra.max``, extra replicas
     allowed beyond what the scheme needs within its tolerance; ``speculation`` the straggler
-    rule of ``se`` (Hadoop's defaults if None). Raises :class:`ConfigError` for other names.
+    rule of ``se`` (Hadoop's defaults if None); ``adaptive`` turns ``dirft`` into adaptive
+    DIRFT (ignored by the other schemes). Raises :class:`ConfigError` for other names.
     """
     r, q = tolerance.replicas, tolerance.quorum
     if name == "dirft":
-        return Scheme(name, tolerance, r, r, q, False, extra_max, True)
+        return Scheme(name, tolerance, r, r, q, False, extra_max, True, adaptive=adaptive)
     if name == "frft":
         return Scheme(name, tolerance, r, 1, q, True, extra_max, True)
     if name == "bft":  # Costa et al. 2011: f_s+1 copies, one more per mismatch or crash

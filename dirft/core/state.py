@@ -29,12 +29,14 @@ a request from a replica already working is answered with its current assignment
 
 from dirft.core import actions as A
 from dirft.core import events as E
+from dirft.core.adaptive import NodeRecord, SlotBook
+from dirft.core.adaptive_rules import AdaptiveRules
 from dirft.core.speculation import pick_stragglers
 from dirft.core.task_state import TRANSITIONS, ReplicaState, SubsplitState, TaskState
 from dirft.errors import InvalidTransition
 
 
-class JobState:
+class JobState(AdaptiveRules):
     """The state of one job's map stage under one scheme.
 
     Takes a :class:`dirft.core.jobplan.JobPlan` (tasks, their sub-splits and initial
@@ -46,7 +48,7 @@ class JobState:
         self.plan = plan
         self.scheme = plan.scheme
         self.tasks = [TaskState(index=t.index, units=[
-            SubsplitState(index=s.index, length=s.length) for s in t.subsplits])
+            SubsplitState(index=s.index, length=s.length, start=s.start) for s in t.subsplits])
             for t in plan.tasks]
         self.aborted: A.AbortJob | None = None
         self.finished = False
@@ -54,6 +56,12 @@ class JobState:
         self.lost_nodes: set[str] = set()
         self.next_speculation = 0.0
         self.undecided = len(self.tasks)  # kept by _commit: finishing is O(1), not O(tasks)
+        self.hit = 0  # decided tasks that saw a crash or a mismatch (adaptive's eager switch)
+        self.record = NodeRecord(plan.quarantine, len(plan.nodes))
+        self.book = (SlotBook(plan.nodes, plan.slots, len(self.tasks))
+                     if self.scheme.adaptive is not None and plan.slots else None)
+        self.tail_pieces: int | None = None  # adaptive: pieces per sub-split in the tail
+        self.holding: dict = {}  # (task, replica) -> node whose map slot it holds (book only)
 
     # -- the one entry point ---------------------------------------------------------
     def handle(self, *events) -> list:
@@ -66,9 +74,12 @@ class JobState:
 
     # -- event handlers ----------------------------------------------------------------
     def _job_started(self, ev: E.JobStarted, out: list) -> None:
-        for plan_task, task in zip(self.plan.tasks, self.tasks):
-            for rid, node in enumerate(plan_task.nodes):
-                self._launch(task, rid, node, out)
+        if self.book is not None:
+            self._admit(out)
+        else:
+            for plan_task, task in zip(self.plan.tasks, self.tasks):
+                for rid, node in enumerate(plan_task.nodes):
+                    self._launch(task, rid, node, out)
         self._maybe_finish(out)
 
     def _replica_started(self, ev: E.ReplicaStarted, out: list) -> None:
@@ -130,6 +141,7 @@ class JobState:
 
     def _exited(self, ev: E.ReplicaExited, out: list) -> None:
         task, rep = self._task(ev.task), self._replica_or_bug(ev)
+        self._free_slot(ev.task, ev.replica, out)
         if rep.state in ("exiting", "stopping"):
             self._move(task, rep, "exited", f"process ended (code {ev.returncode})")
         elif rep.live:
@@ -144,6 +156,7 @@ class JobState:
             for rep in list(task.replicas.values()):
                 if rep.live and rep.node == ev.node:
                     self._kill(task, rep, "node-lost", f"node {ev.node} lost", out)
+        self._node_slots_lost(ev.node, out)
 
     def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
         for task in self.tasks:
@@ -174,7 +187,7 @@ class JobState:
     # -- rules -------------------------------------------------------------------------
     def _record_vote(self, task: TaskState, rep: ReplicaState, s: int, sig: str,
                      out: list) -> None:
-        unit = task.units[s]
+        unit = task.unit(s)
         was_mismatched = unit.mismatched
         self._move(task, rep, "idle", f"reported sub-split {s} signature {sig[:12]}…")
         unit.votes[rep.rid] = sig
@@ -186,6 +199,8 @@ class JobState:
             task.tell(self.now, f"sub-split {s}: signatures disagree {self._votes_text(unit)}")
         if unit.decided is None:
             self._decide(task, unit, out)
+        elif sig != unit.decided:
+            self._offence(task, rep.node, "vote")
         self._ensure_progress(task, out)
 
     def _decide(self, task: TaskState, unit: SubsplitState, out: list) -> None:
@@ -194,35 +209,43 @@ class JobState:
             return
         unit.decided = sig
         task.tell(self.now, f"sub-split {unit.index} decided {sig[:12]}… by {count} votes")
+        for rid, vote in sorted(unit.votes.items()):
+            if vote != sig:
+                self._offence(task, task.replicas[rid].node, "vote")
         if all(u.decided for u in task.units):
             self._commit(task, out)
 
     def _commit(self, task: TaskState, out: list) -> None:
         task.decided = True
         self.undecided -= 1
+        self.hit += 1 if task.mismatches or sum(task.failures.values()) else 0
         winners = tuple(A.Winner(u.index, min(r for r, v in u.votes.items() if v == u.decided),
                                  u.decided) for u in task.units)
         out.append(A.CommitTaskOutput(task.index, winners))
         for rep in task.replicas.values():
             if rep.state in ("pending", "started", "working"):
                 self._revoke(task, rep)
-                self._move(task, rep, "stopping", "task decided; work not needed")
-                out.append(A.KillReplica(task.index, rep.rid, "task decided"))
+                self._cancel(task, rep, "stopping", "task decided", out)
         self._maybe_finish(out)
 
     def _next_work(self, task: TaskState, rep: ReplicaState, out: list) -> None:
         if task.decided or self.aborted:
             self._tell_exit(task, rep, out)
             return
-        for s in self.scheme.rotation(rep.rid):
-            unit = task.units[s]
+        if self.scheme.adaptive is not None:
+            self._interweave(task, rep)
+        eager = self.scheme.eager or task.eager
+        for s in task.rotation(rep.rid):
+            unit = task.by_id[s]
             if unit.decided or s in rep.processed:
                 continue
             covered = len(unit.in_flight) + self._reserved(task, unit, rep)
-            if self.scheme.eager or unit.needed(self.scheme.quorum) > covered:
+            if eager or unit.needed(self.scheme.quorum) > covered:
                 self._assign(task, rep, unit, out)
                 return
-        if any(not u.decided and u.index not in rep.processed for u in task.units):
+        if any(not u.decided and u.index not in rep.processed for u in task.units) or (
+                self.scheme.adaptive is not None and any(
+                    self._orphaned(task, u, rep) for u in task.units)):
             self._move(task, rep, "waiting", "waits: remaining work is in flight")
             out.append(A.WaitForWork(task.index, rep.rid))
         else:
@@ -243,7 +266,7 @@ class JobState:
         return sum(1 for r in task.replicas.values()
                    if r is not asking and r.state in ("started", "idle", "working")
                    and unit.index not in r.processed and r.current != unit.index
-                   and self.scheme.rotation(r.rid).index(unit.index) < phase)
+                   and task.position(r.rid, unit.index) < phase)
 
     def _assign(self, task: TaskState, rep: ReplicaState, unit: SubsplitState,
                 out: list) -> None:
@@ -285,7 +308,7 @@ class JobState:
             self._abort(task, unit, 1, 0, out, why="every copy of the split's block is on a "
                         f"lost node ({', '.join(sorted(hosts))})")
             return
-        used = {r.node for r in task.replicas.values()}
+        used = {r.node for r in task.replicas.values()} | set(self.record.quarantined)
         node = self.plan.node_for_extra(task.index, used, self.lost_nodes)
         if node is None:
             self._abort(task, unit, 1, 0, out, why="no node is left to run an extra replica")
@@ -296,6 +319,7 @@ class JobState:
         task.replicas[rid].backup = backup
 
     def _launch(self, task: TaskState, rid: int, node: str, out: list) -> None:
+        self._take_slot(task.index, rid, node)
         task.replicas[rid] = ReplicaState(rid=rid, node=node)
         task.tell(self.now, f"r{rid} launch on {node}")
         out.append(A.LaunchReplica(task.index, rid, node))
@@ -305,20 +329,24 @@ class JobState:
         self._revoke(task, rep)
         rep.cause = cause
         task.failures[kind] += 1
-        self._move(task, rep, "dead", cause)
+        if kind in ("exit", "heartbeat"):
+            self._offence(task, rep.node, "crash")
         if kill:
-            out.append(A.KillReplica(task.index, rep.rid, cause))
+            self._cancel(task, rep, "dead", cause, out)
+        else:
+            self._move(task, rep, "dead", cause)
         self._ensure_progress(task, out)
 
     def _abort(self, task: TaskState, unit: SubsplitState, short: int, budget: int,
                out: list, why: str = "") -> None:
         dead = ", ".join(f"r{r.rid} ({r.cause})" for r in task.replicas.values()
                          if r.state == "dead") or "none"
-        sub = self.plan.tasks[task.index].subsplits[unit.index]
+        sub = unit
         why = why or (f"{short} more vote(s) needed but only {max(budget, 0)} extra "
                       f"replica(s) allowed (dirft.replicas.extra.max)")
         self.aborted = A.AbortJob(task.index, unit.index, (
-            f"task {task.index} sub-split {unit.index} (bytes {sub.start}-{sub.end} of "
+            f"task {task.index} sub-split {unit.index} (bytes {sub.start}-"
+            f"{sub.start + sub.length} of "
             f"{self.plan.tasks[task.index].split.path}): no quorum "
             f"of {self.scheme.quorum} matching signature(s) under scheme {self.scheme.name}; "
             f"seen {self._votes_text(unit)}; dead replicas: {dead}; {why}. Raise "
@@ -352,7 +380,7 @@ class JobState:
     def _revoke(task: TaskState, rep: ReplicaState) -> None:
         """Withdraw the replica's in-flight work: it will not vote on it."""
         if rep.current is not None:
-            task.units[rep.current].in_flight.discard(rep.rid)
+            task.unit(rep.current).in_flight.discard(rep.rid)
             rep.current = None
 
     def _tell_exit(self, task: TaskState, rep: ReplicaState, out: list) -> None:
@@ -397,8 +425,9 @@ class JobState:
     @staticmethod
     def _already_counted(task: TaskState, rep: ReplicaState, ev) -> bool:
         """True if ``ev`` repeats a report of this replica that was already counted."""
-        return (0 <= ev.subsplit < len(task.units) and ev.subsplit in rep.processed
-                and task.units[ev.subsplit].votes.get(rep.rid) == ev.signature)
+        unit = task.unit(ev.subsplit)
+        return (unit is not None and ev.subsplit in rep.processed
+                and unit.votes.get(rep.rid) == ev.signature)
 
     @staticmethod
     def _votes_text(unit: SubsplitState) -> str:

@@ -59,15 +59,18 @@ class ReplicaState:
 class SubsplitState:
     """Votes on one work unit: ``votes`` maps replica id -> SHA-256 hex it reported.
 
+    ``index`` is its unit id (:mod:`dirft.core.units`), ``start``/``length`` its byte range;
     ``in_flight`` holds the replicas working on it now; ``decided`` is the winning
     signature once ``quorum`` distinct replicas agree, then never changes.
     """
 
     index: int
     length: int
+    start: int = 0
     votes: dict = field(default_factory=dict)
     in_flight: set = field(default_factory=set)
     decided: str | None = None
+    retired: bool = False
 
     def leading(self) -> tuple[str | None, int]:
         """Return (signature, count) with the most votes; ties broken by smallest hex."""
@@ -90,7 +93,10 @@ class SubsplitState:
 class TaskState:
     """One map task: its replicas, work units, the counts for the report, and its story.
 
-    ``extra_launched`` counts replicas launched beyond the initial ones; ``work_bytes`` the
+    ``units``: the units still in use, in byte order (their outputs, concatenated, are the
+    task's output); ``order``: unit ids of the rotation (DIRFT's sub-splits, or the pieces
+    of a wide task); ``pieces``: unit ids cut later for recovery; ``eager``: replicas work on
+    a unit even when enough votes are in flight (full-replication shape). ``extra_launched`` counts replicas launched beyond the initial ones; ``work_bytes`` the
     input bytes of every assignment handed out (for "extra work"); ``story`` is a list of
     one-line transitions, for error messages.
     """
@@ -104,6 +110,49 @@ class TaskState:
     mismatches: int = 0
     failures: Counter = field(default_factory=Counter)
     story: list = field(default_factory=list)
+    order: list = field(default_factory=list)
+    pieces: list = field(default_factory=list)
+    eager: bool = False
+    by_id: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {u.index: u for u in self.units}
+        self.order = self.order or [u.index for u in self.units]
+
+    def unit(self, index: int) -> SubsplitState | None:
+        """The unit with id ``index`` (retired ones too), or None."""
+        return self.by_id.get(index)
+
+    def set_units(self, units: list, order: list | None = None) -> None:
+        """Replace every unit (before any replica of the task started); ``order`` (default:
+        all of them) is the rotation."""
+        self.units = list(units)
+        self.by_id = {u.index: u for u in units}
+        self.order = list(order) if order is not None else [u.index for u in units]
+
+    def replace(self, old: SubsplitState, pieces: list) -> None:
+        """Retire unit ``old`` in favour of ``pieces`` (its byte range, in order)."""
+        at = next(i for i, u in enumerate(self.units) if u is old)
+        self.units[at:at + 1] = pieces
+        old.retired = True
+        for p in pieces:
+            self.by_id[p.index] = p
+            self.pieces.append(p.index)
+
+    def rotation(self, rid: int) -> list:
+        """Unit ids replica ``rid`` tries, in order: the rotation i, i+1, … of ``order``
+        (DIRFT's), then recovery pieces from position ``rid`` on; retired units left out."""
+        k, n = len(self.order), len(self.pieces)
+        ids = [self.order[(rid + j) % k] for j in range(k)]
+        ids += [self.pieces[(rid + j) % n] for j in range(n)]
+        return [i for i in ids if not self.by_id[i].retired] if self.pieces else ids
+
+    def position(self, rid: int, index: int) -> int:
+        """Phase (0-based) in which replica ``rid``'s rotation reaches unit ``index`` of
+        ``order``; a large number for a recovery piece (no replica plans to reach it)."""
+        if index not in self.by_id or self.by_id[index].index not in self.order:
+            return 1 << 30
+        return (self.order.index(index) - rid) % len(self.order)
 
     def live_replicas(self) -> list:
         """Replicas that may still vote, in id order."""

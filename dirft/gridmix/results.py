@@ -20,8 +20,9 @@ import statistics
 from collections import defaultdict
 
 from dirft.gridmix.experiment import COLUMNS
+from dirft.gridmix.paper import paper_points
 
-_MARKERS = {"none": "x", "se": "s", "bft": "D", "frft": "^", "dirft": "o"}
+_MARKERS = {"none": "x", "se": "s", "bft": "D", "frft": "^", "dirft": "o", "dirft-plain": "v"}
 
 
 def write_csv(rows: list[dict], path: str) -> None:
@@ -155,8 +156,6 @@ def _fault_line(ax, times, splits, nature, scheme, show_nature) -> None:
 
 def _authors_points(ax, splits: int, nature: str, scheme: str) -> None:
     """The paper's measured streamSort points (DESIGN.md §6) as hollow markers, if any."""
-    from dirft.runners.sim import paper_points
-
     points = paper_points({"crash": 1, "silent": 2}.get(nature, 0), scheme, splits)
     if points:
         ax.plot([p for p, _ in points], [v for _, v in points], linestyle="none",

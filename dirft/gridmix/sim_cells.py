@@ -10,7 +10,7 @@ simulated run has no output to compare: its ``verified`` column says ``n/a``.
 import importlib
 
 from dirft.errors import ConfigError
-from dirft.gridmix.spec import SIM_KEYS, Cell, Spec
+from dirft.gridmix.spec import PLAIN, SIM_KEYS, Cell, Spec
 
 _INT_FIELDS = ("fault_replicas", "max_attempts", "extra_max")
 
@@ -71,8 +71,9 @@ def config(spec: Spec, cell: Cell):
              for k, v in spec.jobconf.items()}
     return simulator().SimConfig(
         splits=cell.splits, split_size=spec.split_size, nodes=spec.nodes,
-        slots=spec.slots or 20, scheme=cell.scheme, nature=cell.nature, tolerance=spec.f,
-        fault_percent=cell.fault_percent, seed=spec.seed + cell.repetition, **extra)
+        slots=spec.slots or 20, scheme="dirft" if cell.scheme == PLAIN else cell.scheme,
+        nature=cell.nature, tolerance=spec.f, fault_percent=cell.fault_percent,
+        seed=spec.seed + cell.repetition, adaptive=cell.scheme != PLAIN, **extra)
 
 
 def run(spec: Spec, cell: Cell, model) -> tuple[dict, str | None]:

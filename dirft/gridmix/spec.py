@@ -33,11 +33,13 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
 from dirft.config import JobConf
+from dirft.core.scheme import SCHEMES as CORE_SCHEMES
 from dirft.errors import ConfigError
 from dirft.gridmix.jobs import GRIDMIX_JOBS
 from dirft.units import parse_bytes
 
-SCHEMES = ("none", "se", "bft", "frft", "dirft")
+SCHEMES = (*CORE_SCHEMES, "dirft-plain")  # dirft is adaptive DIRFT
+PLAIN = "dirft-plain"  # the paper's plain DIRFT: dirft.scheme=dirft, dirft.adaptive=false
 NATURES = {"crash": 1, "silent": 2, "both": 3}
 RUNNERS = ("local", "sim", "hadoop")
 #: jobconf keys the grid itself sets; a spec names them through its own keys instead.
@@ -340,7 +342,8 @@ def grid_conf(spec: Spec, scheme: str, nature: int, percent: float, repetition: 
               split_bytes: int) -> dict:
     """The jobconf keys the grid sets for one run (strings), ``split_bytes`` the largest
     part file: split maxsize and block size, so each part file is one split."""
-    conf = {"dirft.scheme": scheme, "mapred.map.tasks.fault.nature": str(nature),
+    conf = {"dirft.scheme": "dirft" if scheme == PLAIN else scheme,
+            "mapred.map.tasks.fault.nature": str(nature),
             "mapred.map.tasks.fault.tolerance": str(spec.f),
             "mapred.map.tasks.fault.inject": "true" if percent > 0 else "false",
             "mapred.map.tasks.fault.percent": f"{percent:g}",
@@ -348,6 +351,8 @@ def grid_conf(spec: Spec, scheme: str, nature: int, percent: float, repetition: 
             "dirft.placement.seed": str(spec.seed + repetition),
             "mapreduce.input.fileinputformat.split.maxsize": str(split_bytes),
             "dfs.blocksize": str(split_bytes)}
+    if scheme == PLAIN:
+        conf["dirft.adaptive"] = "false"
     if spec.nodes:
         conf["dirft.nodes"] = str(spec.nodes)
     if spec.slots:

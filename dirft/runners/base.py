@@ -1,23 +1,29 @@
-"""What every runner shares: the job description, input and output checks, the plan.
+"""What every runner shares: the job description, the runner interface, output checks, the plan.
 
 mrjob's lesson: one runner per backend behind one interface. A runner takes a
 :class:`StreamingJob` and returns the job's report (a dict, also written to
-``_dirft_report.json``); it raises a :class:`~dirft.errors.DirftError` with a one-line
-message otherwise, leaving no output directory behind.
+``_dirft_report.json``) through the one pipeline, :class:`dirft.runners.job.Job`; it raises
+a :class:`~dirft.errors.DirftError` with a one-line message otherwise, leaving no output
+directory behind.
 """
 
-import glob
+import json
 import os
+import posixpath
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from dirft.config import JobConf
+from dirft.core.adaptive import Adaptive, Quarantine
 from dirft.core.jobplan import JobPlan, build_plan, node_names
 from dirft.core.planner import InputFile
 from dirft.core.scheme import Scheme, Speculation, Tolerance, make_scheme
 from dirft.errors import InputError
+from dirft.shutdown import held_signals
+from dirft.storage.local import LOCAL
 
 
 @dataclass
@@ -51,40 +57,142 @@ class StreamingJob:
 
 
 class Runner(ABC):
-    """One backend (local, hadoop, sim). ``clock`` gives seconds (monotonic), injected."""
+    """One backend (local, hadoop, sim) behind the one pipeline, :class:`dirft.runners.job.Job`.
 
-    def __init__(self, job: StreamingJob, clock: Callable[[], float] = time.monotonic) -> None:
+    ``job``: the :class:`StreamingJob` (None for the simulator); ``clock`` gives seconds
+    (monotonic, injected). The pipeline calls, in order: :meth:`open`, :meth:`plan`,
+    :meth:`check_faults`, :meth:`fault_settings`, :meth:`prepare`, then either
+    (:meth:`dispatcher`, :meth:`run_map_stage`, :meth:`finish`) when :meth:`votes`, or
+    :meth:`run_unvoted`; then :meth:`publish`, and :meth:`close` in every case. A runner
+    says how its replicas are started, killed and observed; the rest is shared.
+    """
+
+    def __init__(self, job: StreamingJob | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.job, self.clock = job, clock
+        self.job_id = ""
+        self.storage = None  # a dirft.storage.base.Storage
+        self.output = ""     # the output directory, absolute, on self.storage
+        self.work = ""       # local scratch directory (the secret file goes here)
+        self.driver = None   # the Driver of a voting run: its decisions, commits, core state
+        self.keyring = None  # the voting service's Keyring (dirft.service.keys)
+        self.committed: str | None = None  # the output, once renamed into place
+
+    def run(self) -> dict:
+        """Run the job through the pipeline; return the report. Raises DirftError subclasses."""
+        from dirft.runners.job import Job
+
+        return Job(self).run()
+
+    # -- the steps ------------------------------------------------------------------
+    def open(self) -> None:
+        """Find what the runner needs (tools, storage); default: nothing."""
 
     @abstractmethod
-    def run(self) -> dict:
-        """Run the job to its end; return the report. Raises DirftError subclasses."""
+    def plan(self):
+        """List the input, check the output, plan the map stage; return the JobPlan."""
+
+    def check_faults(self) -> None:
+        """Refuse fault settings this runner cannot carry out (ConfigError); default: none."""
+
+    def fault_settings(self):
+        """The :class:`~dirft.runners.job.FaultSettings` of this job (from its jobconf)."""
+        from dirft.runners.job import FaultSettings
+
+        return FaultSettings.from_conf(self.job.conf)
+
+    def prepare(self, plan, faults) -> None:
+        """Make scratch directories (``self.work``) once the plan stands; default: none."""
+
+    def votes(self, plan) -> bool:
+        """True if replicas report signatures to a voting service (default: always)."""
+        return True
+
+    def credentials(self) -> str:
+        """Step 3, the secret: make ``self.keyring`` for the voting service; return the path
+        of the secret file the replicas get ("" for none). Default (Hadoop's way): a fresh
+        enrollment secret in ``work/SECRET_NAME``, shipped to the tasks, under which each
+        replica enrolls its own key (:class:`dirft.service.keys.Keyring`)."""
+        from dirft.contract.spec import write_secret
+        from dirft.service.keys import Keyring
+
+        secret_file, secret = write_secret(self.work)
+        self.keyring = Keyring(enrollment=secret)
+        return secret_file
+
+    def guard(self):
+        """A context manager held while the voting service runs; default: none."""
+        return nullcontext()
+
+    def environment_fault(self, err: OSError) -> Exception | None:
+        """The error to raise for an OSError of the driver's own (disk full, read-only), or
+        None to let it through; default: None."""
+        return None
+
+    def dispatcher(self, driver) -> Callable[[dict], dict]:
+        """The voting service's dispatcher; default: the driver's."""
+        return driver.dispatch
+
+    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+        """Start, kill and observe replicas until the core decides every task; raise
+        JobAborted beyond tolerance. Only for runners that vote."""
+        raise NotImplementedError(f"{type(self).__name__} does not vote")
+
+    def finish(self, plan, faults, started: float, mapped: float):
+        """After a voted map stage: reduce or commit into the staging directory; return the
+        :class:`~dirft.report.RunRecord` (``started``/``mapped``: clock readings)."""
+        raise NotImplementedError(f"{type(self).__name__} does not vote")
+
+    def run_unvoted(self, plan, faults, started: float):
+        """Run the whole job without a voting service; return the RunRecord."""
+        raise NotImplementedError(f"{type(self).__name__} always votes")
+
+    def staging(self) -> str:
+        """The hidden directory beside the output the job is built in (on ``storage``)."""
+        parent, name = posixpath.split(self.output)
+        return posixpath.join(parent, f".{name}.{self.job_id}.staging")
+
+    def publish(self, report: dict) -> None:
+        """Write ``_dirft_report.json`` and ``_SUCCESS`` into the staging directory and
+        rename it into place (``FileOutputCommitter``'s job commit). Raises StorageError."""
+        staging = self.staging()
+        data = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+        self.storage.write_bytes(posixpath.join(staging, "_dirft_report.json"), data)
+        if not self.storage.exists(posixpath.join(staging, "_SUCCESS")):
+            self.storage.write_bytes(posixpath.join(staging, "_SUCCESS"), b"")
+        with held_signals():  # the rename and the record of it are one step
+            self.commit_output(staging)
+            self.committed = self.output
+
+    def commit_output(self, staging: str) -> None:
+        """Rename the finished ``staging`` directory to the output (default: on storage)."""
+        self.storage.rename(staging, self.output)
+
+    def close(self) -> None:
+        """Stop what the run started and remove its scratch; must not raise. Default: none."""
+
+
+def cluster_of(conf: JobConf) -> dict:
+    """The report's ``cluster`` section: ``dirft.nodes`` and ``dirft.slots.per.node``."""
+    return {"nodes": conf.get("dirft.nodes"), "slots_per_node": conf.get("dirft.slots.per.node")}
 
 
 def resolve_inputs(inputs: list) -> list[InputFile]:
-    """Expand ``-input`` paths as Hadoop's FileInputFormat lists them; return files with sizes.
-
-    A directory contributes its files (not recursively), skipping names that start with
-    ``_`` or ``.`` (Hadoop's hidden-file filter); a glob matches as a shell would. Raises
-    :class:`InputError` naming a path that does not exist or matches nothing.
-    """
-    if not inputs:
-        raise InputError("no -input given; name at least one input file or directory")
-    files = []
-    for pattern in inputs:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matches or not all(os.path.exists(m) for m in matches):
-            raise InputError(f"input path does not exist: {os.path.abspath(pattern)}")
-        for path in matches:
-            files.extend(_listing(path))
-    return [InputFile(os.path.abspath(p), os.path.getsize(p)) for p in files]
+    """The local files ``-input`` names, listed as every runner lists them
+    (:meth:`dirft.storage.base.Storage.resolve_inputs`). Raises :class:`InputError`."""
+    return LOCAL.resolve_inputs(inputs)
 
 
-def _listing(path: str) -> list[str]:
-    if not os.path.isdir(path):
-        return [path]
-    names = sorted(n for n in os.listdir(path) if not n.startswith(("_", ".")))
-    return [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+def check_output(storage, output: str) -> None:
+    """Raise :class:`InputError` if ``output`` exists on ``storage`` (Hadoop's
+    FileAlreadyExistsException) or its parent directory does not."""
+    where = storage.where
+    if storage.exists(output):
+        raise InputError(f"output directory {output} already exists{where}; "
+                         f"remove it or choose another -output")
+    parent = posixpath.dirname(output)
+    if not storage.is_dir(parent):
+        raise InputError(f"the parent of -output, {parent}, does not exist{where}")
 
 
 def drop_empty_parts(out_dir: str) -> list[str]:
@@ -99,21 +207,31 @@ def drop_empty_parts(out_dir: str) -> list[str]:
 
 
 def check_output_absent(output: str) -> None:
-    """Raise :class:`InputError` if ``output`` exists (Hadoop's FileAlreadyExistsException)
-    or its parent directory does not."""
-    if os.path.lexists(output):
-        raise InputError(f"output directory {os.path.abspath(output)} already exists; "
-                         f"remove it or choose another -output")
-    parent = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(parent):
-        raise InputError(f"the parent of -output, {parent}, does not exist")
+    """:func:`check_output` for a local ``output`` path (made absolute)."""
+    check_output(LOCAL, os.path.abspath(output))
 
 
 def scheme_of(conf: JobConf) -> Scheme:
     """The :class:`Scheme` the jobconf selects (``dirft.scheme`` and the paper's keys)."""
     tolerance = Tolerance(conf.crash_faults, conf.silent_faults)
     return make_scheme(conf.scheme, tolerance, conf.get("mapreduce.map.maxattempts"),
-                       conf.get("dirft.replicas.extra.max"), speculation_of(conf))
+                       conf.get("dirft.replicas.extra.max"), speculation_of(conf),
+                       adaptive_of(conf))
+
+
+def adaptive_of(conf: JobConf) -> Adaptive | None:
+    """Adaptive DIRFT's parameters from ``dirft.adaptive.*`` (None: plain DIRFT)."""
+    if not conf.get("dirft.adaptive"):
+        return None
+    return Adaptive(widen_max=conf.get("dirft.adaptive.widen.max"),
+                    eager_above=conf.get("dirft.adaptive.eager.percent") / 100)
+
+
+def quarantine_of(conf: JobConf) -> Quarantine:
+    """The quarantine rule from ``dirft.quarantine.*``."""
+    return Quarantine(conf.get("dirft.quarantine.lost.votes"),
+                      conf.get("dirft.quarantine.crashes"),
+                      conf.get("dirft.quarantine.max.nodes.percent") / 100)
 
 
 def speculation_of(conf: JobConf) -> Speculation:
@@ -136,4 +254,5 @@ def plan_job(files: list[InputFile], conf: JobConf) -> JobPlan:
                       conf.get("mapreduce.input.fileinputformat.split.minsize"),
                       conf.get("mapreduce.input.fileinputformat.split.maxsize"),
                       conf.get("dirft.placement.seed"), conf.get("dirft.heartbeat.timeout"),
-                      conf.get("dirft.startup.timeout"))
+                      conf.get("dirft.startup.timeout"), conf.get("dirft.slots.per.node"),
+                      quarantine_of(conf))

@@ -15,9 +15,9 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.errors import ProtocolError
+from dirft.runners.shell import MapStageShell
 from dirft.service import keys
 from fault_injector.plan import Fault, record_fired
 
@@ -34,7 +34,7 @@ class ProcessExited:
     code: int
 
 
-class LocalCluster:
+class LocalCluster(MapStageShell):
     """Runs the map stage of one job until every task is decided or the job aborts.
 
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``spec_path``: the job spec the
@@ -51,8 +51,8 @@ class LocalCluster:
     def __init__(self, driver, spec_path: str, nodes, slots: int, tick: float,
                  log_dir: str, grace: float = 30.0, node_losses=(), fault_log: str = "",
                  keyring=None, handshake_timeout: float = 60.0) -> None:
-        self.driver, self.spec_path, self.slots, self.tick = driver, spec_path, slots, tick
-        self.log_dir, self.grace = log_dir, grace
+        super().__init__(driver, tick, grace)
+        self.spec_path, self.slots, self.log_dir = spec_path, slots, log_dir
         self.node_losses, self.fault_log = list(node_losses), fault_log
         self.lost: set[str] = set()
         self.pending = {node: deque() for node in nodes}
@@ -60,44 +60,25 @@ class LocalCluster:
         self.running: dict[tuple[int, int], subprocess.Popen] = {}
         self.nodes_of: dict[tuple[int, int], str] = {}
         self.exit_codes: list[tuple[int, int, int]] = []
-        self.aborted: A.AbortJob | None = None
-        self.finished = False
         self.keyring, self.handshake_timeout = keyring, handshake_timeout
 
-    def run(self) -> None:
-        """Drive the map stage to its end. Raises :class:`JobAborted` beyond tolerance,
-        :class:`EnvironmentFault` when replicas failed on the environment instead."""
-        self.driver.handle(E.JobStarted(self.driver.now()))
-        last_tick = self.driver.now()
-        deadline = None
-        while not ((self.finished or self.aborted) and not self.running):
-            for item in self.driver.take_actions(self.tick):
-                self._apply(item)
-            self._lose_nodes()
-            self._fill()
-            now = self.driver.now()
-            if now - last_tick >= self.tick:
-                self.driver.handle(E.ClockTicked(now))
-                last_tick = now
-            if (self.finished or self.aborted) and deadline is None:
-                deadline = now + self.grace
-            if deadline is not None and now > deadline:
-                self.kill_all("grace period over")
-        if self.aborted:
-            raise self.driver.abort_error(self.aborted)
+    # -- the shell's hooks (see MapStageShell) ---------------------------------------
+    def launch(self, task: int, replica: int, node: str) -> None:
+        """Queue the replica until a slot on ``node`` frees (:meth:`step` starts it)."""
+        self.pending[node].append((task, replica))
 
-    def _apply(self, item) -> None:
-        if isinstance(item, ProcessExited):
-            self._exited(item)
-        elif isinstance(item, A.LaunchReplica):
-            self.pending[item.node].append((item.task, item.replica))
-        elif isinstance(item, A.KillReplica):
-            self._kill(item.task, item.replica)
-        elif isinstance(item, A.AbortJob):
-            self.aborted = item
-            self.kill_all("job aborted")
-        elif isinstance(item, A.FinishJob):
-            self.finished = True
+    def observe(self, notice: ProcessExited) -> None:
+        """A replica's process ended: free its slot, tell the core."""
+        self._exited(notice)
+
+    def idle(self) -> bool:
+        """True when no replica process runs."""
+        return not self.running
+
+    def step(self, now: float) -> None:
+        """Carry out due node losses, then start waiting replicas in free slots."""
+        self._lose_nodes()
+        self._fill()
 
     def _fill(self) -> None:
         """Start replicas in free slots. The core hears of every start in one batch, before
@@ -161,7 +142,7 @@ class LocalCluster:
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(f"dirft: driver: task {task} replica {replica}: {err}; killed\n")
             _kill_group(proc)
-        self.driver.outbox.put(ProcessExited(task, replica, node, proc.wait()))
+        self.driver.notify(ProcessExited(task, replica, node, proc.wait()))
 
     def _exited(self, notice: ProcessExited) -> None:
         self.running.pop((notice.task, notice.replica), None)
@@ -170,7 +151,8 @@ class LocalCluster:
         self.driver.handle(E.ReplicaExited(self.driver.now(), notice.task, notice.replica,
                                            notice.code))
 
-    def _kill(self, task: int, replica: int) -> None:
+    def kill(self, task: int, replica: int) -> None:
+        """Drop the replica from its node's queue, or kill its process group."""
         for queue_ in self.pending.values():
             if (task, replica) in queue_:
                 queue_.remove((task, replica))

@@ -4,7 +4,9 @@ Both the voting service's thread (replica messages) and the runner's thread (pro
 starts and exits, clock ticks) call :meth:`Driver.handle`, which applies events to the
 :class:`~dirft.core.state.JobState` under one lock. Actions that answer a replica are
 returned to the caller; every other action (launch, kill, commit, abort, finish) goes to
-the runner's ``outbox`` queue, in order.
+the runner's ``outbox`` queue, in order, tagged :data:`ACTION`; the runner's own notices
+(a process exited, a Hadoop job said something) join the same queue through
+:meth:`Driver.notify`, tagged :data:`NOTICE`, so one wait serves both and they stay apart.
 """
 
 import queue
@@ -19,9 +21,8 @@ from dirft.counters import Counters
 from dirft.errors import (ENVIRONMENT_PREFIX, DirftError, EnvironmentFault, JobAborted,
                           ProtocolError)
 
-#: The core's decisions, logged in order in :attr:`Driver.decisions` (and by the simulator)
-#: so a real run and a simulated one can be compared decision by decision.
-DECISIONS = (A.LaunchReplica, A.AssignSubsplit, A.CommitTaskOutput, A.AbortJob)
+DECISIONS = A.DECISIONS  # logged in order in :attr:`Driver.decisions`
+ACTION, NOTICE = "action", "notice"  # the tags of the outbox's ``(tag, item)`` entries
 
 
 class Driver:
@@ -58,12 +59,17 @@ class Driver:
                 if isinstance(action, A.CommitTaskOutput):
                     self.commits[action.task] = action.winners
                 if not isinstance(action, A.REPLY_ACTIONS):
-                    self.outbox.put(action)
+                    self.outbox.put((ACTION, action))
         return actions
 
+    def notify(self, notice) -> None:
+        """Queue one of the runner's own notices behind the core's actions (any thread)."""
+        self.outbox.put((NOTICE, notice))
+
     def take_actions(self, timeout: float) -> list:
-        """Everything in the outbox now, waiting up to ``timeout`` seconds for the first
-        item (empty list if none came); what a runner's loop carries out next."""
+        """Everything in the outbox now as ``(ACTION | NOTICE, item)`` pairs in order,
+        waiting up to ``timeout`` seconds for the first (empty list if none came); what a
+        runner's loop carries out next."""
         try:
             items = [self.outbox.get(timeout=timeout)]
         except queue.Empty:

@@ -3,7 +3,7 @@
 ``dirft streaming --runner hadoop`` runs a job on an unmodified Hadoop 3 cluster (YARN and
 HDFS). Input, partial map outputs and the output directory live on HDFS
 (:class:`~dirft.storage.hdfs.HdfsStorage`); each replica is one map task of a streaming job
-whose input is a replica manifest (:mod:`dirft.runtime.manifest`) and whose mapper is the
+whose input is a replica manifest (:mod:`dirft.contract.manifest`) and whose mapper is the
 replica task runtime (``python3 -m dirft.task --manifest-stdin``), shipped with the job in
 a zip (:mod:`dirft.runners.package`). Command lines: :mod:`dirft.runners.hadoop_cmd`.
 
@@ -35,23 +35,20 @@ import threading
 import time
 import uuid
 
+from dirft.contract.manifest import CommitLine, ReplicaLine, to_line
+from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
 from dirft.core.jobplan import JobPlan, TaskPlan
 from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
-from dirft.errors import ConfigError, InputError, JobAborted
+from dirft.errors import ConfigError, JobAborted
+from dirft.report import RunRecord
 from dirft.runners import hadoop_cmd as cmd
-from dirft.runners.base import Runner, scheme_of
+from dirft.runners.base import Runner, check_output, cluster_of, scheme_of
 from dirft.runners.distcache import split_entry
-from dirft.runners.driver import Driver
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
-from dirft.runners.hadoop_report import direct_report, hadoop_section, placement
+from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_waves import WaveScheduler
+from dirft.runners.job import stage_timings
 from dirft.runners.package import build_task_zip
-from dirft.report import build_report
-from dirft.runtime.manifest import CommitLine, ReplicaLine, to_line
-from dirft.runtime.spec import JobSpec, output_path
-from dirft.service.keys import Keyring
-from dirft.service.server import VotingService
-from fault_injector.plan import plan_faults
 
 ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
 
@@ -107,93 +104,115 @@ class HadoopRunner(Runner):
         super().__init__(job, clock)
         self.launcher, self.storage = launcher or Launcher(), storage
         self.stamp = stamp or "dirft" + uuid.uuid4().hex[:16]
+        self.job_id = f"job_{self.stamp}_0001"
+        self.scratch = posixpath.join(job.conf.get("dirft.hadoop.tmp.dir"), self.job_id)
         self.submitted: list = []  # (what, Running) of every hadoop jar, in order
+        self.hadoop_bin: tuple = ()
+        self.jar = ""
+        self.blocks: dict = {}     # {path: blocks} of the input files
+        self.scheduler: WaveScheduler | None = None
+        self.zip_path = ""
 
-    def run(self) -> dict:
-        """Run the job; return the report. Raises ConfigError, InputError, StorageError,
-        JobAborted, HadoopJobFailed."""
-        conf, started = self.job.conf, self.clock()
+    # -- the pipeline's steps --------------------------------------------------------
+    def open(self) -> None:
+        """Find ``hadoop`` and the streaming jar; connect to WebHDFS (``dirft.webhdfs.*``)."""
+        conf = self.job.conf
         self.hadoop_bin, self.jar = find_hadoop(conf.get("dirft.hadoop.home"),
                                                 conf.get("dirft.hadoop.bin"),
                                                 conf.get("dirft.hadoop.streaming.jar"))
-        storage = self.storage = self.storage or hdfs_storage(conf)
-        files = storage.resolve_inputs(self.job.inputs)
-        self.output = storage.absolute(self.job.output)
-        _check_output(storage, self.output)
-        plan, self.blocks = plan_hadoop_job(files, storage, conf)
-        faults = self._faults(plan)
-        self.job_id = f"job_{self.stamp}_0001"
-        self.scratch = posixpath.join(conf.get("dirft.hadoop.tmp.dir"), self.job_id)
-        self.work = tempfile.mkdtemp(prefix=f"dirft-{self.job_id}-",
-                                     dir=conf.get("dirft.local.dir") or None)
-        try:
-            return self._run_in(plan, faults, files, started)
-        finally:
-            self._clean()
+        self.storage = self.storage or hdfs_storage(conf)
 
-    def _faults(self, plan):
+    def plan(self):
+        """List the input on HDFS, check the output, plan from the files' real blocks."""
+        files = self.storage.resolve_inputs(self.job.inputs)
+        self.output = self.storage.absolute(self.job.output)
+        check_output(self.storage, self.output)
+        plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf)
+        return plan
+
+    def check_faults(self) -> None:
+        """Refuse ``dirft.fault.crash.mode=node``: losing a real node is not emulated."""
         conf = self.job.conf
         if conf.get("mapred.map.tasks.fault.inject") and \
                 conf.get("dirft.fault.crash.mode") == "node":
             raise ConfigError("dirft.fault.crash.mode=node is emulated by the local runner "
                               "only; on Hadoop use exception, kill or hang")
-        return plan_faults(len(plan.tasks), plan.scheme, conf.get("mapred.map.tasks.fault.percent"),
-                           conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
-                           conf.get("dirft.fault.silent.mode"),
-                           conf.get("dirft.fault.replicas.per.task"), plan.nodes,
-                           conf.get("dirft.fault.straggler.nodes"),
-                           conf.get("dirft.fault.straggler.factor"),
-                           conf.get("mapred.map.tasks.fault.inject"))
 
-    def _clean(self) -> None:
+    def prepare(self, plan, faults) -> None:
+        """Make the local scratch, build the runtime's zip, make the HDFS fault folder."""
+        self.work = tempfile.mkdtemp(prefix=f"dirft-{self.job_id}-",
+                                     dir=self.job.conf.get("dirft.local.dir") or None)
+        self.zip_path = build_task_zip(os.path.join(self.work, ZIP_NAME))
+        self.storage.makedirs(posixpath.join(self.scratch, "faults"))
+
+    def votes(self, plan) -> bool:
+        """dirft, frft, bft vote; under se and none Hadoop owns re-execution."""
+        return plan.scheme.voted
+
+    def dispatcher(self, driver):
+        """The wave scheduler's dispatcher (a ``register`` names the host a replica got)."""
+        conf = self.job.conf
+        self.scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
+                                       min(0.25, conf.get("dirft.heartbeat.interval")),
+                                       conf.get("dirft.hadoop.wave.delay"))
+        return self.scheduler.dispatch
+
+    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+        """Submit the core's launches as replica jobs (waves) until the stage ends."""
+        url = advertised_url(service_url, self.job.conf)
+        spec_path = self._spec(plan, faults, self.zip_path, url, secret_file, "vote")
+        files = self._files(spec_path, self.zip_path, secret_file)
+        scheduler = self.scheduler
+        scheduler.submit = lambda n, launches, on_event: self._submit_wave(
+            plan, files, n, launches, on_event)
+        try:
+            scheduler.run()
+        finally:
+            _end_waves(scheduler)
+
+    def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
+        """Run the commit job into the staging directory; return the record. Raises
+        JobAborted, before any commit, if two processes spoke for one replica."""
+        if self.keyring.conflicts:  # two processes spoke for one replica: trust no vote
+            raise JobAborted(f"job {self.job_id}: {self.keyring.conflicts[0]}; someone holding "
+                             f"the job's enrollment secret spoke for a replica; nothing was "
+                             f"committed")
+        result = self._commit_job(plan, self.driver, self.zip_path)
+        counters = self.driver.winning_counters()
+        counters.merge(_user_counters(result.counters))
+        extra = {"placement": placement(plan, self.scheduler.hosts(), self.blocks),
+                 "hadoop": hadoop_section(self.submitted)}
+        return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
+                         self._fired(), self.driver.state, cluster_of(self.job.conf),
+                         extra=extra)
+
+    def run_unvoted(self, plan, faults, started: float) -> RunRecord:
+        """Schemes se and none: one streaming job, Hadoop re-executes; return the record."""
+        result = self._direct_job(plan, faults, self.zip_path)
+        extra = {"placement": None, "hadoop": hadoop_section(self.submitted)}
+        return RunRecord(stage_timings(started, None, self.clock()), result.counters,
+                         self._fired(), extra=extra)
+
+    def close(self) -> None:
+        """Remove the local and HDFS scratch and the staging directory, unless
+        ``dirft.keep.temp``; never raises (the job's own error matters more)."""
         if self.job.conf.get("dirft.keep.temp"):
             return
-        shutil.rmtree(self.work, ignore_errors=True)
+        if self.work:
+            shutil.rmtree(self.work, ignore_errors=True)
         try:
-            self.storage.delete(self.scratch, recursive=True)
-            self.storage.delete(self._staging(), recursive=True)
+            if self.storage is not None and self.output:
+                self.storage.delete(self.scratch, recursive=True)
+                self.storage.delete(self.staging(), recursive=True)
         except Exception:  # noqa: BLE001 - cleanup must not hide the job's own error
             pass
-
-    def _staging(self) -> str:
-        parent, name = posixpath.split(self.output)
-        return posixpath.join(parent, f".{name}.{self.job_id}.staging")
-
-    # -- one job --------------------------------------------------------------------
-    def _run_in(self, plan, faults, files, started: float) -> dict:
-        voted = plan.scheme.name in cmd.VOTED_SCHEMES
-        zip_path = build_task_zip(os.path.join(self.work, cmd.ZIP_NAME))
-        self.storage.makedirs(posixpath.join(self.scratch, "faults"))
-        if voted:
-            driver, hosts = self._voted_map_stage(plan, faults, zip_path)
-            mapped = self.clock()
-            result = self._commit_job(plan, driver, zip_path)
-            counters = driver.winning_counters()
-            counters.merge(_user_counters(result.counters))
-        else:
-            mapped, hosts = None, {}
-            result = self._direct_job(plan, faults, zip_path)
-        timings = self._timings(started, mapped)
-        fired = self._fired()
-        report = (build_report(self.job_id, self.job.conf, plan, driver.state, fired, faults,
-                               timings, counters, True) if voted else
-                  direct_report(self.job_id, plan, fired, faults, timings, result.counters))
-        report["placement"] = placement(plan, hosts, self.blocks) if voted else None
-        report["hadoop"] = hadoop_section(self.submitted)
-        self._publish(report)
-        return report
-
-    def _timings(self, started: float, mapped: float | None) -> dict:
-        now = self.clock()
-        return {"map": (mapped or now) - started, "reduce": now - (mapped or now),
-                "makespan": now - started}
 
     def _spec(self, plan, faults, zip_path: str, url: str, secret_file: str, mode: str) -> str:
         job, conf = self.job, self.job.conf
         python = conf.get("dirft.hadoop.python")
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
-            secret_file=cmd.SECRET_NAME if secret_file else "",
+            secret_file=SECRET_NAME if secret_file else "",
             mapper=_node_argv(job.mapper, python), combiner=_node_argv(job.combiner, python),
             jobconf=conf.items(), cmdenv=job.cmdenv, files=[], tasks=[],
             map_output_dir=posixpath.join(self.scratch, "maps"), work_dir="",
@@ -201,14 +220,14 @@ class HadoopRunner(Runner):
             sort_memory=conf.get("dirft.sort.memory"), faults=faults.to_json(),
             fault_log=posixpath.join(self.scratch, "faults"),
             storage=self.storage.describe(), mode=mode)
-        path = os.path.join(self.work, f"{mode}-{cmd.SPEC_NAME}")  # shipped as SPEC_NAME
+        path = os.path.join(self.work, f"{mode}-{SPEC_NAME}")  # shipped as SPEC_NAME
         spec.save(path)
         return path
 
     def _files(self, spec_path: str, zip_path: str, secret_file: str = "") -> tuple:
-        files = [(spec_path, cmd.SPEC_NAME), (zip_path, cmd.ZIP_NAME)]
+        files = [(spec_path, SPEC_NAME), (zip_path, ZIP_NAME)]
         if secret_file:
-            files.append((secret_file, cmd.SECRET_NAME))
+            files.append((secret_file, SECRET_NAME))
         for entry in self.job.files:
             path, name = split_entry(entry)
             files.append((os.path.abspath(path) if "://" not in path else path, name))
@@ -238,36 +257,6 @@ class HadoopRunner(Runner):
         return os.path.join(self.work, what.replace(" ", "-") + ".log")
 
     # -- schemes dirft, frft, bft ---------------------------------------------------
-    def _voted_map_stage(self, plan, faults, zip_path: str):
-        conf = self.job.conf
-        driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
-        self.driver = driver
-        secret_file = _write_secret(self.work)
-        with open(secret_file, "rb") as f:
-            secret = f.read()
-        scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
-                                  min(0.25, conf.get("dirft.heartbeat.interval")),
-                                  conf.get("dirft.hadoop.wave.delay"))
-        keyring = Keyring(enrollment=secret)
-        with VotingService(keyring, self.job_id, scheduler.dispatch,
-                           conf.get("dirft.service.bind.host"),
-                           conf.get("dirft.service.bind.port"),
-                           conf.get("dirft.service.max.body.bytes")) as service:
-            url = advertised_url(service.url, conf)
-            spec_path = self._spec(plan, faults, zip_path, url, secret_file, "vote")
-            files = self._files(spec_path, zip_path, secret_file)
-            scheduler.submit = lambda n, launches, on_event: self._submit_wave(
-                plan, files, n, launches, on_event)
-            try:
-                scheduler.run()
-            finally:
-                _end_waves(scheduler)
-        if keyring.conflicts:  # two processes spoke for one replica: trust no vote
-            raise JobAborted(f"job {self.job_id}: {keyring.conflicts[0]}; someone holding "
-                             f"the job's enrollment secret spoke for a replica; nothing was "
-                             f"committed")
-        return driver, scheduler.hosts()
-
     def _submit_wave(self, plan, files: tuple, number: int, launches: list, on_event):
         lines = [self._replica_line(plan, t, r, node) for t, r, node in launches]
         manifest = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}.txt")
@@ -320,7 +309,7 @@ class HadoopRunner(Runner):
         jobconf = cmd.commit_jobconf(self._user_conf(), self._name("commit"),
                                      self.job.num_reduces)
         command = self._command(self._files(spec_path, zip_path), jobconf, manifest,
-                                self._staging(), cmd.runtime_command(python, "--emit-verified"),
+                                self.staging(), cmd.runtime_command(python, "--emit-verified"),
                                 self._reducer(python))
         result = self._submit_and_wait("commit", command)
         if result.returncode != 0:
@@ -344,7 +333,7 @@ class HadoopRunner(Runner):
         jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
                                       self._name("map and reduce"), self.job.num_reduces)
         command = self._command(self._files(spec_path, zip_path), jobconf, manifest,
-                                self._staging(), cmd.runtime_command(python, "--manifest-stdin"),
+                                self.staging(), cmd.runtime_command(python, "--manifest-stdin"),
                                 self._reducer(python))
         result = self._submit_and_wait("map and reduce", command)
         if result.returncode != 0:
@@ -359,14 +348,6 @@ class HadoopRunner(Runner):
         return [json.loads(self.storage.read_bytes(posixpath.join(folder, name)))
                 for name, _, is_dir in self.storage.list_dir(folder) if not is_dir]
 
-    def _publish(self, report: dict) -> None:
-        staging = self._staging()
-        data = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
-        self.storage.write_bytes(posixpath.join(staging, "_dirft_report.json"), data)
-        if not self.storage.exists(posixpath.join(staging, "_SUCCESS")):
-            self.storage.write_bytes(posixpath.join(staging, "_SUCCESS"), b"")
-        self.storage.rename(staging, self.output)
-
 
 def hdfs_storage(conf):
     """The WebHDFS storage of ``dirft.webhdfs.*``; ConfigError when the URL is not set."""
@@ -379,29 +360,12 @@ def hdfs_storage(conf):
     return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"))
 
 
-def _check_output(storage, output: str) -> None:
-    if storage.exists(output):
-        raise InputError(f"output directory {output} already exists on HDFS; remove it or "
-                         f"choose another -output")
-    parent = posixpath.dirname(output)
-    if not storage.is_dir(parent):
-        raise InputError(f"the parent of -output, {parent}, does not exist on HDFS")
-
-
 def _end_waves(scheduler, grace: float = 60.0) -> None:
     """Kill the waves still running and wait for their ``hadoop jar`` clients to end."""
     scheduler.kill_all()
     for wave in scheduler.waves:
         if wave.running is not None and wave.running.wait(grace) is None:
             wave.running.terminate()
-
-
-def _write_secret(work: str) -> str:
-    path = os.path.join(work, cmd.SECRET_NAME)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(os.urandom(32))
-    return path
 
 
 def _node_argv(argv: list | None, python: str) -> list | None:

@@ -25,11 +25,11 @@ import shlex
 from dataclasses import dataclass, field
 
 from dirft.config import OWNED_PREFIXES
+from dirft.contract.spec import ZIP_NAME
+from dirft.core.scheme import VOTED_SCHEMES  # noqa: F401 - re-exported
 from dirft.errors import UsageError
 
 NLINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.NLineInputFormat"
-SPEC_NAME, SECRET_NAME, ZIP_NAME = "dirft-job.json", "dirft.secret", "dirft.zip"
-VOTED_SCHEMES = ("dirft", "frft", "bft")
 FORCED_ENV = {"LC_ALL": "C", "PYTHONHASHSEED": "0"}  # as the local runner's tasks get
 
 

@@ -1,4 +1,4 @@
-"""What the Hadoop runner adds to the job report, and the report of schemes se and none.
+"""What the Hadoop runner adds to the job report (:mod:`dirft.report` builds the rest).
 
 * :func:`placement` — where each replica was meant to run (a host holding a copy of its
   block), where it ran (the host its ``register`` message named), whether that host held a
@@ -7,18 +7,13 @@
   (one machine failure takes both).
 * :func:`hadoop_section` — every ``hadoop jar`` the run submitted, with Hadoop's job id,
   exit status and counters: how many Hadoop jobs the run took.
-* :func:`direct_report` — schemes se and none, where Hadoop re-executes and speculates on
-  its own: the report's usual fields, from Hadoop's job counters (``Launched``, ``Failed``
-  and ``Killed map tasks``) and the faults the tasks recorded as fired.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from dirft.runtime.manifest import same_host
-
-JOB_COUNTERS = "Job Counters"
+from dirft.contract.manifest import same_host
 
 
 def placement(plan, hosts: dict, blocks_by_path: dict) -> dict:
@@ -63,39 +58,3 @@ def hadoop_section(submitted: list) -> dict:
                         "returncode": None if result is None else result.returncode,
                         "counters": {} if result is None else result.counters})
     return {"jobs": len(entries), "submitted": entries}
-
-
-def direct_report(job_id: str, plan, fired: list, fault_plan, timings: dict,
-                  counters: dict) -> dict:
-    """The report of a se/none job; ``counters`` are Hadoop's (``{group: {name: n}}``).
-
-    Crashes detected are the failed map attempts Hadoop counted; the extra work in bytes
-    is not measured (Hadoop does not say how far a killed speculative attempt got).
-    """
-    scheme, jobs = plan.scheme, counters.get(JOB_COUNTERS, {})
-    injected = Counter(f["kind"] for f in fired)
-    failed = jobs.get("Failed map tasks", 0)
-    launched = jobs.get("Launched map tasks", len(plan.tasks))
-    return {
-        "job_id": job_id, "scheme": scheme.name,
-        "tolerance": {"crash": scheme.tolerance.crash, "silent": scheme.tolerance.silent},
-        "replicas_per_task": scheme.initial_replicas, "subsplits_per_task": 1, "quorum": 1,
-        "silent_errors_checked": False, "cluster": None, "tasks": len(plan.tasks),
-        "input_bytes": sum(t.split.length for t in plan.tasks),
-        "replicas_launched": launched, "phases_per_task": {"1": len(plan.tasks)},
-        "extra_work_bytes": 0, "extra_work_measured": False,
-        "speculative_attempts_killed": jobs.get("Killed map tasks", 0),
-        "faults": {
-            "tasks_hit": list(fault_plan.tasks_hit), "nodes_lost": [],
-            "stragglers": dict(fault_plan.stragglers),
-            "injected": {"crash": injected["crash"], "silent": injected["silent"]},
-            "injected_by_mode": dict(sorted(Counter(f["mode"] for f in fired).items())),
-            "detected": {"crash": failed, "silent": 0},
-            "crashes_detected_by": {"hadoop": failed} if failed else {},
-            "corrected": {"crash": failed, "silent": 0},
-        },
-        "makespan_seconds": round(timings.get("makespan", 0.0), 3),
-        "map_seconds": round(timings.get("map", 0.0), 3),
-        "reduce_seconds": round(timings.get("reduce", 0.0), 3),
-        "counters": counters, "per_task": [],
-    }

@@ -29,10 +29,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from dirft.core import actions as A
 from dirft.core import events as E
-from dirft.errors import JobAborted
 from dirft.runners.hadoop_launcher import HadoopJobFailed
+from dirft.runners.shell import MapStageShell
 
 
 @dataclass
@@ -54,7 +53,7 @@ class Wave:
 
 @dataclass(frozen=True)
 class WaveEvent:
-    """A launcher notice about ``wave``, queued in the driver's outbox."""
+    """A launcher notice about ``wave``, queued with :meth:`Driver.notify`."""
 
     wave: Wave
     event: tuple
@@ -71,7 +70,7 @@ class _Registry:
     hosts: dict = field(default_factory=dict)
 
 
-class WaveScheduler:
+class WaveScheduler(MapStageShell):
     """Runs the map stage of one job on Hadoop until every task is decided or it aborts.
 
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``submit(number, launches,
@@ -82,16 +81,14 @@ class WaveScheduler:
 
     def __init__(self, driver, submit, kill_task, kill_job, tick: float,
                  wave_delay: float, grace: float = 30.0) -> None:
-        self.driver, self.submit, self.kill_task, self.kill_job = (
-            driver, submit, kill_task, kill_job)
-        self.tick, self.wave_delay, self.grace = tick, wave_delay, grace
+        super().__init__(driver, tick, grace)
+        self.submit, self.kill_task, self.kill_job = submit, kill_task, kill_job
+        self.wave_delay = wave_delay
         self.waves: list[Wave] = []
         self.where: dict = {}  # (task, replica) -> (wave, map index)
         self.pending: list = []
         self.pending_since: float | None = None
         self.registry = _Registry()
-        self.aborted: A.AbortJob | None = None
-        self.finished = False
 
     # -- the voting service's side --------------------------------------------------
     def dispatch(self, message: dict) -> dict:
@@ -112,46 +109,28 @@ class WaveScheduler:
         if first:
             self.driver.handle(E.ReplicaStarted(self.driver.now(), task, replica, host))
 
-    # -- the runner's side ------------------------------------------------------------
-    def run(self) -> None:
-        """Drive the map stage to its end. Raises JobAborted beyond tolerance and
-        HadoopJobFailed when a wave's submission fails."""
-        self.driver.handle(E.JobStarted(self.driver.now()))
-        last_tick, deadline = self.driver.now(), None
-        while not ((self.finished or self.aborted) and self._all_done()):
-            for item in self.driver.take_actions(self.tick):
-                self._apply(item)
-            now = self.driver.now()
-            self._maybe_submit(now)
-            if now - last_tick >= self.tick:
-                self.driver.handle(E.ClockTicked(now))
-                last_tick = now
-            if (self.finished or self.aborted) and deadline is None:
-                deadline = now + self.grace
-            if deadline is not None and now > deadline:
-                self.kill_all()
-        if self.aborted:
-            raise JobAborted(self.aborted.message)
-
-    def _all_done(self) -> bool:
+    # -- the shell's hooks (see MapStageShell) ---------------------------------------
+    def idle(self) -> bool:
+        """True when every wave's job has ended."""
         return all(w.running is None or w.running.done for w in self.waves)
 
-    def _apply(self, item) -> None:
-        if isinstance(item, WaveEvent):
-            self._wave_event(item.wave, item.event)
-        elif isinstance(item, A.LaunchReplica):
-            if not self.pending:
-                self.pending_since = self.driver.now()
-            self.pending.append((item.task, item.replica, item.node))
-        elif isinstance(item, A.KillReplica):
-            self._kill(item.task, item.replica)
-        elif isinstance(item, A.AbortJob):
-            self.aborted = item
-            self.pending.clear()
-            self.kill_all()
-        elif isinstance(item, A.FinishJob):
-            self.finished = True
-            self.pending.clear()
+    def launch(self, task: int, replica: int, node: str) -> None:
+        """Gather the replica for the next wave (:meth:`step` submits it)."""
+        if not self.pending:
+            self.pending_since = self.driver.now()
+        self.pending.append((task, replica, node))
+
+    def observe(self, notice: WaveEvent) -> None:
+        """A launcher notice about a wave: its job id, a failed attempt, its end."""
+        self._wave_event(notice.wave, notice.event)
+
+    def stopped(self) -> None:
+        """The job is decided or aborted: launches not yet submitted are dropped."""
+        self.pending.clear()
+
+    def step(self, now: float) -> None:
+        """Submit the gathered launches when due."""
+        self._maybe_submit(now)
 
     def _maybe_submit(self, now: float) -> None:
         """Submit the gathered launches: at once for wave 0, after ``wave_delay`` later."""
@@ -167,7 +146,7 @@ class WaveScheduler:
         self.waves.append(wave)
         launches, self.pending = self.pending, []
         wave.running = self.submit(wave.number, launches,
-                                   lambda running, ev, w=wave: self.driver.outbox.put(
+                                   lambda running, ev, w=wave: self.driver.notify(
                                        WaveEvent(w, ev)))
 
     def _wave_event(self, wave: Wave, event: tuple) -> None:
@@ -182,7 +161,7 @@ class WaveScheduler:
         elif kind == "done":
             wave.result = data
             if data.returncode != 0 and not wave.killed and not (self.finished or self.aborted):
-                self.kill_all()
+                self.kill_all("a wave failed")
                 raise HadoopJobFailed(f"replica job wave {wave.number} failed (hadoop exit "
                                       f"{data.returncode}): {data.cause()}")
             for task, replica in wave.replicas:
@@ -195,14 +174,15 @@ class WaveScheduler:
             self.registry.exited.add((task, replica))
         self.driver.handle(E.ReplicaExited(self.driver.now(), task, replica, code))
 
-    def _kill(self, task: int, replica: int) -> None:
+    def kill(self, task: int, replica: int) -> None:
+        """Drop the replica from the gathered launches, or kill its map attempt."""
         self.pending = [p for p in self.pending if p[:2] != (task, replica)]
         located = self.where.get((task, replica))
         if located is not None and not located[0].killed:
             self.kill_task(*located)
 
-    def kill_all(self) -> None:
-        """Kill every wave whose job is still running (once each)."""
+    def kill_all(self, why: str = "") -> None:
+        """Kill every wave whose job is still running (once each); ``why`` is for logs."""
         for wave in self.waves:
             if wave.running is not None and not wave.running.done and not wave.killed:
                 wave.killed = True

@@ -1,133 +1,143 @@
 """The local runner (the embedded default): a whole job on an emulated cluster here.
 
-Steps: check input and output, plan the map stage, draw the fault plan, start the voting
-service with an empty keyring (each replica hands the driver its own key over an inherited
-socket, :mod:`dirft.service.keys`; no key is ever written to a file), run the replicas as
-real processes
-(:class:`~dirft.runners.cluster.LocalCluster`), then the reduce stage, then commit the output
-directory atomically (built under a hidden name beside it, renamed into place). On any
-error nothing is left behind: no output directory, no scratch files, no processes.
+The steps are the pipeline's (:class:`dirft.runners.job.Job`); this runner lists the input
+and commits the output through :class:`~dirft.storage.local.LocalStorage`, starts the
+voting service with an empty keyring (each replica hands the driver its own key over an
+inherited socket, :mod:`dirft.service.keys`; no key is ever written to a file), runs the
+replicas as real processes (:class:`~dirft.runners.cluster.LocalCluster`), then the reduce
+stage (:mod:`dirft.shuffle`) into a hidden staging directory beside the output, which the
+pipeline renames into place. On any error nothing is left behind: no output directory, no
+scratch files, no processes.
 """
 
-import json
 import os
 import shutil
 import tempfile
+import time
 
+from dirft.contract.spec import SPEC_NAME, JobSpec, output_path
 from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
+from dirft.report import RunRecord
 from dirft.runners import distcache
-from dirft.runners.base import (Runner, check_output_absent, drop_empty_parts, plan_job,
-                                resolve_inputs)
+from dirft.runners.base import Runner, check_output, cluster_of, drop_empty_parts, plan_job
 from dirft.runners.cluster import LocalCluster
-from dirft.runners.driver import Driver
-from dirft.report import build_report
+from dirft.runners.job import stage_timings
+from dirft.runners.scratch import remove_stale
 from dirft.runtime.env import hadoop_ids, streaming_env
-from dirft.runtime.spec import JobSpec, output_path
 from dirft.service.keys import Keyring, undumpable
-from dirft.service.server import VotingService
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from dirft.shuffle.keys import key_rules
-from fault_injector.plan import plan_faults, read_fired
+from dirft.shuffle.replicated import integrity_summary, reduce_integrity
+from dirft.shutdown import held_signals
+from dirft.storage.local import LOCAL
+from fault_injector.plan import read_fired
+
+SCRATCH_DIRS = ("logs", "maps", "attempts", "reduce")  # under the job's work directory
 
 
 class LocalRunner(Runner):
-    """Runs a :class:`~dirft.runners.base.StreamingJob` on this machine; see module doc."""
+    """Runs a :class:`~dirft.runners.base.StreamingJob` on this machine; see module doc.
 
-    def run(self) -> dict:
-        """Run the job; return the report. Raises InputError, ConfigError, JobAborted, …"""
-        job, conf = self.job, self.job.conf
-        started = self.clock()
-        files = resolve_inputs(job.inputs)
-        check_output_absent(job.output)
-        plan = plan_job(files, conf)
-        self.rules = key_rules(conf.items())  # a bad comparator is refused before any map
-        faults = self._faults(len(plan.tasks), plan.scheme, plan.nodes)
+    After :meth:`run`, ``driver`` holds the core's decisions, commits and final state.
+    """
+
+    def __init__(self, job, clock=time.monotonic) -> None:
+        super().__init__(job, clock)
+        self.storage = LOCAL
         self.stamp = f"local{os.getpid()}"
         self.job_id = f"job_{self.stamp}_0001"
-        work = self._work_dir()
-        try:
-            return self._run_in(work, plan, faults, started)
-        except OSError as err:  # the driver's own writes: scratch full, read-only, ...
-            if err.errno not in ENVIRONMENT_ERRNOS:
-                raise
-            raise EnvironmentFault(f"{err.strerror} ({err.filename or work}); nothing was "
-                                   f"committed: free space or fix permissions, then "
-                                   f"rerun") from None
-        finally:
-            if not conf.get("dirft.keep.temp"):
-                shutil.rmtree(work, ignore_errors=True)
+        self.output = os.path.abspath(job.output)
+        self.reduce_summary: dict | None = None  # the report's reduce_integrity section
 
-    def _run_in(self, work: str, plan, faults, started: float) -> dict:
-        conf = self.job.conf
-        driver = Driver(plan, self.clock, conf.get("dirft.poll.interval"))
-        self.driver = driver  # kept for callers: its decision log, commits, core state
-        keyring = Keyring()
-        with undumpable(), VotingService(keyring, self.job_id, driver.dispatch,
-                                         conf.get("dirft.service.bind.host"),
-                                         conf.get("dirft.service.bind.port"),
-                                         conf.get("dirft.service.max.body.bytes")) as service:
-            spec_path = self._write_spec(work, plan, faults, service.url)
-            cluster = LocalCluster(driver, spec_path, plan.nodes,
-                                   conf.get("dirft.slots.per.node"),
-                                   min(0.25, conf.get("dirft.heartbeat.interval")),
-                                   os.path.join(work, "logs"),
-                                   node_losses=faults.node_losses,
-                                   fault_log=os.path.join(work, "faults.jsonl"),
-                                   keyring=keyring,
-                                   handshake_timeout=conf.get("dirft.startup.timeout"))
-            try:
-                cluster.run()
-            finally:
-                cluster.kill_all("runner stopping")
-        mapped = self.clock()
-        staging = os.path.join(os.path.dirname(os.path.abspath(self.job.output)),
-                               f".{os.path.basename(self.job.output)}.{self.job_id}.staging")
-        try:
-            os.makedirs(staging)
-            counters = self._reduce(work, plan, driver, staging)
-            if self.job.lazy_output:
-                drop_empty_parts(staging)
-            timings = {"map": mapped - started, "reduce": self.clock() - mapped,
-                       "makespan": self.clock() - started}
-            report = build_report(self.job_id, conf, plan, driver.state,
-                                  read_fired(os.path.join(work, "faults.jsonl")),
-                                  faults, timings, counters, True)
-            _write_json(os.path.join(staging, "_dirft_report.json"), report)
-            open(os.path.join(staging, "_SUCCESS"), "wb").close()
-            _commit(staging, self.job.output)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return report
+    # -- the pipeline's steps --------------------------------------------------------
+    def plan(self):
+        """List the input, check the output, plan on ``dirft.nodes`` emulated nodes."""
+        files = self.storage.resolve_inputs(self.job.inputs)
+        check_output(self.storage, self.output)
+        plan = plan_job(files, self.job.conf)
+        self.rules = key_rules(self.job.conf.items())  # a bad comparator: refused up front
+        return plan
 
-    def _faults(self, num_tasks: int, scheme, nodes):
-        conf = self.job.conf
-        return plan_faults(num_tasks, scheme, conf.get("mapred.map.tasks.fault.percent"),
-                           conf.get("dirft.fault.seed"), conf.get("dirft.fault.crash.mode"),
-                           conf.get("dirft.fault.silent.mode"),
-                           conf.get("dirft.fault.replicas.per.task"), nodes,
-                           conf.get("dirft.fault.straggler.nodes"),
-                           conf.get("dirft.fault.straggler.factor"),
-                           conf.get("mapred.map.tasks.fault.inject"))
-
-    def _work_dir(self) -> str:
-        """Create the job's scratch directory; raise EnvironmentFault if it cannot be."""
+    def prepare(self, plan, faults) -> None:
+        """Make the job's scratch directory (``dirft.local.dir``, else beside the output);
+        raise EnvironmentFault if it cannot be."""
         local = self.job.conf.get("dirft.local.dir")
-        base = local or os.path.dirname(os.path.abspath(self.job.output))
+        base = local or os.path.dirname(self.output)
+        for directory in {base, os.path.dirname(self.output)}:
+            remove_stale(directory)  # scratch of drivers that died (SIGKILL)
         try:
             os.makedirs(base, exist_ok=True)
-            work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
+            self.work = tempfile.mkdtemp(prefix=f".dirft-{self.job_id}-", dir=base)
         except OSError as err:
             what = "dirft.local.dir" if local else "the output's parent directory"
             raise EnvironmentFault(f"cannot create the job's scratch directory in {base} "
                                    f"({what}): {err.strerror}; make it writable or set "
                                    f"dirft.local.dir to a directory that is") from None
-        for sub in ("logs", "maps", "attempts", "reduce"):
-            os.makedirs(os.path.join(work, sub))
-        self.cache = distcache.stage(self.job.files, self.job.archives, work)
-        return work
+        for sub in SCRATCH_DIRS:
+            os.makedirs(os.path.join(self.work, sub))
+        self.cache = distcache.stage(self.job.files, self.job.archives, self.work)
 
-    def _write_spec(self, work: str, plan, faults, url: str) -> str:
-        job = self.job
+    def credentials(self) -> str:
+        """An empty keyring: each replica's key arrives through its handshake socket, so
+        there is no secret file (returns "")."""
+        self.keyring = Keyring()
+        return ""
+
+    def guard(self):
+        """This process holds every key while the service runs: make it undumpable."""
+        return undumpable()
+
+    def environment_fault(self, err: OSError) -> Exception | None:
+        """An EnvironmentFault for the driver's own disk-full or permission errors."""
+        if err.errno not in ENVIRONMENT_ERRNOS:
+            return None
+        return EnvironmentFault(f"{err.strerror} ({err.filename or self.work}); nothing was "
+                                f"committed: free space or fix permissions, then rerun")
+
+    def commit_output(self, staging: str) -> None:
+        """Rename ``staging`` into place (:func:`_commit`)."""
+        _commit(staging, self.output)
+
+    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+        """Run every replica as a process on the emulated cluster until the stage ends."""
+        conf = self.job.conf
+        spec_path = self._write_spec(plan, faults, service_url)
+        cluster = LocalCluster(driver, spec_path, plan.nodes, conf.get("dirft.slots.per.node"),
+                               min(0.25, conf.get("dirft.heartbeat.interval")),
+                               os.path.join(self.work, "logs"),
+                               node_losses=faults.node_losses,
+                               fault_log=self._fault_log(), keyring=self.keyring,
+                               handshake_timeout=conf.get("dirft.startup.timeout"))
+        try:
+            cluster.run()
+        finally:
+            with held_signals():
+                cluster.kill_all("runner stopping")
+
+    def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
+        """Reduce the committed map output into the staging directory; return the record."""
+        os.makedirs(self.staging())
+        counters = self._reduce(plan, self.staging())
+        if self.job.lazy_output:
+            drop_empty_parts(self.staging())
+        return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
+                         read_fired(self._fault_log()), self.driver.state,
+                         cluster_of(self.job.conf),
+                         extra={"reduce_integrity": self.reduce_summary})
+
+    def close(self) -> None:
+        """Remove the staging directory, and the scratch unless ``dirft.keep.temp``."""
+        shutil.rmtree(self.staging(), ignore_errors=True)
+        if self.work and not self.job.conf.get("dirft.keep.temp"):
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _fault_log(self) -> str:
+        return os.path.join(self.work, "faults.jsonl")
+
+    def _write_spec(self, plan, faults, url: str) -> str:
+        """Write the job spec the replicas read (:class:`JobSpec`); return its path."""
+        job, work = self.job, self.work
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
             secret_file="", mapper=job.mapper, combiner=job.combiner,
@@ -140,26 +150,31 @@ class LocalRunner(Runner):
             map_output_dir=os.path.join(work, "maps"), work_dir=work,
             heartbeat_interval=job.conf.get("dirft.heartbeat.interval"),
             sort_memory=job.conf.get("dirft.sort.memory"), faults=faults.to_json(),
-            fault_log=os.path.join(work, "faults.jsonl"))
-        path = os.path.join(work, "job.json")
+            fault_log=self._fault_log())
+        path = os.path.join(work, SPEC_NAME)
         spec.save(path)
         return path
 
-    def _reduce(self, work: str, plan, driver, staging: str):
-        maps = os.path.join(work, "maps")
+    def _reduce(self, plan, staging: str):
+        """Run the reduce stage (or write a map-only job's parts); return the counters."""
+        maps = os.path.join(self.work, "maps")
+        driver = self.driver
         by_task = [[MapOutput(output_path(maps, t, w.subsplit, w.replica), w.signature)
                     for w in driver.commits[t]] for t in range(len(plan.tasks))]
         counters = driver.winning_counters()
+        self.reduce_summary = integrity_summary(None)
         if self.job.num_reduces == 0:
             write_map_only_output(by_task, staging)
             return counters
         result = run_reduce_stage(
             [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
-            staging, os.path.join(work, "reduce"), self._reduce_env,
-            cwd=self._reduce_cwd(work), sort_memory=self.job.conf.get("dirft.sort.memory"),
-            log_dir=os.path.join(work, "logs"), rules=self.rules,
-            on_partition=self._reduced)
+            staging, os.path.join(self.work, "reduce"), self._reduce_env,
+            cwd=self._reduce_cwd(), sort_memory=self.job.conf.get("dirft.sort.memory"),
+            log_dir=os.path.join(self.work, "logs"),
+            integrity=reduce_integrity(self.job.conf, self.job.num_reduces),
+            rules=self.rules, on_partition=self._reduced)
         counters.merge(result.counters)
+        self.reduce_summary = integrity_summary(result)
         return counters
 
     def _reduced(self, done: int, total: int) -> None:
@@ -170,8 +185,8 @@ class LocalRunner(Runner):
         ids = hadoop_ids(1, partition, 0, False, self.stamp)
         return streaming_env(self.job.conf.items(), ids, self.job.cmdenv)
 
-    def _reduce_cwd(self, work: str) -> str:
-        cwd = os.path.join(work, "attempts", "reduce")
+    def _reduce_cwd(self) -> str:
+        cwd = os.path.join(self.work, "attempts", "reduce")
         os.makedirs(cwd, exist_ok=True)
         for path in self.cache:
             os.symlink(path, os.path.join(cwd, os.path.basename(path)))
@@ -191,9 +206,3 @@ def _commit(staging: str, output: str) -> None:
                              f"was discarded, the other one's kept") from None
         raise EnvironmentFault(f"cannot rename the finished output into {output}: "
                                f"{err.strerror}") from None
-
-
-def _write_json(path: str, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")

@@ -3,7 +3,7 @@
 ``simulate(SimConfig(...), cost)`` plans a synthetic job the way the local runner plans a
 real one (HDFS block placement with 3 copies, Hadoop's input splits, DIRFT's sub-splits,
 balanced replica nodes: :func:`dirft.core.jobplan.build_plan`), draws its fault plan with
-:func:`fault_injector.plan.plan_faults` (the very plans real runs use) and runs the map stage
+:func:`dirft.runners.job.draw_faults` (the very plans real runs use) and runs the map stage
 in virtual time (:class:`dirft.sim.engine.Engine`) against the real
 :class:`~dirft.core.state.JobState`: the simulator has no scheduling or voting logic of its
 own, so the decisions it reports are the ones the code makes.
@@ -20,50 +20,21 @@ Not simulated yet: time-varying stragglers, a reduce stage with its own faults a
 shuffle's network; fault modes are those :mod:`dirft.sim.engine` lists.
 """
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from dirft.core.adaptive import Adaptive
 from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import MAX_SPLIT_SIZE, InputFile
 from dirft.core.scheme import Tolerance, make_scheme
-from dirft.errors import JobAborted, UsageError
-from dirft.report import build_report, summary_lines, task_entry
-from dirft.sim.costmodel import MIB, CostModel, load_cost_model, save_cost_model
+from dirft.report import RunRecord, build_report, task_entry
+from dirft.runners.base import Runner
+from dirft.runners.job import FaultSettings, draw_faults
+from dirft.sim.costmodel import MIB, CostModel
 from dirft.sim.engine import Engine
-from dirft.units import format_bytes, parse_bytes
-from fault_injector.plan import NO_FAULTS, plan_faults
 
+SIM_JOB_ID = "job_sim_0001"
 NODES_PER_REPLICA = 10  # the paper's cluster: 10 nodes per replica a task starts with
-#: The paper's experiment grid (DESIGN.md §6): schemes compared per fault nature (1 crash,
-#: 2 silent), input split counts, and percentages of map tasks hit by faults.
-PAPER_SCHEMES = {1: ("se", "frft", "dirft"), 2: ("bft", "frft", "dirft")}
-PAPER_SPLITS = (100, 300, 500)
-PAPER_PERCENTS = tuple(12.5 * i for i in range(9))
-#: The authors' fault-free streamSort makespans in seconds (DESIGN.md §6), by
-#: (nature, scheme, splits).
-PAPER_SECONDS = {(1, "se", 100): 110, (1, "se", 300): 270, (1, "se", 500): 410,
-                 (1, "frft", 100): 110, (1, "frft", 300): 270, (1, "frft", 500): 420,
-                 (1, "dirft", 100): 70, (1, "dirft", 300): 160, (1, "dirft", 500): 240,
-                 (2, "bft", 500): 430, (2, "frft", 500): 440, (2, "dirft", 500): 310}
-#: The authors' streamSort makespans with faults (DESIGN.md §6: 500 splits, 6% and 100% of
-#: the tasks hit), by (nature, scheme, splits, percent of tasks hit), in seconds.
-PAPER_FAULT_SECONDS = {
-    (1, "se", 500, 6): 440, (1, "se", 500, 100): 790,
-    (1, "frft", 500, 6): 420, (1, "frft", 500, 100): 420,
-    (1, "dirft", 500, 6): 250, (1, "dirft", 500, 100): 440,
-    (2, "bft", 500, 6): 450, (2, "bft", 500, 100): 810,
-    (2, "frft", 500, 6): 440, (2, "frft", 500, 100): 440,
-    (2, "dirft", 500, 6): 320, (2, "dirft", 500, 100): 570}
-
-
-def paper_points(nature: int, scheme: str, splits: int) -> list[tuple[float, float]]:
-    """The authors' (percent of tasks hit, makespan in seconds) points for streamSort."""
-    points = [(0.0, v) for (n, s, k), v in PAPER_SECONDS.items() if (n, s, k) == (nature, scheme, splits)]
-    points += [(float(p), v) for (n, s, k, p), v in PAPER_FAULT_SECONDS.items()
-               if (n, s, k) == (nature, scheme, splits)]
-    return sorted(points)
-
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -77,7 +48,9 @@ class SimConfig:
     placement and the fault plan; ``straggler_nodes`` {node: slowdown factor >= 1};
     ``node_losses`` {node: virtual second it is lost}; heartbeat interval and timeout;
     ``max_attempts`` (``mapreduce.map.maxattempts``) and ``extra_max``
-    (``dirft.replicas.extra.max``).
+    (``dirft.replicas.extra.max``); ``adaptive``: adaptive DIRFT for scheme dirft (False:
+    the paper's plain DIRFT); ``bad_nodes`` nodes (seeded) corrupt ``bad_share`` (0..1) of
+    their outputs.
     """
 
     splits: int = 100
@@ -98,6 +71,9 @@ class SimConfig:
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 4
     extra_max: int = 0
+    adaptive: bool = True
+    bad_nodes: int = 0
+    bad_share: float = 0.01
 
 
 @dataclass
@@ -108,7 +84,8 @@ class SimResult:
     abort message, or None; ``decisions``: the core's LaunchReplica, AssignSubsplit,
     CommitTaskOutput and AbortJob actions in order; ``tasks``: per-task stats (the report's
     per-task entry plus ``decided_at`` seconds); ``report``: the same shape as a real run's
-    ``_dirft_report.json``; ``events``: core events fed; ``state``: the final JobState.
+    ``_dirft_report.json``; ``events``: core events fed; ``state``: the final JobState;
+    ``wrong_outputs``: committed units whose signature is not the fault-free one (must be 0).
     """
 
     makespan_s: float
@@ -120,6 +97,7 @@ class SimResult:
     report: dict
     events: int
     state: object = None
+    wrong_outputs: int = 0
 
     def decisions_by_task(self) -> dict[int, list]:
         """The decisions grouped by map task, in the order they were made."""
@@ -134,10 +112,16 @@ def group_decisions(decisions) -> dict[int, list]:
     return out
 
 
-def make_sim_scheme(config: SimConfig):
-    """The :class:`~dirft.core.scheme.Scheme` ``config`` names (ConfigError if bad)."""
+def make_sim_scheme(config: SimConfig, cost: CostModel = CostModel()):
+    """The :class:`~dirft.core.scheme.Scheme` ``config`` names (ConfigError if bad); adaptive
+    DIRFT's eager switch at ``cost``'s break-even."""
     tolerance = Tolerance.from_paper_keys(config.tolerance, config.nature)
-    return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max)
+    adaptive = None
+    if config.adaptive:
+        adaptive = Adaptive(eager_above=cost.break_even(
+            config.split_size, tolerance.replicas, tolerance.quorum))
+    return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max,
+                       adaptive=adaptive)
 
 
 def cluster_nodes(config: SimConfig, scheme) -> int:
@@ -145,40 +129,87 @@ def cluster_nodes(config: SimConfig, scheme) -> int:
     return config.nodes or NODES_PER_REPLICA * scheme.initial_replicas
 
 
-def plan_sim_job(config: SimConfig):
+def plan_sim_job(config: SimConfig, cost: CostModel = CostModel()):
     """Plan the synthetic job: ``splits`` input files (GridMix writes part files) of
     ``split_size`` bytes, one HDFS block and one split each.
 
     Returns the :class:`~dirft.core.jobplan.JobPlan`. Raises ConfigError when R replicas
     do not fit on distinct nodes.
     """
-    scheme = make_sim_scheme(config)
+    scheme = make_sim_scheme(config, cost)
     nodes = node_names(cluster_nodes(config, scheme))
     files = [InputFile(f"/sim/part-{i:05d}", config.split_size) for i in range(config.splits)]
     return build_plan(files, scheme, nodes, config.split_size, 1, MAX_SPLIT_SIZE,
-                      config.seed, config.heartbeat_timeout_s)
+                      config.seed, config.heartbeat_timeout_s, slots=config.slots)
+
+
+def fault_settings_of(config: SimConfig) -> FaultSettings:
+    """The fault injector's settings ``config`` names (no faults when ``fault_percent`` is 0)."""
+    return FaultSettings(config.fault_percent > 0 or config.bad_nodes > 0,
+                         config.fault_percent, config.seed, config.crash_mode,
+                         config.silent_mode, config.fault_replicas,
+                         bad_nodes=config.bad_nodes, bad_share=config.bad_share)
 
 
 def sim_faults(config: SimConfig, plan):
-    """The fault plan of ``config`` (none when ``fault_percent`` is 0 and no extra faults)."""
-    if config.fault_percent <= 0:
-        return NO_FAULTS
-    extra = {"nodes": plan.nodes} if config.crash_mode == "node" else {}
-    return plan_faults(len(plan.tasks), plan.scheme, config.fault_percent, config.seed,
-                       config.crash_mode, config.silent_mode, config.fault_replicas, **extra)
+    """The fault plan of ``config`` for ``plan``, drawn as every runner draws it."""
+    return draw_faults(plan, fault_settings_of(config))
+
+
+class SimRunner(Runner):
+    """The simulator as a runner of the pipeline (:class:`dirft.runners.job.Job`).
+
+    Its replicas are simulated events in virtual time (:class:`~dirft.sim.engine.Engine`
+    starts, kills and observes them); it plans a synthetic job from ``config``, draws the
+    fault plan as every runner does, has no voting service (the engine feeds the core
+    directly) and publishes nothing: after :meth:`run`, ``report`` and ``engine`` hold the
+    outcome. ``cost``: the :class:`CostModel`.
+    """
+
+    def __init__(self, config: SimConfig, cost: CostModel) -> None:
+        super().__init__(None, clock=lambda: 0.0)
+        self.config, self.cost = config, cost
+        self.job_id = SIM_JOB_ID
+        self.engine: Engine | None = None
+        self.record: RunRecord | None = None
+        self.report: dict | None = None
+
+    def plan(self):
+        """The synthetic job's plan (:func:`plan_sim_job`)."""
+        return plan_sim_job(self.config, self.cost)
+
+    def fault_settings(self) -> FaultSettings:
+        """The fault settings of ``config``."""
+        return fault_settings_of(self.config)
+
+    def votes(self, plan) -> bool:
+        """False: the engine feeds the core itself, in virtual time."""
+        return False
+
+    def run_unvoted(self, plan, faults, started: float) -> RunRecord:
+        """Run the map stage in virtual time; return what it recorded."""
+        config = self.config
+        self.engine = run_engine(plan, faults, self.cost, config.slots,
+                                 config.straggler_nodes, config.node_losses,
+                                 config.heartbeat_interval_s)
+        self.record = sim_record(self.engine, plan, self.cost, config.slots)
+        return self.record
+
+    def publish(self, report: dict) -> None:
+        """Keep the report (a simulation writes no output)."""
+        self.report = report
 
 
 def simulate(config: SimConfig = SimConfig(), cost: CostModel = CostModel()) -> SimResult:
     """Simulate the job and cluster ``config`` describes under ``cost``; see module doc.
 
-    Raises ConfigError for an impossible configuration and
-    :class:`~dirft.sim.engine.SimulationError` for a run that cannot end (a bug).
+    Runs :class:`SimRunner` through the pipeline. Raises ConfigError for an impossible
+    configuration and :class:`~dirft.sim.engine.SimulationError` for a run that cannot end
+    (a bug).
     """
-    plan = plan_sim_job(config)
-    return simulate_plan(plan, sim_faults(config, plan), cost, config.slots,
-                         straggler_nodes=config.straggler_nodes,
-                         node_losses=config.node_losses,
-                         heartbeat_interval_s=config.heartbeat_interval_s)
+    runner = SimRunner(config, cost)
+    runner.run()
+    return _result(runner.engine, runner.record, runner.report)
 
 
 def simulate_plan(plan, faults, cost: CostModel, slots: int, straggler_nodes=None,
@@ -189,45 +220,44 @@ def simulate_plan(plan, faults, cost: CostModel, slots: int, straggler_nodes=Non
     runner's plan of real files, for conformance tests). ``straggler_nodes`` {node:
     factor} adds to the fault plan's own ``stragglers``.
     """
+    engine = run_engine(plan, faults, cost, slots, straggler_nodes, node_losses,
+                        heartbeat_interval_s)
+    record = sim_record(engine, plan, cost, slots)
+    return _result(engine, record, build_report(SIM_JOB_ID, plan, faults, record))
+
+
+def run_engine(plan, faults, cost: CostModel, slots: int, straggler_nodes=None,
+               node_losses=None, heartbeat_interval_s: float = 3.0) -> Engine:
+    """Run the :class:`Engine` over ``plan`` and ``faults`` to its end; return it."""
     slowdown = {**getattr(faults, "stragglers", {}), **(straggler_nodes or {})}
     engine = Engine(plan, faults, cost, slots, slowdown, heartbeat_interval_s, node_losses)
     engine.run()
-    return _result(engine, plan, faults, cost, slots)
+    return engine
 
 
-def _result(engine: Engine, plan, faults, cost: CostModel, slots: int) -> SimResult:
-    """Package the engine's outcome: timings, decisions, per-task stats, a report."""
+def sim_record(engine: Engine, plan, cost: CostModel, slots: int) -> RunRecord:
+    """What a simulated run recorded: virtual timings, the core's state, the simulation."""
     aborted = engine.abort.message if engine.abort else None
     map_s = engine.now if aborted or engine.finished_at is None else engine.finished_at
     output = sum(t.split.length for t in plan.tasks)
     reduce_s = 0.0 if aborted else cost.reduce_seconds(output)
-    timings = {"map": map_s, "reduce": reduce_s, "makespan": map_s + reduce_s}
-    conf = {"dirft.nodes": len(plan.nodes), "dirft.slots.per.node": slots}
-    shown = _PlanView(faults.tasks_hit, engine.slowdown)
-    report = build_report("job_sim_0001", conf, plan, engine.state, engine.fired, shown,
-                          timings, _NoCounters(), aborted is None)
-    report.update(simulated=True, cost_model=cost.to_dict(), aborted=aborted,
-                  decisions=dict(Counter(type(d).__name__ for d in engine.decisions)))
+    extra = {"simulated": True, "cost_model": cost.to_dict(), "aborted": aborted,
+             "decisions": dict(Counter(type(d).__name__ for d in engine.decisions)),
+             "wrong_outputs": engine.wrong}
+    return RunRecord({"map": map_s, "reduce": reduce_s, "makespan": map_s + reduce_s}, {},
+                     engine.fired, engine.state,
+                     {"nodes": len(plan.nodes), "slots_per_node": slots},
+                     stragglers=engine.slowdown, succeeded=aborted is None, extra=extra)
+
+
+def _result(engine: Engine, record: RunRecord, report: dict) -> SimResult:
+    """Package the engine's outcome, its record and the report: timings in virtual seconds
+    (not rounded, unlike the report's), decisions, per-task stats."""
     tasks = [{**task_entry(p, s), "decided_at": engine.commits.get(p.index)}
-             for p, s in zip(plan.tasks, engine.state.tasks)]
-    return SimResult(map_s + reduce_s, map_s, reduce_s, aborted, engine.decisions, tasks,
-                     report, engine.events_fed, engine.state)
-
-
-@dataclass(frozen=True)
-class _PlanView:
-    """The fault plan as the report shows it: tasks hit, and every straggler simulated."""
-
-    tasks_hit: tuple
-    stragglers: dict
-
-
-class _NoCounters:
-    """Stands in for the job's counters: simulated tasks run no user program."""
-
-    @staticmethod
-    def to_dict() -> dict:
-        return {}
+             for p, s in zip(engine.plan.tasks, engine.state.tasks)]
+    map_s, reduce_s = record.timings["map"], record.timings["reduce"]
+    return SimResult(map_s + reduce_s, map_s, reduce_s, report["aborted"], engine.decisions,
+                     tasks, report, engine.events_fed, engine.state, engine.wrong)
 
 
 def paper_config(splits: int, nature: int, scheme: str, percent: float = 0.0,
@@ -241,125 +271,3 @@ def paper_config(splits: int, nature: int, scheme: str, percent: float = 0.0,
 def config_dict(config: SimConfig) -> dict:
     """``config`` as a JSON-ready dict."""
     return asdict(config)
-
-
-# -- the command line: ``dirft simulate`` and ``dirft calibrate`` ---------------------------
-def add_commands(sub) -> None:
-    """Register ``dirft simulate`` and ``dirft calibrate`` on ``dirft``'s subparsers."""
-    _simulate_parser(sub)
-    _calibrate_parser(sub)
-
-
-def _simulate_parser(sub) -> None:
-    p = sub.add_parser("simulate", help="simulate a job on a cluster of any size (same core)",
-                       description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    p.add_argument("--splits", type=int, default=100, help="input splits (map tasks)")
-    p.add_argument("--split-size", default="128MiB", help="bytes per split, e.g. 128MiB")
-    p.add_argument("--nodes", type=int, help="nodes (default: 10 per initial replica)")
-    p.add_argument("--slots", type=int, default=20, help="map slots per node (default 20)")
-    p.add_argument("--scheme", default="dirft", choices=("dirft", "frft", "bft", "se", "none"))
-    p.add_argument("--nature", type=int, default=1, choices=(1, 2, 3),
-                   help="1 crash, 2 silent, 3 both (mapred.map.tasks.fault.nature)")
-    p.add_argument("--tolerance", type=int, default=1, help="f (default 1)")
-    p.add_argument("--fault-percent", type=float, default=0.0,
-                   help="percentage of map tasks hit by faults (0-100)")
-    p.add_argument("--fault-replicas", type=int, default=-1,
-                   help="faulty replicas per hit task (-1: f; more goes beyond tolerance)")
-    p.add_argument("--crash-mode", default="exception", choices=("exception", "kill", "hang",
-                                                                  "node"))
-    p.add_argument("--silent-mode", default="signature", choices=("signature", "data"))
-    p.add_argument("--seed", type=int, default=0, help="placement and fault-plan seed")
-    p.add_argument("--straggler", action="append", default=[], metavar="NODE=FACTOR",
-                   help="a node running FACTOR times slower, e.g. node3=4 (repeatable)")
-    p.add_argument("--heartbeat-interval", type=float, default=3.0,
-                   help="virtual seconds between heartbeats and clock ticks (default 3)")
-    p.add_argument("--cost-model", metavar="FILE.yaml",
-                   help="cost model (default: the paper cluster's)")
-    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
-    p.set_defaults(func=_simulate_command)
-
-
-def _calibrate_parser(sub) -> None:
-    p = sub.add_parser("calibrate", help="measure the simulator's cost model on this machine",
-                       allow_abbrev=False)
-    p.add_argument("--sizes", default="4MiB,16MiB,32MiB",
-                   help="input sizes of the scheme-none runs, comma-separated")
-    p.add_argument("--out", default="cost-model.yaml", help="YAML file to write")
-    p.add_argument("--seed", type=int, default=1, help="seed of the generated input")
-    p.add_argument("--repeats", type=int, default=2,
-                   help="runs per measurement, the fastest kept (default 2)")
-    p.add_argument("--work-dir", help="scratch directory (default: the system's temp)")
-    p.set_defaults(func=_calibrate_command)
-
-
-def config_from_args(args) -> SimConfig:
-    """The :class:`SimConfig` that ``dirft simulate`` arguments describe.
-
-    Raises :class:`~dirft.errors.UsageError` for a non-positive count or a bad straggler.
-    """
-    for name in ("splits", "slots", "nodes"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name} {value}: must be 1 or more")
-    if args.heartbeat_interval <= 0:
-        raise UsageError(f"--heartbeat-interval {args.heartbeat_interval}: must be > 0")
-    return SimConfig(splits=args.splits, split_size=parse_bytes(args.split_size, "--split-size"),
-                     nodes=args.nodes, slots=args.slots, scheme=args.scheme,
-                     nature=args.nature, tolerance=args.tolerance,
-                     fault_percent=args.fault_percent, fault_replicas=args.fault_replicas,
-                     crash_mode=args.crash_mode, silent_mode=args.silent_mode, seed=args.seed,
-                     straggler_nodes=_stragglers(args.straggler),
-                     heartbeat_interval_s=args.heartbeat_interval)
-
-
-def _stragglers(items: list) -> dict:
-    out = {}
-    for item in items:
-        node, _, factor = item.partition("=")
-        try:
-            out[node] = float(factor)
-        except ValueError:
-            raise UsageError(f"--straggler {item!r}: expected NODE=FACTOR, e.g. node3=4") \
-                from None
-        if not node or out[node] < 1:
-            raise UsageError(f"--straggler {item!r}: need a node name and a factor >= 1")
-    return out
-
-
-def _simulate_command(args) -> int:
-    config = config_from_args(args)
-    cost = load_cost_model(args.cost_model) if args.cost_model else CostModel()
-    result = simulate(config, cost)
-    if args.json:
-        print(json.dumps({"config": config_dict(config), **result.report}, indent=2,
-                         sort_keys=True))
-    else:
-        for line in headline(config, result):
-            print(line)
-    if result.aborted:
-        raise JobAborted(f"(simulated) {result.aborted}")
-    return 0
-
-
-def headline(config: SimConfig, result: SimResult) -> list[str]:
-    """Console lines for a simulated run: what was simulated, then the report summary."""
-    rep = result.report
-    cluster = rep["cluster"]
-    outcome = "aborted" if result.aborted else "succeeded"
-    return [f"dirft: simulated job {outcome}: {config.splits} splits of "
-            f"{format_bytes(config.split_size)} on {cluster['nodes']} nodes x "
-            f"{cluster['slots_per_node']} slots; makespan {result.makespan_s:.1f} s",
-            *(f"  {line}" for line in summary_lines(rep))]
-
-
-def _calibrate_command(args) -> int:
-    from dirft.sim.calibrate import calibrate, notes
-
-    sizes = [parse_bytes(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
-    model, runs = calibrate(sizes, args.seed, args.work_dir, args.repeats,
-                            progress=lambda line: print(f"  {line}"))
-    save_cost_model(model, args.out, notes(runs, model))
-    print(f"dirft: wrote the cost model to {args.out}:")
-    for key, value in model.to_dict().items():
-        print(f"  {key}: {value}")
-    return 0

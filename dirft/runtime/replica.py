@@ -20,12 +20,13 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict
 
+from dirft.contract.spec import JobSpec, output_path, replica_dir
+from dirft.core.units import unit_span
 from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
                           EnvironmentFault, RemoteFault, StorageError, TaskError)
 from dirft.service.messages import MAX_COUNTER_GROUPS, MAX_COUNTER_NAMES
 from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
-from dirft.runtime.spec import JobSpec, output_path, replica_dir
 from dirft.service.client import VotingClient
 from dirft.service.keys import offer_key
 from dirft.storage.base import Storage
@@ -42,26 +43,45 @@ class Heartbeat(threading.Thread):
 
     ``on_reply(reply, beat)``, if given, sees each answer (the Hadoop entry mode uses it to
     report progress to Hadoop and to exit when the driver says the replica is not needed).
+    The replica leaves (SIGKILL to itself and its mapper, :func:`_signal_own_group`) when
+    the driver is gone: its parent process ``parent`` (a pid: the local runner's driver, or
+    Hadoop's task JVM) is no longer its parent, or no heartbeat was answered for
+    ``give_up_after`` seconds (the driver's heartbeat timeout: by then it counts this
+    replica dead anyway). None disables either check.
     """
 
-    def __init__(self, client: VotingClient, interval: float, on_reply=None) -> None:
+    def __init__(self, client: VotingClient, interval: float, on_reply=None,
+                 give_up_after: float | None = None, parent: int | None = None) -> None:
         super().__init__(name="dirft-heartbeat", daemon=True)
         self.client, self.interval, self.phase, self.progress = client, interval, 0, 0.0
-        self.on_reply = on_reply
+        self.on_reply, self.give_up_after, self.parent = on_reply, give_up_after, parent
         self._stopped = threading.Event()
 
     def run(self) -> None:
+        last_ok = time.monotonic()
         while not self._stopped.wait(self.interval):
+            if self.parent is not None and os.getppid() != self.parent:
+                _leave(f"the driver (parent process {self.parent}) is gone")
             try:
                 reply = self.client.call("heartbeat", phase=self.phase, progress=self.progress)
             except DirftError as err:
                 print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
+                silent = time.monotonic() - last_ok
+                if self.give_up_after is not None and silent > self.give_up_after:
+                    _leave(f"no heartbeat answered for {silent:.0f} s")
                 continue
+            last_ok = time.monotonic()
             if self.on_reply is not None:
                 self.on_reply(reply, self)
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+def _leave(why: str) -> None:
+    """The driver is gone: say so and SIGKILL this replica and its mapper."""
+    print(f"dirft: {why}; this replica and its mapper exit", file=sys.stderr, flush=True)
+    _signal_own_group(signal.SIGKILL)
 
 
 class Replica:
@@ -88,7 +108,9 @@ class Replica:
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid(),
                          attempt=os.environ.get("mapreduce_task_attempt_id", "")[:255])
-        beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply)
+        timeout = float(self.spec.jobconf.get("dirft.heartbeat.timeout", 10.0))
+        beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply,
+                         give_up_after=timeout, parent=os.getppid())
         beat.start()
         try:
             reply = self.client.call("request")
@@ -104,22 +126,25 @@ class Replica:
 
     def _phase(self, assignment: dict, beat: Heartbeat) -> dict:
         s, phase = assignment["subsplit"], assignment["phase"]
-        start, length = self.split["subsplits"][s]
+        start, length = unit_span(self.split["subsplits"], s)
         final = output_path(self.spec.map_output_dir, self.task, s, self.replica)
         with open(os.path.join(self.cwd, "stderr"), "ab") as log:
+            bad = self.faults.bad_node_fault(self.node, self.task, self.replica, s, phase)
             result, signature = self._map(start, length, phase, beat, final, log,
-                                          slowdown=self.faults.stragglers.get(self.node, 1.0))
+                                          slowdown=self.faults.stragglers.get(self.node, 1.0),
+                                          fault=bad)
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
                 "counters": _within_limits(result.counters.to_dict())}
 
     def _map(self, start: int, length: int, phase: int, beat: Heartbeat, final: str, log,
-             commit=None, slowdown: float = 1.0):
+             commit=None, slowdown: float = 1.0, fault=None):
         """Map bytes ``(start, start+length]`` of the split's file as phase ``phase``, with
-        this replica's planned fault; return (PhaseResult, the signature to report).
+        this replica's planned fault (or ``fault``, a bad node's); return (PhaseResult, the
+        signature to report).
 
         Raises EmulatedCrash (a crash fault at the phase's end), TaskError, StorageError.
         """
-        fault = self._fault(phase)
+        fault = self._fault(phase) or fault
         data_fault = fault is not None and fault.mode == "data"
         result = run_map_phase(
             self.split["path"], start, length, self.spec.mapper, self.spec.combiner,

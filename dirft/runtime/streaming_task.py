@@ -33,17 +33,15 @@ import re
 import socket
 import sys
 
+from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
+from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
-from dirft.runtime.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.runtime.replica import EmulatedCrash, Replica, _run
-from dirft.runtime.spec import JobSpec
 from dirft.service.client import VotingClient
 from dirft.service.keys import KEY_BYTES, lock_process
 from dirft.storage import open_storage
 from fault_injector.plan import EMULATED_CRASH_EXIT
 
-SPEC_NAME = "dirft-job.json"
-SECRET_NAME = "dirft.secret"
 CHUNK = 1 << 20
 _ATTEMPT = re.compile(r"_(\d+)$")
 

@@ -193,6 +193,7 @@ class _Partitioner:
         self._partition = rules.partition_function(partition_of)
         self.paths = [partition_path(work_dir, p) for p in range(num_reduces)]
         self.records = [0] * num_reduces
+        self.digests = [hashlib.sha256() for _ in range(num_reduces)]
         self._buffers: list[list[bytes]] = [[] for _ in range(num_reduces)]
         self._buffered = 0
         self._cache: dict[bytes, int] = {}
@@ -229,35 +230,42 @@ class _Partitioner:
         """Append the buffered lines of every partition to its file."""
         for p, lines in enumerate(self._buffers):
             if lines:
+                data = b"\n".join(lines) + b"\n"
                 with open(self.paths[p], "ab") as out:
-                    out.write(b"\n".join(lines) + b"\n")
+                    out.write(data)
+                self.digests[p].update(data)
                 self.records[p] += len(lines)
                 lines.clear()
         self._buffered = 0
 
 
-def _single_partition(outputs: Sequence[MapOutput], work_dir: str) -> tuple[list[str], list[int]]:
-    """With one reduce, copy all map output (verified) to ``partition-00000``, no hashing.
+def _single_partition(outputs: Sequence[MapOutput],
+                      work_dir: str) -> tuple[list[str], list[int], list[str]]:
+    """With one reduce, copy all map output (verified) to ``partition-00000``, no key hashing.
 
-    Returns ([path], [records]).
+    Returns ([path], [records], [SHA-256 hex of the bytes written]).
     """
     path = partition_path(work_dir, 0)
-    records = 0
+    records, digest = 0, hashlib.sha256()
     with open(path, "wb") as out:
         for output in outputs:
             for chunk in _file_lines_chunks(output, CHUNK):
                 out.write(chunk)
+                digest.update(chunk)
                 records += chunk.count(b"\n")
-    return [path], [records]
+    return [path], [records], [digest.hexdigest()]
 
 
 def partition_outputs(outputs: Sequence[MapOutput], num_reduces: int, work_dir: str,
-                      rules: KeyRules = DEFAULT_RULES) -> tuple[list[str], list[int]]:
+                      rules: KeyRules = DEFAULT_RULES
+                      ) -> tuple[list[str], list[int], list[str]]:
     """Split the map output into ``num_reduces`` partition files in ``work_dir`` by the
     keys and partitioner of ``rules``.
 
-    Returns (paths, records per partition). Raises :class:`JobAborted` on a signature
-    mismatch, :class:`StorageError` on a read failure, OSError on a write failure.
+    Returns (paths, records per partition, SHA-256 hex per partition of the bytes written
+    to its file: the digest each reduce replica's shuffle stream is checked against).
+    Raises :class:`JobAborted` on a signature mismatch, :class:`StorageError` on a read
+    failure, OSError on a write failure.
     """
     if num_reduces == 1:
         return _single_partition(outputs, work_dir)
@@ -265,4 +273,5 @@ def partition_outputs(outputs: Sequence[MapOutput], num_reduces: int, work_dir: 
     for output in outputs:
         partitioner.add_output(output)
     partitioner.flush()
-    return partitioner.paths, partitioner.records
+    return (partitioner.paths, partitioner.records,
+            [digest.hexdigest() for digest in partitioner.digests])

@@ -8,6 +8,7 @@ and commits every part by rename only when all partitions succeeded.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -15,14 +16,16 @@ import signal
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Callable, Optional, Sequence
 
 from dirft.counters import Counters, StderrScanner
-from dirft.errors import TaskError, UsageError
+from dirft.errors import ConfigError, StorageError, TaskError, UsageError
 from dirft.records import LineNormalizer
 from dirft.shuffle.keys import DEFAULT_RULES, KeyRules
 from dirft.shuffle.keysort import sort_file
+from dirft.shuffle.replicated import ReduceIntegrity, VoteOutcome, reduce_voted
+from fault_injector.reduce import OutputFlipper, flip_in_stream
 from dirft.shuffle.partition import (
     CHUNK, MapOutput, commit_parts, partition_outputs, partition_path, remove_files,
     temp_part_path)
@@ -37,7 +40,10 @@ class ReduceResult:
     ``counters``: all reducers' counters summed. ``output_bytes[p]`` / ``output_records[p]``:
     size in bytes and lines of ``part-p``. ``input_records``: map output lines read.
     ``partition_records[p]``: lines sorted into partition ``p``. ``statuses[p]``: the last
-    ``reporter:status:`` of reducer ``p``, or None.
+    ``reporter:status:`` of reducer ``p``, or None. Under reduce-side integrity
+    (:mod:`dirft.shuffle.replicated`): ``reduce_runs[p]`` reducer replicas run for
+    partition ``p``, ``void_votes`` ``{p: {replica: why}}`` and ``mismatched`` the partitions
+    whose votes disagreed or had a void vote.
     """
 
     counters: Counters = field(default_factory=Counters)
@@ -46,6 +52,9 @@ class ReduceResult:
     input_records: int = 0
     partition_records: list[int] = field(default_factory=list)
     statuses: list[Optional[str]] = field(default_factory=list)
+    reduce_runs: list[int] = field(default_factory=list)
+    void_votes: dict = field(default_factory=dict)
+    mismatched: list[int] = field(default_factory=list)
 
 
 def _sort_argv(sort_memory: int, work_dir: str, path: str,
@@ -90,6 +99,9 @@ class _Job:
     work_dir: str
     log_path: Optional[str]
     rules: KeyRules = DEFAULT_RULES
+    verified: bool = False            # feed sort ourselves and hash the stream (replicas)
+    shuffle_flip: Optional[int] = None  # fault injection: bit of the stream to invert
+    output_flip: Optional[int] = None   # fault injection: bit of the output to invert
 
     @property
     def command(self) -> str:
@@ -127,22 +139,26 @@ def _drain_stderr(stream: IO[bytes], scanner: StderrScanner, errors: list) -> No
         errors.append(err)
 
 
-def _copy_output(stream: IO[bytes], dest: str, normalize: bool) -> tuple[int, int]:
+def _copy_output(stream: IO[bytes], dest: str, normalize: bool,
+                 flip: Optional[int] = None) -> tuple[int, int, str]:
     """Write ``stream`` to ``dest`` (through LineNormalizer if ``normalize``).
 
-    Returns (records, bytes) written.
+    ``flip``: fault injection, a bit of the first non-empty output chunk inverted before it
+    is hashed and written. Returns (records, bytes, SHA-256 hex) of what was written.
     """
     normalizer = LineNormalizer() if normalize else None
+    corrupt, sha = OutputFlipper(flip), hashlib.sha256()
     records = size = 0
     with open(dest, "wb") as out:
         while True:
             chunk = stream.read1(CHUNK)
-            data = chunk if normalizer is None else (
-                normalizer.feed(chunk) if chunk else normalizer.close())
+            data = corrupt(chunk if normalizer is None else (
+                normalizer.feed(chunk) if chunk else normalizer.close()))
             out.write(data)
+            sha.update(data)
             records, size = records + data.count(b"\n"), size + len(data)
             if not chunk:
-                return records, size
+                return records, size, sha.hexdigest()
 
 
 def _exit_error(job: _Job, what: str, code: int, tail: list[str], advice: str) -> TaskError:
@@ -179,43 +195,96 @@ def _sort_env() -> dict[str, str]:
     return {**os.environ, "LC_ALL": "C"}
 
 
-def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner]:
+def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner, Optional[str], str]:
     """Sort one partition file into the reducer and write its output to ``job.dest``.
 
-    Returns (records, bytes, scanner). Raises TaskError when sort or the reducer fails or
-    the reducer cannot be started; every process started is reaped in any case.
+    Returns (records, bytes, scanner, input SHA-256 hex, output SHA-256 hex); the input
+    digest is that of the bytes fed to sort when ``job.verified`` (None otherwise: sort
+    reads the file itself). Raises TaskError when sort or the reducer fails or the reducer
+    cannot be started; every process started is reaped in any case.
     """
-    sort = reducer = thread = None
+    sort = reducer = thread = feeder = None
     log = open(job.log_path, "wb") if job.log_path else None
     scanner, drain_errors = StderrScanner(log=log), []
     source = _presort(job)
     try:
         with tempfile.TemporaryFile(dir=job.work_dir) as sort_err:
-            sort = subprocess.Popen(_sort_argv(job.sort_memory, job.work_dir, source,
-                                               source != job.source),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=sort_err, env=_sort_env())
+            sort = subprocess.Popen(
+                _sort_argv(job.sort_memory, job.work_dir, "-" if job.verified else source,
+                           source != job.source),
+                stdin=subprocess.PIPE if job.verified else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=sort_err, env=_sort_env())
+            if job.verified:
+                feeder = _Feeder(job, sort.stdin)
             if job.reducer is not None:
                 reducer = _start_reducer(job, sort)
                 thread = threading.Thread(target=_drain_stderr, daemon=True,
                                           args=(reducer.stderr, scanner, drain_errors))
                 thread.start()
             out = reducer.stdout if reducer is not None else sort.stdout
-            records, size = _copy_output(out, job.dest, normalize=reducer is not None)
+            records, size, digest = _copy_output(out, job.dest, reducer is not None,
+                                                 job.output_flip)
             _wait_all(reducer, thread, sort, drain_errors)
+            fed = feeder.result() if feeder is not None else None
             _check_exits(job, sort, sort_err, reducer, scanner)
     finally:
         _stop(reducer)
         if thread is not None:
             thread.join()
         _stop(sort)
+        if feeder is not None:  # after sort is gone: a feeder blocked on its stdin is freed
+            feeder.join()
         _close_pipes(reducer)
         _close_pipes(sort)
         if log is not None:
             log.close()
         if source != job.source:
             remove_files([source])
-    return records, size, scanner
+    return records, size, scanner, fed, digest
+
+
+class _Feeder:
+    """Feeds a partition file into sort's stdin from a thread, hashing the bytes fed.
+
+    The digest is of exactly the bytes sort received (after an injected shuffle flip), so
+    comparing it with the partition's digest checks the shuffle stream of this replica.
+    """
+
+    def __init__(self, job: _Job, stdin: IO[bytes]) -> None:
+        self.job, self.stdin, self.sha, self.error = job, stdin, hashlib.sha256(), None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            with open(self.job.source, "rb") as src:
+                chunks = iter(lambda: src.read(CHUNK), b"")
+                if self.job.shuffle_flip is not None:
+                    chunks = flip_in_stream(chunks, self.job.shuffle_flip,
+                                            os.path.getsize(self.job.source))
+                for chunk in chunks:
+                    self.sha.update(chunk)
+                    self.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # sort died; its exit status says why
+        except OSError as err:
+            self.error = err
+        finally:
+            try:
+                self.stdin.close()
+            except OSError:
+                pass
+
+    def join(self) -> None:
+        """Wait for the thread (it ends once the file is fed or sort is gone)."""
+        self.thread.join()
+
+    def result(self) -> str:
+        """The SHA-256 hex of the bytes fed; re-raises a read error of the file."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.sha.hexdigest()
 
 
 def _presort(job: _Job) -> str:
@@ -223,6 +292,9 @@ def _presort(job: _Job) -> str:
     sorted file's path, else ``job.source`` (GNU sort does it in the pipeline)."""
     if job.rules.gnu_sort:
         return job.source
+    if job.verified:
+        raise ConfigError("reduce-side integrity (replicated reduces) with several key fields "
+                          "or KeyFieldBasedComparator is not built yet; drop one of them")
     sorted_path = job.source + ".sorted"
     compare = job.rules.comparator.compare if job.rules.comparator else None
     sort_file(job.source, sorted_path, compare, job.rules.key_of, job.sort_memory,
@@ -259,7 +331,8 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
                      sort_memory: int = 256 * 2 ** 20,
                      log_dir: Optional[str] = None,
                      rules: KeyRules = DEFAULT_RULES,
-                     on_partition: Optional[Callable[[int, int], None]] = None) -> ReduceResult:
+                     on_partition: Optional[Callable[[int, int], None]] = None,
+                     integrity: Optional[ReduceIntegrity] = None) -> ReduceResult:
     """Partition, sort and reduce ``outputs`` into ``out_dir/part-00000`` … (see module doc).
 
     ``num_reduces`` >= 1 partitions (Hadoop's ``mapreduce.job.reduces``); ``reducer`` is an
@@ -270,21 +343,28 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
     and must belong to this stage alone; ``log_dir`` gets ``reduce-NNNNN.log`` (stderr);
     ``rules`` (:mod:`dirft.shuffle.keys`) give the key fields, partitioner and comparator;
     ``on_partition(done, total)`` is called after each partition is reduced.
-    Returns a :class:`ReduceResult`. Raises :class:`JobAborted` when a map output does not
-    match its signature, :class:`TaskError` when sort or a reducer fails or cannot start,
+    ``integrity`` (f_s >= 1 or injected reduce faults): each partition is reduced by voted
+    replicas (:func:`dirft.shuffle.replicated.reduce_voted`). Returns a
+    :class:`ReduceResult`. Raises :class:`JobAborted` when a map output does not match its
+    signature or a partition's vote fails, :class:`TaskError` when sort or a reducer fails or
+    cannot start,
     :class:`StorageError` when a file cannot be read or written, :class:`UsageError` for an
     empty reducer argv; in every case no part file is left.
     """
     _prepare(num_reduces, reducer, (out_dir, work_dir, log_dir))
     paths = [partition_path(work_dir, p) for p in range(num_reduces)]
     try:
-        paths, records = _guarded(lambda: partition_outputs(outputs, num_reduces, work_dir,
-                                                            rules), work_dir)
+        paths, records, digests = _guarded(
+            lambda: partition_outputs(outputs, num_reduces, work_dir, rules), work_dir)
         result = ReduceResult(input_records=sum(records), partition_records=records)
         for p, source in enumerate(paths):
             job = _make_job(p, source, reducer, out_dir, work_dir, env_for(p), cwd,
                             sort_memory, log_dir, rules)
-            _add_partition(result, *_guarded(lambda: _reduce_partition(job), out_dir))
+            if integrity is None or not integrity.active:
+                _add_partition(result, *_guarded(lambda: _reduce_partition(job), out_dir)[:3])
+            else:
+                _add_voted(result, _guarded(lambda: _reduce_voted(job, digests[p], integrity),
+                                            out_dir))
             remove_files([source])
             if on_partition:
                 on_partition(p + 1, num_reduces)
@@ -317,6 +397,29 @@ def _add_partition(result: ReduceResult, records: int, size: int,
     result.output_bytes.append(size)
     result.counters.merge(scanner.counters)
     result.statuses.append(scanner.status)
+
+
+def _reduce_voted(job: _Job, digest: str, integrity: ReduceIntegrity) -> VoteOutcome:
+    """Reduce one partition by voted replicas, each fed and hashed by this process."""
+    def run_replica(r: int, dest: str) -> tuple:
+        fault = integrity.faults.get((job.partition, r))
+        log = job.log_path and (job.log_path if r == 0 else f"{job.log_path[:-4]}-r{r}.log")
+        return _reduce_partition(replace(
+            job, dest=dest, log_path=log, verified=True,
+            shuffle_flip=fault.bit if fault and fault.where == "shuffle" else None,
+            output_flip=fault.bit if fault and fault.where == "output" else None))
+    quorum, max_runs = integrity.votes
+    return reduce_voted(job.partition, digest, quorum, max_runs, run_replica, job.dest)
+
+
+def _add_voted(result: ReduceResult, outcome: VoteOutcome) -> None:
+    """Record one voted partition: the winner's stats and counters, and how the vote went."""
+    _add_partition(result, outcome.records, outcome.size, outcome.scanner)
+    result.reduce_runs.append(outcome.vote.started)
+    if outcome.void:
+        result.void_votes[outcome.vote.partition] = outcome.void
+    if outcome.vote.mismatched:
+        result.mismatched.append(outcome.vote.partition)
 
 
 def _guarded(step: Callable, where: str):

@@ -1,5 +1,7 @@
-"""The cluster-scale simulator's parts: the cost model, the discrete-event engine, calibration.
+"""The cluster-scale simulator's parts: the cost model and the discrete-event engine.
 
-The public entry is :func:`dirft.runners.sim.simulate` (and ``dirft simulate``); the engine
-drives the same core state machine as the real runners (DESIGN.md §4, runner ``sim``).
+The public entry is :func:`dirft.runners.sim.simulate` (and ``dirft simulate``), which runs
+the simulator as a runner of the one pipeline; the engine drives the same core state
+machine as the real runners (DESIGN.md §4, runner ``sim``). Fitting a cost model from real
+runs is :mod:`dirft.calibrate`.
 """

@@ -58,6 +58,21 @@ class CostModel:
         penalty = 0.0 if local else self.network_penalty_s_per_mib * mib
         return self.phase_overhead_s + mib * self.seconds_per_mib * slowdown + penalty
 
+    def break_even(self, split_bytes: int, replicas: int, quorum: int) -> float:
+        """Share of map tasks hit by one fault above which DIRFT costs more map-slot seconds
+        than full replication (FRFT) for splits of ``split_bytes``, R = ``replicas``,
+        f_s + 1 = ``quorum``; > 1 means never (adaptive DIRFT's eager switch).
+
+        Per task, fault-free DIRFT holds R slots for ``startup + quorum`` phases of a
+        sub-split, FRFT holds R slots for ``startup +`` one phase of the whole split; a
+        fault costs DIRFT one more sub-split phase and a poll. Slot seconds, not response
+        time: with more tasks than slots the makespan follows them.
+        """
+        sub = self.phase_seconds(split_bytes // replicas)
+        dirft = replicas * (self.startup_s + quorum * sub)
+        frft = replicas * (self.startup_s + self.phase_seconds(split_bytes))
+        return (frft - dirft) / (sub + self.poll_interval_s)
+
     def reduce_seconds(self, output_bytes: int) -> float:
         """Virtual seconds of the reduce stage over ``output_bytes`` of map output."""
         return self.reduce_seconds_per_mib * output_bytes / MIB

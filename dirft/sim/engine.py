@@ -45,13 +45,11 @@ from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.core.state import JobState
 from dirft.errors import ConfigError, DirftError
-from dirft.runners.driver import DECISIONS
-from fault_injector.plan import EMULATED_CRASH_EXIT, tamper
+from fault_injector.plan import EMULATED_CRASH_EXIT, SILENT_MODES, tamper
 
 KILLED = -9  # ReplicaExited code of a SIGKILLed process, as Popen reports it
 #: crash and silent fault modes the engine carries out (others raise ConfigError)
 CRASH_AT_END, CRASH_INSIDE = ("exception",), ("kill", "hang")
-SILENT_MODES = ("signature", "data")
 
 
 class SimulationError(DirftError):
@@ -119,6 +117,7 @@ class Engine:
         self.procs: dict[tuple[int, int], Proc] = {}
         self.decisions: list = []
         self.commits: dict[int, float] = {}
+        self.wrong = 0  # committed units whose winning signature is not the true one
         self.fired: list[dict] = []
         self.events_fed = 0
         self.finished_at: float | None = None
@@ -158,7 +157,7 @@ class Engine:
         """Hand ``events`` to the core and carry out every action it returns, in order."""
         self.events_fed += len(events)
         for action in self.state.handle(*events):
-            if isinstance(action, DECISIONS):
+            if isinstance(action, A.DECISIONS):
                 self.decisions.append(action)
             _APPLY[type(action)](self, action)
 
@@ -197,11 +196,14 @@ class Engine:
 
     def _assign(self, act: A.AssignSubsplit) -> None:
         proc = self.procs[(act.task, act.replica)]
-        nbytes = self.plan.tasks[act.task].subsplits[act.subsplit].length
+        nbytes = self.state.tasks[act.task].unit(act.subsplit).length
         span = self.cost.phase_seconds(nbytes, proc.node in self._hosts[act.task],
                                        self.slowdown.get(proc.node, 1.0))
         proc.working, proc.phase_start, proc.phase_end = True, self.now, self.now + span
         fault = self.faults.for_replica(act.task, act.replica)
+        if fault is None or fault.phase != act.phase:
+            bad = getattr(self.faults, "bad_node_fault", None)
+            fault = bad and bad(proc.node, act.task, act.replica, act.subsplit, act.phase)
         if fault is not None and fault.phase == act.phase:
             self._plan_fault(proc, act, fault, span)
             return
@@ -210,7 +212,7 @@ class Engine:
 
     def _plan_fault(self, proc: Proc, act: A.AssignSubsplit, fault, span: float) -> None:
         """Schedule what the fault plan says strikes this phase (see module doc)."""
-        nbytes = self.plan.tasks[act.task].subsplits[act.subsplit].length
+        nbytes = self.state.tasks[act.task].unit(act.subsplit).length
         if fault.kind == "silent" and fault.mode in SILENT_MODES:
             self._fired(proc, fault)
             self._at(proc.phase_end, self._report, proc, act.subsplit,
@@ -251,6 +253,8 @@ class Engine:
 
     def _commit(self, act: A.CommitTaskOutput) -> None:
         self.commits[act.task] = self.now
+        self.wrong += sum(1 for w in act.winners
+                          if w.signature != true_signature(act.task, w.subsplit))
 
     def _finish(self, act: A.FinishJob) -> None:
         self.finished_at = self.now

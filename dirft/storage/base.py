@@ -27,6 +27,8 @@ class Storage(ABC):
 
     #: Short name for messages and the job spec (``local``, ``webhdfs``).
     kind = "storage"
+    #: Where the paths live, for messages: ``""`` (local) or ``" on HDFS"``.
+    where = ""
 
     # -- reading ------------------------------------------------------------------
     @abstractmethod
@@ -99,12 +101,14 @@ class Storage(ABC):
         return path
 
     def resolve_inputs(self, patterns: list) -> list[InputFile]:
-        """Expand ``-input`` paths as Hadoop's FileInputFormat lists them.
+        """Expand ``-input`` paths as Hadoop's FileInputFormat lists them (every runner).
 
         A directory contributes its files (not recursively), skipping names that start
-        with ``_`` or ``.``; a glob (``*``, ``?``, ``[``) in the last path component matches
-        names in its directory. Raises :class:`InputError` naming a path that does not exist
-        or matches nothing.
+        with ``_`` or ``.`` (``FileInputFormat``'s hidden-file filter); a glob (``*``,
+        ``?``, ``[...]``) may stand in any path component, as in ``FileSystem.globStatus``,
+        and never matches a hidden name. Files come in the order given, each directory's
+        entries by name. Raises :class:`InputError` naming a path that does not exist or
+        a pattern that matches nothing.
         """
         if not patterns:
             raise InputError("no -input given; name at least one input file or directory")
@@ -114,21 +118,41 @@ class Storage(ABC):
         return files
 
     def _expand(self, pattern: str) -> list[InputFile]:
-        parent, name = posixpath.split(pattern)
-        if any(c in name for c in "*?["):
-            matches = [posixpath.join(parent, n) for n, _, _ in self.list_dir(parent)
-                       if fnmatch.fnmatchcase(n, name)]
+        """The files one absolute ``-input`` path or glob names (see resolve_inputs)."""
+        if _has_glob(pattern):
+            matches = self._glob(pattern)
         else:
             matches = [pattern] if self.exists(pattern) else []
         if not matches:
             raise InputError(f"input path does not exist: {pattern}")
         return [f for m in matches for f in self._listing(m)]
 
+    def _glob(self, pattern: str) -> list[str]:
+        """Existing paths matching the absolute ``pattern``, component by component."""
+        found = ["/"]
+        for part in (p for p in pattern.split("/") if p):
+            if not _has_glob(part):
+                found = [posixpath.join(d, part) for d in found]
+                continue
+            found = [posixpath.join(d, name) for d in found if self.is_dir(d)
+                     for name, _, _ in self.list_dir(d)
+                     if not name.startswith(_HIDDEN) and fnmatch.fnmatchcase(name, part)]
+        return [path for path in found if self.exists(path)]
+
     def _listing(self, path: str) -> list[InputFile]:
+        """``path`` itself if it is a file, else its visible files (not recursively)."""
         if not self.is_dir(path):
             return [InputFile(path, self.size(path) or 0)]
         return [InputFile(posixpath.join(path, n), size) for n, size, is_dir
-                in self.list_dir(path) if not is_dir and not n.startswith(("_", "."))]
+                in self.list_dir(path) if not is_dir and not n.startswith(_HIDDEN)]
+
+
+_HIDDEN = ("_", ".")  # FileInputFormat's hiddenFileFilter: such names are never input
+
+
+def _has_glob(text: str) -> bool:
+    """True if ``text`` holds a glob character (``*``, ``?``, ``[``), as globStatus sees it."""
+    return any(c in text for c in "*?[")
 
 
 def cut_blocks(path: str, size: int, block_size: int,

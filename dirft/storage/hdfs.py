@@ -98,6 +98,7 @@ class HdfsStorage(Storage):
     """
 
     kind = "webhdfs"
+    where = " on HDFS"
 
     def __init__(self, url: str, user: str | None = None, timeout: float = 60.0) -> None:
         self.url, self.user, self.timeout = url, user or None, timeout

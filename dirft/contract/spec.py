@@ -10,6 +10,25 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+#: File names of the job spec, the per-job HMAC secret and the runtime's zip, in the job's
+#: scratch directory (local runner) or shipped with ``-files`` (Hadoop runner).
+SPEC_NAME, SECRET_NAME, ZIP_NAME = "dirft-job.json", "dirft.secret", "dirft.zip"
+SECRET_BYTES = 32  # bytes of a fresh per-job HMAC-SHA256 key
+
+
+def write_secret(directory: str) -> tuple[str, bytes]:
+    """Write a fresh random per-job secret to ``directory/SECRET_NAME``, mode 0600.
+
+    Returns (path, the secret's ``SECRET_BYTES`` bytes). Raises FileExistsError if the file
+    exists (``O_EXCL``: a secret is never overwritten), OSError otherwise.
+    """
+    secret = os.urandom(SECRET_BYTES)
+    path = os.path.join(directory, SECRET_NAME)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return path, secret
+
 
 @dataclass
 class JobSpec:

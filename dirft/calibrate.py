@@ -175,6 +175,6 @@ def notes(runs: list[Measurement], model: CostModel) -> str:
               + m.mib_per_replica * model.seconds_per_mib for m in runs]
     lines = ["Cost model measured by `dirft calibrate` on this machine (local runner, one",
              "map task of streamSort per run, fitted by least squares; see",
-             "dirft/sim/calibrate.py). Runs (measured map seconds -> fitted):"]
+             "dirft/calibrate.py). Runs (measured map seconds -> fitted):"]
     lines += [f"  {describe(m)} -> {f:.3f} s" for m, f in zip(runs, fitted)]
     return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""dirft's layering: no import cycle between its parts, a pure core, no oversized module.
+
+The graph's nodes are dirft's subpackages and top-level modules (``dirft.core``,
+``dirft.runners``, ``dirft.cli``, ...); an edge is any ``import`` of one from another,
+found by parsing every file under ``dirft/`` with :mod:`ast` (imports inside functions
+count too: a lazy import is still a dependency).
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "dirft"
+#: What dirft/core may import besides the standard library (issue 10).
+CORE_ALLOWED = {"dirft.errors", "dirft.units"}
+MAX_LINES = 450
+
+
+def _modules():
+    """``(dotted module name, path)`` of every Python file under dirft/."""
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def _imported(path: pathlib.Path, module: str) -> set[str]:
+    """Dotted names of the dirft modules ``path`` imports (relative imports resolved)."""
+    names = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] \
+                if node.level else []
+            names.add(".".join(base + ([node.module] if node.module else [])))
+    return {n for n in names if n == "dirft" or n.startswith("dirft.")}
+
+
+def _part(name: str) -> str:
+    """The graph node of a dotted name: ``dirft.X`` for anything under ``dirft.X``."""
+    return ".".join(name.split(".")[:2])
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``{part: parts it imports}`` between dirft's subpackages and top-level modules."""
+    graph: dict[str, set[str]] = {}
+    for module, path in _modules():
+        source = _part(module)
+        targets = {_part(n) for n in _imported(path, module)} - {source, "dirft"}
+        graph.setdefault(source, set()).update(targets)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of ``graph`` as ``[a, b, ..., a]``, or ``[]`` if it has none (DFS)."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        stack.pop()
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_find_cycle_finds_one_and_only_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_graph_sees_the_layers():
+    graph = import_graph()
+    assert "dirft.core" in graph["dirft.runners"]  # the parser sees real edges
+    assert {"dirft.core", "dirft.runners", "dirft.contract", "dirft.cli"} <= set(graph)
+
+
+def test_no_import_cycle_between_dirfts_parts():
+    cycle = find_cycle(import_graph())
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_core_imports_only_errors_and_units():
+    outside = {}
+    for module, path in _modules():
+        if _part(module) == "dirft.core":
+            bad = {n for n in _imported(path, module)
+                   if _part(n) != "dirft.core" and n not in CORE_ALLOWED}
+            if bad:
+                outside[module] = sorted(bad)
+    assert not outside, f"dirft/core imports beyond {sorted(CORE_ALLOWED)}: {outside}"
+
+
+@pytest.mark.parametrize("module, path", list(_modules()), ids=lambda v: str(v))
+def test_no_module_over_450_lines(module, path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(ROOT.parent)} has {lines} lines"

@@ -1,0 +1,38 @@
+"""One map phase with a combiner: sort's output goes straight into the combiner."""
+
+import os
+import subprocess
+
+import pytest
+
+from dirft.errors import TaskError
+from dirft.runtime.mapphase import FRAMEWORK, run_map_phase
+
+
+def _phase(tmp_path, data: bytes, combiner: list):
+    src = tmp_path / "in.txt"
+    src.write_bytes(data)
+    final = tmp_path / "out"
+    with open(tmp_path / "log", "wb") as log:
+        result = run_map_phase(str(src), 0, len(data), ["cat"], combiner, str(final),
+                               dict(os.environ), str(tmp_path), log, 1 << 20)
+    return result, final
+
+
+def test_combiner_reads_the_key_sorted_map_output_and_counts_its_records(tmp_path):
+    data = b"".join(b"k%d\t%d\n" % (i % 7, i) for i in range(1000))
+    result, final = _phase(tmp_path, data, ["uniq", "-c"])
+    expected = subprocess.run("LC_ALL=C sort -t '\t' -k1,1 | uniq -c", shell=True, input=data,
+                              capture_output=True, check=True).stdout
+    out = final.read_bytes()
+    assert out == expected and out.startswith(b"      1 k0\t0\n")
+    assert result.counters.get(FRAMEWORK, "Map output records") == out.count(b"\n") == 1000
+    assert result.counters.get(FRAMEWORK, "Map input records") == 1000
+
+
+def test_a_combiner_that_stops_reading_fails_the_phase_and_commits_nothing(tmp_path):
+    data = b"".join(b"key%06d\t%s\n" % (i, b"v" * 60) for i in range(40_000))  # ~3 MB
+    with pytest.raises(TaskError, match="broken pipe"):
+        _phase(tmp_path, data, ["head", "-n", "1"])
+    assert not (tmp_path / "out").exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".combine-")]
