@@ -19,6 +19,7 @@ import sys
 
 from dirft import __version__
 from dirft.cli_jobs import register as register_job_commands
+from dirft.mrjob_cli import check_defines
 from dirft.config import JobConf
 from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.progress import ProgressPrinter, counter_lines, watching
@@ -193,16 +194,6 @@ def check_formats(inputformat: str | None, outputformat: str | None) -> None:
 def _commas(groups: list) -> list:
     """``-files a,b -files c`` -> ``[a, b, c]``."""
     return [f for group in groups for f in group.split(",") if f]
-
-
-def check_defines(defines: list) -> list:
-    """Return ``defines`` (``-D`` arguments) unchanged, or raise :class:`UsageError` for one
-    that is not ``key=value`` (a bad command line: exit status 2)."""
-    for item in defines:
-        key, sep, _ = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-D {item!r}: expected key=value, e.g. -D mapreduce.job.reduces=2")
-    return defines
 
 
 def _argv(command: str | None, option: str) -> list | None:

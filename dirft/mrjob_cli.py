@@ -57,6 +57,16 @@ class _OwnOptions(argparse.ArgumentParser):
         raise UsageError(f"{message} (see dirft run --help)")
 
 
+def check_defines(defines: list) -> list:
+    """Return ``defines`` (``-D`` arguments) unchanged, or raise :class:`UsageError` for one
+    that is not ``key=value`` (a bad command line: exit status 2)."""
+    for item in defines:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-D {item!r}: expected key=value, e.g. -D mapreduce.job.reduces=2")
+    return defines
+
+
 def _own_parser() -> argparse.ArgumentParser:
     p = _OwnOptions(prog="dirft run", add_help=False, allow_abbrev=False)
     p.add_argument("-r", "--runner", default="local")
@@ -117,7 +127,6 @@ def mrjob_conf(runner: str, conf_paths) -> tuple[dict, list[str]]:
 
 def run_options(own: argparse.Namespace, rest: list, conf_paths):
     """The :class:`~dirft.mrjob_steps.RunOptions` of a ``dirft run`` command line."""
-    from dirft.cli import check_defines
     from dirft.mrjob_steps import RunOptions
 
     conf, warnings = mrjob_conf(own.runner, conf_paths)
