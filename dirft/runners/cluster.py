@@ -139,9 +139,8 @@ class LocalCluster(MapStageShell):
                 lambda key: self.keyring.install(task, replica, key))
             keys.accept_key(sock, proc.pid, self.handshake_timeout, install)
         except ProtocolError as err:
-            with open(log_path, "a", encoding="utf-8") as log:
-                log.write(f"dirft: driver: task {task} replica {replica}: {err}; killed\n")
             _kill_group(proc)
+            _log_line(log_path, f"dirft: driver: task {task} replica {replica}: {err}; killed\n")
         self.driver.notify(ProcessExited(task, replica, node, proc.wait()))
 
     def _exited(self, notice: ProcessExited) -> None:
@@ -166,6 +165,15 @@ class LocalCluster(MapStageShell):
             queue_.clear()
         for proc in list(self.running.values()):
             _kill_group(proc)
+
+
+def _log_line(log_path: str, line: str) -> None:
+    """Append ``line`` to a replica's log; a log already removed by shutdown is no error."""
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(line)
+    except OSError:
+        pass  # shutdown removed the scratch directory that held the log
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
