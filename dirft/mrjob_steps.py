@@ -381,7 +381,7 @@ def summarize(reports: list[dict]) -> dict:
                   for r in reports), Counter())
     total = {key: sum(r[key] for r in reports)
              for key in ("tasks", "replicas_launched", "extra_work_bytes")}
-    seconds = {key: round(sum(r[key] for r in reports), 3)
+    seconds = {key: _sum_seconds(r[key] for r in reports)
                for key in ("makespan_seconds", "map_seconds", "reduce_seconds")}
     first = reports[0]
     return {"steps": len(reports), "scheme": first["scheme"], "tolerance": first["tolerance"],
@@ -389,11 +389,20 @@ def summarize(reports: list[dict]) -> dict:
             "phases_per_task": {str(p): phases[p] for p in sorted(phases)}}
 
 
+def _sum_seconds(values) -> float | None:
+    """The sum of step seconds to the millisecond; None if any step did not measure it (a
+    Hadoop step that runs map and reduce in one application reports None for each)."""
+    values = list(values)
+    return None if any(v is None for v in values) else round(sum(values), 3)
+
+
 def summary_line(summary: dict) -> str:
     """One console line about a :func:`summarize` result."""
     inj, det, cor = (summary["faults"][k] for k in ("injected", "detected", "corrected"))
+    map_s = summary["map_seconds"]
+    map_part = "map and reduce in one Hadoop job" if map_s is None else f"map {map_s:.2f} s"
     return (f"{summary['steps']} step(s): makespan {summary['makespan_seconds']:.2f} s "
-            f"(map {summary['map_seconds']:.2f} s), {summary['tasks']} map tasks, "
+            f"({map_part}), {summary['tasks']} map tasks, "
             f"{summary['replicas_launched']} replicas; faults injected {inj['crash']} crash "
             f"{inj['silent']} silent, detected {det['crash']}/{det['silent']}, corrected "
             f"{cor['crash']}/{cor['silent']}")

@@ -220,6 +220,13 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.hadoop.wave.delay", "float", "1.0",
            "seconds the Hadoop runner gathers extra replicas before submitting them as one "
            "follow-up streaming job", minimum=0),
+    Option("dirft.hadoop.one.application", "bool", "true",
+           "voted schemes with a reduce: run the reducers in the replicas' own YARN "
+           "application (one surviving replica per task emits the decided outputs); false: "
+           "always a separate commit job"),
+    Option("dirft.yarn.rm.url", "str", "",
+           "the YARN ResourceManager's web address, e.g. http://rm:8088, for the report's "
+           "cluster facts (Hadoop runner); empty: yarn-site.xml of the Hadoop client"),
     Option("dirft.webhdfs.url", "str", "",
            "WebHDFS address of the NameNode, e.g. http://namenode:9870 (Hadoop runner); "
            "several separated by ; for HA"),

@@ -86,8 +86,8 @@ def build_report(job_id: str, plan, fault_plan, record: RunRecord) -> dict:
         "input_bytes": sum(p.split.length for p in plan.tasks),
         **figures, "faults": faults,
         "makespan_seconds": round(record.timings.get("makespan", 0.0), 3),
-        "map_seconds": round(record.timings.get("map", 0.0), 3),
-        "reduce_seconds": round(record.timings.get("reduce", 0.0), 3),
+        "map_seconds": _seconds(record.timings.get("map", 0.0)),
+        "reduce_seconds": _seconds(record.timings.get("reduce", 0.0)),
         "counters": record.counters, **record.extra,
     }
 
@@ -141,15 +141,17 @@ def summary_lines(report: dict) -> list[str]:
         f"scheme {report['scheme']} (f_c={tol['crash']}, f_s={tol['silent']}): "
         f"{report['tasks']} map tasks, {report['replicas_launched']} replicas launched "
         f"({report['replicas_per_task']} per task), {phases}",
-        f"extra work: {format_bytes(report['extra_work_bytes'])} beyond one copy of "
-        f"{format_bytes(report['input_bytes'])} of input",
+        (f"extra work: {format_bytes(report['extra_work_bytes'])} beyond one copy of "
+         f"{format_bytes(report['input_bytes'])} of input"
+         if report.get("extra_work_measured", True) else
+         f"extra work: not measured (Hadoop does not say how far a failed or killed attempt "
+         f"got) for {format_bytes(report['input_bytes'])} of input"),
         f"faults injected: {faults['injected']['crash']} crash, {faults['injected']['silent']}"
         f" silent{_modes(faults['injected_by_mode'])}; detected: "
         f"{faults['detected']['crash']} crash{_modes(faults['crashes_detected_by'])}, "
         f"{faults['detected']['silent']} silent; corrected: {faults['corrected']['crash']} "
         f"crash, {faults['corrected']['silent']} silent",
-        f"makespan {report['makespan_seconds']:.2f} s (map {report['map_seconds']:.2f} s, "
-        f"reduce {report['reduce_seconds']:.2f} s)",
+        _times(report),
     ]
     if report.get("nodes_quarantined"):
         lines.append("nodes quarantined (no new replicas): " + ", ".join(
@@ -158,6 +160,19 @@ def summary_lines(report: dict) -> list[str]:
         lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
                      f"a silently corrupted map output would go undetected")
     return lines
+
+
+def _seconds(value: float | None) -> float | None:
+    """``value`` seconds to the millisecond; None (not measured) stays None."""
+    return None if value is None else round(value, 3)
+
+
+def _times(report: dict) -> str:
+    if report["map_seconds"] is None or report["reduce_seconds"] is None:
+        return (f"makespan {report['makespan_seconds']:.2f} s (map and reduce in one Hadoop "
+                f"job: their times are not measured apart)")
+    return (f"makespan {report['makespan_seconds']:.2f} s (map {report['map_seconds']:.2f} s, "
+            f"reduce {report['reduce_seconds']:.2f} s)")
 
 
 def _modes(counts: dict) -> str:

@@ -1,13 +1,16 @@
 #!/bin/sh
 # GridMix2 streamSort: Hadoop Streaming with `-mapper cat -reducer cat` over text
 # (VARINFLTEXT: `dirft gridmix generate --dataset text`). Not an MRJob: the framework's sort
-# by key does all the work, so the output is the input's lines sorted by key bytes.
+# by key does all the work, so the output is the input's lines sorted by key bytes. Hadoop
+# sorts by key only: values of equal keys come in its merge's order, which depends on the
+# splits, so its output equals `LC_ALL=C sort` only up to the order of equal-key lines.
 #
 # usage: jobs/streamsort.sh [dirft|hadoop|plain] INPUT OUTPUT [more options]
 #   dirft   (default) dirft streaming -input INPUT -output OUTPUT -mapper cat -reducer cat ...
 #   hadoop  hadoop jar "$HADOOP_STREAMING_JAR" -input ... -mapper cat -reducer cat ...
 #   plain   no framework: cat INPUT | LC_ALL=C sort -t TAB -k1,1 > OUTPUT/part-00000, the
-#           same bytes as one reduce of the other two (GNU sort orders equal keys by line)
+#           same bytes as one reduce of dirft's local runner (both order equal keys by the
+#           whole line, as GNU sort does); the same lines and key order as Hadoop's
 # `dirft gridmix run` runs the same job (mapper cat, reducer cat) through its runner.
 set -eu
 mode=dirft

@@ -49,6 +49,17 @@ def c_sorted(path) -> bytes:
                           check=True, capture_output=True).stdout
 
 
+def assert_sorted_by_key(output: bytes, source) -> None:
+    """What Hadoop promises for streamSort (HADOOP_STREAMING_FACTS.md): the output holds
+    exactly the input's lines, and their keys (bytes before the first tab) are in byte
+    order. Values of equal keys come in the merge's order, so ``LC_ALL=C sort`` of the
+    input may order them differently: this compares lines as a multiset, not bytes."""
+    lines = output.splitlines()
+    assert sorted(lines) == c_sorted(source).splitlines()
+    keys = [line.split(b"\t", 1)[0] for line in lines]
+    assert keys == sorted(keys)
+
+
 def parts(output) -> dict:
     """Every file of an output directory but the report, by name, as bytes."""
     return {p.name: p.read_bytes() for p in sorted(pathlib.Path(output).iterdir())

@@ -99,6 +99,19 @@ class FakeCluster:
         return found + [str(p) for p in (self.tmp / "local").iterdir()]
 
 
+    def running_apps(self) -> list[str]:
+        """Job ids of the fake cluster's applications whose AppMaster still runs."""
+        folder = self.tmp / "fake-state" / "apps"
+        alive = []
+        for pid_file in folder.glob("*.pid") if folder.exists() else ():
+            try:
+                os.kill(int(pid_file.read_text()), 0)
+                alive.append(pid_file.stem)
+            except (OSError, ValueError):
+                pass
+        return alive
+
+
 def hadoop_env() -> dict:
     """The environment a test's hadoop subprocesses see (for debugging)."""
     return {k: v for k, v in os.environ.items() if k.startswith(("FAKE_", "HADOOP_"))}

@@ -87,7 +87,8 @@ def test_heartbeat_timeout_kills_and_revokes(crash1):
     _boot(crash1)
     crash1.handle(E.HeartbeatReceived(5, 0, 0))
     out = crash1.handle(E.ClockTicked(9.5))  # r1 silent since t=1, r0 since t=5
-    assert out == [A.KillReplica(0, 1, "no heartbeat for 8.5s (> 5.0s)")]
+    assert out == [A.KillReplica(0, 1,
+                                 "no heartbeat for 8.5s (> 5.0s, dirft.heartbeat.timeout)")]
     assert crash1.tasks[0].units[1].in_flight == set()
 
 

@@ -1,5 +1,7 @@
 """Pieces of the Hadoop runner that need no cluster: command lines, manifests, log parsing."""
 
+import http.server
+import json
 import sys
 import threading
 
@@ -8,7 +10,7 @@ import pytest
 from dirft.config import JobConf
 from dirft.errors import InputError, UsageError
 from dirft.runners import hadoop_cmd as cmd
-from dirft.runners.hadoop import advertised_url
+from dirft.runners.hadoop_cluster import advertised_url, cluster_facts
 from dirft.runners.hadoop_launcher import Launcher
 from dirft.runners.hadoop_waves import _map_index
 from dirft.contract.manifest import (CommitLine, ReplicaLine, closest_copy, parse_line,
@@ -17,7 +19,7 @@ from dirft.runtime.streaming_task import attempt_number
 
 
 def test_scheme_jobconf_gives_re_execution_to_the_layer_or_to_hadoop():
-    owned = {"mapreduce.map.maxattempts": "1", "mapreduce.map.speculative": "false",
+    owned = {"mapreduce.map.maxattempts": "2", "mapreduce.map.speculative": "false",
              "mapreduce.map.failures.maxpercent": "100"}
     assert cmd.scheme_jobconf("dirft") == cmd.scheme_jobconf("frft") == \
         cmd.scheme_jobconf("bft") == owned
@@ -127,3 +129,37 @@ def test_the_launcher_reads_job_id_failures_and_counters_as_hadoop_prints_them(t
     assert result.counters == {"Job Counters": {"Failed map tasks": 1, "Launched map tasks": 9},
                                "dirft": {"records": 12}}
     assert "Running job" in (tmp_path / "log").read_text()
+
+
+def test_cluster_facts_come_from_the_resourcemanager_rest_api(tmp_path, monkeypatch):
+    class RM(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"clusterMetrics": {"activeNodes": 3, "totalVirtualCores": 24,
+                                                  "totalMB": 98304}}).encode()
+            self.send_response(200 if self.path == "/ws/v1/cluster/metrics" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), RM)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        conf_dir = tmp_path / "conf"
+        conf_dir.mkdir()
+        (conf_dir / "yarn-site.xml").write_text(
+            "<configuration><property><name>yarn.resourcemanager.webapp.address</name>"
+            f"<value>127.0.0.1:{server.server_port}</value></property></configuration>")
+        monkeypatch.setenv("HADOOP_CONF_DIR", str(conf_dir))
+        facts = cluster_facts(JobConf.from_layers({}), ("/opt/hadoop/bin/hadoop",))
+        assert facts == {"source": "yarn", "rm": f"http://127.0.0.1:{server.server_port}",
+                         "nodes": 3, "vcores": 24, "memory_mb": 98304}
+    finally:
+        server.shutdown()
+        server.server_close()
+    gone = cluster_facts(JobConf.from_layers({}), ("/opt/hadoop/bin/hadoop",), timeout=2)
+    assert gone["source"] == "not measured" and "ConnectionError" in gone["why"]
+    monkeypatch.delenv("HADOOP_CONF_DIR")
+    unknown = cluster_facts(JobConf.from_layers({}), (str(tmp_path / "bin" / "hadoop"),))
+    assert unknown["source"] == "not measured" and "dirft.yarn.rm.url" in unknown["why"]

@@ -126,3 +126,22 @@ def test_an_existing_output_is_refused_before_the_job_is_read(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     code, _, err = run_cli(capsys, "run", tmp_path / "missing.py", "in", "-o", tmp_path / "out")
     assert code == 1 and "already exists" in err
+
+
+def _step_report(map_s, reduce_s):
+    zero = {"crash": 0, "silent": 0}
+    return {"faults": {k: dict(zero) for k in ("injected", "detected", "corrected")},
+            "phases_per_task": {"1": 2}, "tasks": 2, "replicas_launched": 6,
+            "extra_work_bytes": 0, "makespan_seconds": 10.0, "map_seconds": map_s,
+            "reduce_seconds": reduce_s, "scheme": "dirft", "tolerance": zero,
+            "input_bytes": 100}
+
+
+def test_a_step_that_did_not_measure_map_time_makes_the_sum_unmeasured_not_a_crash():
+    from dirft.mrjob_steps import summarize, summary_line
+    measured = summarize([_step_report(4.0, 1.0), _step_report(5.0, 2.0)])
+    assert (measured["map_seconds"], measured["reduce_seconds"]) == (9.0, 3.0)
+    mixed = summarize([_step_report(4.0, 1.0), _step_report(None, None)])
+    assert mixed["map_seconds"] is None and mixed["reduce_seconds"] is None
+    assert mixed["makespan_seconds"] == 20.0
+    assert "map and reduce in one Hadoop job" in summary_line(mixed)

@@ -1,11 +1,15 @@
 """Replica manifests: the input of the Hadoop runner's streaming jobs, one JSON line each.
 
 On Hadoop each replica is one map task. The job's input is a manifest read with
-``NLineInputFormat`` and one line per map (``mapreduce.input.lineinputformat.linespermap=1``),
-so map task *i* of a job gets line *i*. A **replica line** names the job, the map task, the
-replica, the host the replica should run on (one holding a copy of the split's block), the
-split's file, byte range and file size, its sub-splits and the blocks it spans with their
-hosts. A **commit line** (the job that shuffles decided outputs to the reducers) names a map
+``NLineInputFormat`` and one line per map (``mapreduce.input.lineinputformat.linespermap=1``).
+Hadoop's job submitter numbers map tasks by split length, largest first
+(HADOOP_STREAMING_FACTS.md), so :func:`manifest_bytes` pads every line to the same length:
+then the stable sort keeps line order and map task *i* gets line *i*. The replica still
+reports the attempt id Hadoop gave it when it registers, and that id is what kills use.
+
+A **replica line** names the job, the map task, the replica, the host the replica should
+run on (one holding a copy of the split's block), the split's file, byte range and file
+size, its sub-splits and the blocks it spans with their hosts. A **commit line** (the job that shuffles decided outputs to the reducers) names a map
 task and, per sub-split in order, the committed output that won the vote and its SHA-256.
 
 Streaming hands a mapper ``key<TAB>value`` for input formats other than ``TextInputFormat``;
@@ -69,6 +73,14 @@ class CommitLine:
 def to_line(entry) -> str:
     """The compact JSON line (no newline) of a :class:`ReplicaLine` or :class:`CommitLine`."""
     return json.dumps(asdict(entry), sort_keys=True, separators=(",", ":"))
+
+
+def manifest_bytes(entries: list) -> bytes:
+    """The manifest of ``entries``: one JSON line each, space-padded to one length (JSON
+    ignores trailing blanks) so Hadoop numbers the map tasks in line order."""
+    lines = [to_line(e) for e in entries]
+    width = max(map(len, lines), default=0)
+    return "".join(line.ljust(width) + "\n" for line in lines).encode()
 
 
 def strip_key(text: str) -> str:

@@ -161,13 +161,13 @@ class JobState(AdaptiveRules):
     def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
         for task in self.tasks:
             for rep in list(task.replicas.values()):
-                limit = (self.plan.startup_timeout if rep.state == "started"
-                         else self.plan.heartbeat_timeout)
+                starting = rep.state == "started"
+                limit = self.plan.startup_timeout if starting else self.plan.heartbeat_timeout
                 if rep.live and rep.last_seen is not None and ev.now - rep.last_seen > limit:
-                    silent_for = ev.now - rep.last_seen
-                    what = "did not register" if rep.state == "started" else "no heartbeat"
-                    self._kill(task, rep, "heartbeat",
-                               f"{what} for {silent_for:.1f}s (> {limit}s)", out)
+                    what, key = (("did not register", "startup") if starting else
+                                 ("no heartbeat", "heartbeat"))
+                    self._kill(task, rep, "heartbeat", f"{what} for {ev.now - rep.last_seen:.1f}s"
+                               f" (> {limit}s, dirft.{key}.timeout)", out)
         self._speculate(ev.now, out)
 
     def _speculate(self, now: float, out: list) -> None:

@@ -10,9 +10,12 @@ a zip (:mod:`dirft.runners.package`). Command lines: :mod:`dirft.runners.hadoop_
 * **dirft, frft, bft** (the layer owns re-execution): the voting service runs here, bound
   to ``dirft.service.bind.host`` and advertised to the tasks as
   ``dirft.service.advertise.host|port``; the core's launches become replica jobs
-  (:class:`~dirft.runners.hadoop_waves.WaveScheduler`); then one **commit job** streams
-  the decided outputs, re-verified, through Hadoop's shuffle to the user's reducer (or
-  writes one part per map task for a map-only job). A fault-free run: **2 Hadoop jobs**.
+  (:class:`~dirft.runners.hadoop_waves.WaveScheduler`). With a reducer (and
+  ``dirft.hadoop.one.application``) wave 0 carries it: one surviving replica per task
+  emits the decided outputs, re-verified, into Hadoop's shuffle, so a fault-free run is
+  **1 YARN application**; if the ``dirft-emit`` counters do not show every task emitted
+  once, that output is dropped and one **commit job** streams the decided outputs to the
+  reducer (or writes one part per map task for a map-only job).
 * **se, none** (Hadoop owns re-execution and speculation): one streaming job over the same
   manifest (one map task per split) in direct mode, with the user's reducer; **1 job**.
 
@@ -24,71 +27,29 @@ output appears at once with its report, or not at all. Scratch (HDFS and local) 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import posixpath
 import shutil
-import socket
 import tempfile
 import threading
 import time
 import uuid
 
-from dirft.contract.manifest import CommitLine, ReplicaLine, to_line
+from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
 from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
-from dirft.core.jobplan import JobPlan, TaskPlan
-from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
 from dirft.errors import ConfigError, JobAborted
 from dirft.report import RunRecord
 from dirft.runners import hadoop_cmd as cmd
-from dirft.runners.base import Runner, check_output, cluster_of, scheme_of
+from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry
+from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_facts,
+                                          hdfs_storage, plan_hadoop_job)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_waves import WaveScheduler
 from dirft.runners.job import stage_timings
 from dirft.runners.package import build_task_zip
-
-ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
-
-
-def plan_hadoop_job(files: list, storage, conf) -> tuple[JobPlan, dict]:
-    """Plan the map stage from the input files' real HDFS blocks.
-
-    Splits follow each file's own block size (the first block's length) and the new-API
-    rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas prefer
-    distinct hosts holding its block, then other DataNodes, then "any host" placeholders
-    (Hadoop may still run two replicas on one host: the report counts them). Returns the
-    plan and ``{path: blocks}``. Raises ConfigError/InputError as the planner does.
-    """
-    scheme, splits, blocks_by_path = scheme_of(conf), [], {}
-    for f in files:
-        blocks = storage.blocks(f.path, f.size, conf.get("dfs.blocksize"))
-        blocks_by_path[f.path] = blocks
-        size = blocks[0].length if len(blocks) > 1 else conf.get("dfs.blocksize")
-        for split in compute_splits([f], {f.path: blocks}, size,
-                                    conf.get("mapreduce.input.fileinputformat.split.minsize"),
-                                    conf.get("mapreduce.input.fileinputformat.split.maxsize")):
-            splits.append(dataclasses.replace(split, index=len(splits)))
-    hosts = sorted({h for bs in blocks_by_path.values() for b in bs for h in b.hosts})
-    wanted = scheme.initial_replicas + scheme.extra_replicas
-    nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])
-    seed = conf.get("dirft.placement.seed")
-    tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits),
-                           replica_nodes(s, scheme.initial_replicas, nodes, seed))
-                  for s in splits)
-    return JobPlan(tasks, nodes, scheme, conf.get("dirft.heartbeat.timeout"), seed,
-                   conf.get("dirft.startup.timeout")), blocks_by_path
-
-
-def advertised_url(bound_url: str, conf) -> str:
-    """The voting service's URL as the tasks should use it (``dirft.service.advertise.*``)."""
-    host, port = bound_url.rsplit("//", 1)[1].rsplit(":", 1)
-    host = conf.get("dirft.service.advertise.host") or (
-        socket.getfqdn() if host in ("0.0.0.0", "[::]", "::") else host)
-    port = conf.get("dirft.service.advertise.port") or int(port)
-    return f"http://{host}:{port}"
 
 
 class HadoopRunner(Runner):
@@ -112,6 +73,9 @@ class HadoopRunner(Runner):
         self.blocks: dict = {}     # {path: blocks} of the input files
         self.scheduler: WaveScheduler | None = None
         self.zip_path = ""
+        self.killed_jobs: set = set()  # Hadoop job ids this run asked YARN to kill
+        self._tracking = threading.Lock()
+        self.decided_at: float | None = None  # clock when the last task was decided
 
     # -- the pipeline's steps --------------------------------------------------------
     def open(self) -> None:
@@ -154,7 +118,9 @@ class HadoopRunner(Runner):
         conf = self.job.conf
         self.scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
                                        min(0.25, conf.get("dirft.heartbeat.interval")),
-                                       conf.get("dirft.hadoop.wave.delay"))
+                                       conf.get("dirft.hadoop.wave.delay"), emit=self._emits(),
+                                       output_dir=posixpath.join(self.scratch, "maps"))
+        self.scheduler.on_finish = self._decided
         return self.scheduler.dispatch
 
     def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
@@ -171,31 +137,42 @@ class HadoopRunner(Runner):
             _end_waves(scheduler)
 
     def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
-        """Run the commit job into the staging directory; return the record. Raises
-        JobAborted, before any commit, if two processes spoke for one replica."""
+        """Keep wave 0's output if it emitted every task (one application), else run the
+        commit job into the staging directory; return the record. Raises JobAborted,
+        before any commit, if two processes spoke for one replica."""
         if self.keyring.conflicts:  # two processes spoke for one replica: trust no vote
             raise JobAborted(f"job {self.job_id}: {self.keyring.conflicts[0]}; someone holding "
                              f"the job's enrollment secret spoke for a replica; nothing was "
                              f"committed")
-        result = self._commit_job(plan, self.driver, self.zip_path)
+        result = self._whole_output(self.scheduler)
+        if result is None:
+            self.storage.delete(self.staging(), recursive=True)
+            result = self._commit_job(plan, self.driver, self.zip_path)
+        mapped = mapped if self.decided_at is None else self.decided_at
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))
         extra = {"placement": placement(plan, self.scheduler.hosts(), self.blocks),
                  "hadoop": hadoop_section(self.submitted)}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
-                         self._fired(), self.driver.state, cluster_of(self.job.conf),
-                         extra=extra)
+                         self._fired(), self.driver.state, self._cluster(), extra=extra)
 
     def run_unvoted(self, plan, faults, started: float) -> RunRecord:
         """Schemes se and none: one streaming job, Hadoop re-executes; return the record."""
         result = self._direct_job(plan, faults, self.zip_path)
         extra = {"placement": None, "hadoop": hadoop_section(self.submitted)}
-        return RunRecord(stage_timings(started, None, self.clock()), result.counters,
-                         self._fired(), extra=extra)
+        timings = {"makespan": self.clock() - started,  # map and reduce: one Hadoop job,
+                   "map": None, "reduce": None}         # not measured apart
+        return RunRecord(timings, result.counters,
+                         self._fired(), cluster=self._cluster(), extra=extra)
+
+    def _cluster(self) -> dict:
+        return cluster_facts(self.job.conf, self.hadoop_bin)
 
     def close(self) -> None:
         """Remove the local and HDFS scratch and the staging directory, unless
-        ``dirft.keep.temp``; never raises (the job's own error matters more)."""
+        ``dirft.keep.temp``, after killing this run's unfinished YARN applications; never
+        raises (the job's own error matters more)."""
+        self._kill_leftovers()
         if self.job.conf.get("dirft.keep.temp"):
             return
         if self.work:
@@ -248,29 +225,73 @@ class HadoopRunner(Runner):
         return cmd.user_jobconf(items, {k: conf.source(k) for k in items})
 
     def _submit_and_wait(self, what: str, command: cmd.StreamingCommand):
-        running = self.launcher.start(command.argv(), self._log_path(what),
-                                      lambda running, event: None)
-        self.submitted.append((what, running))
-        return running.wait()
+        return self._start(what, command, lambda running, event: None).wait()
+
+    def _start(self, what: str, command: cmd.StreamingCommand, on_event):
+        """Submit ``command``; keep its Running in :attr:`submitted` from its first event
+        on (a Ctrl-C may land before ``start`` returns), so every exit path can kill it."""
+        def tracked(running, event) -> None:
+            self._track(what, running)
+            on_event(running, event)
+        running = self.launcher.start(command.argv(), self._log_path(what), tracked)
+        self._track(what, running)
+        return running
+
+    def _track(self, what: str, running) -> None:
+        with self._tracking:
+            if not any(r is running for _, r in self.submitted):
+                self.submitted.append((what, running))
+
+    def _kill_leftovers(self) -> None:
+        """Kill every YARN application of this run that may still be running: its
+        ``hadoop jar`` client runs, or ended without success (a dead client leaves its
+        application running), and it was not killed yet. Every exit path comes here."""
+        for _, running in self.submitted:
+            result = running.result if running.done else None
+            if result is not None and result.returncode == 0:
+                continue
+            if running.job_id and running.job_id not in self.killed_jobs:
+                self.killed_jobs.add(running.job_id)
+                self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, running.job_id))
+            running.terminate()
 
     def _log_path(self, what: str) -> str:
         return os.path.join(self.work, what.replace(" ", "-") + ".log")
 
     # -- schemes dirft, frft, bft ---------------------------------------------------
+    def _decided(self) -> None:
+        self.decided_at = self.clock()
+
+    def _emits(self) -> bool:
+        return self.job.num_reduces > 0 and self.job.conf.get("dirft.hadoop.one.application")
+
+    @staticmethod
+    def _whole_output(scheduler):
+        """Wave 0's result if it emitted every task's outputs exactly once, else None."""
+        wave = scheduler.waves[0] if scheduler.waves else None
+        # Running.result is set before its client counts as done (wave.result may not be:
+        # the scheduler's loop can end before it has applied the "done" notice)
+        result = wave.running.result if wave is not None and wave.emits and wave.running \
+            else None
+        if result is None or result.returncode != 0 or wave.killed:
+            return None
+        return result if scheduler.emitted_all(result.counters) else None
+
     def _submit_wave(self, plan, files: tuple, number: int, launches: list, on_event):
         lines = [self._replica_line(plan, t, r, node) for t, r, node in launches]
         manifest = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}.txt")
-        self.storage.write_bytes(manifest, "".join(to_line(x) + "\n" for x in lines).encode())
-        what = f"replicas wave {number}"
+        self.storage.write_bytes(manifest, manifest_bytes(lines))
+        emits = number == 0 and self._emits()
+        what = f"replicas wave {number}" + (" and reduce" if emits else "")
+        python = self.job.conf.get("dirft.hadoop.python")
         jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
-                                      self._name(what), 0)
-        command = self._command(files, jobconf, manifest,
-                                posixpath.join(self.scratch, "waves", f"w{number:03d}"),
-                                cmd.runtime_command(self.job.conf.get("dirft.hadoop.python"),
-                                                    "--manifest-stdin"), None)
-        running = self.launcher.start(command.argv(), self._log_path(what), on_event)
-        self.submitted.append((what, running))
-        return running
+                                      self._name(what), self.job.num_reduces if emits else 0)
+        output = (self.staging() if emits
+                  else posixpath.join(self.scratch, "waves", f"w{number:03d}"))
+        command = self._command(files, jobconf, manifest, output,
+                                cmd.runtime_command(python, "--manifest-stdin"),
+                                self._reducer(python) if emits else None)
+        return self._start(what, command, on_event)
 
     def _name(self, what: str) -> str:
         return cmd.job_name(self.job.conf.get("mapreduce.job.name"), self.job_id, what)
@@ -284,16 +305,16 @@ class HadoopRunner(Runner):
                            _file_size(self.blocks, split.path, split.end),
                            [[s.start, s.length] for s in plan.tasks[task].subsplits], blocks)
 
-    def _kill_task(self, wave, index: int) -> None:
-        job_id = wave.running.job_id if wave.running else None
-        if job_id:
-            argv = cmd.kill_task_argv(self.hadoop_bin, cmd.attempt_id(job_id, index))
-            threading.Thread(target=self.launcher.run_quiet, args=(argv,), daemon=True).start()
+    def _kill_task(self, attempt: str) -> None:
+        argv = cmd.fail_task_argv(self.hadoop_bin, attempt)
+        threading.Thread(target=self.launcher.run_quiet, args=(argv,), daemon=True).start()
 
     def _kill_job(self, wave) -> None:
-        if wave.running is not None and wave.running.job_id:
-            self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, wave.running.job_id))
-        elif wave.running is not None:
+        job_id = wave.running.job_id if wave.running is not None else None
+        if job_id and job_id not in self.killed_jobs:
+            self.killed_jobs.add(job_id)
+            self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, job_id))
+        if wave.running is not None:
             wave.running.terminate()
 
     def _commit_job(self, plan, driver, zip_path: str):
@@ -303,7 +324,7 @@ class HadoopRunner(Runner):
                                               for w in driver.commits[t]])
                  for t in range(len(plan.tasks))]
         manifest = posixpath.join(self.scratch, "manifests", "commit.txt")
-        self.storage.write_bytes(manifest, "".join(to_line(x) + "\n" for x in lines).encode())
+        self.storage.write_bytes(manifest, manifest_bytes(lines))
         spec_path = self._spec(plan, _no_faults(), zip_path, "", "", "commit")
         python = conf.get("dirft.hadoop.python")
         jobconf = cmd.commit_jobconf(self._user_conf(), self._name("commit"),
@@ -329,7 +350,7 @@ class HadoopRunner(Runner):
         spec_path = self._spec(plan, faults, zip_path, "", "", "direct")
         lines = [self._replica_line(plan, t.index, 0, t.nodes[0]) for t in plan.tasks]
         manifest = posixpath.join(self.scratch, "manifests", "direct.txt")
-        self.storage.write_bytes(manifest, "".join(to_line(x) + "\n" for x in lines).encode())
+        self.storage.write_bytes(manifest, manifest_bytes(lines))
         jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
                                       self._name("map and reduce"), self.job.num_reduces)
         command = self._command(self._files(spec_path, zip_path), jobconf, manifest,
@@ -347,17 +368,6 @@ class HadoopRunner(Runner):
         folder = posixpath.join(self.scratch, "faults")
         return [json.loads(self.storage.read_bytes(posixpath.join(folder, name)))
                 for name, _, is_dir in self.storage.list_dir(folder) if not is_dir]
-
-
-def hdfs_storage(conf):
-    """The WebHDFS storage of ``dirft.webhdfs.*``; ConfigError when the URL is not set."""
-    from dirft.storage.hdfs import HdfsStorage
-
-    url = conf.get("dirft.webhdfs.url")
-    if not url:
-        raise ConfigError("dirft.webhdfs.url is not set; the Hadoop runner needs the "
-                          "NameNode's WebHDFS address, e.g. -D dirft.webhdfs.url=http://nn:9870")
-    return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"))
 
 
 def _end_waves(scheduler, grace: float = 60.0) -> None:
@@ -389,10 +399,12 @@ def _no_faults():
 
 
 _HADOOP_GROUPS = ("Map-Reduce Framework", "File System Counters", "Job Counters",
-                  "Shuffle Errors", "File Input Format Counters", "File Output Format Counters")
+                  "Shuffle Errors", "File Input Format Counters", "File Output Format Counters",
+                  "dirft-emit")
 
 
 def _user_counters(counters: dict):
-    """The commit job's counters that are the user's (the reducer's own groups)."""
+    """The counters of the job that ran the reducers that are the user's (the reducer's
+    own groups; not Hadoop's, nor dirft's emission counters)."""
     from dirft.counters import Counters
     return Counters.from_dict({g: n for g, n in counters.items() if g not in _HADOOP_GROUPS})

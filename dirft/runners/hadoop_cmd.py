@@ -81,12 +81,15 @@ def files_arg(path: str, name: str) -> str:
 def scheme_jobconf(scheme: str) -> dict[str, str]:
     """The keys a scheme sets on its replica jobs (README: "Jobconf per scheme").
 
-    dirft, frft, bft: the layer owns re-execution — one attempt per map task, no
-    speculation, and a failed replica does not fail the job (the core decides whether the
-    job survives). se: Hadoop's speculative execution on. none: Hadoop's defaults.
+    dirft, frft, bft: the layer owns re-execution — no speculation, and a failed replica
+    does not fail the job (the core decides whether the job survives). Two attempts per
+    map: with one, Hadoop reports a failed replica as TIPFAILED, which ``hadoop jar`` does
+    not print (HADOOP_STREAMING_FACTS.md), so its crash would wait for the heartbeat
+    timeout; the second attempt ends at once without registering. se: Hadoop's
+    speculative execution on. none: Hadoop's defaults.
     """
     if scheme in VOTED_SCHEMES:
-        return {"mapreduce.map.maxattempts": "1", "mapreduce.map.speculative": "false",
+        return {"mapreduce.map.maxattempts": "2", "mapreduce.map.speculative": "false",
                 "mapreduce.map.failures.maxpercent": "100"}
     if scheme == "se":
         return {"mapreduce.map.speculative": "true"}
@@ -135,8 +138,12 @@ def job_name(base: str, job_id: str, what: str) -> str:
 
 def replica_jobconf(scheme: str, user: dict, name: str, reduces: int) -> dict[str, str]:
     """Jobconf of a replica job: the user's keys, then the scheme's, the manifest's input
-    format settings and the number of reduces (0 for the voted schemes)."""
+    format settings and the number of reduces (0 for the voted schemes, except for the
+    wave that emits, whose reducers start only once every map is over: waiting replicas
+    must not share their containers with reducers that wait for them)."""
     conf = {**user, **scheme_jobconf(scheme)}
+    if scheme in VOTED_SCHEMES and reduces:
+        conf["mapreduce.job.reduce.slowstart.completedmaps"] = "1.0"
     conf.update({"mapreduce.job.name": name, "mapreduce.job.reduces": str(reduces),
                  "mapreduce.input.lineinputformat.linespermap": "1",
                  "stream.map.input.ignoreKey": "true"})
@@ -153,9 +160,10 @@ def commit_jobconf(user: dict, name: str, reduces: int) -> dict[str, str]:
     return conf
 
 
-def kill_task_argv(hadoop_bin: tuple, attempt_id: str) -> list[str]:
-    """``hadoop job -kill-task ATTEMPT`` (Hadoop 3 hands it to ``mapred job``)."""
-    return [*hadoop_bin, "job", "-kill-task", attempt_id]
+def fail_task_argv(hadoop_bin: tuple, attempt_id: str) -> list[str]:
+    """``hadoop job -fail-task ATTEMPT`` (Hadoop 3 hands it to ``mapred job``): unlike
+    ``-kill-task`` it counts as a failed attempt, so Hadoop does not re-run it for free."""
+    return [*hadoop_bin, "job", "-fail-task", attempt_id]
 
 
 def kill_job_argv(hadoop_bin: tuple, job_id: str) -> list[str]:

@@ -2,24 +2,39 @@
 
 The Hadoop runner's counterpart of :class:`~dirft.runners.cluster.LocalCluster` for the
 voted schemes (dirft, frft, bft). It executes the core's actions and reports back what
-Hadoop says:
+Hadoop says (HADOOP_STREAMING_FACTS.md, "On YARN"):
 
 * ``LaunchReplica`` — the replicas the core launches when the job starts (R per task) go
   into **wave 0**, one streaming job with one map task per replica. Replicas launched
   later (after a crash or a mismatch) are gathered for ``dirft.hadoop.wave.delay`` seconds
   and submitted together as a **follow-up wave**. A fault-free job has one wave.
-* once Hadoop names a wave's job, the core hears ``ReplicaStarted`` for every replica of
-  the wave (on its planned host): YARN starts their containers as it can, and siblings
-  known to be running keep fault-free DIRFT in lockstep phases (a replica that never gets
-  a container is found by the core's ``dirft.startup.timeout``). A replica that registers
-  before that notice is started by its ``register`` message, which names the host it
-  really runs on (kept for the report);
-* ``Task Id : attempt_…, Status : FAILED`` in the job's output, or the wave's end for a
-  replica not yet over, is its process exit (``ReplicaExited``);
-* ``KillReplica`` — ``hadoop job -kill-task`` of the replica's attempt (best effort; a
-  live replica also learns from its next heartbeat reply that it must exit);
-* ``FinishJob``/``AbortJob`` — the stage ends once every wave's job has ended; waves still
-  running ``grace`` seconds later are killed with ``hadoop job -kill``.
+* a replica is **pending** until it registers: YARN may queue its container for a long
+  time on a small cluster, and a pending replica reserves no work (its siblings take its
+  share), so waiting for a container is never a fault. Its first ``register`` message is
+  the core's ``ReplicaStarted`` (the container is running) and names the host and the
+  Hadoop attempt id it runs as (kept for kills and the report).
+* ``Task Id : attempt_…, Status : FAILED`` in the job's output is the replica's process
+  exit (``ReplicaExited``), found by the attempt id it registered with (else by its map
+  number: manifest lines are padded so map *i* is line *i*). Replica jobs allow 2 attempts
+  per map so that a failed replica's attempt is printed as FAILED (with 1, Hadoop reports
+  it as TIPFAILED and prints nothing); the second attempt ends at once without
+  registering (:mod:`dirft.runtime.streaming_task`). The wave's end is the exit of every
+  replica of it not yet over.
+* ``KillReplica`` — ``hadoop job -fail-task`` of the attempt the replica registered as
+  (a killed attempt would be re-run; a failed one counts). A dead replica (heartbeat
+  timeout) is failed at once; one that is merely not needed any more is told to exit by
+  its next message and failed only if it has not gone after ``dirft.heartbeat.timeout``
+  (a hung one). A replica that never registered is not killed: when its container starts
+  it is told to exit.
+* **Emitting** (the runner's one-application mode, ``emit=True``): wave 0 carries the
+  user's reducer. When a task is decided, the first of its wave-0 replicas that asks for
+  work is answered ``emit`` with the decided outputs: it writes them, re-hashed, to stdout
+  (Hadoop's shuffle) and counts ``dirft-emit/task-N`` = 1; its siblings just exit. The
+  runner checks those counters after the job (:meth:`emitted_all`).
+* ``FinishJob``/``AbortJob`` — the stage ends once every wave's job has ended; after an
+  abort, or for follow-up waves after ``FinishJob``, waves still running ``grace``
+  seconds later are killed with ``hadoop job -kill``. An emitting wave 0 runs its reduce
+  to the end.
 
 Heartbeat timeouts are checked by ticking the core's clock, as locally.
 """
@@ -29,6 +44,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from dirft.contract.spec import output_path
 from dirft.core import events as E
 from dirft.runners.hadoop_launcher import HadoopJobFailed
 from dirft.runners.shell import MapStageShell
@@ -37,18 +53,33 @@ from dirft.runners.shell import MapStageShell
 @dataclass
 class Wave:
     """One replica job: its number, its manifest's ``(task, replica)`` pairs in line
-    order (map task *i* runs line *i*), the :class:`Running` submission."""
+    order (map task *i* runs line *i*), the :class:`Running` submission, and whether it
+    carries the reduce (``emits``)."""
 
     number: int
     launches: list
     running: object = None
     killed: bool = False
     result: object = None
+    emits: bool = False
+
+    @property
+    def ended(self) -> bool:
+        """True once its ``hadoop jar`` client has ended (or it was never submitted)."""
+        return self.running is None or self.running.done
 
     @property
     def replicas(self) -> list:
         """``(task, replica)`` of each map task, in line order."""
         return [(t, r) for t, r, _ in self.launches]
+
+
+@dataclass(frozen=True)
+class WaveEvent:
+    """A launcher notice about ``wave``, queued in the driver's outbox."""
+
+    wave: Wave
+    event: tuple
 
 
 @dataclass(frozen=True)
@@ -68,6 +99,9 @@ class _Registry:
     started: set = field(default_factory=set)
     exited: set = field(default_factory=set)
     hosts: dict = field(default_factory=dict)
+    attempts: dict = field(default_factory=dict)  # (task, replica) -> Hadoop attempt id
+    by_attempt: dict = field(default_factory=dict)  # attempt id -> (task, replica)
+    emitters: dict = field(default_factory=dict)  # task -> replica answered "emit"
 
 
 class WaveScheduler(MapStageShell):
@@ -75,15 +109,20 @@ class WaveScheduler(MapStageShell):
 
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``submit(number, launches,
     on_event)`` submits a wave (a list of ``(task, replica, node)``) and returns its
-    :class:`~dirft.runners.hadoop_launcher.Running`; ``kill_task(wave, index)`` and
-    ``kill_job(wave)`` kill on the cluster; ``tick``, ``wave_delay``, ``grace`` in seconds.
+    :class:`~dirft.runners.hadoop_launcher.Running`; ``kill_task(attempt_id)`` and
+    ``kill_job(wave)`` kill on the cluster; ``tick``, ``wave_delay``, ``grace`` in seconds;
+    ``emit``: wave 0 carries the reduce and one replica per task emits (module doc);
+    ``output_dir``: the HDFS folder of the replicas' committed outputs.
     """
 
     def __init__(self, driver, submit, kill_task, kill_job, tick: float,
-                 wave_delay: float, grace: float = 30.0) -> None:
+                 wave_delay: float, grace: float = 30.0, emit: bool = False,
+                 output_dir: str = "") -> None:
         super().__init__(driver, tick, grace)
         self.submit, self.kill_task, self.kill_job = submit, kill_task, kill_job
-        self.wave_delay = wave_delay
+        self.wave_delay, self.emit, self.output_dir = wave_delay, emit, output_dir
+        self.on_finish = None  # called once when every task is decided
+        self.deferred: dict = {}  # (task, replica) -> when to fail it if still there
         self.waves: list[Wave] = []
         self.where: dict = {}  # (task, replica) -> (wave, map index)
         self.pending: list = []
@@ -93,26 +132,58 @@ class WaveScheduler(MapStageShell):
     # -- the voting service's side --------------------------------------------------
     def dispatch(self, message: dict) -> dict:
         """The voting service's dispatcher: a first ``register`` of a launched replica
-        tells the core that Hadoop started it, on the host it reports."""
+        tells the core that Hadoop started it, on the host and as the attempt it reports;
+        an ``exit`` answer may become ``emit`` (module doc)."""
+        task, replica = message["task"], message["replica"]
         if message["kind"] == "register":
-            self._started(message["task"], message["replica"], message["host"])
-        return self.driver.dispatch(message)
+            self._started(task, replica, message["host"], message.get("attempt", ""))
+        reply = self.driver.dispatch(message)
+        if self.emit and message["kind"] == "request" and reply.get("action") == "exit":
+            return self._maybe_emit(task, replica) or reply
+        return reply
 
-    def _started(self, task: int, replica: int, host: str, registered: bool = True) -> None:
+    def _started(self, task: int, replica: int, host: str, attempt: str) -> None:
         key = (task, replica)
         with self.registry.lock:
             first = key in self.registry.launched and key not in self.registry.started
             if first:
                 self.registry.started.add(key)
-            if registered:
-                self.registry.hosts.setdefault(key, host)
+                self.registry.hosts[key] = host
+                if attempt:
+                    self.registry.attempts[key] = attempt
+                    self.registry.by_attempt[attempt] = key
         if first:
             self.driver.handle(E.ReplicaStarted(self.driver.now(), task, replica, host))
+
+    def _maybe_emit(self, task: int, replica: int) -> dict | None:
+        """``emit`` with the task's decided outputs if this replica should write them: its
+        task is decided, it is a live replica of wave 0 told to exit, and no sibling was
+        chosen before. None otherwise."""
+        located = self.where.get((task, replica))
+        winners = self.driver.commits.get(task)
+        if located is None or not located[0].emits or winners is None:
+            return None
+        with self.registry.lock:
+            rep = self.driver.state.tasks[task].replicas.get(replica)
+            if task in self.registry.emitters or rep is None or rep.state != "exiting":
+                return None
+            self.registry.emitters[task] = replica
+        return {"action": "emit", "outputs": [
+            [output_path(self.output_dir, task, w.subsplit, w.replica), w.signature]
+            for w in winners]}
+
+    def emitted_all(self, counters: dict) -> bool:
+        """True if wave 0's job counters show every task's outputs emitted exactly once by
+        a successful attempt (``counters``: ``{group: {name: amount}}``)."""
+        from dirft.runtime.streaming_task import EMIT_GROUP, emit_counter
+        got = counters.get(EMIT_GROUP, {})
+        return len(got) == len(self.driver.state.tasks) and all(
+            got.get(emit_counter(t.index)) == 1 for t in self.driver.state.tasks)
 
     # -- the shell's hooks (see MapStageShell) ---------------------------------------
     def idle(self) -> bool:
         """True when every wave's job has ended."""
-        return all(w.running is None or w.running.done for w in self.waves)
+        return all(w.ended for w in self.waves)
 
     def launch(self, task: int, replica: int, node: str) -> None:
         """Gather the replica for the next wave (:meth:`step` submits it)."""
@@ -125,12 +196,31 @@ class WaveScheduler(MapStageShell):
         self._wave_event(notice.wave, notice.event)
 
     def stopped(self) -> None:
-        """The job is decided or aborted: launches not yet submitted are dropped."""
+        """The job is decided or aborted: launches not yet submitted are dropped; once
+        decided, :attr:`on_finish` is called (the runner notes when the map stage ended)."""
         self.pending.clear()
+        if self.finished and not self.aborted and self.on_finish is not None:
+            self.on_finish()
 
     def step(self, now: float) -> None:
-        """Submit the gathered launches when due."""
+        """Submit the gathered launches when due; fail replicas told to go still there."""
         self._maybe_submit(now)
+        self._deferred_kills(now)
+
+    def grace_over(self) -> None:
+        """Kill the waves still running, sparing an emitting wave 0 unless the job aborted
+        (its reduce runs to the end)."""
+        self.kill_all("grace period over", emitting=bool(self.aborted))
+
+    def _deferred_kills(self, now: float) -> None:
+        """Fail the replicas told to go that are still there after their deadline."""
+        for key, when in list(self.deferred.items()):
+            with self.registry.lock:
+                gone = key in self.registry.exited
+            if gone or now >= when:
+                del self.deferred[key]
+                if not gone:
+                    self._fail(*key)
 
     def _maybe_submit(self, now: float) -> None:
         """Submit the gathered launches: at once for wave 0, after ``wave_delay`` later."""
@@ -138,7 +228,7 @@ class WaveScheduler(MapStageShell):
             return
         if self.waves and now - self.pending_since < self.wave_delay:
             return
-        wave = Wave(len(self.waves), list(self.pending))
+        wave = Wave(len(self.waves), list(self.pending), emits=self.emit and not self.waves)
         with self.registry.lock:
             self.registry.launched.update(wave.replicas)
         for index, key in enumerate(wave.replicas):
@@ -151,13 +241,10 @@ class WaveScheduler(MapStageShell):
 
     def _wave_event(self, wave: Wave, event: tuple) -> None:
         kind, data = event
-        if kind == "job":
-            for task, replica, node in wave.launches:
-                self._started(task, replica, node, registered=False)
-        elif kind == "failed":
-            index = _map_index(data.attempt_id)
-            if index is not None and index < len(wave.replicas):
-                self._exited(*wave.replicas[index], data.code if data.code is not None else 1)
+        if kind == "failed":
+            key = self._replica_of(wave, data.attempt_id)
+            if key is not None:
+                self._exited(*key, data.code if data.code is not None else 1)
         elif kind == "done":
             wave.result = data
             if data.returncode != 0 and not wave.killed and not (self.finished or self.aborted):
@@ -174,17 +261,44 @@ class WaveScheduler(MapStageShell):
             self.registry.exited.add((task, replica))
         self.driver.handle(E.ReplicaExited(self.driver.now(), task, replica, code))
 
-    def kill(self, task: int, replica: int) -> None:
-        """Drop the replica from the gathered launches, or kill its map attempt."""
-        self.pending = [p for p in self.pending if p[:2] != (task, replica)]
-        located = self.where.get((task, replica))
-        if located is not None and not located[0].killed:
-            self.kill_task(*located)
+    def _replica_of(self, wave: Wave, attempt: str):
+        """``(task, replica)`` that ran as ``attempt`` of ``wave``: the attempt id it
+        registered with, else line ``i`` for map ``i`` (padded manifests keep the order)."""
+        with self.registry.lock:
+            key = self.registry.by_attempt.get(attempt)
+        if key is not None:
+            return key
+        index = _map_index(attempt)
+        return wave.replicas[index] if index is not None and index < len(wave.replicas) else None
 
-    def kill_all(self, why: str = "") -> None:
-        """Kill every wave whose job is still running (once each); ``why`` is for logs."""
+    def kill(self, task: int, replica: int) -> None:
+        """``KillReplica``: see module doc (dead now; not needed: after a grace)."""
+        self.pending = [p for p in self.pending if p[:2] != (task, replica)]
+        rep = self.driver.state.tasks[task].replicas.get(replica)
+        if rep is not None and rep.state == "dead":
+            self._fail(task, replica)
+        else:
+            self.deferred.setdefault((task, replica), self.driver.now() +
+                                     self.driver.state.plan.heartbeat_timeout)
+
+    def _fail(self, task: int, replica: int) -> None:
+        with self.registry.lock:
+            attempt = self.registry.attempts.get((task, replica))
+            gone = (task, replica) in self.registry.exited
+        located = self.where.get((task, replica))
+        if attempt and not gone and located is not None and not located[0].killed:
+            self.kill_task(attempt)
+
+    def kill_all(self, why: str = "", emitting: bool = True) -> None:
+        """Kill every wave whose job may still run on the cluster (once each): its client
+        runs, or it ended without success (a killed ``hadoop jar`` client leaves its
+        application running). ``emitting=False`` spares an emitting wave 0; ``why`` is
+        for logs."""
         for wave in self.waves:
-            if wave.running is not None and not wave.running.done and not wave.killed:
+            if wave.running is None or wave.killed or (wave.emits and not emitting):
+                continue
+            result = wave.running.result if wave.running.done else None
+            if result is None or result.returncode != 0:
                 wave.killed = True
                 self.kill_job(wave)
 

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 from dirft.report import build_report
 from dirft.runners.driver import Driver
-from dirft.service.server import VotingService
 from dirft.shutdown import held_signals
 from fault_injector.plan import FaultPlan, plan_faults
 
@@ -129,6 +128,8 @@ class Job:
 
     def _voted(self, plan, faults, started: float):
         """Steps 3-5 for voting replicas: secret, driver, service, map stage, then finish."""
+        from dirft.service.server import VotingService  # aiohttp: only the voted schemes
+
         runner, conf = self.runner, self.runner.job.conf
         driver = runner.driver = Driver(plan, runner.clock, conf.get("dirft.poll.interval"))
         secret_file = runner.credentials()

@@ -50,7 +50,7 @@ class MapStageShell(ABC):
             if (self.finished or self.aborted) and deadline is None:
                 deadline = now + self.grace
             if deadline is not None and now > deadline:
-                self.kill_all("grace period over")
+                self.grace_over()
         if self.aborted:
             raise self.driver.abort_error(self.aborted)
 
@@ -92,6 +92,11 @@ class MapStageShell(ABC):
 
     def step(self, now: float) -> None:
         """Work due at ``now`` (seconds), once per loop turn: fill slots, submit; default none."""
+
+    def grace_over(self) -> None:
+        """The ``grace`` seconds after the end are over: kill what still runs (default
+        :meth:`kill_all`; a runner may spare what must run on, such as a reduce)."""
+        self.kill_all("grace period over")
 
     def stopped(self) -> None:
         """The job is decided or aborted: drop launches not yet carried out; default none."""

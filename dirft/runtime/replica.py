@@ -90,14 +90,19 @@ class Replica:
     ``client`` talks to the voting service (None in direct mode); ``node`` is the host name
     it reports. ``split`` overrides the spec's task entry (the Hadoop runner's manifest line
     carries it); ``storage`` holds the input and the map outputs (default: local files);
-    ``on_reply`` goes to the :class:`Heartbeat`.
+    ``on_reply`` goes to the :class:`Heartbeat`. ``attempt``: the Hadoop task attempt id
+    it runs as (sent at registration, so kills go to that attempt); ``on_emit(reply)``: what
+    to do when the voting service answers ``emit`` instead of ``exit`` (the Hadoop runner's
+    one-application mode: this replica writes its task's decided outputs to stdout).
     """
 
     def __init__(self, spec: JobSpec, task: int, replica: int, client: VotingClient | None,
                  node: str, split: dict | None = None, storage: Storage | None = None,
-                 on_reply=None) -> None:
+                 on_reply=None, attempt: str = "", on_emit=None) -> None:
         self.spec, self.task, self.replica, self.client, self.node = (
             spec, task, replica, client, node)
+        self.attempt, self.on_emit = attempt, on_emit
+        self._phase_lock, self._in_phase = threading.Lock(), False
         self.split = split or spec.tasks[task]
         self.storage, self.on_reply = storage or LOCAL, on_reply
         self.faults = FaultPlan.from_json(spec.faults)
@@ -106,23 +111,39 @@ class Replica:
     def run(self) -> None:
         """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
-        self.client.call("register", host=self.node, pid=os.getpid(),
-                         attempt=os.environ.get("mapreduce_task_attempt_id", "")[:255])
+        self.client.call("register", host=self.node, pid=os.getpid(), attempt=self.attempt)
         timeout = float(self.spec.jobconf.get("dirft.heartbeat.timeout", 10.0))
         beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply,
                          give_up_after=timeout, parent=os.getppid())
         beat.start()
         try:
             reply = self.client.call("request")
-            while reply.get("action") != "exit":
+            while reply.get("action") not in ("exit", "emit"):
                 if reply.get("action") == "wait":
                     time.sleep(float(reply.get("retry_after", 0.05)))
                     reply = self.client.call("request")
                     continue
                 beat.phase, beat.progress = reply["phase"], 0.0
-                reply = self.client.call("request", report=self._phase(reply, beat))
+                self._set_in_phase(True)
+                report = self._phase(reply, beat)
+                self._set_in_phase(False)
+                reply = self.client.call("request", report=report)
         finally:
             beat.stop()
+        if reply.get("action") == "emit" and self.on_emit is not None:
+            self.on_emit(reply)
+
+    def _set_in_phase(self, value: bool) -> None:
+        with self._phase_lock:
+            self._in_phase = value
+
+    def leave_if_in_phase(self, code: int = 0) -> None:
+        """End the process with ``code`` now if it is inside a map phase (a heartbeat
+        answer said the work is not needed). Between phases the main loop hears the same
+        answer to its own request; it may then be emitting, which must not be cut short."""
+        with self._phase_lock:
+            if self._in_phase:
+                os._exit(code)  # the mapper child sees its stdin close and ends too
 
     def _phase(self, assignment: dict, beat: Heartbeat) -> dict:
         s, phase = assignment["subsplit"], assignment["phase"]

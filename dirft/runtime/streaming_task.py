@@ -5,7 +5,14 @@
     (``NLineInputFormat``, one line per map). Mode ``vote`` (schemes dirft, frft, bft): the
     line's replica registers with the voting service from the host it really runs on and
     works as under the local runner (:class:`~dirft.runtime.replica.Replica`), reading its
-    sub-splits from HDFS and committing partial outputs there. Mode ``direct`` (se, none):
+    sub-splits from HDFS and committing partial outputs there. It registers with the attempt
+    id Hadoop gave it (``mapreduce_task_attempt_id``). A second attempt of the same map task
+    (Hadoop re-running a failed replica) ends at once with status 0 without registering:
+    re-execution is the core's decision. When the job's wave carries the reduce, the
+    replica may be answered ``emit`` instead of ``exit`` once its task is decided: it then
+    writes the decided outputs, re-hashed, to stdout (Hadoop's shuffle) and adds 1 to the
+    counter ``dirft-emit/task-NNNNN``; a mismatch or any failure exits 3, so Hadoop discards
+    the attempt's output and counters. Mode ``direct`` (se, none):
     the line's split is mapped once and its output written to stdout, for Hadoop's own
     shuffle; the replica id is the Hadoop attempt number.
 
@@ -42,6 +49,7 @@ from dirft.service.keys import KEY_BYTES, lock_process
 from dirft.storage import open_storage
 from fault_injector.plan import EMULATED_CRASH_EXIT
 
+EMIT_GROUP = "dirft-emit"
 CHUNK = 1 << 20
 _ATTEMPT = re.compile(r"_(\d+)$")
 
@@ -91,6 +99,11 @@ def _placement(line: ReplicaLine, node: str) -> str:
 def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     """Lock this process, draw a fresh key and enroll it under the job's enrollment
     secret with the first ``register`` (:mod:`dirft.service.keys`); then run the replica."""
+    if attempt_number() > 0:  # Hadoop re-ran a failed or killed replica: the layer owns that
+        print(f"dirft: task {line.task} replica {line.replica}: attempt "
+              f"{attempt_number()} of this map task ends at once; re-executing a replica is "
+              f"the voting service's decision, not Hadoop's", file=sys.stderr, flush=True)
+        return 0
     with open(spec.secret_file, "rb") as f:
         enrollment = f.read()
     lock_process()
@@ -98,27 +111,58 @@ def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     with VotingClient(spec.service_url, key, spec.job_id, line.task, line.replica,
                       enrollment=enrollment) as client:
         replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
-                          on_reply=_reply_handler(line))
+                          attempt=attempt_id(), on_emit=_emitter(line, storage))
+        replica.on_reply = _reply_handler(line, replica)
         return _run(replica, client, reported_failure_code=0)
 
 
-def _reply_handler(line: ReplicaLine):
+def _reply_handler(line: ReplicaLine, replica: Replica):
     """Heartbeat hook: tell Hadoop how far we are (``reporter:status``, which also counts
-    as progress against ``mapreduce.task.timeout``) and leave when the driver says so."""
+    as progress against ``mapreduce.task.timeout``) and leave a map phase whose work the
+    driver says is not needed any more."""
     def on_reply(reply: dict, beat) -> None:
         print(f"reporter:status:dirft task {line.task} replica {line.replica} phase "
               f"{beat.phase}: {beat.progress:.0%}", file=sys.stderr, flush=True)
         if reply.get("action") == "exit":
-            print(f"dirft: task {line.task} replica {line.replica}: not needed any more; "
-                  f"exiting", file=sys.stderr, flush=True)
-            os._exit(0)  # the mapper child sees its stdin close and ends too
+            replica.leave_if_in_phase(0)
     return on_reply
+
+
+def _emitter(line: ReplicaLine, storage):
+    """``on_emit``: write the task's decided outputs (``reply["outputs"]``: ``[path,
+    SHA-256]`` per sub-split, in order) to stdout, re-hashed, then count
+    ``dirft-emit/task-NNNNN`` = 1. Any failure ends the process with status 3, so Hadoop
+    discards the attempt's output and its counter (the runner then commits another way)."""
+    def on_emit(reply: dict) -> None:
+        try:
+            code = emit_verified([CommitLine(line.job, line.task, reply["outputs"])],
+                                 storage, sys.stdout.buffer)
+        except BaseException as err:  # noqa: BLE001 - any failure must fail the attempt
+            print(f"dirft: task {line.task} replica {line.replica}: emitting the decided "
+                  f"outputs failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            code = 3
+        if code:
+            os._exit(3)
+        print(f"reporter:counter:{EMIT_GROUP},{emit_counter(line.task)},1", file=sys.stderr,
+              flush=True)
+    return on_emit
+
+
+def emit_counter(task: int) -> str:
+    """The counter name an emitting replica of ``task`` adds 1 to (group
+    :data:`EMIT_GROUP`): Hadoop keeps only a successful attempt's counters, so it is 1 for
+    every task exactly when each task's outputs reached the shuffle once."""
+    return f"task-{task:05d}"
+
+
+def attempt_id(env=os.environ) -> str:
+    """This task's Hadoop attempt id (``mapreduce_task_attempt_id``), or ""."""
+    return env.get("mapreduce_task_attempt_id") or env.get("mapred_task_id") or ""
 
 
 def attempt_number(env=os.environ) -> int:
     """The Hadoop attempt number of this task (``…_m_000003_2`` → 2); 0 if unknown."""
-    attempt = env.get("mapreduce_task_attempt_id") or env.get("mapred_task_id") or ""
-    match = _ATTEMPT.search(attempt)
+    match = _ATTEMPT.search(attempt_id(env))
     return int(match.group(1)) if match else 0
 
 

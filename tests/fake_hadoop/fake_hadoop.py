@@ -4,21 +4,33 @@ It records every argv as a JSON line in ``$FAKE_HADOOP_LOG`` and plays just enou
 Hadoop to run a streaming job here:
 
 * ``hadoop version`` prints ``Hadoop 3.3.6``;
-* ``hadoop job -kill-task ATTEMPT`` SIGKILLs that attempt's mapper if it runs;
-  ``hadoop job -kill JOB`` is recorded only;
-* ``hadoop jar STREAMING.jar [generic options] [streaming options]`` runs the job:
+* ``hadoop job -kill-task ATTEMPT`` SIGKILLs that attempt's mapper if it runs; as on YARN a
+  killed attempt does not count toward ``mapreduce.map.maxattempts`` and the map task runs
+  again as the next attempt (``…_1``) with the same input. ``hadoop job -fail-task ATTEMPT``
+  kills it too, but counts as a failed attempt. ``hadoop job -kill JOB`` ends the job's
+  application (the "AppMaster" process below and its tasks);
+* ``hadoop jar STREAMING.jar [generic options] [streaming options]`` submits the job:
+  like YARN, the job runs in an application of its own (a detached AppMaster process), and
+  the ``hadoop jar`` client only follows it; a killed client leaves it running.
   HDFS paths are files under ``$FAKE_HDFS_ROOT`` (the directory a loopback WebHDFS server
   serves in the same test); with ``NLineInputFormat`` each input line is one map task,
-  otherwise each input file is; every map task runs the ``-mapper`` command (no shell) in
-  its own directory holding the ``-files`` links, with the jobconf and ``-cmdenv`` in its
-  environment and its line on stdin, up to ``mapreduce.map.maxattempts`` attempts (4);
-  the job fails when more than ``mapreduce.map.failures.maxpercent`` percent of the maps
-  failed. Then Hadoop's shuffle (``HashPartitioner`` on the key before the first tab, keys
-  sorted as bytes) and the ``-reducer`` per partition, or one part per map for 0 reduces;
-  ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j form: ``Running job``,
-  ``Task Id : …, Status : FAILED`` with the subprocess exit code, the ``Counters`` block.
+  otherwise each input file is. Map tasks are numbered as Hadoop's job submitter numbers
+  splits: by length, largest first (stable), so map *i* is not line *i* when lines differ
+  in length. Every map task runs the ``-mapper`` command (no shell) in its own directory
+  holding the ``-files`` links, with the jobconf and ``-cmdenv`` in its environment and its
+  line on stdin, up to ``mapreduce.map.maxattempts`` failed attempts (4); the job fails
+  when more than ``mapreduce.map.failures.maxpercent`` percent of the maps failed. Only a
+  successful attempt's output and counters count. Then Hadoop's shuffle
+  (``HashPartitioner`` on the key before the first tab, keys sorted as bytes) and the
+  ``-reducer`` per partition, or one part per map for 0 reduces; ``_SUCCESS``. It prints
+  what ``hadoop jar`` prints, in log4j form: ``Running job``, ``Task Id : …, Status :
+  FAILED`` with the subprocess exit code for a failed attempt that is *not* the task's last
+  (the last one is TIPFAILED, which the job client does not print; killed attempts are not
+  printed either), the ``Counters`` block.
 
-Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time. Only the standard library.
+Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for a
+"container", as on a small YARN cluster. ``$FAKE_HADOOP_STATE`` holds the applications
+(``apps/JOB.pid`` while running) and attempts. Only the standard library.
 """
 
 import json
@@ -92,22 +104,25 @@ def new_job_id() -> str:
 
 
 def map_inputs(opts: dict) -> list:
-    """``(input file, offset, stdin bytes)`` of each map task, in order."""
+    """``(input file, offset, stdin bytes)`` of each map task, in map number order: the
+    splits sorted by length, largest first, as ``JobSubmitter.writeOldSplits`` does (a
+    stable sort: splits of equal length keep input order)."""
     ignore_key = opts["D"].get("stream.map.input.ignoreKey", "false") == "true"
     maps = []
     for path in opts["input"]:
         with open(local(path), "rb") as f:
             data = f.read()
         if opts["inputformat"] != NLINE:
-            maps.append((path, 0, data))
+            maps.append((path, 0, data, len(data)))
             continue
         offset = 0
         for line in data.splitlines(keepends=True):
             text = line.rstrip(b"\r\n")
             maps.append((path, offset, text + b"\n" if ignore_key else
-                         str(offset).encode() + b"\t" + text + b"\n"))
+                         str(offset).encode() + b"\t" + text + b"\n", len(line)))
             offset += len(line)
-    return maps
+    by_length = sorted(maps, key=lambda m: -m[3])
+    return [m[:3] for m in by_length]
 
 
 def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str) -> dict:
@@ -134,11 +149,11 @@ def link_files(opts: dict, cwd: str) -> None:
 class Job:
     """One ``hadoop jar`` run."""
 
-    def __init__(self, opts: dict) -> None:
-        self.opts, self.job_id = opts, new_job_id()
+    def __init__(self, opts: dict, job_id: str) -> None:
+        self.opts, self.job_id = opts, job_id
         self.lock = threading.Lock()
         self.counters: dict = {}
-        self.launched = self.failed_attempts = 0
+        self.launched = self.failed_attempts = self.killed_attempts = 0
 
     def count(self, group: str, name: str, amount: int) -> None:
         with self.lock:
@@ -146,19 +161,31 @@ class Job:
             self.counters[group][name] = self.counters[group].get(name, 0) + amount
 
     def run_map(self, index: int, path: str, stdin: bytes):
-        """Attempts of map ``index`` until one succeeds; its stdout, or None."""
-        attempts = int(self.opts["D"].get("mapreduce.map.maxattempts", "4"))
-        for attempt in range(attempts):
+        """Attempts of map ``index`` until one succeeds; its stdout, or None (TIPFAILED).
+
+        A killed attempt (``-kill-task``) runs again without counting; a failed one
+        (non-zero exit or ``-fail-task``) counts, and is printed unless it was the last."""
+        allowed = int(self.opts["D"].get("mapreduce.map.maxattempts", "4"))
+        attempt = failures = 0
+        while failures < allowed:
+            name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
             code, out, err = self.attempt(index, attempt, path, stdin)
-            if code == 0:
+            attempt += 1
+            if os.path.exists(os.path.join(state_dir(), name + ".killed")):
+                with self.lock:
+                    self.killed_attempts += 1
+                continue
+            if code == 0 and not os.path.exists(os.path.join(state_dir(), name + ".failed")):
                 self.user_counters(err)
                 return out
+            failures += 1
             with self.lock:
                 self.failed_attempts += 1
-            log(f"Task Id : attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}, Status : FAILED\n"
-                f"Error: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): "
-                f"subprocess failed with code {code}\n"
-                f"\tat org.apache.hadoop.streaming.PipeMapRed.waitOutputThreads(PipeMapRed.java:326)")
+            if failures < allowed:
+                log(f"Task Id : {name}, Status : FAILED\n"
+                    f"Error: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): "
+                    f"subprocess failed with code {code}\n\tat org.apache.hadoop.streaming."
+                    f"PipeMapRed.waitOutputThreads(PipeMapRed.java:326)")
         return None
 
     def attempt(self, index: int, attempt: int, path: str, stdin: bytes):
@@ -175,7 +202,10 @@ class Job:
                                     env=task_env(self.opts, self.job_id, index, attempt, path))
             with open(os.path.join(state_dir(), name + ".pid"), "w") as pid:
                 pid.write(str(proc.pid))
-            proc.communicate(stdin)
+            try:
+                proc.communicate(stdin)
+            except BrokenPipeError:  # killed before it read its line
+                proc.wait()
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         with open(os.path.join(cwd, "stdout"), "rb") as f, \
                 open(os.path.join(cwd, "stderr"), "rb") as e:
@@ -246,7 +276,8 @@ class Job:
 
     def print_counters(self, maps: int, failed: int) -> None:
         groups = {"Job Counters": {"Launched map tasks": self.launched,
-                                   "Failed map tasks": self.failed_attempts},
+                                   "Failed map tasks": self.failed_attempts,
+                                   "Killed map tasks": self.killed_attempts},
                   **self.counters}
         total = sum(len(g) for g in groups.values())
         lines = [f"Counters: {total}"]
@@ -270,24 +301,112 @@ def partition(key: bytes, reduces: int) -> int:
     return (h & 0x7FFFFFFF) % reduces
 
 
-def kill_task(attempt: str) -> None:
+def kill_task(attempt: str, how: str) -> None:
+    """``-kill-task`` (``how`` = ``killed``) or ``-fail-task`` (``failed``) of a running
+    attempt: mark it, then SIGKILL its mapper."""
     try:
         with open(os.path.join(state_dir(), attempt + ".pid")) as f:
-            os.kill(int(f.read()), signal.SIGKILL)
+            pid = int(f.read())
+        open(os.path.join(state_dir(), f"{attempt}.{how}"), "w").close()
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        sys.stderr.write(f"Could not find task attempt {attempt}\n")
+
+
+def app_file(job_id: str, what: str) -> str:
+    folder = os.path.join(state_dir(), "apps")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{job_id}.{what}")
+
+
+def kill_job(job_id: str) -> int:
+    """``hadoop job -kill JOB``: end the application's AppMaster and its tasks."""
+    try:
+        with open(app_file(job_id, "pid")) as f:
+            pid = int(f.read())
+        if not set_rc(job_id, "killed"):
+            return 0  # it had ended already
+        os.killpg(pid, signal.SIGKILL)
+        os.unlink(app_file(job_id, "pid"))
     except (OSError, ValueError):
         pass
+    print(f"Killed job {job_id}")
+    return 0
+
+
+def app_master(job_id: str) -> int:
+    """The detached process that runs one job (YARN's application), logging to a file."""
+    with open(app_file(job_id, "opts")) as f:
+        opts = json.load(f)
+    code = Job(opts, job_id).run()
+    set_rc(job_id, str(code))
+    os.unlink(app_file(job_id, "pid"))
+    return code
+
+
+def set_rc(job_id: str, text: str) -> bool:
+    """Record how the application ended, once and atomically (a reader never sees an empty
+    file); False if it was recorded before."""
+    temp = app_file(job_id, f"rc.{os.getpid()}")
+    with open(temp, "w") as f:
+        f.write(text)
+    try:
+        os.link(temp, app_file(job_id, "rc"))
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temp)
+
+
+def submit(opts: dict) -> int:
+    """``hadoop jar``: start the application, then follow its log until it ends."""
+    job_id = new_job_id()
+    with open(app_file(job_id, "opts"), "w") as f:
+        json.dump(opts, f)
+    logfile = app_file(job_id, "log")
+    with open(logfile, "wb") as log_out:
+        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "__am", job_id],
+                                stdin=subprocess.DEVNULL, stdout=log_out, stderr=log_out,
+                                start_new_session=True)
+    with open(app_file(job_id, "pid"), "w") as f:
+        f.write(str(proc.pid))
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we live that long
+    rc_file, idle = app_file(job_id, "rc"), threading.Event()
+    with open(logfile, "rb") as follow:
+        while True:
+            done = os.path.exists(rc_file)
+            chunk = follow.read()
+            if chunk:
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.flush()
+            elif done:
+                break
+            else:
+                idle.wait(0.02)  # the client polls its job, as Hadoop's does
+    with open(rc_file) as f:
+        rc = f.read()
+    if rc == "killed":
+        log(f"Job {job_id} failed with state KILLED due to: Kill job received from client")
+        sys.stderr.write("Streaming Command Failed!\n")
+        return 1
+    return int(rc)
 
 
 def main(argv: list) -> int:
+    if argv[:1] == ["__am"]:
+        return app_master(argv[1])
     if os.environ.get("FAKE_HADOOP_LOG"):
         with open(os.environ["FAKE_HADOOP_LOG"], "a") as f:
             f.write(json.dumps(argv) + "\n")
     if argv[:1] == ["version"]:
         print("Hadoop 3.3.6")
         return 0
-    if argv[:2] == ["job", "-kill-task"]:
-        kill_task(argv[2])
+    if argv[:2] in (["job", "-kill-task"], ["job", "-fail-task"]):
+        kill_task(argv[2], "killed" if argv[1] == "-kill-task" else "failed")
         return 0
+    if argv[:2] == ["job", "-kill"]:
+        return kill_job(argv[2])
     if argv[:1] == ["job"]:
         return 0
     if argv[:1] != ["jar"] or len(argv) < 2 or not os.path.exists(argv[1]):
@@ -298,7 +417,7 @@ def main(argv: list) -> int:
         log(f"Error Launching job : Output directory {opts['output']} already exists")
         sys.stderr.write("Streaming Command Failed!\n")
         return 5
-    return Job(opts).run()
+    return submit(opts)
 
 
 if __name__ == "__main__":

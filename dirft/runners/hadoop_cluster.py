@@ -1,0 +1,118 @@
+"""What the Hadoop runner learns from the cluster before and after a job.
+
+* HDFS (through WebHDFS): the input files' real blocks and their hosts, from which
+  :func:`plan_hadoop_job` plans splits, sub-splits and replica hosts; whether ``-output``
+  may be written (:func:`check_output`).
+* YARN (the ResourceManager's REST API, ``/ws/v1/cluster/metrics``, through ``requests``):
+  the cluster the job ran on, for the report (:func:`cluster_facts`). Its address is
+  ``dirft.yarn.rm.url``, else ``yarn.resourcemanager.webapp.address`` of the Hadoop
+  client's ``yarn-site.xml`` (``$HADOOP_CONF_DIR``, else ``HOME/etc/hadoop``).
+* the voting service's address as the nodes should use it (:func:`advertised_url`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+import socket
+import xml.etree.ElementTree as ET
+
+from dirft.core.jobplan import JobPlan, TaskPlan
+from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
+from dirft.errors import ConfigError
+from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
+
+ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
+
+
+def plan_hadoop_job(files: list, storage, conf) -> tuple[JobPlan, dict]:
+    """Plan the map stage from the input files' real HDFS blocks.
+
+    Splits follow each file's own block size (the first block's length) and the new-API
+    rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas prefer
+    distinct hosts holding its block, then other DataNodes, then "any host" placeholders
+    (Hadoop may still run two replicas on one host: the report counts them). Returns the
+    plan and ``{path: blocks}``. Raises ConfigError/InputError as the planner does.
+    """
+    scheme, splits, blocks_by_path = scheme_of(conf), [], {}
+    for f in files:
+        blocks = storage.blocks(f.path, f.size, conf.get("dfs.blocksize"))
+        blocks_by_path[f.path] = blocks
+        size = blocks[0].length if len(blocks) > 1 else conf.get("dfs.blocksize")
+        for split in compute_splits([f], {f.path: blocks}, size,
+                                    conf.get("mapreduce.input.fileinputformat.split.minsize"),
+                                    conf.get("mapreduce.input.fileinputformat.split.maxsize")):
+            splits.append(dataclasses.replace(split, index=len(splits)))
+    hosts = sorted({h for bs in blocks_by_path.values() for b in bs for h in b.hosts})
+    wanted = scheme.initial_replicas + scheme.extra_replicas
+    nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])
+    seed = conf.get("dirft.placement.seed")
+    tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits),
+                           replica_nodes(s, scheme.initial_replicas, nodes, seed))
+                  for s in splits)
+    return JobPlan(tasks, nodes, scheme, conf.get("dirft.heartbeat.timeout"), seed,
+                   conf.get("dirft.startup.timeout")), blocks_by_path
+
+
+def advertised_url(bound_url: str, conf) -> str:
+    """The voting service's URL as the tasks should use it (``dirft.service.advertise.*``)."""
+    host, port = bound_url.rsplit("//", 1)[1].rsplit(":", 1)
+    host = conf.get("dirft.service.advertise.host") or (
+        socket.getfqdn() if host in ("0.0.0.0", "[::]", "::") else host)
+    port = conf.get("dirft.service.advertise.port") or int(port)
+    return f"http://{host}:{port}"
+
+
+def hdfs_storage(conf):
+    """The WebHDFS storage of ``dirft.webhdfs.*``. Raises ConfigError without a URL."""
+    from dirft.storage.hdfs import HdfsStorage
+
+    url = conf.get("dirft.webhdfs.url")
+    if not url:
+        raise ConfigError("dirft.webhdfs.url is not set; the Hadoop runner needs the "
+                          "NameNode's WebHDFS address, e.g. -D dirft.webhdfs.url=http://nn:9870")
+    return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"))
+
+
+def cluster_facts(conf, hadoop_bin: tuple, timeout: float = 5.0) -> dict:
+    """The YARN cluster as its ResourceManager reports it: ``{"source": "yarn", "rm": url,
+    "nodes": active NodeManagers, "vcores": total, "memory_mb": total}``, or ``{"source":
+    "not measured", "why": ...}`` when no ResourceManager answers (never raises)."""
+    url = conf.get("dirft.yarn.rm.url") or _rm_from_site(hadoop_bin)
+    if not url:
+        return {"source": "not measured", "why": "no ResourceManager address (set "
+                "dirft.yarn.rm.url)"}
+    try:
+        import requests
+        reply = requests.get(f"{url.rstrip('/')}/ws/v1/cluster/metrics", timeout=timeout,
+                             headers={"Accept": "application/json"})
+        reply.raise_for_status()
+        metrics = reply.json()["clusterMetrics"]
+        return {"source": "yarn", "rm": url, "nodes": metrics["activeNodes"],
+                "vcores": metrics["totalVirtualCores"], "memory_mb": metrics["totalMB"]}
+    except Exception as err:  # noqa: BLE001 - the report must not fail the job
+        return {"source": "not measured", "why": f"{url}: {type(err).__name__}: {err}"[:300]}
+
+
+def _rm_from_site(hadoop_bin: tuple) -> str:
+    """``http://`` + ``yarn.resourcemanager.webapp.address`` of the client's
+    ``yarn-site.xml`` (``${yarn.resourcemanager.hostname}:8088`` by default), or ""."""
+    home = os.path.dirname(os.path.dirname(os.path.realpath(hadoop_bin[0])))
+    for folder in (os.environ.get("HADOOP_CONF_DIR"), os.path.join(home, "etc", "hadoop")):
+        path = os.path.join(folder or "", "yarn-site.xml")
+        if folder and os.path.exists(path):
+            props = _properties(path)
+            host = props.get("yarn.resourcemanager.hostname", "0.0.0.0")
+            address = props.get("yarn.resourcemanager.webapp.address", f"{host}:8088")
+            address = address.replace("${yarn.resourcemanager.hostname}", host)
+            return "http://" + address.replace("0.0.0.0", "localhost")
+    return ""
+
+
+def _properties(path: str) -> dict:
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return {}
+    return {p.findtext("name", ""): p.findtext("value", "") for p in root.iter("property")}

@@ -1,0 +1,87 @@
+"""The Hadoop wave scheduler without Hadoop: replicas pending until they register, one
+emitter per decided task, and the emission check on Hadoop's counters.
+
+Messages go straight to :meth:`WaveScheduler.dispatch` as the voting service would hand
+them over (already validated); ``submit`` records the waves instead of running them.
+"""
+
+from core_harness import make_plan, true_signature
+from dirft.core import events as E
+from dirft.core.scheme import Tolerance, make_scheme
+from dirft.runners.driver import Driver
+from dirft.runners.hadoop_waves import WaveScheduler
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def scheduler(tasks: int = 2, fs: int = 0):
+    """A DIRFT scheduler in one-application mode, wave 0 submitted (nothing runs)."""
+    plan = make_plan(make_scheme("dirft", Tolerance(1 - fs, fs)), tasks=tasks)
+    driver = Driver(plan, Clock())
+    sched = WaveScheduler(driver, lambda n, launches, on_event: None, lambda attempt: None,
+                          lambda wave: None, 0.1, 1.0, emit=True, output_dir="/maps")
+    driver.handle(E.JobStarted(0.0))
+    for _, action in driver.take_actions(0):
+        sched._carry_out(action)
+    sched._maybe_submit(0.0)
+    return sched
+
+
+def register(sched, task: int, replica: int) -> dict:
+    return sched.dispatch({"kind": "register", "task": task, "replica": replica,
+                           "host": "node0", "pid": 1,
+                           "attempt": f"attempt_1_0001_m_{task * 2 + replica:06d}_0"})
+
+
+def ask(sched, task: int, replica: int, done=None) -> dict:
+    report = None if done is None else {
+        "subsplit": done, "signature": true_signature(task, done), "output_bytes": 10,
+        "counters": {}}
+    return sched.dispatch({"kind": "request", "task": task, "replica": replica,
+                           "report": report})
+
+
+def work_alone(sched, task: int, replica: int) -> dict:
+    """Register ``replica`` and let it do every sub-split it is given; its last answer."""
+    register(sched, task, replica)
+    reply = ask(sched, task, replica)
+    while reply["action"] == "assign":
+        reply = ask(sched, task, replica, reply["subsplit"])
+    return reply
+
+
+def test_one_container_per_task_is_enough_and_the_worker_emits():
+    sched = scheduler()
+    assert len(sched.waves) == 1 and sched.waves[0].emits and len(sched.waves[0].launches) == 4
+    for task in (0, 1):  # replica 1 of each task never gets a container before the end
+        reply = work_alone(sched, task, 0)
+        assert reply["action"] == "emit"
+        assert reply["outputs"] == [[f"/maps/t{task:05d}/s{s:03d}-r000.out",
+                                     true_signature(task, s)] for s in (0, 1)]
+    assert sched.driver.state.finished
+    late = register(sched, 0, 1)  # its container came at last: it is told to go, not to emit
+    assert late["action"] == "exit" and ask(sched, 0, 1)["action"] == "exit"
+
+
+def test_exactly_one_replica_of_a_task_emits():
+    sched = scheduler(tasks=1)
+    register(sched, 0, 0), register(sched, 0, 1)
+    first, second = ask(sched, 0, 0), ask(sched, 0, 1)
+    assert (first["subsplit"], second["subsplit"]) == (0, 1)  # lockstep phase 1
+    assert ask(sched, 0, 0, 0)["action"] == "wait"  # sub-split 1 is still in flight
+    assert ask(sched, 0, 1, 1)["action"] == "emit"  # this report decided the task
+    assert ask(sched, 0, 0)["action"] == "exit"  # its sibling just goes
+
+
+def test_the_whole_output_needs_every_task_emitted_exactly_once():
+    sched = scheduler()
+    assert sched.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 1}})
+    assert not sched.emitted_all({"dirft-emit": {"task-00000": 1}})  # an emitter failed
+    assert not sched.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 2}})
+    assert not sched.emitted_all({})
