@@ -228,7 +228,13 @@ def test_silent_errors_are_outvoted_across_the_cluster(cluster, data):
                     "-D", "mapred.map.tasks.fault.inject=true",
                     "-D", "mapred.map.tasks.fault.percent=100",
                     "-D", "dirft.fault.silent.mode=data")
-    assert report["faults"]["detected"]["silent"] == report["faults"]["injected"]["silent"] == 2
+    faults = report["faults"]
+    # Both tasks are hit, but a task is decided once two replicas agree on every sub-split:
+    # its third replica may be stopped before it reaches its fault point, so the fault does
+    # not fire (then nothing wrong was made). Every fault that fired was outvoted.
+    assert faults["tasks_hit"] == [0, 1] and 1 <= faults["injected"]["silent"] <= 2
+    assert faults["detected"]["silent"] == faults["corrected"]["silent"] \
+        == faults["injected"]["silent"]
     assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
 
 
