@@ -1,6 +1,7 @@
 """The core state machine: quorum, rotation, laziness, crashes, mismatches, aborts."""
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from core_harness import Behaviour, Pump, make_plan, true_signature
 from dirft.core import actions as A
 from dirft.core import events as E
+from dirft.core.adaptive import Adaptive
 from dirft.core.scheme import Speculation, Tolerance, make_scheme
 from dirft.core.state import JobState
 from dirft.errors import InvalidTransition
@@ -27,6 +29,8 @@ def _validate(state: JobState) -> None:
         if task.decided:
             assert all(u.decided for u in task.units)
     assert state.undecided == sum(1 for t in state.tasks if not t.decided)
+    assert state.watched == {(t.index, r.rid): r for t in state.tasks
+                             for r in t.replicas.values() if r.live and r.last_seen is not None}
     assert state.finished == (state.undecided == 0 and not state.aborted)
 
 
@@ -90,6 +94,72 @@ def test_heartbeat_timeout_kills_and_revokes(crash1):
     assert out == [A.KillReplica(0, 1,
                                  "no heartbeat for 8.5s (> 5.0s, dirft.heartbeat.timeout)")]
     assert crash1.tasks[0].units[1].in_flight == set()
+
+
+def _overdue_by_full_scan(state: JobState, now: float) -> list:
+    """The heartbeat rule as a scan of every replica: (task, rid) past their limit."""
+    return [(t.index, r.rid) for t in state.tasks for r in t.replicas.values()
+            if r.live and r.last_seen is not None and now - r.last_seen > (
+                state.plan.startup_timeout if r.state == "started"
+                else state.plan.heartbeat_timeout)]
+
+
+def _plan_for_index_test(adaptive: bool):
+    """Three tasks under f_c = f_s = 1: plain DIRFT, or adaptive DIRFT on 1-slot nodes (some
+    replicas wait for a slot, pending, and extra replicas take the freed ones)."""
+    scheme = make_scheme("dirft", Tolerance(1, 1), adaptive=Adaptive() if adaptive else None)
+    plan = make_plan(scheme, tasks=3, nodes=8)
+    return replace(plan, slots=1) if adaptive else plan
+
+
+def _step(state: JobState, task: int, pick: int, what: str, now: float) -> None:
+    """Apply one random step to the ``pick``-th launched replica of ``task`` (if any):
+    ``advance`` moves it one step through its life (start, register, report a signature,
+    ask for work), ``beat`` is a heartbeat, ``exit`` a crash, ``tick`` the clock."""
+    rids = sorted(state.tasks[task].replicas)
+    rep = state.tasks[task].replicas[rids[pick % len(rids)]] if rids else None
+    if what == "tick":
+        state.handle(E.ClockTicked(now))
+    elif rep is None or not rep.live:
+        return
+    elif what == "advance" and rep.state == "pending":
+        state.handle(E.ReplicaStarted(now, task, rep.rid, rep.node))
+    elif what == "advance" and rep.state == "started":
+        state.handle(E.ReplicaRegistered(now, task, rep.rid, "h"),
+                     E.WorkRequested(now, task, rep.rid))
+    elif what == "advance" and rep.state == "working":
+        state.handle(E.SignatureReported(now, task, rep.rid, rep.current,
+                                         true_signature(task, rep.current)),
+                     E.WorkRequested(now, task, rep.rid))
+    elif what == "advance":
+        state.handle(E.WorkRequested(now, task, rep.rid))
+    elif what == "beat" and rep.state != "pending":
+        state.handle(E.HeartbeatReceived(now, task, rep.rid))
+    elif what == "exit" and rep.state != "pending":
+        state.handle(E.ReplicaExited(now, task, rep.rid, 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.booleans(), st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), st.sampled_from(
+    ["advance"] * 4 + ["beat"] * 2 + ["exit", "tick"]), st.floats(0, 1.5)), min_size=20, max_size=80),
+    st.floats(0, 80))
+def test_clock_tick_kills_exactly_what_a_full_scan_finds(adaptive, steps, tick_at):
+    """The live-replica index (JobState.watched) finds the replicas a scan of every replica
+    finds, and the kills come in the scan's (task, replica) order."""
+    state = JobState(_plan_for_index_test(adaptive))
+    state.handle(E.JobStarted(0))
+    now = 0.0
+    for task, pick, what, dt in steps:
+        now += dt
+        _step(state, task, pick, what, now)
+        _validate(state)
+    expected = _overdue_by_full_scan(state, now + tick_at)
+    out = state.handle(E.ClockTicked(now + tick_at))
+    killed = [(a.task, a.replica) for a in out if isinstance(a, A.KillReplica)
+              and a.reason.endswith(("dirft.heartbeat.timeout)", "dirft.startup.timeout)"))]
+    assert killed == (expected if not state.aborted else expected[:len(killed)])
+    assert not _overdue_by_full_scan(state, now + tick_at)
+    _validate(state)
 
 
 def test_beyond_crash_tolerance_aborts_naming_task_and_subsplit(crash1):

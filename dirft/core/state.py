@@ -31,12 +31,12 @@ from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.core.adaptive import NodeRecord, SlotBook
 from dirft.core.adaptive_rules import AdaptiveRules
-from dirft.core.speculation import pick_stragglers
+from dirft.core.liveness import LivenessRules
 from dirft.core.task_state import TRANSITIONS, ReplicaState, SubsplitState, TaskState
 from dirft.errors import InvalidTransition
 
 
-class JobState(AdaptiveRules):
+class JobState(AdaptiveRules, LivenessRules):
     """The state of one job's map stage under one scheme.
 
     Takes a :class:`dirft.core.jobplan.JobPlan` (tasks, their sub-splits and initial
@@ -62,6 +62,7 @@ class JobState(AdaptiveRules):
                      if self.scheme.adaptive is not None and plan.slots else None)
         self.tail_pieces: int | None = None  # adaptive: pieces per sub-split in the tail
         self.holding: dict = {}  # (task, replica) -> node whose map slot it holds (book only)
+        self.watched: dict = {}  # (task, replica) -> live replica seen once (kept by _move)
 
     # -- the one entry point ---------------------------------------------------------
     def handle(self, *events) -> list:
@@ -157,32 +158,6 @@ class JobState(AdaptiveRules):
                 if rep.live and rep.node == ev.node:
                     self._kill(task, rep, "node-lost", f"node {ev.node} lost", out)
         self._node_slots_lost(ev.node, out)
-
-    def _clock_ticked(self, ev: E.ClockTicked, out: list) -> None:
-        for task in self.tasks:
-            for rep in list(task.replicas.values()):
-                starting = rep.state == "started"
-                limit = self.plan.startup_timeout if starting else self.plan.heartbeat_timeout
-                if rep.live and rep.last_seen is not None and ev.now - rep.last_seen > limit:
-                    what, key = (("did not register", "startup") if starting else
-                                 ("no heartbeat", "heartbeat"))
-                    self._kill(task, rep, "heartbeat", f"{what} for {ev.now - rep.last_seen:.1f}s"
-                               f" (> {limit}s, dirft.{key}.timeout)", out)
-        self._speculate(ev.now, out)
-
-    def _speculate(self, now: float, out: list) -> None:
-        """Scheme se: launch a backup of each straggling attempt (Hadoop's rule)."""
-        spec = self.scheme.speculation
-        if spec is None or self.aborted or now < self.next_speculation:
-            return
-        launched = 0
-        for task in pick_stragglers(self.tasks, spec, now):
-            if task.extra_launched < self.scheme.extra_replicas:
-                task.tell(now, "straggler: launching a speculative backup")
-                self._launch_extra(task, task.units[0], out, backup=True)
-                launched += 1
-        self.next_speculation = now + (spec.retry_after_speculate if launched
-                                       else spec.retry_after_no_speculate)
 
     # -- rules -------------------------------------------------------------------------
     def _record_vote(self, task: TaskState, rep: ReplicaState, s: int, sig: str,
@@ -394,6 +369,7 @@ class JobState(AdaptiveRules):
                 f"({why}); story: {' | '.join(task.story[-5:])}")
         task.tell(self.now, f"r{rep.rid} {rep.state}->{to}: {why}")
         rep.state = to
+        self._watch(task, rep)
 
     def _task(self, index: int) -> TaskState:
         if not 0 <= index < len(self.tasks):
