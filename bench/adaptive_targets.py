@@ -19,7 +19,8 @@ import sys
 import time
 from dataclasses import replace
 
-from dirft.runners.sim import PAPER_PERCENTS, paper_config, simulate
+from dirft.gridmix.paper import PAPER_PERCENTS
+from dirft.runners.sim import paper_config, simulate
 
 SCHEMES = {1: ("se", "frft", "dirft", "plain"), 2: ("bft", "frft", "dirft", "plain")}
 NATURES = {1: "crash", 2: "silent"}
@@ -41,7 +42,7 @@ def run(splits: int, seed: int, percents) -> dict:
 
 def bad_node(splits: int, seed: int) -> tuple[float, float, int, dict]:
     """(makespan without, makespan with one bad node at 1 %, wrong outputs, quarantined)."""
-    config = paper_config(splits, 2, "dirft", 0.0, seed, adaptive=True)
+    config = replace(paper_config(splits, 2, "dirft", 0.0, seed), adaptive=True)
     clean = simulate(config)
     bad = simulate(replace(config, bad_nodes=1, bad_share=0.01))
     return (clean.makespan_s, bad.makespan_s, bad.wrong_outputs,

@@ -1,5 +1,6 @@
 """Adaptive DIRFT (gang start, wide tail, recovery pieces, eager switch) and quarantine."""
 
+from collections import Counter
 from dataclasses import replace
 
 from hypothesis import given, settings
@@ -8,10 +9,11 @@ from hypothesis import strategies as st
 from core_harness import Behaviour, Pump, make_plan, true_signature
 from dirft.core import actions as A
 from dirft.core import events as E
-from dirft.core.adaptive import Adaptive, NodeRecord, Quarantine
+from dirft.core.adaptive import (Adaptive, NodeRecord, Quarantine, place_tail, place_wave,
+                                  tail_widths)
 from dirft.core.scheme import Tolerance, make_scheme
 from dirft.core.state import JobState
-from dirft.core.units import cut, decode, piece_id, unit_span, whole_id
+from dirft.core.units import cut, decode, piece_id, split_piece_id, unit_span, whole_id
 from dirft.runners.sim import SimConfig, simulate
 
 
@@ -133,3 +135,60 @@ def test_simulated_bad_node_commits_no_wrong_output_and_is_quarantined():
     result = simulate(config)
     assert result.aborted is None and result.wrong_outputs == 0
     assert len(result.report["nodes_quarantined"]) == 1
+
+
+@given(st.integers(1, 4), st.integers(0, 10**6), st.integers(0, 10**6), st.integers(2, 16))
+def test_pieces_of_the_whole_split_tile_it(r, start, length, count):
+    base = [list(s) for s in cut(start, length, r)]
+    ids = [split_piece_id(r, count, j) for j in range(count)]
+    spans = [unit_span(base, i) for i in ids]
+    assert [decode(r, i) for i in ids] == [(-1, count, j) for j in range(count)]
+    assert spans[0][0] == start and sum(s[1] for s in spans) == length
+    assert all(a[0] + a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert not set(ids) & {piece_id(r, s, m, j) for s in range(r) for m in range(2, 17)
+                           for j in range(m)}
+
+
+def test_a_wave_is_placed_on_block_holders_where_a_greedy_choice_fails():
+    # a takes b's only free holder if placed greedily on its first holders
+    holders = {"a": ("n0", "n1", "n2"), "b": ("n0", "n1", "n3")}
+    nodes = ("n0", "n1", "n2", "n3")
+    placed = place_wave(["a", "b"], 2, {"a": ("n0", "n2", "n1"), "b": ("n0", "n3")},
+                        nodes, 1)
+    assert set(placed[1]) == {"n0", "n3"} and set(placed[0]) == {"n2", "n1"}
+    placed = place_wave(["a", "b"], 2, holders, nodes, 1)
+    assert all(len(set(p)) == 2 for p in placed)
+    assert sorted(n for p in placed for n in p) == ["n0", "n1", "n2", "n3"]
+
+
+@settings(max_examples=50)
+@given(st.integers(1, 3), st.integers(2, 8), st.integers(1, 4), st.integers(1, 40),
+       st.randoms(use_true_random=False))
+def test_wave_and_tail_placements_respect_slots_and_distinct_nodes(r, n, slots, tasks, rng):
+    nodes = [f"n{i}" for i in range(max(n, r))]
+    holders = {t: tuple(rng.sample(nodes, min(3, len(nodes)))) for t in range(tasks)}
+    wave = place_wave(list(holders), r, holders, nodes, slots)
+    widths = tail_widths(tasks, r, slots * len(nodes), len(nodes), 4, 16)
+    tail = place_tail(list(holders), widths, holders, nodes, slots) if widths else []
+    for placed, want in ((wave, [r] * tasks), (tail, widths or [])):
+        use = Counter(x for p in placed for x in p)
+        assert all(len(set(p)) == len(p) for p in placed)
+        assert all(c <= slots for c in use.values())
+        if sum(want) <= slots * len(nodes):
+            assert [len(p) for p in placed] == want
+
+
+def test_a_tail_fills_the_slots_with_wider_tasks_first():
+    assert tail_widths(100, 2, 400, 20, 4, 16) == [4] * 100
+    assert tail_widths(107, 3, 580, 29, 4, 16) == [6] * 45 + [5] * 62
+    assert tail_widths(3, 2, 4, 8, 4, 16) is None  # not the tail: 6 replicas > 4 slots
+
+
+def test_a_bad_node_run_ends_in_a_wide_tail_on_distinct_nodes_with_no_wrong_output():
+    config = SimConfig(splits=50, nature=2, bad_nodes=1, bad_share=0.5, seed=4, slots=2)
+    result = simulate(config)
+    bad = set(result.report["nodes_quarantined"])
+    assert result.aborted is None and result.wrong_outputs == 0 and bad
+    tails = [t for t in result.state.tasks if len(t.replicas) > 3]
+    assert len(tails) >= 8  # 20 + 20 tasks in waves of R = 3, then 10 over 60 slots
+    assert all(len({r.node for r in t.replicas.values()}) == len(t.replicas) for t in tails)

@@ -11,10 +11,18 @@ three things, all decided by the core so every runner gets them:
   node with a free slot (block holders first), instead of queueing every replica at job
   start. A task never runs some replicas now and the rest a wave later, which in the paper's
   silent-mode grid made 52 of 500 fault-free tasks run three phases on two replicas.
-* *Wide tail.* Once every task still queued fits in the cluster at once with R replicas, each
-  is started with R·m replicas and R·m units (every sub-split cut into m pieces,
-  m ≤ ``widen_max``, m·R·queued ≤ map slots): the same work and tolerance, spread over the
-  slots the last wave would leave idle.
+* *Planned waves.* The queue is placed a wave (map slots / R tasks) at a time, all of the
+  wave's replicas at once by a maximum flow onto block holders (:func:`place_wave`), and a
+  task starts when its planned nodes have free slots: placing tasks one by one as slots free
+  let early tasks take the only holders of later ones (in the 500-split crash grid 344 of
+  the second wave's 400 replicas read their block over the network). Wave tasks still queued
+  once the running ones are past a quarter of their work join the tail instead.
+* *Wide tail.* Once every task still queued fits in the cluster at once with R replicas, the
+  slots are shared out among them: each starts with k ≥ R replicas over k pieces of its
+  split (k ≤ R·``widen_max``, Σk ≤ map slots), placed up front on distinct nodes
+  (:func:`place_tail`): the same work and tolerance (every piece gets its quorum of votes
+  from distinct replicas, each replica works f_s + 1 phases), spread over the slots the
+  last wave would leave idle.
 * *Recovery interweaving.* A sub-split left with no vote and nobody working on it (its
   replica crashed) is cut into one piece per idle live replica of the task, when there are
   more of them than the quorum, so they share it instead of one doing all of it. A disputed
@@ -87,6 +95,19 @@ class NodeRecord:
         return self.quarantined[node]
 
 
+@dataclass
+class BatchPlan:
+    """Nodes planned for the next queued tasks (a wave of R-replica tasks, or the tail):
+    ``nodes`` {task: nodes}, the planned tasks ``started``, ``tail`` True for the tail;
+    ``stale`` once a node was lost or quarantined after planning (the queue is planned
+    again over the slots left)."""
+
+    nodes: dict = field(default_factory=dict)
+    started: set = field(default_factory=set)
+    tail: bool = False
+    stale: bool = False
+
+
 class SlotBook:
     """Map slots as the core sees them: ``slots`` per node, replicas holding them, and the
     tasks not launched yet (``queue``, in index order).
@@ -105,12 +126,19 @@ class SlotBook:
         """Map slots on nodes neither lost nor in ``exclude``."""
         return self.slots * sum(1 for n in self.busy if n not in self.lost and n not in exclude)
 
-    def pick(self, count: int, prefer, exclude, least: int | None = None) -> list | None:
+    def pick(self, count: int, prefer, exclude, least: int | None = None,
+             spread: bool = False) -> list | None:
         """Up to ``count`` distinct nodes with a free slot, ``prefer`` (an ordered list)
         first, then the least busy (ties by name); never ``exclude`` or lost nodes. None if
-        fewer than ``least`` (default ``count``) such nodes."""
+        fewer than ``least`` (default ``count``) such nodes. ``spread``: the least busy
+        first, ``prefer`` only among equals (keeps free slots on many distinct nodes)."""
         def ok(n):
             return n not in exclude and n not in self.lost and self.busy[n] < self.slots
+        if spread:
+            rank = {n: i for i, n in enumerate(dict.fromkeys(prefer))}
+            chosen = sorted((n for n in self.busy if ok(n)),
+                            key=lambda n: (self.busy[n], rank.get(n, len(rank)), n))[:count]
+            return chosen if len(chosen) >= (count if least is None else least) else None
         chosen = [n for n in dict.fromkeys(prefer) if n in self.busy and ok(n)][:count]
         if len(chosen) < count:
             rest = sorted((self.busy[n], n) for n in self.busy if ok(n) and n not in chosen)
@@ -126,15 +154,104 @@ class SlotBook:
         self.busy[node] -= 1
 
 
-def widen_factor(policy: Adaptive, queued: int, replicas: int, capacity: int,
-                 usable_nodes: int) -> int:
-    """Pieces per sub-split for the next task: m > 1 once ``queued`` tasks × ``replicas``
-    fit in ``capacity`` slots, so that m·replicas·queued ≤ capacity; at most
-    ``policy.widen_max`` and ``usable_nodes // replicas`` (replicas on distinct nodes)."""
-    if queued * replicas > capacity:
-        return 1
-    m = min(policy.widen_max, capacity // (queued * replicas), usable_nodes // replicas)
-    return max(m, 1)
+def tail_widths(queued: int, replicas: int, capacity: int, usable_nodes: int,
+                widen_max: int, most: int) -> list[int] | None:
+    """Replicas per task for the last ``queued`` tasks, or None while they do not all fit
+    at once with ``replicas`` each in ``capacity`` slots (not the tail yet).
+
+    The slots are shared out: each task gets ``capacity // queued`` or one more (the wider
+    first), at least ``replicas``, at most ``replicas·widen_max``, ``usable_nodes``
+    (replicas on distinct nodes) and ``most`` (pieces a split may be cut into). All R when
+    ``widen_max`` is 1.
+    """
+    if not queued or queued * replicas > capacity:
+        return None
+    top = min(replicas * widen_max, usable_nodes, most)
+    base, extra = divmod(capacity, queued)
+    return [max(replicas, min(top, base + (1 if i < extra else 0))) for i in range(queued)]
+
+
+def place_tail(tasks, widths, holders, nodes, slots: int) -> list[tuple[str, ...]]:
+    """Nodes for each tail task: ``widths[i]`` distinct nodes among ``nodes`` for task
+    ``tasks[i]``, at most ``slots`` tail replicas per node.
+
+    Greedy, the nodes with the most room left first, block holders (``holders[task]``)
+    among equals: wider tasks come first (``tail_widths`` orders them so), which keeps
+    every later task placeable whenever the widths fit in the slots (Gale–Ryser). Placed
+    up front because the tail fills every slot: placing as slots free would leave the
+    last tasks' free slots on too few distinct nodes.
+    """
+    room = {n: slots for n in nodes}
+    out = []
+    for task, width in zip(tasks, widths):
+        mine = set(holders[task])
+        chosen = sorted((n for n in room if room[n] > 0),
+                        key=lambda n: (-room[n], n not in mine, n))[:width]
+        for n in chosen:
+            room[n] -= 1
+        out.append(tuple(chosen))
+    return out
+
+
+def place_wave(tasks, width: int, holders, nodes, slots: int) -> list[tuple[str, ...]]:
+    """Nodes for a wave of ``tasks``: ``width`` distinct nodes each among ``nodes``, at
+    most ``slots`` replicas per node, as many as possible on block holders
+    (``holders[task]``): a maximum flow, found by augmenting paths (Ford–Fulkerson; a
+    replica on a full holder moves to another of its holders to make room); replicas left
+    over go to the nodes with the most room left. Placing a whole wave at once keeps the
+    greedy choice of early tasks from taking the only holders of later ones.
+    """
+    room = {n: slots for n in nodes}
+    on = {t: [] for t in tasks}
+    users = {n: [] for n in nodes}
+    for task in tasks:
+        for _ in range(width):
+            if not _augment(task, holders, room, on, users):
+                break
+    for task in tasks:
+        extra = sorted((n for n in room if room[n] > 0 and n not in on[task]),
+                       key=lambda n: (-room[n], n))[:width - len(on[task])]
+        for n in extra:
+            room[n] -= 1
+        on[task] += extra
+    return [tuple(on[t]) for t in tasks]
+
+
+def _augment(task, holders, room, on, users) -> bool:
+    """One more replica of ``task`` on a holder, along a shortest augmenting path."""
+    parent = {("t", task): None}
+    frontier = deque([("t", task)])
+    while frontier:
+        kind, x = frontier.popleft()
+        if kind == "n":
+            for u in users[x]:
+                if ("t", u) not in parent:
+                    parent[("t", u)] = ("n", x)
+                    frontier.append(("t", u))
+            continue
+        for n in holders[x]:
+            if n in room and n not in on[x] and ("n", n) not in parent:
+                parent[("n", n)] = ("t", x)
+                if room[n] > 0:
+                    _apply(("n", n), parent, room, on, users)
+                    return True
+                frontier.append(("n", n))
+    return False
+
+
+def _apply(node, parent, room, on, users) -> None:
+    """Carry out an augmenting path ending on a node with room (see :func:`_augment`)."""
+    room[node[1]] -= 1
+    while True:
+        x = parent[node][1]
+        on[x].append(node[1])
+        users[node[1]].append(x)
+        back = parent[("t", x)]
+        if back is None:
+            return
+        on[x].remove(back[1])
+        users[back[1]].remove(x)
+        node = back
 
 
 def fault_share(tasks) -> tuple[int, float]:

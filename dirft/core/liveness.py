@@ -32,7 +32,8 @@ class LivenessRules:
     def _clock_ticked(self, ev, out: list) -> None:
         """Declare dead each watched replica silent for longer than its limit (seconds:
         ``plan.startup_timeout`` until it registers, then ``plan.heartbeat_timeout``), in
-        ``(task, replica id)`` order; then scheme se's straggler check."""
+        ``(task, replica id)`` order; then scheme se's straggler check and adaptive
+        DIRFT's admission (its waves' progress moved on)."""
         for key in self._overdue(ev.now):
             rep = self.watched.get(key)
             if rep is None:
@@ -44,6 +45,7 @@ class LivenessRules:
             self._kill(self.tasks[key[0]], rep, "heartbeat", f"{what} for "
                        f"{ev.now - rep.last_seen:.1f}s (> {limit}s, dirft.{name}.timeout)", out)
         self._speculate(ev.now, out)
+        self._admit(out)  # adaptive: a wave past a quarter of its work may hand on its tasks
 
     def _overdue(self, now: float) -> list:
         """Sorted ``(task, replica id)`` of the watched replicas silent past their limit at

@@ -60,7 +60,7 @@ class JobState(AdaptiveRules, LivenessRules):
         self.record = NodeRecord(plan.quarantine, len(plan.nodes))
         self.book = (SlotBook(plan.nodes, plan.slots, len(self.tasks))
                      if self.scheme.adaptive is not None and plan.slots else None)
-        self.tail_pieces: int | None = None  # adaptive: pieces per sub-split in the tail
+        self.tail = None  # adaptive: the BatchPlan of the next queued tasks
         self.holding: dict = {}  # (task, replica) -> node whose map slot it holds (book only)
         self.watched: dict = {}  # (task, replica) -> live replica seen once (kept by _move)
 
@@ -198,7 +198,7 @@ class JobState(AdaptiveRules, LivenessRules):
                                  u.decided) for u in task.units)
         out.append(A.CommitTaskOutput(task.index, winners))
         for rep in task.replicas.values():
-            if rep.state in ("pending", "started", "working"):
+            if rep.state in ("pending", "started", "working", "waiting", "idle"):
                 self._revoke(task, rep)
                 self._cancel(task, rep, "stopping", "task decided", out)
         self._maybe_finish(out)
@@ -316,12 +316,11 @@ class JobState(AdaptiveRules, LivenessRules):
                out: list, why: str = "") -> None:
         dead = ", ".join(f"r{r.rid} ({r.cause})" for r in task.replicas.values()
                          if r.state == "dead") or "none"
-        sub = unit
         why = why or (f"{short} more vote(s) needed but only {max(budget, 0)} extra "
                       f"replica(s) allowed (dirft.replicas.extra.max)")
         self.aborted = A.AbortJob(task.index, unit.index, (
-            f"task {task.index} sub-split {unit.index} (bytes {sub.start}-"
-            f"{sub.start + sub.length} of "
+            f"task {task.index} sub-split {unit.index} (bytes {unit.start}-"
+            f"{unit.start + unit.length} of "
             f"{self.plan.tasks[task.index].split.path}): no quorum "
             f"of {self.scheme.quorum} matching signature(s) under scheme {self.scheme.name}; "
             f"seen {self._votes_text(unit)}; dead replicas: {dead}; {why}. Raise "

@@ -7,7 +7,9 @@ R = the number of planned sub-splits of the task (``len(base)`` below):
 * ``0 .. R-1``: DIRFT's sub-splits, exactly as planned (:func:`dirft.core.planner.make_subsplits`);
 * ``R``: the whole split (a task started in full-replication shape by adaptive DIRFT);
 * ``R + 1 + (u·MAX_PIECES + m − 2)·MAX_PIECES + j``: piece ``j`` of ``m`` (2 ≤ m ≤
-  MAX_PIECES) of sub-split ``u``, cut by :func:`cut` (the rule of ``make_subsplits``).
+  MAX_PIECES) of sub-split ``u``, cut by :func:`cut` (the rule of ``make_subsplits``);
+* ``R + 1 + R·MAX_PIECES² + (m − 2)·MAX_PIECES + j``: piece ``j`` of ``m`` of the whole
+  split (a wide tail task of ``m`` replicas).
 
 Adaptive DIRFT cuts a sub-split into pieces to spread recovery or tail work over more
 replicas. Votes stay on identical byte ranges: a piece is voted on by the replicas that
@@ -56,9 +58,20 @@ def piece_id(r: int, sub: int, count: int, piece: int) -> int:
     return r + 1 + (sub * MAX_PIECES + count - 2) * MAX_PIECES + piece
 
 
+def split_piece_id(r: int, count: int, piece: int) -> int:
+    """Unit id of piece ``piece`` of ``count`` of the whole split (of a task of ``r``
+    sub-splits). Raises :class:`InvalidTransition` (a bug of the caller) for an impossible
+    piece."""
+    if not (2 <= count <= MAX_PIECES and 0 <= piece < count):
+        raise InvalidTransition(f"no piece {piece} of {count} of the whole split (at most "
+                                f"{MAX_PIECES} pieces)")
+    return r + 1 + r * MAX_PIECES * MAX_PIECES + (count - 2) * MAX_PIECES + piece
+
+
 def decode(r: int, unit: int) -> tuple[int, int, int]:
     """``(sub, count, piece)`` of unit id ``unit``; a sub-split is ``(u, 1, 0)``, the whole
-    split ``(-1, 1, 0)``. Raises ValueError for an id no task of ``r`` sub-splits has."""
+    split ``(-1, 1, 0)``, a piece of the whole split ``(-1, count, piece)``. Raises
+    ValueError for an id no task of ``r`` sub-splits has."""
     if 0 <= unit < r:
         return unit, 1, 0
     if unit == r:
@@ -66,6 +79,8 @@ def decode(r: int, unit: int) -> tuple[int, int, int]:
     rest, piece = divmod(unit - r - 1, MAX_PIECES)
     sub, count = divmod(rest, MAX_PIECES)
     count += 2
+    if sub == r and count <= MAX_PIECES and piece < count:
+        return -1, count, piece
     if unit < r or sub >= r or count > MAX_PIECES or piece >= count:
         raise ValueError(f"unit {unit} is no sub-split, piece or whole split of a task "
                          f"with {r} sub-splits")
@@ -77,6 +92,7 @@ def unit_span(base: Sequence[Sequence[int]], unit: int) -> tuple[int, int]:
     are ``base`` (``[[start, length], ...]``, in order). Raises ValueError for a bad id."""
     sub, count, piece = decode(len(base), unit)
     if sub < 0:
-        return int(base[0][0]), sum(int(b[1]) for b in base)
-    start, length = (int(x) for x in base[sub])
+        start, length = int(base[0][0]), sum(int(b[1]) for b in base)
+    else:
+        start, length = (int(x) for x in base[sub])
     return cut(start, length, count)[piece] if count > 1 else (start, length)
