@@ -36,3 +36,23 @@ def test_a_combiner_that_stops_reading_fails_the_phase_and_commits_nothing(tmp_p
         _phase(tmp_path, data, ["head", "-n", "1"])
     assert not (tmp_path / "out").exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".combine-")]
+
+
+def test_combiner_input_is_the_normalized_map_output_written_by_the_mapper_to_a_file(tmp_path):
+    # the mapper's stdout goes to a file, not through this process: line ends and
+    # tab-less lines must still reach the combiner as Hadoop's key\tvalue lines
+    data = b"b\tx\r\na no tab\rc\t1\t2\n\nlast"
+    result, final = _phase(tmp_path, data, ["cat"])
+    assert final.read_bytes() == b"\t\na no tab\t\nb\tx\nc\t1\t2\nlast\t\n"
+    assert result.counters.get(FRAMEWORK, "Map output records") == 5
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".combine-")]
+
+
+def test_a_failing_mapper_before_the_combiner_leaves_no_scratch(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"a\tb\n" * 100)
+    with open(tmp_path / "log", "wb") as log, pytest.raises(TaskError, match="mapper"):
+        run_map_phase(str(src), 0, 400, ["sh", "-c", "cat; exit 3"], ["cat"],
+                      str(tmp_path / "out"), dict(os.environ), str(tmp_path), log, 1 << 20)
+    assert not (tmp_path / "out").exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".combine-")]
