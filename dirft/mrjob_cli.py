@@ -5,8 +5,9 @@
 * the job's own options (``configure_args``: ``add_passthru_arg``, ``add_file_arg``) reach
   the job and every task command (``python JOB.py --mapper --step-num=0 --word mist``);
 * input paths, ``-`` for standard input (none at all: standard input, as mrjob);
-* ``-r/--runner local|hadoop``; ``-o/--output-dir DIR`` (without it the output is written to
-  stdout, as mrjob's ``--cat-output`` does); ``-D/--jobconf KEY=VALUE``;
+* ``-r/--runner local|hadoop``; ``-o/--output-dir DIR`` (without it the output goes to a
+  temporary directory, local or on HDFS, is written to stdout and removed, as mrjob's
+  ``--cat-output`` does); ``-D/--jobconf KEY=VALUE``;
 * ``--conf-path FILE`` / ``--no-conf``: which mrjob.conf to read (default: mrjob's search,
   ``$MRJOB_CONF``, ``~/.mrjob.conf``, ``/etc/mrjob.conf``); from the runner's section
   dirft honours ``jobconf``, ``cmdenv``, ``upload_files``, ``upload_archives`` and
@@ -22,14 +23,18 @@ HADOOP_INPUT_FORMAT and HADOOP_OUTPUT_FORMAT only when they are the text formats
 from __future__ import annotations
 
 import argparse
+import datetime
+import getpass
 import json
 import os
+import posixpath
 import shutil
 import sys
 import tempfile
 
-from dirft.errors import UsageError
+from dirft.errors import DirftError, UsageError
 from dirft.progress import counter_lines, watched
+from dirft.storage.local import LOCAL
 
 RUNNERS = ("local", "hadoop")
 #: mrjob.conf options dirft run honours (everything else is named as ignored).
@@ -39,6 +44,7 @@ RUN_EPILOG = """\
 options read by dirft run itself (anywhere after JOB.py):
   -r, --runner local|hadoop   where to run (default local: an emulated cluster here)
   -o, --output-dir DIR        output directory; without it the output goes to stdout
+                              (through a temporary directory, on HDFS for -r hadoop)
   -D, --jobconf KEY=VALUE     jobconf, wins over the job's JOBCONF (repeatable)
   -conf FILE                  Hadoop configuration XML such as mapred-site.xml
   --json                      print the whole run report as JSON
@@ -163,15 +169,39 @@ def run_command(args) -> int:
                         on_step=_step_line)
         _print_run(args.script, own, run, sys.stdout)
         return 0
-    tmp = tempfile.mkdtemp(prefix="dirft-run-")
+    store = storage or LOCAL
+    tmp = _tmp_dir(args.script, storage)
     try:
-        out = os.path.join(tmp, "output")
-        run = run_mrjob(args.script, None, out, runner, options, on_step=_step_line)
-        _cat_parts(out)
+        out = posixpath.join(tmp, "output")
+        run = run_mrjob(args.script, None, out, runner, options, storage=storage,
+                        on_step=_step_line)
+        _cat_parts(store, store.absolute(out))
         _print_run(args.script, own, run, sys.stderr)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tmp(store, tmp)
     return 0
+
+
+def _tmp_dir(script: str, storage) -> str:
+    """Where the output goes when no ``-o`` is given, made now: a local temp directory, or
+    for Hadoop ``tmp/dirft/JOB.USER.TIMESTAMP`` in the user's HDFS home directory (mrjob's
+    Hadoop runner writes ``tmp/mrjob/`` + its job key, cats the output, then removes it)."""
+    if storage is None:
+        return tempfile.mkdtemp(prefix="dirft-run-")
+    label = os.path.splitext(os.path.basename(script))[0]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d.%H%M%S.%f")
+    path = storage.absolute(posixpath.join("tmp", "dirft", f"{label}.{getpass.getuser()}.{stamp}"))
+    storage.makedirs(path)
+    return path
+
+
+def _remove_tmp(storage, tmp: str) -> None:
+    """Remove :func:`_tmp_dir`'s directory; a failure is a warning (the job's own error, if
+    any, is the one that matters)."""
+    try:
+        storage.delete(tmp, recursive=True)
+    except (DirftError, OSError) as err:
+        print(f"dirft: warning: could not remove {tmp}: {err}", file=sys.stderr)
 
 
 def _storage(own, options):
@@ -179,8 +209,6 @@ def _storage(own, options):
     WebHDFS (``dirft.webhdfs.*`` from ``-conf``, mrjob.conf and ``-D``) for hadoop."""
     if own.runner != "hadoop":
         return None
-    if own.output is None:
-        raise UsageError("-r hadoop needs -o/--output-dir, an HDFS path for the output")
     from dirft.config import JobConf
     from dirft.runners.hadoop import hdfs_storage
 
@@ -193,12 +221,14 @@ def _step_line(n: int, total: int) -> None:
     print(f"dirft: running step {n + 1} of {total}", file=sys.stderr, flush=True)
 
 
-def _cat_parts(out: str) -> None:
-    """Write every ``part-*`` file of ``out`` to stdout in name order (mrjob's cat)."""
+def _cat_parts(storage, out: str) -> None:
+    """Write every ``part-*`` file of ``out`` (in ``storage``) to stdout in name order
+    (mrjob's cat of the output), streamed, not read whole."""
     sys.stdout.flush()
-    for name in sorted(n for n in os.listdir(out) if n.startswith("part-")):
-        with open(os.path.join(out, name), "rb") as f:
-            shutil.copyfileobj(f, sys.stdout.buffer)
+    for name, size, is_dir in storage.list_dir(out):
+        if name.startswith("part-") and not is_dir:
+            with storage.open_range(posixpath.join(out, name), 0, size) as f:
+                shutil.copyfileobj(f, sys.stdout.buffer)
     sys.stdout.buffer.flush()
 
 

@@ -52,3 +52,70 @@ def test_multi_step_job_with_files_runs_every_step_on_the_cluster(tmp_path, monk
         assert any("step-1" in c[c.index("-output") + 1] for c in jars)  # step 2 ran there
         assert all(not i.startswith(str(tmp_path)) for i in inputs)  # HDFS, not local
         assert cluster.leftovers() == []
+
+
+def test_without_an_output_dir_the_output_is_written_to_stdout_and_its_hdfs_dir_removed(
+        tmp_path, monkeypatch, capsysbinary):
+    # mrjob's `python job.py -r hadoop in.txt`: output in tmp/mrjob/<job key>/output in the
+    # user's HDFS home, catted to stdout, the job's tmp directory removed
+    data = tmp_path / "in.txt"
+    generate_file(str(data), 30_000, seed=4)
+    script = EXAMPLES / "mr_word_freq_count.py"
+    with FakeCluster(tmp_path, monkeypatch) as cluster:
+        cluster.put("/user/me/in.txt", data.read_bytes())
+        code = main(["run", str(script), "-r", "hadoop", "--no-conf", *cluster.defines(),
+                     "/user/me/in.txt"])
+        out, err = capsysbinary.readouterr()
+        assert code == 0, err
+        assert sorted(line.rstrip(b"\t") for line in out.splitlines()) == _inline(script, data)
+        outputs = [c[c.index("-output") + 1] for c in cluster.jar_calls()]
+        assert outputs and all("/user/me/tmp/dirft/" in o for o in outputs)
+        assert b"output on stdout" in err
+        assert list((cluster.root / "user" / "me" / "tmp" / "dirft").iterdir()) == []
+        assert cluster.leftovers() == []
+
+
+STOP_WORDS_JOB = '''
+from mrjob.job import MRJob
+
+
+class MRWithoutStopWords(MRJob):
+    DIRS = [{words!r}]
+
+    def mapper_init(self):
+        with open("words/stop.txt") as f:
+            self.stop = set(f.read().split())
+
+    def mapper(self, _, line):
+        for word in line.split():
+            if word not in self.stop:
+                yield word, 1
+
+    def reducer(self, word, counts):
+        yield word, sum(counts)
+
+
+if __name__ == "__main__":
+    MRWithoutStopWords.run()
+'''
+
+
+def test_a_jobs_dirs_are_tarred_and_shipped_as_archives_as_mrjob_does(tmp_path, monkeypatch):
+    words = tmp_path / "words"
+    (words / "more").mkdir(parents=True)
+    (words / "stop.txt").write_text("the a of\n")
+    (words / "more" / "unused.txt").write_text("x\n")
+    script = tmp_path / "mr_stop.py"
+    script.write_text(STOP_WORDS_JOB.format(words=str(words)))
+    text = b"the cat of a hat\nthe hat\n"
+    with FakeCluster(tmp_path, monkeypatch) as cluster:
+        cluster.put("/user/me/in.txt", text)
+        code = main(["run", str(script), "-r", "hadoop", "--no-conf", *cluster.defines(),
+                     "/user/me/in.txt", "-o", "/user/me/out"])
+        assert code == 0
+        assert _hadoop_output(cluster, "/user/me/out") == [b'"cat"\t1', b'"hat"\t2']
+        for call in cluster.jar_calls():
+            archives = call[call.index("-archives") + 1].split(",")
+            assert [a.rsplit("/", 1)[1] for a in archives] == ["words.tar.gz#words"]
+            assert str(words) not in call[call.index("-files") + 1].split(",")
+        assert cluster.leftovers() == []

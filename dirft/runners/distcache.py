@@ -78,3 +78,27 @@ def _stage_one(path: str, name: str, option: str, dest: str) -> str:
     os.makedirs(links, exist_ok=True)
     os.symlink(path, os.path.join(links, name))
     return os.path.join(links, name)
+
+
+def tar_directories(files: list, work: str) -> tuple[list[str], list[str]]:
+    """Ship local directories among ``-files`` entries as mrjob's Hadoop runner ships DIRS.
+
+    Takes ``-files`` entries (``path`` or ``path#NAME``) and a local scratch directory
+    ``work``; returns (the other entries unchanged, ``-archives`` entries): each local
+    directory becomes ``work/dir-archives/NAME.tar.gz`` (its files at the archive's top,
+    as ``mrjob.runner._create_dir_archive`` writes them) shipped as
+    ``…/NAME.tar.gz#NAME``, which Hadoop unpacks into a directory ``NAME`` in the task's
+    working directory. HDFS paths are left to Hadoop. Raises UsageError for a bad entry.
+    """
+    plain, archives = [], []
+    for entry in files:
+        path, name = split_entry(entry)
+        if "://" in path or not os.path.isdir(path):
+            plain.append(entry)
+            continue
+        folder = os.path.join(work, "dir-archives")
+        os.makedirs(folder, exist_ok=True)
+        base = os.path.join(folder, name)
+        archive = shutil.make_archive(base, "gztar", root_dir=os.path.abspath(path))
+        archives.append(f"{archive}#{name}")
+    return plain, archives

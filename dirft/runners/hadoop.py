@@ -42,7 +42,7 @@ from dirft.errors import ConfigError, JobAborted
 from dirft.report import RunRecord
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, check_output
-from dirft.runners.distcache import split_entry
+from dirft.runners.distcache import split_entry, tar_directories
 from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_facts,
                                           hdfs_storage, plan_hadoop_job)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
@@ -73,6 +73,7 @@ class HadoopRunner(Runner):
         self.blocks: dict = {}     # {path: blocks} of the input files
         self.scheduler: WaveScheduler | None = None
         self.zip_path = ""
+        self.ship = (list(job.files), list(job.archives))  # -files, -archives (prepare)
         self.killed_jobs: set = set()  # Hadoop job ids this run asked YARN to kill
         self._tracking = threading.Lock()
         self.decided_at: float | None = None  # clock when the last task was decided
@@ -107,6 +108,8 @@ class HadoopRunner(Runner):
         self.work = tempfile.mkdtemp(prefix=f"dirft-{self.job_id}-",
                                      dir=self.job.conf.get("dirft.local.dir") or None)
         self.zip_path = build_task_zip(os.path.join(self.work, ZIP_NAME))
+        files, dir_archives = tar_directories(list(self.job.files), self.work)  # mrjob's DIRS
+        self.ship = (files, dir_archives + list(self.job.archives))
         self.storage.makedirs(posixpath.join(self.scratch, "faults"))
 
     def votes(self, plan) -> bool:
@@ -205,7 +208,7 @@ class HadoopRunner(Runner):
         files = [(spec_path, SPEC_NAME), (zip_path, ZIP_NAME)]
         if secret_file:
             files.append((secret_file, SECRET_NAME))
-        for entry in self.job.files:
+        for entry in self.ship[0]:
             path, name = split_entry(entry)
             files.append((os.path.abspath(path) if "://" not in path else path, name))
         return tuple(files)
@@ -213,7 +216,7 @@ class HadoopRunner(Runner):
     def _command(self, files: tuple, jobconf: dict, manifest: str, output: str,
                  mapper: str, reducer: str | None) -> cmd.StreamingCommand:
         archives = tuple((os.path.abspath(p) if "://" not in p else p, n) for p, n in
-                         (split_entry(a, "-archives") for a in self.job.archives))
+                         (split_entry(a, "-archives") for a in self.ship[1]))
         return cmd.StreamingCommand(self.hadoop_bin, self.jar, files, jobconf,
                                     cmd.task_cmdenv(self.job.cmdenv), manifest, output,
                                     mapper, reducer, archives=archives,

@@ -17,7 +17,7 @@ Hadoop to run a streaming job here:
   otherwise each input file is. Map tasks are numbered as Hadoop's job submitter numbers
   splits: by length, largest first (stable), so map *i* is not line *i* when lines differ
   in length. Every map task runs the ``-mapper`` command (no shell) in its own directory
-  holding the ``-files`` links, with the jobconf and ``-cmdenv`` in its environment and its
+  holding the ``-files`` links and the ``-archives`` unpacked, with the jobconf and ``-cmdenv`` in its environment and its
   line on stdin, up to ``mapreduce.map.maxattempts`` failed attempts (4); the job fails
   when more than ``mapreduce.map.failures.maxpercent`` percent of the maps failed. Only a
   successful attempt's output and counters count. Then Hadoop's shuffle
@@ -36,6 +36,7 @@ Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def state_dir() -> str:
 
 def parse(args: list) -> dict:
     """Generic and streaming options of ``hadoop jar`` into a dict."""
-    opts = {"D": {}, "files": [], "cmdenv": {}, "input": [], "inputformat": None,
+    opts = {"D": {}, "files": [], "archives": [], "cmdenv": {}, "input": [], "inputformat": None,
             "output": None, "mapper": None, "reducer": None, "combiner": None}
     it = iter(args)
     for arg in it:
@@ -78,8 +79,8 @@ def parse(args: list) -> dict:
         if name == "D":
             key, _, value = next(it).partition("=")
             opts["D"][key] = value
-        elif name == "files":
-            opts["files"] += next(it).split(",")
+        elif name in ("files", "archives"):
+            opts[name] += next(it).split(",")
         elif name == "cmdenv":
             key, _, value = next(it).partition("=")
             opts["cmdenv"][key] = value
@@ -144,6 +145,11 @@ def link_files(opts: dict, cwd: str) -> None:
         name = name or os.path.basename(path)
         source = local(path) if path.startswith("hdfs://") else path
         os.symlink(os.path.abspath(source), os.path.join(cwd, name))
+    for entry in opts["archives"]:  # unpacked into a directory named by the link name
+        path, _, name = entry.partition("#")
+        source = local(path) if path.startswith("hdfs://") else path
+        fmt = "zip" if source.endswith((".zip", ".jar")) else "tar"
+        shutil.unpack_archive(source, os.path.join(cwd, name or os.path.basename(path)), fmt)
 
 
 class Job:
