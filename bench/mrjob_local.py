@@ -39,12 +39,13 @@ def _lines(out: pathlib.Path) -> list[bytes]:
                   for line in lines)
 
 
-def commands(data: str, out: str) -> dict[str, list[str]]:
-    """The two command lines, by name."""
+def commands(data: str, out: str, defines: tuple = ()) -> dict[str, list[str]]:
+    """The two command lines, by name; ``defines``: extra ``KEY=VALUE`` jobconf for dirft."""
     return {"mrjob": [sys.executable, str(JOB), "-r", "local", "--no-conf", data,
                       "-o", out + "-mrjob"],
             "dirft": [sys.executable, "-m", "dirft.cli", "run", str(JOB), data, "-o",
-                      out + "-dirft", "--no-conf", "-D", "dirft.scheme=none"]}
+                      out + "-dirft", "--no-conf", "-D", "dirft.scheme=none",
+                      *[arg for d in defines for arg in ("-D", d)]]}
 
 
 def timed(argv: list[str], env: dict) -> tuple[float, float]:
@@ -77,6 +78,10 @@ def main() -> int:
     parser.add_argument("--size", default="16MiB")
     parser.add_argument("--unbuffered", choices=("inherit", "unset", "set"), default="inherit",
                         help="PYTHONUNBUFFERED for both commands (default: as it is here)")
+    parser.add_argument("-D", dest="defines", action="append", default=[],
+                        metavar="KEY=VALUE", help="extra jobconf for dirft run, e.g. "
+                        "-D dirft.nodes=1 (mrjob -r local runs one task per core at a time; "
+                        "dirft's default 4 nodes x 2 slots run up to 8)")
     args = parser.parse_args()
     env = task_env(args.unbuffered)
     work = tempfile.mkdtemp(prefix="bench-mrjob-")
@@ -84,7 +89,7 @@ def main() -> int:
         data = os.path.join(work, "in.txt")
         generate_file(data, parse_bytes(args.size), 1)
         print(f"load before: {os.getloadavg()[0]:.1f}; PYTHONUNBUFFERED="
-              f"{env.get('PYTHONUNBUFFERED', '(unset)')}", flush=True)
+              f"{env.get('PYTHONUNBUFFERED', '(unset)')}; dirft -D {args.defines}", flush=True)
         return _pairs(args, data, work, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -97,7 +102,7 @@ def _pairs(args, data: str, work: str, env: dict) -> int:
         out = os.path.join(work, f"out{pair}")
         order = ["mrjob", "dirft"] if pair % 2 == 0 else ["dirft", "mrjob"]
         for name in order:
-            seconds, cpu_seconds = timed(commands(data, out)[name], env)
+            seconds, cpu_seconds = timed(commands(data, out, tuple(args.defines))[name], env)
             wall[name].append(seconds)
             cpu[name].append(cpu_seconds)
         same = _lines(pathlib.Path(out + "-mrjob")) == _lines(pathlib.Path(out + "-dirft"))
@@ -118,7 +123,8 @@ def _pairs(args, data: str, work: str, env: dict) -> int:
     print(json.dumps({"mrjob_seconds": wall["mrjob"], "dirft_seconds": wall["dirft"],
                       "mrjob_cpu_seconds": cpu["mrjob"], "dirft_cpu_seconds": cpu["dirft"],
                       "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3),
-                      "size": args.size, "pythonunbuffered": env.get("PYTHONUNBUFFERED")}))
+                      "size": args.size, "pythonunbuffered": env.get("PYTHONUNBUFFERED"),
+                      "dirft_defines": args.defines}))
     return 0
 
 
