@@ -7,7 +7,6 @@ cost model on this machine (:mod:`dirft.calibrate`).
 
 import json
 
-from dirft.calibrate import calibrate, notes
 from dirft.core.scheme import SCHEMES
 from dirft.errors import JobAborted, UsageError
 from dirft.report import summary_lines
@@ -133,6 +132,8 @@ def headline(config: SimConfig, result: SimResult) -> list[str]:
 
 
 def _calibrate_command(args) -> int:
+    from dirft.calibrate import calibrate, notes  # runs real jobs: the local runner's imports
+
     sizes = [parse_bytes(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
     model, runs = calibrate(sizes, args.seed, args.work_dir, args.repeats,
                             progress=lambda line: print(f"  {line}"))
