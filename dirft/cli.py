@@ -128,9 +128,13 @@ def _chaos(args) -> int:
 
     with tqdm(total=args.runs, unit="run", file=sys.stderr) as bar:
         def progress(tally, run):
+            while len(tally.problems) > progress.shown:  # each problem at once, above the bar
+                bar.write(f"problem: {tally.problems[progress.shown]}", file=sys.stderr)
+                progress.shown += 1
             bar.set_postfix_str(f"wrong={tally.wrong} spurious={tally.spurious} "
                                 f"aborts={tally.aborts} leftovers={tally.leftovers}")
             bar.update(1)
+        progress.shown = 0
         tally = run_chaos(args.runs, args.seed, args.workdir or default_workdir(), progress)
     for line in tally.problems:
         print(line)
