@@ -164,9 +164,10 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "scheme dirft: adaptive DIRFT (gang start, wide tail, recovery pieces, eager "
            "switch); false = the paper's plain DIRFT"),
     Option("dirft.adaptive.widen.max", "int", "1",
-           "adaptive DIRFT: most pieces each sub-split of a tail task is cut into (1: no "
-           "wide tail; it pays when a replica starts in a small fraction of a phase, as on "
-           "the simulated paper cluster, where it is 4)", minimum=1, maximum=16),
+           "adaptive DIRFT: a tail task gets at most R x this replicas over as many pieces "
+           "of its split (1: no wide tail; it pays when a replica starts in a small "
+           "fraction of a phase, as on the simulated paper cluster, where it is 4)",
+           minimum=1, maximum=16),
     Option("dirft.adaptive.eager.percent", "float", "100",
            "adaptive DIRFT: percentage of decided tasks hit by a fault above which new "
            "tasks start in full-replication shape (the cost model's break-even; 100 = never)",

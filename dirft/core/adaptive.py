@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 class Adaptive:
     """Adaptive DIRFT's parameters (see module doc).
 
-    ``widen_max``: most pieces per sub-split for tail tasks (1 disables the wide tail);
+    ``widen_max``: a tail task gets at most R·widen_max replicas (1 disables the wide tail);
     ``eager_above``: fault share (0..1) of decided tasks above which new tasks start in
     full-replication shape (> 1: never); ``min_sample``: decided tasks needed first.
     """
