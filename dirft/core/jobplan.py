@@ -4,9 +4,9 @@ Pure: takes file sizes, never opens a file. Built once by the driver from the pl
 pieces (:mod:`dirft.core.planner`) and handed to :class:`dirft.core.state.JobState`.
 """
 
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dirft.core.adaptive import Quarantine
 from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
@@ -15,13 +15,15 @@ from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
 from dirft.core.scheme import Scheme
 from dirft.errors import ConfigError
 
+_new_tuple = tuple.__new__  # a named tuple without its Python-level __new__ (build_plan's loop)
 
-@dataclass(frozen=True, slots=True)
-class TaskPlan:
+
+class TaskPlan(NamedTuple):
     """Map task ``index``: its input ``split``, its work units and its replicas' nodes.
 
     ``subsplits`` has ``scheme.subsplits`` entries covering the split; ``nodes`` has one
-    node name per initial replica, all distinct, block holders first.
+    node name per initial replica, all distinct, block holders first. A named tuple, as
+    the planner's :class:`~dirft.core.planner.InputSplit` (one per map task).
     """
 
     index: int
@@ -87,19 +89,18 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
     """
     blocks = place_blocks(files, block_size, nodes, seed)
     splits = compute_splits(files, blocks, block_size, min_split, max_split)
-    load = Counter({node: 0 for node in nodes})
-    tasks = tuple(
-        TaskPlan(index=split.index, split=split,
-                 subsplits=make_subsplits(split, scheme.subsplits),
-                 nodes=_balanced_nodes(split, scheme.initial_replicas, nodes, seed, load))
-        for split in splits)
+    load = dict.fromkeys(nodes, 0)
+    units, count = scheme.subsplits, scheme.initial_replicas
+    tasks = tuple([_new_tuple(TaskPlan, (  # TaskPlan(index, split, subsplits, nodes)
+        split.index, split, make_subsplits(split, units),
+        _balanced_nodes(split, count, nodes, seed, load))) for split in splits])
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
                    heartbeat_timeout=heartbeat_timeout, seed=seed,
                    startup_timeout=startup_timeout, slots=slots, quarantine=quarantine)
 
 
 def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
-                    load: Counter) -> tuple[str, ...]:
+                    load: dict[str, int]) -> tuple[str, ...]:
     """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
 
     ``load`` (replicas planned per node so far, with every node of ``nodes`` as a key) is
@@ -118,13 +119,13 @@ def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: i
         chosen = sorted(holders, key=load.__getitem__)[:count]
     else:
         chosen = _ranked_nodes(split, count, nodes, seed, load)
-    for node in chosen:  # Counter.update's generic checks cost more than this
+    for node in chosen:
         load[node] += 1
     return tuple(chosen)
 
 
 def _ranked_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
-                  load: Counter) -> list[str]:
+                  load: dict[str, int]) -> list[str]:
     """The general case of :func:`_balanced_nodes`: holders, then others, in seeded order."""
     holders, _ = replica_candidates(split, nodes, seed, others=False)
     chosen = sorted(holders, key=load.__getitem__)[:count]

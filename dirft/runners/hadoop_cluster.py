@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 import socket
@@ -43,7 +42,7 @@ def plan_hadoop_job(files: list, storage, conf) -> tuple[JobPlan, dict]:
         for split in compute_splits([f], {f.path: blocks}, size,
                                     conf.get("mapreduce.input.fileinputformat.split.minsize"),
                                     conf.get("mapreduce.input.fileinputformat.split.maxsize")):
-            splits.append(dataclasses.replace(split, index=len(splits)))
+            splits.append(split._replace(index=len(splits)))
     hosts = sorted({h for bs in blocks_by_path.values() for b in bs for h in b.hosts})
     wanted = scheme.initial_replicas + scheme.extra_replicas
     nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])
