@@ -209,13 +209,16 @@ class LineNormalizer:
     chunked. ``lines`` counts the lines returned so far (each ends in the one ``\\n`` it
     holds): the "output records" counters, exact and without a pass over the bytes. With
     ``key_fields`` N > 1 (``stream.num.map.output.key.fields``) a line with fewer than N
-    tabs is all key and gets one tab appended.
+    tabs is all key and gets one tab appended. ``unchanged`` stays True while the bytes
+    returned so far are exactly the bytes fed whose lines are complete (after :meth:`close`:
+    the output is the input), which lets a caller keep a file that needs no rewriting.
     """
 
     def __init__(self, key_fields: int = 1) -> None:
         """Start with no pending bytes; ``key_fields`` >= 1 fields form the key."""
         self._key_fields = key_fields
         self.lines = 0
+        self.unchanged = True
         self._tail = b""
         self._after_cr = False
         self._closed = False
@@ -236,7 +239,11 @@ class LineNormalizer:
         if not cut:
             return b""
         self._after_cr = cut == len(data) and data[-1] == _CR
-        return self._counted(_normalize_lines(_to_lf(data[:cut]), self._key_fields))
+        segment = data[:cut]
+        out = self._counted(_normalize_lines(_to_lf(segment), self._key_fields))
+        if out is not segment and self.unchanged:  # the fast path returns its input itself
+            self.unchanged = out == segment
+        return out
 
     def close(self) -> bytes:
         """End the stream; return the last line, normalized, if it had no terminator.
@@ -245,7 +252,10 @@ class LineNormalizer:
         """
         self._closed = True
         tail, self._tail = self._tail, b""
-        return self._counted(_normalize_lines(tail + b"\n", self._key_fields)) if tail else b""
+        if not tail:
+            return b""
+        self.unchanged = False  # the last line gets its terminator
+        return self._counted(_normalize_lines(tail + b"\n", self._key_fields))
 
     def _counted(self, normalized: tuple[bytes, int]) -> bytes:
         data, lines = normalized

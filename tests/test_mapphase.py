@@ -4,9 +4,12 @@ import os
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dirft.errors import TaskError
-from dirft.runtime.mapphase import FRAMEWORK, run_map_phase
+from dirft.records import LineNormalizer
+from dirft.runtime.mapphase import FRAMEWORK, normalize_file, run_map_phase
 
 
 def _phase(tmp_path, data: bytes, combiner: list):
@@ -56,3 +59,28 @@ def test_a_failing_mapper_before_the_combiner_leaves_no_scratch(tmp_path):
                       str(tmp_path / "out"), dict(os.environ), str(tmp_path), log, 1 << 20)
     assert not (tmp_path / "out").exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".combine-")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"k\tv\n", b"key\t1\n", b"no tab\n", b"a\tb\r\n", b"\n",
+                                 b"x\ry\t\n", b"z\t"]), max_size=30), st.integers(1, 9))
+def test_normalize_file_writes_what_the_normalizer_returns_and_removes_the_raw_file(
+        tmp_path_factory, pieces, chunk_size):
+    """Clean output (renamed), output that needs a change at the start, in the middle or
+    only at its end (copied prefix, then normalized): always the normalizer's bytes."""
+    where = tmp_path_factory.mktemp("norm")
+    data = b"".join(pieces)
+    (where / "raw").write_bytes(data)
+    normalize_file(str(where / "raw"), str(where / "out"), chunk_size)
+    norm = LineNormalizer()
+    assert (where / "out").read_bytes() == norm.feed(data) + norm.close()
+    assert os.listdir(where) == ["out"]
+
+
+def test_clean_map_output_is_renamed_not_rewritten(tmp_path):
+    raw = tmp_path / "raw"
+    raw.write_bytes(b"k\t1\n" * 1000)
+    inode = os.stat(raw).st_ino
+    normalize_file(str(raw), str(tmp_path / "out"), 64)
+    assert os.stat(tmp_path / "out").st_ino == inode
+    assert (tmp_path / "out").read_bytes() == b"k\t1\n" * 1000

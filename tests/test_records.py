@@ -196,6 +196,14 @@ def test_normalizer_output_does_not_depend_on_chunking(stream, cuts):
     assert normalize_all(stream, range(len(stream))) == expected
 
 
+@given(stream=FILES, cuts=st.lists(st.integers(0, 400), max_size=12))
+def test_normalizer_says_unchanged_exactly_when_its_output_is_its_input(stream, cuts):
+    norm = LineNormalizer()
+    bounds = [0] + sorted(c for c in cuts if c <= len(stream)) + [len(stream)]
+    out = b"".join(norm.feed(stream[a:b]) for a, b in zip(bounds, bounds[1:])) + norm.close()
+    assert norm.unchanged == (out == stream)
+
+
 def test_normalizer_crlf_split_across_chunks():
     """A ``\\r`` ending one chunk and the ``\\n`` starting the next are one terminator."""
     norm = LineNormalizer()

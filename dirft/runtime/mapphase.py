@@ -156,13 +156,57 @@ def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memor
     raw, unsorted = tmp + ".raw", tmp + ".map"
     with open(raw, "wb") as f:
         _run(mapper, "mapper", source, f, env, cwd, log, counters)
-    with open(raw, "rb") as src, open(unsorted, "wb") as dst:
-        normalizer = LineNormalizer()
-        for chunk in iter(lambda: src.read(CHUNK), b""):
-            dst.write(normalizer.feed(chunk))
-        dst.write(normalizer.close())
-    os.unlink(raw)
+    normalize_file(raw, unsorted)
     return _SortedMapOutput(unsorted, env, sort_memory)
+
+
+def normalize_file(raw: str, normalized: str, chunk_size: int = CHUNK) -> None:
+    """Turn the program output file ``raw`` into ``normalized`` (Hadoop's ``key\tvalue``
+    lines, :class:`~dirft.records.LineNormalizer`); ``raw`` is gone afterwards.
+
+    Output already in that form (every line ends in ``\n`` and has a tab: a typical
+    mapper's) is renamed, not copied: the check reads it once and writes nothing, where a
+    copy wrote the whole map output again. At the first line that needs a change, the
+    part checked so far is copied and the rest is written normalized. Raises OSError.
+    """
+    normalizer, dst, clean = LineNormalizer(), None, 0
+    try:
+        with open(raw, "rb") as src:
+            for chunk in iter(lambda: src.read(chunk_size), b""):
+                out = normalizer.feed(chunk)
+                dst = dst or _diverged(normalizer, raw, normalized, clean)
+                if dst is None:
+                    clean += len(out)
+                else:
+                    dst.write(out)
+            tail = normalizer.close()
+            dst = dst or _diverged(normalizer, raw, normalized, clean)
+            if dst is not None:
+                dst.write(tail)
+    finally:
+        if dst is not None:
+            dst.close()
+    if dst is None:
+        os.replace(raw, normalized)
+    else:
+        os.unlink(raw)
+
+
+def _diverged(normalizer: LineNormalizer, raw: str, normalized: str, clean: int):
+    """None while ``normalizer`` has changed nothing; else ``normalized`` opened for
+    writing with the first ``clean`` bytes of ``raw`` (those it returned unchanged)."""
+    if normalizer.unchanged:
+        return None
+    dst = open(normalized, "wb")
+    with open(raw, "rb") as src:
+        while clean:
+            data = src.read(min(clean, CHUNK))
+            if not data:
+                dst.close()
+                raise OSError(f"{raw} shrank while it was being normalized")
+            dst.write(data)
+            clean -= len(data)
+    return dst
 
 
 class _SortedMapOutput:
