@@ -236,14 +236,21 @@ class RunOptions:
 
 def _cache_entries(script: str, described: dict, options: RunOptions) -> tuple[list, list]:
     """``-files`` and ``-archives`` entries of every step: the script, FILES, DIRS (linked
-    as directories), file arguments of the job's parser, then mrjob.conf's uploads."""
+    as directories; tarred by the Hadoop runner), file arguments of the job's parser, then
+    mrjob.conf's uploads. A DIRS or ARCHIVES name may end in ``/`` (``data#lookup/``), as
+    mrjob's ``parse_legacy_hash_path`` allows; the slash is dropped."""
     files = [os.path.abspath(script)] + list(described.get("files", []))
-    files += [p for p in described.get("dirs", [])]
+    files += [_dir_name(p) for p in described.get("dirs", [])]
     for arg in described.get("extra_args", []):
         if not isinstance(arg, str):
             files.append(arg["path"] + (f"#{arg['name']}" if arg["name"] else ""))
-    archives = list(described.get("archives", [])) + list(options.archives)
+    archives = [_dir_name(a) for a in list(described.get("archives", [])) + list(options.archives)]
     return files + list(options.files), archives
+
+
+def _dir_name(entry: str) -> str:
+    path, sep, name = entry.partition("#")
+    return f"{path}#{name.rstrip('/')}" if sep and name.rstrip("/") else entry
 
 
 def local_split_defines(conf_files: list, defines: list, input_bytes: int) -> list[str]:

@@ -130,3 +130,35 @@ def test_a_hadoop_input_format_other_than_text_is_refused(tmp_path, capsys, text
                       "    def mapper(self, k, v):\n        yield k, v\n")
     code, _, err = run_cli(capsys, "run", script, text, "-o", tmp_path / "out")
     assert code == 1 and "HADOOP_INPUT_FORMAT" in err and "TextInputFormat" in err
+
+
+STOP_JOB = (
+    "from mrjob.job import MRJob\n\n"
+    "class Stop(MRJob):\n"
+    "    DIRS = [{dirs!r}]\n"
+    "    def mapper_init(self):\n"
+    "        with open('lookup/stop.txt') as f:\n"
+    "            self.stop = set(f.read().split())\n"
+    "    def mapper(self, _, line):\n"
+    "        for w in line.split():\n"
+    "            if w not in self.stop:\n"
+    "                yield w, 1\n"
+    "    def reducer(self, w, ones):\n"
+    "        yield w, sum(ones)\n\n"
+    "if __name__ == '__main__':\n    Stop.run()\n")
+
+
+def test_dirs_reach_the_tasks_under_their_name_with_mrjobs_trailing_slash(tmp_path, capsys,
+                                                                          text):
+    words = tmp_path / "words"
+    words.mkdir()
+    stop = text.read_text().split()[:5]
+    (words / "stop.txt").write_text(" ".join(stop) + "\n")
+    script = tmp_path / "stop.py"
+    script.write_text(STOP_JOB.format(dirs=f"{words}#lookup/"))  # mrjob allows "name/"
+    code, out, err = run_cli(capsys, "run", script, text, "-o", tmp_path / "out",
+                             "--no-conf", *SPLITS)
+    assert code == 0, err
+    got = _out_lines(tmp_path / "out")
+    assert got == _lines(_mrjob(script, text))
+    assert not {line.split(b"\t")[0] for line in got} & {f'"{w}"'.encode() for w in stop}
