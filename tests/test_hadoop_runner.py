@@ -318,6 +318,19 @@ def test_ctrl_c_kills_the_application_and_removes_the_scratch(scheme, cluster, m
     assert cluster.running_apps() == [] and cluster.leftovers() == []
 
 
+def test_eight_tasks_with_a_replica_queued_emit_every_task_in_one_application(cluster,
+                                                                            monkeypatch):
+    # As on the real single node: 16 replicas, 15 containers. The replica whose own report
+    # decides its task is the one that asks next: it must be the emitter (the core has
+    # already moved it to "stopping"; the real cluster ran a commit job for every run).
+    monkeypatch.setenv("FAKE_HADOOP_SLOTS", "15")
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapreduce.input.fileinputformat.split.maxsize=16384")
+    first = report["hadoop"]["submitted"][0]
+    assert report["tasks"] == 8 and report["hadoop"]["jobs"] == 1
+    assert first["counters"]["dirft-emit"] == {f"task-{t:05d}": 1 for t in range(8)}
+
+
 @pytest.mark.parametrize("nature", ["1", "2"])  # crash (R = 2), silent (R = 3, quorum 2)
 def test_one_container_at_a_time_finishes_in_one_application(nature, cluster, data,
                                                              monkeypatch):

@@ -29,8 +29,9 @@ Hadoop says (HADOOP_STREAMING_FACTS.md, "On YARN"):
 * **Emitting** (the runner's one-application mode, ``emit=True``): wave 0 carries the
   user's reducer. When a task is decided, the first of its wave-0 replicas that asks for
   work is answered ``emit`` with the decided outputs: it writes them, re-hashed, to stdout
-  (Hadoop's shuffle) and counts ``dirft-emit/task-N`` = 1; its siblings just exit. The
-  runner checks those counters after the job (:meth:`emitted_all`).
+  (Hadoop's shuffle) and counts ``dirft-emit/task-N`` = 1; its siblings just exit. An
+  emitter is never failed by the deferred kill of replicas that are not needed any more.
+  The runner checks those counters after the job (:meth:`emitted_all`).
 * ``FinishJob``/``AbortJob`` — the stage ends once every wave's job has ended; after an
   abort, or for follow-up waves after ``FinishJob``, waves still running ``grace``
   seconds later are killed with ``hadoop job -kill``. An emitting wave 0 runs its reduce
@@ -165,7 +166,10 @@ class WaveScheduler(MapStageShell):
             return None
         with self.registry.lock:
             rep = self.driver.state.tasks[task].replicas.get(replica)
-            if task in self.registry.emitters or rep is None or rep.state != "exiting":
+            # "stopping": the core cancels a task's live replicas when it decides it, the
+            # replica whose own report decided it included; it is asking, so it is alive
+            if task in self.registry.emitters or rep is None or \
+                    rep.state not in ("exiting", "stopping"):
                 return None
             self.registry.emitters[task] = replica
         return {"action": "emit", "outputs": [
@@ -219,8 +223,15 @@ class WaveScheduler(MapStageShell):
                 gone = key in self.registry.exited
             if gone or now >= when:
                 del self.deferred[key]
-                if not gone:
+                if not gone and not self._emitting(*key):
                     self._fail(*key)
+
+    def _emitting(self, task: int, replica: int) -> bool:
+        """True if ``replica`` was answered ``emit``: it is writing the decided outputs
+        into the shuffle (without heartbeats), not hung; failing it would lose them.
+        Hadoop's own ``mapreduce.task.timeout`` still ends one that stops writing."""
+        with self.registry.lock:
+            return self.registry.emitters.get(task) == replica
 
     def _maybe_submit(self, now: float) -> None:
         """Submit the gathered launches: at once for wave 0, after ``wave_delay`` later."""
