@@ -45,6 +45,17 @@ def test_user_jobconf_keeps_only_what_the_user_set_for_hadoop():
     assert got == {"mapreduce.job.queuename": "research"}
 
 
+def test_a_partitioner_reaches_hadoop_under_the_old_api_name_streaming_accepts():
+    # dirft's -partitioner sets mapreduce.job.partitioner.class; a real Hadoop 3.3.6
+    # refuses that key in a streaming job (map compatibility mode), so it is renamed
+    conf = JobConf.from_layers({"mapreduce.job.partitioner.class":
+                                "org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner"})
+    items = conf.items()
+    got = cmd.user_jobconf(items, {k: conf.source(k) for k in items})
+    assert got == {"mapred.partitioner.class":
+                   "org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner"}
+
+
 def test_task_environment_puts_the_zip_first_and_forces_locale_and_hash_seed():
     env = cmd.task_cmdenv({"PYTHONPATH": "lib", "A": "b", "LC_ALL": "fr_FR"})
     assert env == {"PYTHONPATH": "dirft.zip:lib", "A": "b", "LC_ALL": "C",

@@ -103,9 +103,17 @@ def user_jobconf(items: dict, sources: dict) -> dict[str, str]:
     dirft's own keys (``dirft.*``, ``mapred.map.tasks.fault.*``) stay out; so does
     ``mapreduce.job.reduces``, which each job sets itself.
     """
-    return {k: v for k, v in items.items()
+    return {STREAMING_NAMES.get(k, k): v for k, v in items.items()
             if sources.get(k, "default") != "default" and not k.startswith(OWNED_PREFIXES)
             and k != "mapreduce.job.reduces"}
+
+
+#: Keys a streaming job must get under their old-API name. Streaming runs the old
+#: ``mapred`` API (``StreamJob`` calls ``JobConf.setPartitionerClass``, which sets
+#: ``mapred.partitioner.class``), and Hadoop 3.3.6's ``Job.ensureNotSet`` refuses the job
+#: ("mapreduce.job.partitioner.class is incompatible with map compatibility mode", exit 5)
+#: when the new-API key is set: what ``-partitioner`` becomes in dirft's jobconf.
+STREAMING_NAMES = {"mapreduce.job.partitioner.class": "mapred.partitioner.class"}
 
 
 def task_cmdenv(user_cmdenv: dict) -> dict[str, str]:
