@@ -106,8 +106,8 @@ class AdaptiveRules:
         if len(queued) * r <= room and (was_tail or len(queued) * (r + 1) <= room
                                         or len(queued) * r <= free):
             started = batch.started if was_tail else set()
-            room -= sum(1 for (t, _), n in self.holding.items()
-                        if t in started and n not in avoid)
+            room -= sum(1 for (t, _), n in self.holding.items() if n not in avoid and (
+                t in started or self._hit(self.tasks[t])))
             widths = tail_widths(len(queued), r, room, len(usable),
                                  self.scheme.adaptive.widen_max, MAX_PIECES)
             widths = widths or [r] * len(queued)
@@ -223,6 +223,18 @@ class AdaptiveRules:
         if why:
             task.tell(self.now, f"node {node} quarantined: {why}")
             self._tail_stale()
+
+    def _overrun(self, task: TaskState) -> None:
+        """``task`` saw a fault, so it holds its slots longer than planned: the queued tail
+        tasks are planned again without them (a wave task only; tail tasks' slots are
+        left out already)."""
+        if self.tail is not None and self.tail.tail and task.index not in self.tail.started:
+            self.tail.stale = True
+
+    @staticmethod
+    def _hit(task: TaskState) -> bool:
+        """An undecided task that saw a crash or a signature mismatch."""
+        return not task.decided and bool(task.mismatches or sum(task.failures.values()))
 
     def _tail_stale(self) -> None:
         """A node's slots left the cluster: the queued tail tasks are planned again."""

@@ -172,6 +172,7 @@ class JobState(AdaptiveRules, LivenessRules):
         if unit.mismatched and not was_mismatched:
             task.mismatches += 1
             task.tell(self.now, f"sub-split {s}: signatures disagree {self._votes_text(unit)}")
+            self._overrun(task)
         if unit.decided is None:
             self._decide(task, unit, out)
         elif sig != unit.decided:
@@ -310,6 +311,7 @@ class JobState(AdaptiveRules, LivenessRules):
             self._cancel(task, rep, "dead", cause, out)
         else:
             self._move(task, rep, "dead", cause)
+        self._overrun(task)
         self._ensure_progress(task, out)
 
     def _abort(self, task: TaskState, unit: SubsplitState, short: int, budget: int,
