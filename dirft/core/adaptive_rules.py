@@ -225,16 +225,18 @@ class AdaptiveRules:
             self._tail_stale()
 
     def _overrun(self, task: TaskState) -> None:
-        """``task`` saw a fault, so it holds its slots longer than planned: the queued tail
-        tasks are planned again without them (a wave task only; tail tasks' slots are
-        left out already)."""
+        """``task``'s votes disagree, so it holds its slots for one more phase: the queued
+        tail tasks are planned again without them (a wave task only; tail tasks' slots are
+        left out already). Not after a crash: under crash faults at 100 % of the tasks
+        (300 splits, seed 1) leaving out every hit task's slots made the tail so narrow
+        that adaptive DIRFT took 1.03 x FRFT's time."""
         if self.tail is not None and self.tail.tail and task.index not in self.tail.started:
             self.tail.stale = True
 
     @staticmethod
     def _hit(task: TaskState) -> bool:
-        """An undecided task that saw a crash or a signature mismatch."""
-        return not task.decided and bool(task.mismatches or sum(task.failures.values()))
+        """An undecided task whose votes disagreed (see :meth:`_overrun`)."""
+        return not task.decided and task.mismatches > 0
 
     def _tail_stale(self) -> None:
         """A node's slots left the cluster: the queued tail tasks are planned again."""

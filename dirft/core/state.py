@@ -311,7 +311,6 @@ class JobState(AdaptiveRules, LivenessRules):
             self._cancel(task, rep, "dead", cause, out)
         else:
             self._move(task, rep, "dead", cause)
-        self._overrun(task)
         self._ensure_progress(task, out)
 
     def _abort(self, task: TaskState, unit: SubsplitState, short: int, budget: int,
