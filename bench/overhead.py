@@ -155,17 +155,27 @@ def breakdown(task: Task, input_path: str, workdir: str, reps: int = 3) -> dict:
     ``job setup`` (plan, voting service start and stop), ``round trips`` (register, ask for
     work, report: three signed calls), ``reads`` (``read_records`` against plain reads of
     the split), ``normalize+hash`` (``LineNormalizer`` and the runtime's ``_Sink`` with
-    SHA-256 against plain writes of the mapper's output).
+    SHA-256 against plain writes of what the task commits: the mapper's output, or with a
+    combiner the combiner's output), and with a combiner ``normalize check`` (the
+    runtime's :func:`~dirft.runtime.mapphase.normalize_file` of the mapper's output file
+    before the sort; bare: nothing).
     """
     output = _mapper_output(task, input_path, workdir)
+    final = output
+    if task.combiner is not None:
+        final = os.path.join(workdir, "combined.out")
+        _sort_into(output, task.combiner, final, workdir)
     pieces = {"process start": _process_start, "job setup": _job_setup,
               "round trips": _round_trips,
               "reads": lambda: _reads(input_path),
-              "normalize+hash": lambda: _normalize_hash(output, workdir)}
+              "normalize+hash": lambda: _normalize_hash(final, workdir)}
+    if task.combiner is not None:
+        pieces["normalize check"] = lambda: _normalize_check(output, workdir)
     try:
         return {name: median(piece() for _ in range(reps)) for name, piece in pieces.items()}
     finally:
-        os.unlink(output)
+        for path in {output, final}:
+            os.unlink(path)
 
 
 def _mapper_output(task: Task, input_path: str, workdir: str) -> str:
@@ -251,3 +261,19 @@ def _normalize_hash(output: str, workdir: str) -> float:
     extra = timed(dirft_way) - timed(bare_way)
     os.unlink(target)
     return extra
+
+
+def _normalize_check(output: str, workdir: str) -> float:
+    """Seconds of :func:`~dirft.runtime.mapphase.normalize_file` over a copy of the mapper's
+    ``output`` (the copy is not timed): with a combiner, the runtime's one pass over the
+    map output that the bare pipeline does not make."""
+    from dirft.runtime.mapphase import normalize_file
+
+    raw, normalized = os.path.join(workdir, "check.raw"), os.path.join(workdir, "check.out")
+    shutil.copyfile(output, raw)
+    try:
+        return timed(lambda: normalize_file(raw, normalized))
+    finally:
+        for path in (raw, normalized):
+            if os.path.exists(path):
+                os.unlink(path)
