@@ -174,3 +174,27 @@ def test_cluster_facts_come_from_the_resourcemanager_rest_api(tmp_path, monkeypa
     monkeypatch.delenv("HADOOP_CONF_DIR")
     unknown = cluster_facts(JobConf.from_layers({}), (str(tmp_path / "bin" / "hadoop"),))
     assert unknown["source"] == "not measured" and "dirft.yarn.rm.url" in unknown["why"]
+
+
+def test_a_failed_submission_quotes_what_hadoop_said_since_its_log_is_removed(tmp_path):
+    from dirft.runners.hadoop_launcher import StepResult
+
+    log = tmp_path / "hadoop-jar.log"
+    log.write_text(
+        "2026-12-03 13:00:00,000 INFO mapreduce.JobSubmitter: number of splits:8\n"
+        "2026-12-03 13:00:01,000 ERROR streaming.StreamJob: Error Launching job : "
+        "Output directory hdfs://nn/out already exists\n"
+        "Streaming Command Failed!\n")
+    cause = StepResult(5, None, log_path=str(log)).cause()
+    assert "Error Launching job : Output directory hdfs://nn/out already exists" in cause
+    assert "dirft.keep.temp=true" in cause and "\n" not in cause
+
+
+def test_a_log_without_an_error_line_gives_its_last_line_and_a_missing_log_says_so(tmp_path):
+    from dirft.runners.hadoop_launcher import StepResult, log_tail
+
+    log = tmp_path / "hadoop-jar.log"
+    log.write_text("INFO one\n\nINFO the last   words\n\n")
+    assert log_tail(str(log)) == "INFO the last words"
+    assert log_tail(str(tmp_path / "gone.log")).startswith("no log at ")
+    assert StepResult(1, None).cause() == "no log"

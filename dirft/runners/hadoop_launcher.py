@@ -37,6 +37,7 @@ from dirft.errors import ConfigError, DirftError
 
 logging.getLogger("mrjob").addHandler(logging.NullHandler())  # its search logs stay quiet
 _EXIT_CODE = re.compile(r"subprocess failed with code (\d+)")
+_ERROR_LINE = re.compile(r" ERROR |Exception|Error")
 _MESSAGE = re.compile(r"^\S.*? [A-Z]+ \S+: (?P<message>.*)$")  # after log4j's "date level logger: "
 
 
@@ -66,12 +67,33 @@ class StepResult:
     log_path: str = ""
 
     def cause(self) -> str:
-        """One line on why the job failed: the first task error, else the log's tail."""
+        """One line on why the job failed: the first task error, else what ``hadoop jar``
+        said last (:func:`log_tail`), quoted now because the log lives in the run's local
+        scratch directory, which is removed on exit unless ``dirft.keep.temp`` is set."""
         if self.failures:
             first = self.failures[0]
             text = " ".join(first.message.split())[:300]
             return f"attempt {first.attempt_id} failed: {text}"
-        return f"see {self.log_path}" if self.log_path else "no log"
+        if not self.log_path:
+            return "no log"
+        return (f"hadoop jar said: {log_tail(self.log_path)} (its whole log, {self.log_path}, "
+                f"is removed with the scratch directory; -D dirft.keep.temp=true keeps it)")
+
+
+def log_tail(path: str, lines: int = 40) -> str:
+    """The last error line among the last ``lines`` lines of a ``hadoop jar`` log (a log4j
+    ``ERROR`` record, an exception or ``Error``/``Exception`` text; not streaming's closing
+    ``Streaming Command Failed!``), else its last non-empty line, squeezed to one line of at most 300 characters; "an empty log" or "no log at
+    PATH" otherwise."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            tail = [line.strip() for line in f.readlines()[-lines:] if line.strip()]
+    except OSError:
+        return f"no log at {path}"
+    errors = [line for line in tail if _ERROR_LINE.search(line)
+              and not line.startswith("Streaming Command Failed")]
+    pick = (errors or tail or ["an empty log"])[-1]
+    return " ".join(pick.split())[:300]
 
 
 def find_hadoop(home: str, binary: str, jar: str) -> tuple[tuple, str]:
