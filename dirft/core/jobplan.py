@@ -4,14 +4,16 @@ Pure: takes file sizes, never opens a file. Built once by the driver from the pl
 pieces (:mod:`dirft.core.planner`) and handed to :class:`dirft.core.state.JobState`.
 """
 
-from collections.abc import Collection, Sequence
+import gc
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from dirft.core.adaptive import Quarantine
 from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
-                                make_subsplits, place_blocks, replica_candidates,
-                                replica_nodes)
+                                place_blocks, replica_candidates, replica_nodes,
+                                subsplits_of)
 from dirft.core.scheme import Scheme
 from dirft.errors import ConfigError
 
@@ -85,51 +87,96 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
 
     Sizes in bytes, ``heartbeat_timeout`` in seconds; ``slots`` and ``quarantine`` as in
     :class:`JobPlan`. Raises :class:`ConfigError` when a
-    task cannot get its replicas on distinct nodes (more replicas than nodes).
+    task cannot get its replicas on distinct nodes (more replicas than nodes). Runs with
+    the cyclic garbage collector paused (:func:`_gc_paused`).
     """
-    blocks = place_blocks(files, block_size, nodes, seed)
-    splits = compute_splits(files, blocks, block_size, min_split, max_split)
-    load = dict.fromkeys(nodes, 0)
-    units, count = scheme.subsplits, scheme.initial_replicas
-    tasks = tuple([_new_tuple(TaskPlan, (  # TaskPlan(index, split, subsplits, nodes)
-        split.index, split, make_subsplits(split, units),
-        _balanced_nodes(split, count, nodes, seed, load))) for split in splits])
+    with _gc_paused():
+        blocks = place_blocks(files, block_size, nodes, seed)
+        splits = compute_splits(files, blocks, block_size, min_split, max_split)
+        tasks = _plan_tasks(splits, scheme, nodes, seed)
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
                    heartbeat_timeout=heartbeat_timeout, seed=seed,
                    startup_timeout=startup_timeout, slots=slots, quarantine=quarantine)
 
 
-def _balanced_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
-                    load: dict[str, int]) -> tuple[str, ...]:
-    """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block, then restore its state.
 
-    ``load`` (replicas planned per node so far, with every node of ``nodes`` as a key) is
-    updated. Among holders, then among the other nodes, the least loaded come first and
-    ties keep :func:`replica_nodes`' seeded order (a stable sort), so the plan stays
-    deterministic. The seeded order only breaks ties: when the holders suffice and their
-    loads all differ, the least loaded are taken without drawing it (seeding a generator
-    per task was most of the planner's time; in bench/planner.py's jobs 2% of tasks tie).
-    The other nodes are ranked only when the holders are too few. Raises
-    :class:`ConfigError` if too few nodes.
+    A plan of 100,000 tasks allocates about a million tuples, all acyclic (named tuples
+    are never untracked, so each full collection walks them all again); while they pile
+    up the collector ran 5-8 full collections, a third of the planner's time. Process-wide
+    for the block's duration (other threads too); re-enabled only if it was enabled.
     """
-    if count > len(nodes):
-        replica_nodes(split, count, nodes, seed)  # raises the ConfigError naming dirft.nodes
-    holders = [h for h in split.hosts if h in load]
-    if len(holders) >= count and len({load[h] for h in holders}) == len(holders):
-        chosen = sorted(holders, key=load.__getitem__)[:count]
-    else:
-        chosen = _ranked_nodes(split, count, nodes, seed, load)
-    for node in chosen:
-        load[node] += 1
-    return tuple(chosen)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan_tasks(splits: Sequence[InputSplit], scheme: Scheme, nodes: Sequence[str],
+                seed: int) -> tuple[TaskPlan, ...]:
+    """One :class:`TaskPlan` per split: sub-splits, and replica nodes balanced by load.
+
+    Raises :class:`ConfigError` (naming the first task) if there are more replicas than
+    nodes.
+    """
+    count, load = scheme.initial_replicas, dict.fromkeys(nodes, 0)
+    if splits and count > len(nodes):
+        replica_nodes(splits[0], count, nodes, seed)  # raises the ConfigError naming dirft.nodes
+    tasks = []
+    for split, subsplits in zip(splits, subsplits_of(splits, scheme.subsplits)):
+        chosen = (_least_loaded(split.hosts, count, load)
+                  or _ranked_nodes(split, count, nodes, seed, load))
+        for node in chosen:
+            load[node] += 1
+        tasks.append(_new_tuple(TaskPlan, (split.index, split, subsplits, chosen)))
+    return tuple(tasks)
+
+
+def _least_loaded(hosts: Sequence[str], count: int,
+                  load: dict[str, int]) -> tuple[str, ...] | None:
+    """The ``count`` least loaded ``hosts``, least first, when that needs no tie-break.
+
+    ``load``: replicas planned per node so far (every node a key; hosts that are not
+    nodes are left out). None when the holders are too few or two of them have the same
+    load: then the seeded order of :func:`_ranked_nodes` decides (seeding a generator per
+    task was most of the planner's time; in bench/planner.py's jobs 2% of tasks tie).
+    Three holders (``dfs.replication``'s default) are ordered by three comparisons.
+    """
+    if len(hosts) != 3:
+        holders = [h for h in hosts if h in load]
+        if len(holders) < count or len({load[h] for h in holders}) < len(holders):
+            return None
+        return tuple(sorted(holders, key=load.__getitem__)[:count])
+    a, b, c = hosts
+    la, lb, lc = load.get(a, -1), load.get(b, -2), load.get(c, -3)
+    if count > 3 or la == lb or lb == lc or la == lc or min(la, lb, lc) < 0:
+        return None  # a tie, too few holders, or a host that is not a node
+    if la > lb:
+        a, b, la, lb = b, a, lb, la
+    if lb > lc:
+        b, c, lb = c, b, lc
+    if la > lb:
+        a, b = b, a
+    return (a, b, c)[:count]
 
 
 def _ranked_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
-                  load: dict[str, int]) -> list[str]:
-    """The general case of :func:`_balanced_nodes`: holders, then others, in seeded order."""
+                  load: dict[str, int]) -> tuple[str, ...]:
+    """``count`` distinct nodes for a task's replicas: block holders first, least loaded first.
+
+    Among holders, then among the other nodes, the least loaded come first and ties keep
+    :func:`replica_nodes`' seeded order (a stable sort), so the plan stays deterministic.
+    The other nodes are ranked only when the holders are too few. ``load`` as in
+    :func:`_least_loaded` (not updated here).
+    """
     holders, _ = replica_candidates(split, nodes, seed, others=False)
     chosen = sorted(holders, key=load.__getitem__)[:count]
     if len(chosen) < count:
         _, rest = replica_candidates(split, nodes, seed)
         chosen += sorted(rest, key=load.__getitem__)[:count - len(chosen)]
-    return chosen
+    return tuple(chosen)

@@ -21,9 +21,8 @@ All offsets and lengths are in bytes. Record ownership at every boundary follows
 
 from __future__ import annotations
 
-import bisect
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -156,24 +155,56 @@ def place_blocks(files: Sequence[InputFile], block_size: int, nodes: Sequence[st
         raise ConfigError(f"dfs.replication: {copies} copies; need at least 1")
     _check_nodes(nodes)
     _check_files(files)
-    rng = random.Random(seed)
-    width, count = min(copies, len(nodes)), len(nodes)
-    writer = rng.randrange(count)
-    others: dict[int, tuple[str, ...]] = {}
+    hosts = _host_draws(nodes, min(copies, len(nodes)), random.Random(seed))
     placed: dict[str, tuple[Block, ...]] = {}
     for f in files:
-        if 0 < f.size <= block_size:  # one block (a job of small files): same draws
-            hosts = _pick_hosts(nodes, writer, width, rng, others)
-            placed[f.path] = (_new_tuple(Block, (f.path, 0, f.size, hosts)),)
-            writer = (writer + 1) % count
-            continue
-        blocks = []
-        for offset, length in _cut_file(f.size, block_size):
-            hosts = _pick_hosts(nodes, writer, width, rng, others)
-            blocks.append(_new_tuple(Block, (f.path, offset, length, hosts)))
-            writer = (writer + 1) % count
-        placed[f.path] = tuple(blocks)
+        if 0 < f.size <= block_size:  # one block (a job of small files)
+            placed[f.path] = (_new_tuple(Block, (f.path, 0, f.size, next(hosts))),)
+        else:
+            placed[f.path] = tuple([_new_tuple(Block, (f.path, offset, length, next(hosts)))
+                                    for offset, length in _cut_file(f.size, block_size)])
     return placed
+
+
+def _host_draws(nodes: Sequence[str], width: int,
+                rng: random.Random) -> Iterator[tuple[str, ...]]:
+    """Yield the hosts of successive blocks, endlessly: ``width`` distinct nodes each.
+
+    The writer (first copy) takes turns over ``nodes`` from ``rng.randrange(len(nodes))``;
+    the other ``width - 1`` are ``rng.sample`` of the other nodes (in ``nodes`` order).
+    Large clusters (over 22 nodes, width <= 6) take :func:`_drawn_hosts`, the same draws
+    without a call per block; smaller ones :func:`_pick_hosts`.
+    """
+    count = len(nodes)
+    writer = rng.randrange(count)
+    if count - 1 > 21 and width - 1 <= 5:
+        yield from _drawn_hosts(nodes, width, rng, writer)
+    others: dict[int, tuple[str, ...]] = {}
+    while True:
+        yield _pick_hosts(nodes, writer, width, rng, others)
+        writer = (writer + 1) % count
+
+
+def _drawn_hosts(nodes: Sequence[str], width: int, rng: random.Random,
+                 writer: int) -> Iterator[tuple[str, ...]]:
+    """:func:`_host_draws` for ``len(nodes) > 22``, ``width <= 6``: ``Random.sample``'s set path.
+
+    Each other node is ``population[j]``, ``j = getrandbits(n.bit_length())`` drawn again
+    while ``j >= n`` or already taken (n = ``len(nodes) - 1``, the writer left out): exactly
+    CPython's draws (see :func:`seeded_sample`), so the plans are the same.
+    """
+    count, bits = len(nodes), rng.getrandbits
+    n, size, draws = count - 1, (count - 1).bit_length(), range(width - 1)
+    populations = [tuple(nodes[:w]) + tuple(nodes[w + 1:]) for w in range(count)]
+    while True:
+        population, picked = populations[writer], [nodes[writer]]
+        for _ in draws:
+            j = bits(size)
+            while j >= n or population[j] in picked:  # names are distinct
+                j = bits(size)
+            picked.append(population[j])
+        yield tuple(picked)
+        writer = writer + 1 if writer + 1 < count else 0
 
 
 def _pick_hosts(nodes: Sequence[str], writer: int, width: int, rng: random.Random,
@@ -247,24 +278,57 @@ def _splits_of(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence
                split_size: int) -> list[InputSplit]:
     """:func:`compute_splits` after its checks (``files`` checked, ``split_size`` >= 1).
 
-    A file within its only block, at offset 0 (small files, one split or a few), takes
-    that block's hosts without a search: every split of it starts inside that block.
+    A file of one split within its only block, at offset 0 (a job of small files), takes
+    that block's hosts without a search; other files go through :func:`_file_splits`.
     """
     splits: list[InputSplit] = []
     for f in files:
         blocks = blocks_by_path.get(f.path, ())
-        if len(blocks) == 1 and blocks[0].offset == 0 and 0 < f.size <= blocks[0].length:
-            hosts = tuple(blocks[0].hosts)
-            for start, length in ([(0, f.size)] if f.size <= split_size
-                                  else _cut_splits(f.size, split_size)):
-                splits.append(_new_tuple(InputSplit, (len(splits), f.path, start, length,
-                                                      hosts)))
-            continue
-        hosts_at = _hosts_finder(f, blocks)
-        for start, length in _cut_splits(f.size, split_size):
-            hosts = hosts_at(start) if f.size else ()
-            splits.append(_new_tuple(InputSplit, (len(splits), f.path, start, length, hosts)))
+        if (0 < f.size <= split_size and len(blocks) == 1 and blocks[0].offset == 0
+                and f.size <= blocks[0].length):
+            splits.append(_new_tuple(InputSplit, (len(splits), f.path, 0, f.size,
+                                                  tuple(blocks[0].hosts))))
+        else:
+            splits += _file_splits(f, blocks, split_size, len(splits))
     return splits
+
+
+def _file_splits(f: InputFile, blocks: Sequence[Block], split_size: int,
+                 first: int) -> list[InputSplit]:
+    """The splits of one file, numbered from ``first``, with the hosts of their blocks.
+
+    Blocks in offset order without overlap (as :func:`place_blocks` makes them) are walked
+    once alongside the splits; any other list goes through :func:`_hosts_finder`. Raises
+    :class:`InputError` if no block covers a split's start.
+    """
+    cuts = _cut_splits(f.size, split_size)
+    if not f.size:
+        hosts: list = [()]
+    elif len(blocks) < 2 or all(a.offset + a.length <= b.offset
+                                for a, b in zip(blocks, blocks[1:])):
+        hosts = _walk_hosts(f, blocks, cuts)
+    else:
+        hosts = list(map(_hosts_finder(f, blocks), [start for start, _ in cuts]))
+    return [_new_tuple(InputSplit, (first + i, f.path, start, length, hosts[i]))
+            for i, (start, length) in enumerate(cuts)]
+
+
+def _walk_hosts(f: InputFile, blocks: Sequence[Block],
+                cuts: Sequence[tuple[int, int]]) -> list[tuple[str, ...]]:
+    """Hosts of the block holding each cut's start; ``blocks`` and ``cuts`` in offset order.
+
+    ``getBlockIndex`` by a walk: O(blocks + cuts). Raises :class:`InputError` if no block
+    covers a start.
+    """
+    hosts, i, last = [], 0, len(blocks)
+    for start, _ in cuts:
+        while i < last and blocks[i].offset + blocks[i].length <= start:
+            i += 1
+        if i == last or blocks[i].offset > start:
+            raise InputError(f"input {f.path}: no block covers offset {start} of {f.size} "
+                             f"bytes; the block list does not match the file size")
+        hosts.append(tuple(blocks[i].hosts))
+    return hosts
 
 
 def _split_size(block_size: int, min_size: int, max_size: int) -> int:
@@ -303,21 +367,12 @@ def _hosts_finder(f: InputFile, blocks: Sequence[Block]) -> Callable[[int], tupl
     """Return ``hosts_at(offset)``: the hosts of the block of ``f`` holding byte ``offset``.
 
     That is ``getBlockIndex``: the first block (in list order) with ``offset <= o <
-    offset + length``. Blocks in offset order without overlap (as :func:`place_blocks`
-    makes them) are searched by bisection, O(log blocks) per split; any other list is
-    scanned, which gives the same answer. ``hosts_at`` raises :class:`InputError` if no
+    offset + length``, found by a scan (for block lists not in offset order; ordered ones
+    are walked by :func:`_walk_hosts`). ``hosts_at`` raises :class:`InputError` if no
     block of ``f`` covers the offset.
     """
-    ordered = len(blocks) < 2 or all(a.offset + a.length <= b.offset
-                                     for a, b in zip(blocks, blocks[1:]))
-    starts = [block.offset for block in blocks] if ordered else None
-
     def hosts_at(offset: int) -> tuple[str, ...]:
-        candidates = blocks
-        if starts is not None:
-            i = bisect.bisect_right(starts, offset) - 1
-            candidates = blocks[i:i + 1] if i >= 0 else ()
-        for block in candidates:
+        for block in blocks:
             if block.offset <= offset < block.offset + block.length:
                 return tuple(block.hosts)
         raise InputError(f"input {f.path}: no block covers offset {offset} of {f.size} "
@@ -336,13 +391,40 @@ def make_subsplits(split: InputSplit, count: int) -> tuple[SubSplit, ...]:
     if count < 1:
         raise ConfigError(f"split {split.index}: cannot cut into {count} sub-splits; need >= 1 "
                           f"(check mapred.map.tasks.fault.tolerance)")
-    base, extra = divmod(split.length, count)
-    subs, start = [], split.start
+    return tuple([_new_tuple(SubSplit, (i, split.start + offset, length))
+                  for i, offset, length in _subsplit_cuts(split.length, count)])
+
+
+def _subsplit_cuts(length: int, count: int) -> list[tuple[int, int, int]]:
+    """``(index, offset from the split's start, length)`` of the sub-splits of a split."""
+    base, extra = divmod(length, count)
+    cuts, offset = [], 0
     for i in range(count):
-        length = base + (i < extra)
-        subs.append(_new_tuple(SubSplit, (i, start, length)))  # SubSplit(i, start, length)
-        start += length
-    return tuple(subs)
+        cuts.append((i, offset, base + (i < extra)))
+        offset += base + (i < extra)
+    return cuts
+
+
+def subsplits_of(splits: Sequence[InputSplit], count: int) -> list[tuple[SubSplit, ...]]:
+    """Return ``[make_subsplits(split, count) for split in splits]``, faster.
+
+    The cuts are computed once per split length (all splits of a file but its last have
+    one length), and a split with the same start and length as the one before it (files
+    of one size) gets that split's tuple again (equal and immutable). Raises
+    :class:`ConfigError` if ``count < 1``.
+    """
+    if splits and count < 1:
+        make_subsplits(splits[0], count)  # raises the ConfigError naming the split
+    cuts: dict[int, list[tuple[int, int, int]]] = {}
+    out, last, previous = [], (), (-1, -1)
+    for split in splits:
+        start, length = split.start, split.length
+        if (start, length) != previous:
+            pattern = cuts.get(length) or cuts.setdefault(length, _subsplit_cuts(length, count))
+            last, previous = tuple([_new_tuple(SubSplit, (i, start + offset, n))
+                                    for i, offset, n in pattern]), (start, length)
+        out.append(last)
+    return out
 
 
 def replica_nodes(split: InputSplit, count: int, nodes: Sequence[str], seed: int,
