@@ -105,8 +105,10 @@ def _gc_paused() -> Iterator[None]:
 
     A plan of 100,000 tasks allocates about a million tuples, all acyclic (named tuples
     are never untracked, so each full collection walks them all again); while they pile
-    up the collector ran 5-8 full collections, a third of the planner's time. Process-wide
-    for the block's duration (other threads too); re-enabled only if it was enabled.
+    up the collector ran 5-8 full collections, a third of the planner's time. They stay
+    tracked: the collector walks them at its next collections after the block, as it would
+    have. Process-wide for the block's duration (other threads too); re-enabled only if it
+    was enabled, also when the block raises.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -153,9 +155,12 @@ def _least_loaded(hosts: Sequence[str], count: int,
             return None
         return tuple(sorted(holders, key=load.__getitem__)[:count])
     a, b, c = hosts
-    la, lb, lc = load.get(a, -1), load.get(b, -2), load.get(c, -3)
-    if count > 3 or la == lb or lb == lc or la == lc or min(la, lb, lc) < 0:
-        return None  # a tie, too few holders, or a host that is not a node
+    try:
+        la, lb, lc = load[a], load[b], load[c]
+    except KeyError:
+        return None  # a host that is not a node
+    if count > 3 or la == lb or lb == lc or la == lc:
+        return None  # too few holders, or a tie
     if la > lb:
         a, b, la, lb = b, a, lb, la
     if lb > lc:

@@ -4,15 +4,15 @@ Pure functions, no I/O, no wall clock; every random choice comes from a
 ``random.Random`` seeded by the caller, so the same inputs and seed give the same plan on
 any machine. The rules follow Hadoop where Hadoop has one:
 
-* :func:`place_blocks` — HDFS cuts a file into ``dfs.blocksize`` blocks and stores
-  ``dfs.replication`` copies of each on distinct DataNodes (``BlockPlacementPolicyDefault``:
-  the first copy on the writer's node, the others on other nodes; we emulate one rack).
+* :func:`place_blocks` — HDFS-like block placement (in :mod:`dirft.core.blocks`, with
+  :class:`InputFile` and :class:`Block`; re-exported here).
 * :func:`compute_splits` — the new-API ``org.apache.hadoop.mapreduce.lib.input.
   FileInputFormat.getSplits``: split size ``max(minsize, min(maxsize, blocksize))``, the
   1.1 ``SPLIT_SLOP`` at the end, hosts of the block holding the split's first byte.
   Plain Hadoop Streaming uses the old ``mapred`` API, which ignores ``split.maxsize``;
   dirft honours it on purpose (see ``HADOOP_STREAMING_FACTS.md``).
-* :func:`make_subsplits` — DIRFT's R contiguous byte ranges of one split (DESIGN.md §2).
+* :func:`make_subsplits` — DIRFT's R contiguous byte ranges of one split (DESIGN.md §2);
+  :func:`subsplits_of` for all the splits of a job.
 * :func:`replica_nodes` — R distinct nodes for a task's replicas, block holders first.
 
 All offsets and lengths are in bytes. Record ownership at every boundary follows
@@ -22,11 +22,17 @@ All offsets and lengths are in bytes. Record ownership at every boundary follows
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from itertools import repeat
 from typing import NamedTuple
 
+from dirft.core.blocks import (Block, InputFile, _check_files, _check_nodes, _new_tuple,
+                               place_blocks, seeded_sample)
 from dirft.errors import ConfigError, InputError
+
+__all__ = ["MAX_SPLIT_SIZE", "SPLIT_SLOP", "Block", "InputFile", "InputSplit", "SubSplit",
+           "compute_splits", "make_subsplits", "place_blocks", "replica_candidates",
+           "replica_nodes", "seeded_sample", "subsplits_of"]
 
 #: ``FileInputFormat.SPLIT_SLOP``: the last split may be up to 10% larger than the split size.
 SPLIT_SLOP = 1.1
@@ -34,31 +40,6 @@ SPLIT_SLOP = 1.1
 #: Hadoop's default ``mapreduce.input.fileinputformat.split.maxsize`` (``Long.MAX_VALUE``).
 MAX_SPLIT_SIZE = 2**63 - 1
 
-#: ``_new_tuple(NamedTupleClass, (fields...))`` makes a named tuple without its Python-level
-#: ``__new__`` (a third of the cost); the planner's hot loops use it.
-_new_tuple = tuple.__new__
-
-
-@dataclass(frozen=True, slots=True)
-class InputFile:
-    """One input file: its ``path`` (any string naming it) and ``size`` in bytes (>= 0)."""
-
-    path: str
-    size: int
-
-
-class Block(NamedTuple):
-    """One HDFS block: bytes ``[offset, offset + length)`` of ``path``, stored on ``hosts``.
-
-    ``hosts`` are distinct node names, the writer's node first (HDFS ``BlockLocation``).
-    A named tuple (immutable, compared and hashed by value), not a frozen dataclass: a
-    plan of small files makes one per task, and a tuple is made several times faster.
-    """
-
-    path: str
-    offset: int
-    length: int
-    hosts: tuple[str, ...]
 
 
 class InputSplit(NamedTuple):
@@ -101,156 +82,6 @@ class SubSplit(NamedTuple):
     def end(self) -> int:
         """Return the absolute offset one past the range's last byte (``start + length``)."""
         return self.start + self.length
-
-
-def _check_nodes(nodes: Sequence[str]) -> None:
-    """Raise :class:`ConfigError` naming ``dirft.nodes`` if ``nodes`` is empty or has a repeat."""
-    if not nodes:
-        raise ConfigError("dirft.nodes: no nodes given; name at least one node")
-    seen: set[str] = set()
-    for node in nodes:
-        if node in seen:
-            raise ConfigError(f"dirft.nodes: node {node!r} is listed twice; names must be unique")
-        seen.add(node)
-
-
-def _check_files(files: Sequence[InputFile]) -> None:
-    """Raise :class:`InputError` if a file has a negative size or a path is listed twice."""
-    seen: set[str] = set()
-    for f in files:
-        if f.size < 0:
-            raise InputError(f"input {f.path}: size {f.size} is negative")
-        if f.path in seen:
-            raise InputError(f"input {f.path}: listed twice; give each input path once")
-        seen.add(f.path)
-
-
-def _cut_file(size: int, block_size: int) -> list[tuple[int, int]]:
-    """Return the ``(offset, length)`` pairs of a ``size``-byte file cut into blocks.
-
-    Every block is ``block_size`` bytes but the last, which may be shorter; a zero-length
-    file has no blocks (HDFS allocates a block only when the first byte is written).
-    """
-    return [(off, min(block_size, size - off)) for off in range(0, size, block_size)]
-
-
-def place_blocks(files: Sequence[InputFile], block_size: int, nodes: Sequence[str],
-                 seed: int, copies: int = 3) -> dict[str, tuple[Block, ...]]:
-    """Cut ``files`` into blocks and place ``min(copies, len(nodes))`` copies of each block.
-
-    Takes the files, ``block_size`` in bytes (``dfs.blocksize``, >= 1), the node names,
-    a seed and ``copies`` (``dfs.replication``, >= 1). Returns ``{path: (Block, ...)}`` with
-    every file's path (``()`` for a zero-length file), blocks in offset order.
-
-    Placement emulates HDFS ``BlockPlacementPolicyDefault`` on a single rack: the first copy
-    goes to the "writer" node, the others to distinct other nodes drawn at random. Writers
-    take turns round-robin over ``nodes`` (from a seeded start), so first copies are spread
-    evenly (counts differ by at most 1); everything is drawn from ``random.Random(seed)``.
-    Raises :class:`ConfigError` for a bad block size, copy count or node list and
-    :class:`InputError` for a negative size or a repeated path.
-    """
-    if block_size < 1:
-        raise ConfigError(f"dfs.blocksize: {block_size} is not a positive number of bytes")
-    if copies < 1:
-        raise ConfigError(f"dfs.replication: {copies} copies; need at least 1")
-    _check_nodes(nodes)
-    _check_files(files)
-    hosts = _host_draws(nodes, min(copies, len(nodes)), random.Random(seed))
-    placed: dict[str, tuple[Block, ...]] = {}
-    for f in files:
-        if 0 < f.size <= block_size:  # one block (a job of small files)
-            placed[f.path] = (_new_tuple(Block, (f.path, 0, f.size, next(hosts))),)
-        else:
-            placed[f.path] = tuple([_new_tuple(Block, (f.path, offset, length, next(hosts)))
-                                    for offset, length in _cut_file(f.size, block_size)])
-    return placed
-
-
-def _host_draws(nodes: Sequence[str], width: int,
-                rng: random.Random) -> Iterator[tuple[str, ...]]:
-    """Yield the hosts of successive blocks, endlessly: ``width`` distinct nodes each.
-
-    The writer (first copy) takes turns over ``nodes`` from ``rng.randrange(len(nodes))``;
-    the other ``width - 1`` are ``rng.sample`` of the other nodes (in ``nodes`` order).
-    Large clusters (over 22 nodes, width <= 6) take :func:`_drawn_hosts`, the same draws
-    without a call per block; smaller ones :func:`_pick_hosts`.
-    """
-    count = len(nodes)
-    writer = rng.randrange(count)
-    if count - 1 > 21 and width - 1 <= 5:
-        yield from _drawn_hosts(nodes, width, rng, writer)
-    others: dict[int, tuple[str, ...]] = {}
-    while True:
-        yield _pick_hosts(nodes, writer, width, rng, others)
-        writer = (writer + 1) % count
-
-
-def _drawn_hosts(nodes: Sequence[str], width: int, rng: random.Random,
-                 writer: int) -> Iterator[tuple[str, ...]]:
-    """:func:`_host_draws` for ``len(nodes) > 22``, ``width <= 6``: ``Random.sample``'s set path.
-
-    Each other node is ``population[j]``, ``j = getrandbits(n.bit_length())`` drawn again
-    while ``j >= n`` or already taken (n = ``len(nodes) - 1``, the writer left out): exactly
-    CPython's draws (see :func:`seeded_sample`), so the plans are the same.
-    """
-    count, bits = len(nodes), rng.getrandbits
-    n, size, draws = count - 1, (count - 1).bit_length(), range(width - 1)
-    populations = [tuple(nodes[:w]) + tuple(nodes[w + 1:]) for w in range(count)]
-    while True:
-        population, picked = populations[writer], [nodes[writer]]
-        for _ in draws:
-            j = bits(size)
-            while j >= n or population[j] in picked:  # names are distinct
-                j = bits(size)
-            picked.append(population[j])
-        yield tuple(picked)
-        writer = writer + 1 if writer + 1 < count else 0
-
-
-def _pick_hosts(nodes: Sequence[str], writer: int, width: int, rng: random.Random,
-                others: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
-    """Return ``width`` distinct nodes: ``nodes[writer]`` first, then random other nodes.
-
-    ``others`` caches, per writer index, the other nodes in ``nodes`` order (the
-    population ``rng.sample`` draws from; building it per block made placement O(blocks x
-    nodes)). Same draws, same result as without the cache.
-    """
-    population = others.get(writer)
-    if population is None:
-        population = others[writer] = tuple(n for i, n in enumerate(nodes) if i != writer)
-    return (nodes[writer], *seeded_sample(rng, population, width - 1))
-
-
-def seeded_sample(rng: random.Random, population: Sequence, k: int) -> list:
-    """Return ``rng.sample(population, k)``: the same draws, the same result, faster.
-
-    CPython's ``Random.sample`` (3.8–3.13) without its argument checks and with
-    ``_randbelow`` inlined: for a population of n, a list pool when ``n <= 21`` (k <= 5),
-    else rejection from a set; each index drawn by ``getrandbits(n.bit_length())`` until
-    it is below the bound. The Python-level call was a third of the planner's block
-    placement. ``0 <= k <= 5`` and ``k <= len(population)``; other k use ``rng.sample``.
-    """
-    n = len(population)
-    if not 0 <= k <= min(5, n):
-        return rng.sample(population, k)
-    bits = rng.getrandbits
-    if n <= 21:
-        pool, result = list(population), []
-        for i in range(k):
-            m = n - i
-            j = bits(m.bit_length())
-            while j >= m:
-                j = bits(m.bit_length())
-            result.append(pool[j])
-            pool[j] = pool[m - 1]
-        return result
-    width, chosen = n.bit_length(), []
-    for _ in range(k):
-        j = bits(width)
-        while j >= n or j in chosen:
-            j = bits(width)
-        chosen.append(j)
-    return [population[j] for j in chosen]
 
 
 def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence[Block]],
@@ -298,37 +129,27 @@ def _file_splits(f: InputFile, blocks: Sequence[Block], split_size: int,
     """The splits of one file, numbered from ``first``, with the hosts of their blocks.
 
     Blocks in offset order without overlap (as :func:`place_blocks` makes them) are walked
-    once alongside the splits; any other list goes through :func:`_hosts_finder`. Raises
-    :class:`InputError` if no block covers a split's start.
+    once alongside the splits (``getBlockIndex`` in O(blocks + splits)); any other list
+    goes through :func:`_hosts_finder`. Raises :class:`InputError` if no block covers a
+    split's start.
     """
-    cuts = _cut_splits(f.size, split_size)
+    cuts, path = _cut_splits(f.size, split_size), f.path
     if not f.size:
-        hosts: list = [()]
-    elif len(blocks) < 2 or all(a.offset + a.length <= b.offset
-                                for a, b in zip(blocks, blocks[1:])):
-        hosts = _walk_hosts(f, blocks, cuts)
-    else:
-        hosts = list(map(_hosts_finder(f, blocks), [start for start, _ in cuts]))
-    return [_new_tuple(InputSplit, (first + i, f.path, start, length, hosts[i]))
-            for i, (start, length) in enumerate(cuts)]
-
-
-def _walk_hosts(f: InputFile, blocks: Sequence[Block],
-                cuts: Sequence[tuple[int, int]]) -> list[tuple[str, ...]]:
-    """Hosts of the block holding each cut's start; ``blocks`` and ``cuts`` in offset order.
-
-    ``getBlockIndex`` by a walk: O(blocks + cuts). Raises :class:`InputError` if no block
-    covers a start.
-    """
-    hosts, i, last = [], 0, len(blocks)
-    for start, _ in cuts:
+        return [_new_tuple(InputSplit, (first, path, 0, 0, ()))]
+    if not all(a.offset + a.length <= b.offset for a, b in zip(blocks, blocks[1:])):
+        hosts_at = _hosts_finder(f, blocks)
+        return [_new_tuple(InputSplit, (first + i, path, start, length, hosts_at(start)))
+                for i, (start, length) in enumerate(cuts)]
+    splits, i, last = [], 0, len(blocks)
+    for start, length in cuts:
         while i < last and blocks[i].offset + blocks[i].length <= start:
             i += 1
         if i == last or blocks[i].offset > start:
-            raise InputError(f"input {f.path}: no block covers offset {start} of {f.size} "
-                             f"bytes; the block list does not match the file size")
-        hosts.append(tuple(blocks[i].hosts))
-    return hosts
+            raise _no_block(f, start)
+        splits.append(_new_tuple(InputSplit, (first, path, start, length,
+                                              tuple(blocks[i].hosts))))
+        first += 1
+    return splits
 
 
 def _split_size(block_size: int, min_size: int, max_size: int) -> int:
@@ -350,17 +171,35 @@ def _split_size(block_size: int, min_size: int, max_size: int) -> int:
 def _cut_splits(size: int, split_size: int) -> list[tuple[int, int]]:
     """Return the ``(start, length)`` pairs of one file's splits (``getSplits`` loop body).
 
-    The slop test divides in doubles, as Java's ``((double) bytesRemaining) / splitSize``.
+    ``getSplits`` cuts a split of ``split_size`` while ``remaining / splitSize > 1.1``
+    (divided in doubles, as Java's ``((double) bytesRemaining) / splitSize``), then the
+    rest if non-zero; the number of full splits comes from :func:`_full_splits`.
     """
     if size == 0:
         return [(0, 0)]
-    cuts, remaining = [], size
-    while float(remaining) / float(split_size) > SPLIT_SLOP:
-        cuts.append((size - remaining, split_size))
-        remaining -= split_size
-    if remaining:
-        cuts.append((size - remaining, remaining))
+    full = _full_splits(size, split_size)
+    cuts = list(zip(range(0, full * split_size, split_size), repeat(split_size, full)))
+    if size > full * split_size:
+        cuts.append((full * split_size, size - full * split_size))
     return cuts
+
+
+def _full_splits(size: int, split_size: int) -> int:
+    """How many full splits ``getSplits``' loop cuts from ``size`` bytes (both > 0).
+
+    The least ``k`` with ``float(size - k * split_size) / float(split_size) <= 1.1``: the
+    test is monotone in ``k`` (rounding to doubles keeps order), so an estimate is moved
+    to it by the same double test the loop makes, a step or two.
+    """
+    def more(k: int) -> bool:
+        return float(size - k * split_size) / float(split_size) > SPLIT_SLOP
+
+    k = max(0, size // split_size - 1)
+    while k > 0 and not more(k - 1):
+        k -= 1
+    while more(k):
+        k += 1
+    return k
 
 
 def _hosts_finder(f: InputFile, blocks: Sequence[Block]) -> Callable[[int], tuple[str, ...]]:
@@ -375,9 +214,14 @@ def _hosts_finder(f: InputFile, blocks: Sequence[Block]) -> Callable[[int], tupl
         for block in blocks:
             if block.offset <= offset < block.offset + block.length:
                 return tuple(block.hosts)
-        raise InputError(f"input {f.path}: no block covers offset {offset} of {f.size} "
-                         f"bytes; the block list does not match the file size")
+        raise _no_block(f, offset)
     return hosts_at
+
+
+def _no_block(f: InputFile, offset: int) -> InputError:
+    """The error for a split start ``offset`` (bytes) that no block of ``f`` covers."""
+    return InputError(f"input {f.path}: no block covers offset {offset} of {f.size} "
+                      f"bytes; the block list does not match the file size")
 
 
 def make_subsplits(split: InputSplit, count: int) -> tuple[SubSplit, ...]:
