@@ -310,8 +310,19 @@ def test_a_dead_hadoop_client_does_not_leave_its_application_running(cluster, mo
     assert cluster.running_apps() == [] and cluster.leftovers() == []
 
 
+@pytest.fixture
+def sigint_raises():
+    """Ctrl-C raises KeyboardInterrupt in this test, as in a terminal, even when the suite
+    was started with SIGINT ignored (``nohup cmd &`` in a script: a background job of a
+    non-interactive shell inherits SIG_IGN, and Python then leaves it ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @pytest.mark.parametrize("scheme", ["dirft", "none"])
-def test_ctrl_c_kills_the_application_and_removes_the_scratch(scheme, cluster, monkeypatch):
+def test_ctrl_c_kills_the_application_and_removes_the_scratch(scheme, cluster, monkeypatch,
+                                                             sigint_raises):
     interrupt_once_running(monkeypatch, lambda running: os.kill(os.getpid(), signal.SIGINT))
     with pytest.raises(KeyboardInterrupt):
         run(cluster, "-mapper", "cat", "-reducer", "cat", "-D", f"dirft.scheme={scheme}")
