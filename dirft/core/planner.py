@@ -235,38 +235,43 @@ def make_subsplits(split: InputSplit, count: int) -> tuple[SubSplit, ...]:
     if count < 1:
         raise ConfigError(f"split {split.index}: cannot cut into {count} sub-splits; need >= 1 "
                           f"(check mapred.map.tasks.fault.tolerance)")
-    return tuple([_new_tuple(SubSplit, (i, split.start + offset, length))
-                  for i, offset, length in _subsplit_cuts(split.length, count)])
+    return _cut_subsplits(split.start, split.length, count)
+
+
+def _cut_subsplits(start: int, length: int, count: int) -> tuple[SubSplit, ...]:
+    """:func:`make_subsplits` of bytes ``[start, start + length)``, ``count`` >= 1."""
+    base, extra = divmod(length, count)
+    subs = []
+    for i in range(count):
+        subs.append(_new_tuple(SubSplit, (i, start, base + (i < extra))))
+        start += base + (i < extra)
+    return tuple(subs)
 
 
 def _subsplit_cuts(length: int, count: int) -> list[tuple[int, int, int]]:
     """``(index, offset from the split's start, length)`` of the sub-splits of a split."""
-    base, extra = divmod(length, count)
-    cuts, offset = [], 0
-    for i in range(count):
-        cuts.append((i, offset, base + (i < extra)))
-        offset += base + (i < extra)
-    return cuts
+    return [(sub.index, sub.start, sub.length) for sub in _cut_subsplits(0, length, count)]
 
 
 def subsplits_of(splits: Sequence[InputSplit], count: int) -> list[tuple[SubSplit, ...]]:
     """Return ``[make_subsplits(split, count) for split in splits]``, faster.
 
-    The cuts are computed once per split length (all splits of a file but its last have
-    one length), and a split with the same start and length as the one before it (files
-    of one size) gets that split's tuple again (equal and immutable). Raises
-    :class:`ConfigError` if ``count < 1``.
+    A split with the same start and length as the one before it (files of one size)
+    gets that split's tuple again (equal and immutable); a run of splits of one length
+    (the splits of a large file) computes the cuts once. Raises :class:`ConfigError` if
+    ``count < 1``.
     """
     if splits and count < 1:
         make_subsplits(splits[0], count)  # raises the ConfigError naming the split
-    cuts: dict[int, list[tuple[int, int, int]]] = {}
-    out, last, previous = [], (), (-1, -1)
+    out, last, previous_start, previous_length, cuts = [], (), -1, -1, None
     for split in splits:
         start, length = split.start, split.length
-        if (start, length) != previous:
-            pattern = cuts.get(length) or cuts.setdefault(length, _subsplit_cuts(length, count))
-            last, previous = tuple([_new_tuple(SubSplit, (i, start + offset, n))
-                                    for i, offset, n in pattern]), (start, length)
+        if length != previous_length:
+            last, cuts = _cut_subsplits(start, length, count), None
+        elif start != previous_start:
+            cuts = cuts or _subsplit_cuts(length, count)
+            last = tuple([_new_tuple(SubSplit, (i, start + offset, n)) for i, offset, n in cuts])
+        previous_start, previous_length = start, length
         out.append(last)
     return out
 
