@@ -123,10 +123,13 @@ def _host_draws(nodes: Sequence[str], width: int,
 
     The writer (first copy) takes turns over ``nodes`` from ``rng.randrange(len(nodes))``,
     drawn now; the other ``width - 1`` are ``rng.sample`` of the other nodes (in ``nodes``
-    order). Large clusters (over 22 nodes, width <= 6) take :func:`_drawn_hosts`, the same
-    draws without a call per block; smaller ones :func:`_picked_hosts`.
+    order). Large clusters (over 22 nodes, width <= 6) take :func:`_drawn_hosts` (or
+    :func:`_drawn_three`), the same draws without a call per block; smaller ones
+    :func:`_picked_hosts`.
     """
     writer = rng.randrange(len(nodes))
+    if len(nodes) - 1 > 21 and width == 3:  # dfs.replication's default
+        return _drawn_three(nodes, rng, writer)
     if len(nodes) - 1 > 21 and width - 1 <= 5:
         return _drawn_hosts(nodes, width, rng, writer)
     return _picked_hosts(nodes, width, rng, writer)
@@ -159,6 +162,25 @@ def _drawn_hosts(nodes: Sequence[str], width: int, rng: random.Random,
                 j = bits(size)
             picked.append(nodes[j + (j >= writer)])
         yield tuple(picked)
+        writer = writer + 1 if writer + 1 < count else 0
+
+
+def _drawn_three(nodes: Sequence[str], rng: random.Random,
+                 writer: int) -> Iterator[tuple[str, str, str]]:
+    """:func:`_drawn_hosts` for width 3: two other nodes, ``j`` then ``k != j``, same draws.
+
+    Half the time of the general loop (no list per block), for HDFS's default of 3 copies.
+    """
+    count, bits = len(nodes), rng.getrandbits
+    n, size = count - 1, (count - 1).bit_length()
+    while True:
+        j = bits(size)
+        while j >= n:
+            j = bits(size)
+        k = bits(size)
+        while k >= n or k == j:
+            k = bits(size)
+        yield (nodes[writer], nodes[j + (j >= writer)], nodes[k + (k >= writer)])
         writer = writer + 1 if writer + 1 < count else 0
 
 
