@@ -20,6 +20,7 @@ substitute a fake ``hadoop`` executable (``tests/fake_hadoop``) without changing
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import re
@@ -83,11 +84,13 @@ class StepResult:
 def log_tail(path: str, lines: int = 40) -> str:
     """The last error line among the last ``lines`` lines of a ``hadoop jar`` log (a log4j
     ``ERROR`` record, an exception or ``Error``/``Exception`` text; not streaming's closing
-    ``Streaming Command Failed!``), else its last non-empty line, squeezed to one line of at most 300 characters; "an empty log" or "no log at
-    PATH" otherwise."""
+    ``Streaming Command Failed!``), else its last non-empty line, squeezed to one line of
+    at most 300 characters; "an empty log" or "no log at PATH" otherwise. Holds only the
+    last ``lines`` lines in memory, however long the log."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            tail = [line.strip() for line in f.readlines()[-lines:] if line.strip()]
+            tail = [line.strip() for line in collections.deque(f, maxlen=lines)
+                    if line.strip()]
     except OSError:
         return f"no log at {path}"
     errors = [line for line in tail if _ERROR_LINE.search(line)
