@@ -116,7 +116,8 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.heartbeat.interval", "float", "1.0",
            "seconds between two heartbeats of a replica", minimum=0, exclusive_minimum=True),
     Option("dirft.heartbeat.timeout", "float", "10.0",
-           "seconds without a heartbeat after which a replica is dead",
+           "seconds without a heartbeat after which a replica is dead (counted while "
+           "the voting service could read messages)",
            minimum=0, exclusive_minimum=True),
     Option("dirft.startup.timeout", "float", "60.0",
            "seconds a started replica may take to register before it is declared dead "

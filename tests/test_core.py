@@ -96,6 +96,19 @@ def test_heartbeat_timeout_kills_and_revokes(crash1):
     assert crash1.tasks[0].units[1].in_flight == set()
 
 
+def test_silence_counts_only_while_the_service_was_listening(crash1):
+    # The driver slept from t=2 (a starved process): at t=20 the service last read at t=2,
+    # so r1 (last seen at t=1) has been silent 1 s of listening time, not 19 s.
+    crash1.handle(E.JobStarted(0))
+    _boot(crash1)
+    assert crash1.handle(E.ClockTicked(20, heard=2)) == []
+    crash1.handle(E.HeartbeatReceived(20.5, 0, 0))  # the backlog read: r0 was alive
+    out = crash1.handle(E.ClockTicked(21, heard=6.5))  # listening again; r1 still silent
+    assert out == [A.KillReplica(0, 1,
+                                 "no heartbeat for 5.5s (> 5.0s, dirft.heartbeat.timeout)")]
+    assert crash1.handle(E.ClockTicked(25, heard=30)) == []  # heard is never after now
+
+
 def _overdue_by_full_scan(state: JobState, now: float) -> list:
     """The heartbeat rule as a scan of every replica: (task, rid) past their limit."""
     return [(t.index, r.rid) for t in state.tasks for r in t.replicas.values()

@@ -186,7 +186,7 @@ def assert_one_phase_and_placement(report: dict, cluster) -> None:
 
 
 def test_crashes_are_outlived_by_the_survivors(cluster, data):
-    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+    runner, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
                     "-D", "mapred.map.tasks.fault.inject=true",
                     "-D", "mapred.map.tasks.fault.percent=100")
     faults = report["faults"]
@@ -199,6 +199,8 @@ def test_crashes_are_outlived_by_the_survivors(cluster, data):
     assert faults["crashes_detected_by"] == ({"exit": fired} if fired else {})
     assert report["hadoop"]["jobs"] == 1  # the survivors did the work and emitted it
     assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+    # the clock ticks counted silence against the voting service's listening clock
+    assert isinstance(runner.driver.heard(), float)
 
 
 def test_extra_replicas_go_in_a_follow_up_job(cluster, data):

@@ -550,3 +550,42 @@ def test_rejection_logs_are_rate_limited(caplog):
                 assert post(http, svc, message(1), mac="00" * 32).status_code == 401
     assert svc.rejections == {401: 60}
     assert len(logs(caplog)) == 20 and svc.limiter.suppressed == 40
+
+
+# ---------------------------------------------------------------------- listening clock
+
+def _eventually(condition, within=30.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``within`` seconds pass (False)."""
+    import time
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_heard_until_stays_behind_while_the_loop_cannot_read():
+    """The loop reads the driver's clock into heard_until as it turns; a loop held in its
+    dispatcher (as in a driver starved of CPU) leaves it behind until it turns again, so
+    the core never blames the replicas for the stall (ClockTicked.heard)."""
+    now, entered, release = [1.0], threading.Event(), threading.Event()
+
+    def dispatcher(message):
+        entered.set()
+        assert release.wait(30)
+        return {"action": "wait"}
+
+    svc = VotingService(SECRET, JOB, dispatcher, clock=lambda: now[0])
+    assert svc.heard_until() is None
+    with svc, VotingClient(svc.url, key_of(3), JOB, 3, 0) as client:
+        assert svc.heard_until() == 1.0
+        caller = threading.Thread(target=client.call, args=("heartbeat",),
+                                  kwargs={"phase": 1, "progress": 0.5})
+        caller.start()
+        assert entered.wait(30)
+        now[0] = 50.0  # time passes while the loop is held in the dispatcher
+        assert svc.heard_until() == 1.0
+        release.set()
+        caller.join(30)
+        assert _eventually(lambda: svc.heard_until() == 50.0)

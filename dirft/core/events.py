@@ -99,9 +99,16 @@ class NodeLost:
 
 @dataclass(frozen=True)
 class ClockTicked:
-    """Time passed: the core checks heartbeat timeouts against ``now``."""
+    """Time passed: the core checks heartbeat timeouts against ``now``.
+
+    ``heard``: the latest time (same clock, seconds) at which the voting service was known
+    to be reading the replicas' messages, or None for ``now``. A replica's silence counts
+    only up to it: a driver whose process was starved of CPU (a loaded node) finds its
+    messages unread on waking, and must not declare their senders dead for its own stall.
+    """
 
     now: float
+    heard: float | None = None
 
 
 Event = (JobStarted | ReplicaStarted | ReplicaRegistered | HeartbeatReceived

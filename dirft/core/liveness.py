@@ -32,9 +32,11 @@ class LivenessRules:
     def _clock_ticked(self, ev, out: list) -> None:
         """Declare dead each watched replica silent for longer than its limit (seconds:
         ``plan.startup_timeout`` until it registers, then ``plan.heartbeat_timeout``), in
-        ``(task, replica id)`` order; then scheme se's straggler check and adaptive
-        DIRFT's admission (its waves' progress moved on)."""
-        for key in self._overdue(ev.now):
+        ``(task, replica id)`` order, silence counted up to ``ev.heard`` (when the voting
+        service last read messages) if that is earlier than ``ev.now``; then scheme se's
+        straggler check and adaptive DIRFT's admission (its waves' progress moved on)."""
+        upto = ev.now if ev.heard is None else min(ev.now, ev.heard)
+        for key in self._overdue(upto):
             rep = self.watched.get(key)
             if rep is None:
                 continue  # an earlier kill of this tick aborted the job: nothing is live
@@ -43,7 +45,7 @@ class LivenessRules:
             what, name = ("did not register", "startup") if starting else ("no heartbeat",
                                                                              "heartbeat")
             self._kill(self.tasks[key[0]], rep, "heartbeat", f"{what} for "
-                       f"{ev.now - rep.last_seen:.1f}s (> {limit}s, dirft.{name}.timeout)", out)
+                       f"{upto - rep.last_seen:.1f}s (> {limit}s, dirft.{name}.timeout)", out)
         self._speculate(ev.now, out)
         self._admit(out)  # adaptive: a wave past a quarter of its work may hand on its tasks
 

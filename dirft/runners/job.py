@@ -136,7 +136,8 @@ class Job:
         service = VotingService(runner.keyring, runner.job_id, runner.dispatcher(driver),
                                 conf.get("dirft.service.bind.host"),
                                 conf.get("dirft.service.bind.port"),
-                                conf.get("dirft.service.max.body.bytes"))
+                                conf.get("dirft.service.max.body.bytes"), clock=runner.clock)
+        driver.heard = service.heard_until
         with runner.guard(), service:
             runner.run_map_stage(plan, faults, driver, service.url, secret_file)
         return runner.finish(plan, faults, started, runner.clock())

@@ -45,7 +45,7 @@ class MapStageShell(ABC):
             now = self.driver.now()
             self.step(now)
             if now - last_tick >= self.tick:
-                self.driver.handle(E.ClockTicked(now))
+                self.driver.handle(E.ClockTicked(now, self.driver.heard()))
                 last_tick = now
             if (self.finished or self.aborted) and deadline is None:
                 deadline = now + self.grace

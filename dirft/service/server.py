@@ -61,6 +61,9 @@ START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 """Seconds :meth:`VotingService.stop` waits for the loop thread to end."""
 
+LISTEN_PROBE_S = 0.2
+"""Seconds between two readings of the clock by the loop (:meth:`VotingService.heard_until`)."""
+
 def default_max_connections() -> int:
     """Half the soft open-files limit (the driver needs descriptors for its replicas too),
     between 16 and 4096."""
@@ -101,7 +104,8 @@ class VotingService:
     ``timeout`` (seconds) bounds the wait for a request's headers (from connecting or from
     the previous answer) and for its body (:mod:`dirft.service.guard`; a slow body is a
     408); ``max_connections`` caps open connections (default
-    :func:`default_max_connections`). Log lines are rate-limited per kind (20 per 10 s).
+    :func:`default_max_connections`); ``clock``: seconds, monotonic, the driver's own (read
+    by :meth:`heard_until`). Log lines are rate-limited per kind (20 per 10 s).
     Use :meth:`start`/:meth:`stop` or ``with VotingService(...) as service:``.
     """
 
@@ -109,7 +113,8 @@ class VotingService:
                  dispatcher: Callable[[dict], dict], host: str = "127.0.0.1",
                  port: int = 0, max_body_bytes: int = 65536,
                  logger: logging.Logger | None = None, timeout: float = 30.0,
-                 max_connections: int | None = None) -> None:
+                 max_connections: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """Configure the service; nothing listens before :meth:`start`. Raises ValueError."""
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
@@ -131,6 +136,8 @@ class VotingService:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._url: str | None = None
+        self._clock = clock
+        self._heard: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,6 +190,15 @@ class VotingService:
         """Base URL the service listens on, ``None`` before :meth:`start`."""
         return self._url
 
+    def heard_until(self) -> float | None:
+        """The ``clock`` reading (seconds) at which the server's loop last turned, free to
+        read the replicas' messages (every :data:`LISTEN_PROBE_S`); None before
+        :meth:`start`. A driver process starved of CPU, or a loop blocked in its
+        dispatcher, leaves it behind: the core counts a replica's silence only up to it
+        (:class:`~dirft.core.events.ClockTicked`), so a stall of the driver's own is never
+        taken for its replicas' deaths."""
+        return self._heard
+
     @property
     def rejections(self) -> dict[int, int]:
         """A copy of the count of refused requests by HTTP status (4xx and 500)."""
@@ -227,12 +243,22 @@ class VotingService:
             host, port = server.sockets[0].getsockname()[:2]
             self._url = f"http://{host}:{port}" if ":" not in host else \
                 f"http://[{host}]:{port}"
+            self._heard = self._clock()
+            listen = asyncio.create_task(self._listen())
             self._ready.set()
             await self._stop_event.wait()
+            listen.cancel()
         finally:
             if server is not None:
                 server.close()
             await runner.cleanup()
+
+    async def _listen(self) -> None:
+        """Read the clock into :meth:`heard_until` at each turn of the loop, every
+        :data:`LISTEN_PROBE_S` seconds, until cancelled."""
+        while True:
+            self._heard = self._clock()
+            await asyncio.sleep(LISTEN_PROBE_S)
 
     # ------------------------------------------------------------------ requests
 
