@@ -41,6 +41,7 @@ authentication (413, 401) is unsigned, so nobody gets a MAC oracle. Errors are
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import resource
 import threading
@@ -63,6 +64,11 @@ STOP_TIMEOUT_S = 10.0
 
 LISTEN_PROBE_S = 0.2
 """Seconds between two readings of the clock by the loop (:meth:`VotingService.heard_until`)."""
+
+LISTEN_TURNS = 3
+""":meth:`VotingService.heard_until` is the reading this many probes before the latest: a
+message already in a socket at that time has been read, parsed and dispatched since (each
+of those steps takes the loop one more turn)."""
 
 def default_max_connections() -> int:
     """Half the soft open-files limit (the driver needs descriptors for its replicas too),
@@ -137,7 +143,7 @@ class VotingService:
         self._startup_error: BaseException | None = None
         self._url: str | None = None
         self._clock = clock
-        self._heard: float | None = None
+        self._turns: collections.deque = collections.deque(maxlen=LISTEN_TURNS + 1)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -191,13 +197,16 @@ class VotingService:
         return self._url
 
     def heard_until(self) -> float | None:
-        """The ``clock`` reading (seconds) at which the server's loop last turned, free to
-        read the replicas' messages (every :data:`LISTEN_PROBE_S`); None before
-        :meth:`start`. A driver process starved of CPU, or a loop blocked in its
-        dispatcher, leaves it behind: the core counts a replica's silence only up to it
-        (:class:`~dirft.core.events.ClockTicked`), so a stall of the driver's own is never
-        taken for its replicas' deaths."""
-        return self._heard
+        """A ``clock`` reading (seconds) by which every message that had reached the
+        service's socket has been dispatched: the loop reads the clock every
+        :data:`LISTEN_PROBE_S`, and this is the reading :data:`LISTEN_TURNS` probes before
+        the latest (the oldest kept until that many were taken). None before :meth:`start`.
+        A driver process starved of CPU, or a loop held in its dispatcher, leaves it behind:
+        the core counts a replica's silence only up to it
+        (:class:`~dirft.core.events.ClockTicked`), so the driver's own stall is never taken
+        for its replicas' deaths."""
+        turns = self._turns
+        return turns[0] if turns else None
 
     @property
     def rejections(self) -> dict[int, int]:
@@ -243,7 +252,7 @@ class VotingService:
             host, port = server.sockets[0].getsockname()[:2]
             self._url = f"http://{host}:{port}" if ":" not in host else \
                 f"http://[{host}]:{port}"
-            self._heard = self._clock()
+            self._turns.append(self._clock())
             listen = asyncio.create_task(self._listen())
             self._ready.set()
             await self._stop_event.wait()
@@ -254,10 +263,10 @@ class VotingService:
             await runner.cleanup()
 
     async def _listen(self) -> None:
-        """Read the clock into :meth:`heard_until` at each turn of the loop, every
+        """Read the clock for :meth:`heard_until` at a turn of the loop every
         :data:`LISTEN_PROBE_S` seconds, until cancelled."""
         while True:
-            self._heard = self._clock()
+            self._turns.append(self._clock())
             await asyncio.sleep(LISTEN_PROBE_S)
 
     # ------------------------------------------------------------------ requests
