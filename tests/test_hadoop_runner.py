@@ -203,6 +203,22 @@ def test_crashes_are_outlived_by_the_survivors(cluster, data):
     assert isinstance(runner.driver.heard(), float)
 
 
+def test_every_planned_crash_fires_and_is_found_by_exit(cluster, data, monkeypatch):
+    # Fault seed 4 puts each task's crash on its replica 0, phase 1. With one container the
+    # replicas run one after another in launch order: replica 0 always runs (and crashes),
+    # and replica 1 then does the whole split. So both crashes fire, every time.
+    monkeypatch.setenv("FAKE_HADOOP_SLOTS", "1")
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=100", "-D", "dirft.fault.seed=4")
+    faults = report["faults"]
+    assert faults["injected"]["crash"] == faults["detected"]["crash"] \
+        == faults["corrected"]["crash"] == 2
+    assert faults["crashes_detected_by"] == {"exit": 2}  # Hadoop's FAILED lines
+    assert report["hadoop"]["jobs"] == 1
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
 def test_extra_replicas_go_in_a_follow_up_job(cluster, data):
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat", "-D", "dirft.scheme=bft",
                     "-D", "mapred.map.tasks.fault.inject=true",
