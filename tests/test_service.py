@@ -554,29 +554,39 @@ def test_rejection_logs_are_rate_limited(caplog):
 
 # ---------------------------------------------------------------------- listening clock
 
-def _eventually(condition, within=30.0) -> bool:
-    """Poll ``condition`` until it holds (True) or ``within`` seconds pass (False)."""
-    import time
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+class ProbedClock:
+    """A settable clock (``now``, seconds) that counts its readings: the service reads it
+    once as it starts and then once per probe of its loop, so a test can wait for probes."""
+
+    def __init__(self, now: float) -> None:
+        self.now, self.readings = now, 0
+        self._turned = threading.Condition()
+
+    def __call__(self) -> float:
+        with self._turned:
+            self.readings += 1
+            self._turned.notify_all()
+            return self.now
+
+    def wait_readings(self, count: int) -> bool:
+        """Wait until the clock has been read ``count`` times in all; False after 30 s."""
+        with self._turned:
+            return self._turned.wait_for(lambda: self.readings >= count, timeout=30)
 
 
 def test_heard_until_stays_behind_while_the_loop_cannot_read():
     """The loop reads the driver's clock into heard_until as it turns; a loop held in its
     dispatcher (as in a driver starved of CPU) leaves it behind until it turns again, so
     the core never blames the replicas for the stall (ClockTicked.heard)."""
-    now, entered, release = [1.0], threading.Event(), threading.Event()
+    from dirft.service.server import LISTEN_TURNS
+    clock, entered, release = ProbedClock(1.0), threading.Event(), threading.Event()
 
     def dispatcher(message):
         entered.set()
         assert release.wait(30)
         return {"action": "wait"}
 
-    svc = VotingService(SECRET, JOB, dispatcher, clock=lambda: now[0])
+    svc = VotingService(SECRET, JOB, dispatcher, clock=clock)
     assert svc.heard_until() is None
     with svc, VotingClient(svc.url, key_of(3), JOB, 3, 0) as client:
         assert svc.heard_until() == 1.0
@@ -584,8 +594,11 @@ def test_heard_until_stays_behind_while_the_loop_cannot_read():
                                   kwargs={"phase": 1, "progress": 0.5})
         caller.start()
         assert entered.wait(30)
-        now[0] = 50.0  # time passes while the loop is held in the dispatcher
+        clock.now = 50.0  # time passes while the loop is held in the dispatcher
         assert svc.heard_until() == 1.0
         release.set()
         caller.join(30)
-        assert _eventually(lambda: svc.heard_until() == 50.0)
+        # LISTEN_TURNS + 1 readings of 50 fill the probe history; one reading more means
+        # the last of them has been stored (the loop stores a reading before it reads again)
+        assert clock.wait_readings(clock.readings + LISTEN_TURNS + 2)
+        assert svc.heard_until() == 50.0
