@@ -207,7 +207,7 @@ def _hosts_finder(f: InputFile, blocks: Sequence[Block]) -> Callable[[int], tupl
 
     That is ``getBlockIndex``: the first block (in list order) with ``offset <= o <
     offset + length``, found by a scan (for block lists not in offset order; ordered ones
-    are walked by :func:`_walk_hosts`). ``hosts_at`` raises :class:`InputError` if no
+    are walked by :func:`_file_splits`). ``hosts_at`` raises :class:`InputError` if no
     block of ``f`` covers the offset.
     """
     def hosts_at(offset: int) -> tuple[str, ...]:
