@@ -73,8 +73,7 @@ class StepResult:
         scratch directory, which is removed on exit unless ``dirft.keep.temp`` is set."""
         if self.failures:
             first = self.failures[0]
-            text = " ".join(first.message.split())[:300]
-            return f"attempt {first.attempt_id} failed: {text}"
+            return f"attempt {first.attempt_id} failed: {_one_line(first.message)}"
         if not self.log_path:
             return "no log"
         return (f"hadoop jar said: {log_tail(self.log_path)} (its whole log, {self.log_path}, "
@@ -95,8 +94,12 @@ def log_tail(path: str, lines: int = 40) -> str:
         return f"no log at {path}"
     errors = [line for line in tail if _ERROR_LINE.search(line)
               and not line.startswith("Streaming Command Failed")]
-    pick = (errors or tail or ["an empty log"])[-1]
-    return " ".join(pick.split())[:300]
+    return _one_line((errors or tail or ["an empty log"])[-1])
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its whitespace runs squeezed to one space, cut to 300 characters."""
+    return " ".join(text.split())[:300]
 
 
 def find_hadoop(home: str, binary: str, jar: str) -> tuple[tuple, str]:
