@@ -222,6 +222,11 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.hadoop.wave.delay", "float", "1.0",
            "seconds the Hadoop runner gathers extra replicas before submitting them as one "
            "follow-up streaming job", minimum=0),
+    Option("dirft.hadoop.replicas.per.map", "int", "2",
+           "replicas one map task (one YARN container) of a replica job runs, each its own "
+           "OS process, never two of one task; a crash of one fails the map attempt and the "
+           "others in it with it (all found by exit); 1: a container per replica",
+           minimum=1, maximum=8),
     Option("dirft.hadoop.one.application", "bool", "true",
            "voted schemes with a reduce: run the reducers in the replicas' own YARN "
            "application (one surviving replica per task emits the decided outputs); false: "

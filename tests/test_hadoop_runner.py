@@ -71,14 +71,15 @@ SCHEME_KEYS["frft"] = SCHEME_KEYS["bft"] = SCHEME_KEYS["dirft"]
 
 def expected_first_job(cluster, runner, scheme: str) -> list:
     """The exact ``hadoop jar`` argv of a scheme's first job (see README): the only job
-    of a fault-free run, reduce included, under every scheme."""
+    of a fault-free run, reduce included, under every scheme; 2 replicas per map task
+    under the voted schemes (``dirft.hadoop.replicas.per.map``), 1 split each else."""
     voted = scheme in cmd.VOTED_SCHEMES
     name = "replicas wave 0 and reduce" if voted else "map and reduce"
     scratch = "/tmp/dirft/job_dirfttest_0001"
     return [
         "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "vote" if voted else "direct"),
         "-D", "mapreduce.input.fileinputformat.split.maxsize=65536",
-        "-D", "mapreduce.input.lineinputformat.linespermap=1",
+        "-D", f"mapreduce.input.lineinputformat.linespermap={2 if voted else 1}",
         "-D", f"mapreduce.job.name=dirft streaming job [job_dirfttest_0001 {name}]",
         *(["-D", "mapreduce.job.reduce.slowstart.completedmaps=1.0"] if voted else []),
         "-D", "mapreduce.job.reduces=1", *SCHEME_KEYS[scheme],
@@ -145,14 +146,17 @@ def test_each_scheme_submits_its_exact_command_lines_and_sorts(scheme, cluster, 
     assert report["tasks"] == 2 and cluster.leftovers() == []
     assert len(secrets) == (1 if scheme in cmd.VOTED_SCHEMES else 0)
     for secret in secrets:
-        assert_secret_never_visible(secret, cluster, secrets.specs, report["replicas_launched"])
+        # 2 replicas per map task (dirft.hadoop.replicas.per.map): one attempt for two
+        assert_secret_never_visible(secret, cluster, secrets.specs,
+                                    -(-report["replicas_launched"] // 2))
     if scheme == "dirft":
         assert_one_phase_and_placement(report, cluster)
 
 
-def assert_secret_never_visible(secret: bytes, cluster, specs: list, replicas: int) -> None:
+def assert_secret_never_visible(secret: bytes, cluster, specs: list, attempts: int) -> None:
     """The secret's bytes (raw, hex, base64) are in no argv element, no ``-D`` or
-    ``-cmdenv`` value, no job spec; the tasks got it as the file ``dirft.secret``."""
+    ``-cmdenv`` value, no job spec; each of the ``attempts`` map attempts got it as the
+    file ``dirft.secret``."""
     assert len(secret) == 32
     forms = [secret, secret.hex().encode(), base64.b64encode(secret),
              base64.urlsafe_b64encode(secret)]
@@ -164,10 +168,10 @@ def assert_secret_never_visible(secret: bytes, cluster, specs: list, replicas: i
         values = [argv[i + 1] for i, a in enumerate(argv) if a in ("-D", "-cmdenv")]
         assert values or argv[0] != "jar"
         assert not any(f in v.encode() for v in values for f in forms)
-    attempts = cluster.tmp / "fake-state" / "attempts"
-    linked = [os.readlink(attempts / a / "dirft.secret") for a in os.listdir(attempts)
-              if a.startswith("attempt_") and os.path.lexists(attempts / a / "dirft.secret")]
-    assert len(linked) == replicas and all(p.endswith("/dirft.secret") for p in linked)
+    folder = cluster.tmp / "fake-state" / "attempts"
+    linked = [os.readlink(folder / a / "dirft.secret") for a in os.listdir(folder)
+              if a.startswith("attempt_") and os.path.lexists(folder / a / "dirft.secret")]
+    assert len(linked) == attempts and all(p.endswith("/dirft.secret") for p in linked)
     assert specs and not any(form in spec for spec in specs for form in forms)
 
 
@@ -204,11 +208,12 @@ def test_crashes_are_outlived_by_the_survivors(cluster, data):
 
 
 def test_every_planned_crash_fires_and_is_found_by_exit(cluster, data, monkeypatch):
-    # Fault seed 4 puts each task's crash on its replica 0, phase 1. With one container the
-    # replicas run one after another in launch order: replica 0 always runs (and crashes),
+    # Fault seed 4 puts each task's crash on its replica 0, phase 1. With one container and
+    # one replica per map task the replicas run one after another in launch order: replica 0 always runs (and crashes),
     # and replica 1 then does the whole split. So both crashes fire, every time.
     monkeypatch.setenv("FAKE_HADOOP_SLOTS", "1")
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                        "-D", "dirft.hadoop.replicas.per.map=1",
                     "-D", "mapred.map.tasks.fault.inject=true",
                     "-D", "mapred.map.tasks.fault.percent=100", "-D", "dirft.fault.seed=4")
     faults = report["faults"]
@@ -217,6 +222,28 @@ def test_every_planned_crash_fires_and_is_found_by_exit(cluster, data, monkeypat
     assert faults["crashes_detected_by"] == {"exit": 2}  # Hadoop's FAILED lines
     assert report["hadoop"]["jobs"] == 1
     assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+def test_a_crash_costs_only_its_own_task_a_replica_in_a_shared_map_task(cluster, data,
+                                                                         monkeypatch):
+    # Two replicas per map task (the default): map 0 runs task 0 replica 0 and task 1
+    # replica 1 (group_launches). With one container map 0 runs first, and fault seed 4
+    # crashes task 0's replica 0 in its phase 1, always (its sibling is still queued); the
+    # replica beside it runs on. Its end is found by exit (told by its neighbour, or by
+    # Hadoop when nobody acknowledged it), and no other replica is lost with it.
+    monkeypatch.setenv("FAKE_HADOOP_SLOTS", "1")
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=100", "-D", "dirft.fault.seed=4")
+    faults = report["faults"]
+    fired = faults["injected"]["crash"]
+    assert 1 <= fired <= 2
+    assert faults["detected"]["crash"] == faults["corrected"]["crash"] == fired
+    assert faults["crashes_detected_by"] == {"exit": fired}
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+    folder = cluster.tmp / "fake-state" / "attempts"
+    first = sorted(a for a in os.listdir(folder) if a.endswith("_m_000000_0"))[0]
+    assert "task 0 replica 0 (pid" in (folder / first / "stderr").read_text()
 
 
 def test_extra_replicas_go_in_a_follow_up_job(cluster, data):
@@ -245,10 +272,12 @@ def test_silent_errors_are_outvoted_across_the_cluster(cluster, data, monkeypatc
     # and a quorum of 2, two replicas can decide a task alone, and a replica still waiting
     # for a container reserves no work: had all 6 started at once, a late replica 1 could
     # find its task decided and never fire (the CI saw 1 of 2 on a loaded machine). With one
-    # container the replicas run one after another, in launch order: replica 0 processes
+    # container and one replica per map task the replicas run one after another, in launch
+    # order: replica 0 processes
     # every sub-split and cannot decide alone, so replica 1 always runs its phase 1.
     monkeypatch.setenv("FAKE_HADOOP_SLOTS", "1")
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                        "-D", "dirft.hadoop.replicas.per.map=1",
                     "-D", "mapred.map.tasks.fault.nature=2",
                     "-D", "mapred.map.tasks.fault.inject=true",
                     "-D", "mapred.map.tasks.fault.percent=100",

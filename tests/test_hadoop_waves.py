@@ -20,12 +20,15 @@ class Clock:
         return self.now
 
 
-def scheduler(tasks: int = 2, fs: int = 0):
-    """A DIRFT scheduler in one-application mode, wave 0 submitted (nothing runs)."""
+def scheduler(tasks: int = 2, fs: int = 0, per_map: int = 1, killed=None):
+    """A DIRFT scheduler in one-application mode, wave 0 submitted (nothing runs);
+    ``killed``: a list that gets each attempt id the scheduler fails."""
     plan = make_plan(make_scheme("dirft", Tolerance(1 - fs, fs)), tasks=tasks)
     driver = Driver(plan, Clock())
-    sched = WaveScheduler(driver, lambda n, launches, on_event: None, lambda attempt: None,
-                          lambda wave: None, 0.1, 1.0, emit=True, output_dir="/maps")
+    sched = WaveScheduler(driver, lambda n, launches, on_event: None,
+                          (killed if killed is not None else []).append,
+                          lambda wave: None, 0.1, 1.0, emit=True, output_dir="/maps",
+                          per_map=per_map)
     driver.handle(E.JobStarted(0.0))
     for _, action in driver.take_actions(0):
         sched._carry_out(action)
@@ -85,3 +88,25 @@ def test_the_whole_output_needs_every_task_emitted_exactly_once():
     assert not sched.emitted_all({"dirft-emit": {"task-00000": 1}})  # an emitter failed
     assert not sched.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 2}})
     assert not sched.emitted_all({})
+
+
+def beat(sched, task: int, replica: int, ended: list) -> dict:
+    return sched.dispatch({"kind": "heartbeat", "task": task, "replica": replica,
+                           "phase": 1, "progress": 0.5, "ended": ended})
+
+
+def test_a_replica_tells_of_the_end_of_one_in_its_map_task_only():
+    killed: list = []
+    sched = scheduler(per_map=2, killed=killed)
+    # map 0 runs task 0 replica 0 and task 1 replica 1; map 1 the other two
+    assert [[(t, r) for t, r, _ in g] for g in sched.waves[0].groups] == [
+        [(0, 0), (1, 1)], [(1, 0), (0, 1)]]
+    for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
+        register(sched, task, replica)
+    tasks = sched.driver.state.tasks
+    beat(sched, 0, 0, [[1, 0, -9]])  # not in its map task: not its business
+    assert tasks[1].replicas[0].live
+    beat(sched, 0, 0, [[1, 1, -9]])  # its neighbour was killed: found by exit at once
+    assert tasks[1].replicas[1].state == "dead" and tasks[1].failures == {"exit": 1}
+    assert killed == []  # its map attempt runs on: task 0 replica 0 still works
+    assert tasks[0].replicas[0].live and tasks[1].replicas[0].live

@@ -154,6 +154,8 @@ def test_validate_normalises_progress_report_and_counters():
     report = {"subsplit": 0, "signature": SIG, "output_bytes": 10}
     out = messages.validate(message(1, kind="request", report=report), JOB)
     assert out["report"] == {**report, "counters": {}}
+    out = messages.validate(message(1, ended=[[3, 1, -9], [4, 0, 0]]), JOB)
+    assert out["ended"] == [(3, 1, -9), (4, 0, 0)]  # replicas of the sender's map task
 
 
 @pytest.mark.parametrize("change, status, field", [
@@ -162,6 +164,9 @@ def test_validate_normalises_progress_report_and_counters():
     ({"progress": False}, 400, "progress"), ({"phase": 2.0}, 400, "phase"),
     ({"extra": 1}, 400, "extra"), ({"kind": "vote"}, 400, "vote"),
     ({"job": "other"}, 403, "other"), ({"task": 2**63}, 422, "task"),
+    ({"ended": "0 1 0"}, 400, "ended"), ({"ended": [[0, 1]]}, 400, "ended"),
+    ({"ended": [[0, -1, 0]]}, 422, "ended"), ({"ended": [[0, 1, 256]]}, 422, "ended"),
+    ({"ended": [[0, 1, 0.0]]}, 400, "ended"), ({"ended": [[0, 1, 0]] * 9}, 422, "ended"),
 ])
 def test_validate_refuses_bad_fields_naming_them(change, status, field):
     with pytest.raises(ProtocolError) as err:

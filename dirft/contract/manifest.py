@@ -1,10 +1,11 @@
 """Replica manifests: the input of the Hadoop runner's streaming jobs, one JSON line each.
 
-On Hadoop each replica is one map task. The job's input is a manifest read with
-``NLineInputFormat`` and one line per map (``mapreduce.input.lineinputformat.linespermap=1``).
-Hadoop's job submitter numbers map tasks by split length, largest first
-(HADOOP_STREAMING_FACTS.md), so :func:`manifest_bytes` pads every line to the same length:
-then the stable sort keeps line order and map task *i* gets line *i*. The replica still
+On Hadoop each replica is one line of a manifest read with ``NLineInputFormat``, k lines
+per map task (``mapreduce.input.lineinputformat.linespermap``: the replicas one map task
+runs, ``dirft.hadoop.replicas.per.map``; blank lines fill a short group). Hadoop's job
+submitter numbers map tasks by split length, largest first (HADOOP_STREAMING_FACTS.md), so
+:func:`manifest_bytes` pads every line to the same length: then the stable sort keeps line
+order and map task *i* gets lines *ik* to *ik + k - 1*. The replica still
 reports the attempt id Hadoop gave it when it registers, and that id is what kills use.
 
 A **replica line** names the job, the map task, the replica, the host the replica should
@@ -76,9 +77,10 @@ def to_line(entry) -> str:
 
 
 def manifest_bytes(entries: list) -> bytes:
-    """The manifest of ``entries``: one JSON line each, space-padded to one length (JSON
-    ignores trailing blanks) so Hadoop numbers the map tasks in line order."""
-    lines = [to_line(e) for e in entries]
+    """The manifest of ``entries``: one JSON line each (a blank line for None, which
+    :func:`read_lines` skips), space-padded to one length (JSON ignores trailing blanks) so
+    Hadoop numbers the map tasks in line order."""
+    lines = ["" if e is None else to_line(e) for e in entries]
     width = max(map(len, lines), default=0)
     return "".join(line.ljust(width) + "\n" for line in lines).encode()
 

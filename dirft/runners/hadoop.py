@@ -122,7 +122,8 @@ class HadoopRunner(Runner):
         self.scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
                                        min(0.25, conf.get("dirft.heartbeat.interval")),
                                        conf.get("dirft.hadoop.wave.delay"), emit=self._emits(),
-                                       output_dir=posixpath.join(self.scratch, "maps"))
+                                       output_dir=posixpath.join(self.scratch, "maps"),
+                                       per_map=conf.get("dirft.hadoop.replicas.per.map"))
         self.scheduler.on_finish = self._decided
         return self.scheduler.dispatch
 
@@ -132,8 +133,8 @@ class HadoopRunner(Runner):
         spec_path = self._spec(plan, faults, self.zip_path, url, secret_file, "vote")
         files = self._files(spec_path, self.zip_path, secret_file)
         scheduler = self.scheduler
-        scheduler.submit = lambda n, launches, on_event: self._submit_wave(
-            plan, files, n, launches, on_event)
+        scheduler.submit = lambda n, groups, on_event: self._submit_wave(
+            plan, files, n, groups, on_event)
         try:
             scheduler.run()
         finally:
@@ -280,15 +281,21 @@ class HadoopRunner(Runner):
             return None
         return result if scheduler.emitted_all(result.counters) else None
 
-    def _submit_wave(self, plan, files: tuple, number: int, launches: list, on_event):
-        lines = [self._replica_line(plan, t, r, node) for t, r, node in launches]
+    def _submit_wave(self, plan, files: tuple, number: int, groups: list, on_event):
+        """Submit one replica job: map task *i* gets the lines of ``groups[i]``, padded
+        with blank lines to ``dirft.hadoop.replicas.per.map`` lines per map task."""
+        per_map = self.job.conf.get("dirft.hadoop.replicas.per.map")
+        lines = [self._replica_line(plan, t, r, node) if i < len(group) else None
+                 for group in groups for i, (t, r, node) in
+                 enumerate(group + [group[0]] * (per_map - len(group)))]
         manifest = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}.txt")
         self.storage.write_bytes(manifest, manifest_bytes(lines))
         emits = number == 0 and self._emits()
         what = f"replicas wave {number}" + (" and reduce" if emits else "")
         python = self.job.conf.get("dirft.hadoop.python")
         jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
-                                      self._name(what), self.job.num_reduces if emits else 0)
+                                      self._name(what), self.job.num_reduces if emits else 0,
+                                      per_map)
         output = (self.staging() if emits
                   else posixpath.join(self.scratch, "waves", f"w{number:03d}"))
         command = self._command(files, jobconf, manifest, output,

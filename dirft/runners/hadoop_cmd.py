@@ -7,8 +7,9 @@ Hadoop's generic options, first; then ``-cmdenv``, ``-inputformat``, ``-input``,
 
 Two kinds of streaming job (README "Running on a Hadoop cluster"):
 
-* a **replica job** ("wave"): the input is a replica manifest, one line per map task
-  (``NLineInputFormat``, ``linespermap=1``), the mapper the replica task runtime
+* a **replica job** ("wave"): the input is a replica manifest, one line per replica
+  (``NLineInputFormat``, ``linespermap`` = replicas per map task, 1 under se and none), the
+  mapper the replica task runtime
   (``python3 -m dirft.task --manifest-stdin``). Under dirft, frft and bft the layer owns
   re-execution (:func:`scheme_jobconf`) and the job is map-only; under se and none Hadoop
   owns it and the same job runs the user's reducer.
@@ -144,16 +145,18 @@ def job_name(base: str, job_id: str, what: str) -> str:
     return f"{base} [{job_id} {what}]"
 
 
-def replica_jobconf(scheme: str, user: dict, name: str, reduces: int) -> dict[str, str]:
+def replica_jobconf(scheme: str, user: dict, name: str, reduces: int,
+                    lines_per_map: int = 1) -> dict[str, str]:
     """Jobconf of a replica job: the user's keys, then the scheme's, the manifest's input
-    format settings and the number of reduces (0 for the voted schemes, except for the
-    wave that emits, whose reducers start only once every map is over: waiting replicas
-    must not share their containers with reducers that wait for them)."""
+    format settings (``lines_per_map`` manifest lines per map task: the replicas it runs)
+    and the number of reduces (0 for the voted schemes, except for the wave that emits,
+    whose reducers start only once every map is over: waiting replicas must not share
+    their containers with reducers that wait for them)."""
     conf = {**user, **scheme_jobconf(scheme)}
     if scheme in VOTED_SCHEMES and reduces:
         conf["mapreduce.job.reduce.slowstart.completedmaps"] = "1.0"
     conf.update({"mapreduce.job.name": name, "mapreduce.job.reduces": str(reduces),
-                 "mapreduce.input.lineinputformat.linespermap": "1",
+                 "mapreduce.input.lineinputformat.linespermap": str(lines_per_map),
                  "stream.map.input.ignoreKey": "true"})
     return conf
 

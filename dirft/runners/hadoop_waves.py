@@ -5,9 +5,17 @@ voted schemes (dirft, frft, bft). It executes the core's actions and reports bac
 Hadoop says (HADOOP_STREAMING_FACTS.md, "On YARN"):
 
 * ``LaunchReplica`` — the replicas the core launches when the job starts (R per task) go
-  into **wave 0**, one streaming job with one map task per replica. Replicas launched
-  later (after a crash or a mismatch) are gathered for ``dirft.hadoop.wave.delay`` seconds
-  and submitted together as a **follow-up wave**. A fault-free job has one wave.
+  into **wave 0**, one streaming job. Replicas launched later (after a crash or a
+  mismatch) are gathered for ``dirft.hadoop.wave.delay`` seconds and submitted together as
+  a **follow-up wave**. A fault-free job has one wave.
+* **Replicas per map task** (``dirft.hadoop.replicas.per.map``, k): each map task of a
+  wave runs up to k replicas, each its own OS process, never two of one task
+  (:func:`group_launches`): a YARN container and a map-task JVM per replica would double
+  the per-task cost Hadoop charges (measured on the single node: BENCHMARKS.md). One
+  replica's end does not end the others (:mod:`dirft.runtime.container`): the replicas
+  still running name it in their next heartbeat (``ended``), which is its exit
+  (``ReplicaExited``) if it shares their map task; when none is left to tell, the attempt
+  fails and Hadoop's FAILED line is the exit of every replica of it not yet over.
 * a replica is **pending** until it registers: YARN may queue its container for a long
   time on a small cluster, and a pending replica reserves no work (its siblings take its
   share), so waiting for a container is never a fault. Its first ``register`` message is
@@ -22,9 +30,11 @@ Hadoop says (HADOOP_STREAMING_FACTS.md, "On YARN"):
   replica of it not yet over.
 * ``KillReplica`` — ``hadoop job -fail-task`` of the attempt the replica registered as
   (a killed attempt would be re-run; a failed one counts). A dead replica (heartbeat
-  timeout) is failed at once; one that is merely not needed any more is told to exit by
-  its next message and failed only if it has not gone after ``dirft.heartbeat.timeout``
-  (a hung one). A replica that never registered is not killed: when its container starts
+  timeout) is failed at once, or, if another replica of its map task still works, once
+  none does (failing the attempt would end it too); one that is merely not needed any
+  more is told to exit by its next message and failed only if it has not gone after
+  ``dirft.heartbeat.timeout`` (a hung one) and no other replica of its map task works or
+  emits. A replica that never registered is not killed: when its container starts
   it is told to exit.
 * **Emitting** (the runner's one-application mode, ``emit=True``): wave 0 carries the
   user's reducer. When a task is decided, the first of its wave-0 replicas that asks for
@@ -53,12 +63,13 @@ from dirft.runners.shell import MapStageShell
 
 @dataclass
 class Wave:
-    """One replica job: its number, its manifest's ``(task, replica)`` pairs in line
-    order (map task *i* runs line *i*), the :class:`Running` submission, and whether it
-    carries the reduce (``emits``)."""
+    """One replica job: its number, the launches (``(task, replica, node)``) each of its
+    map tasks runs (``groups[i]``: map task *i*, manifest lines padded so Hadoop keeps that
+    order), the :class:`Running` submission, and whether it carries the reduce
+    (``emits``)."""
 
     number: int
-    launches: list
+    groups: list
     running: object = None
     killed: bool = False
     result: object = None
@@ -70,17 +81,31 @@ class Wave:
         return self.running is None or self.running.done
 
     @property
+    def launches(self) -> list:
+        """Every ``(task, replica, node)`` of the wave, in manifest order."""
+        return [launch for group in self.groups for launch in group]
+
+    @property
     def replicas(self) -> list:
-        """``(task, replica)`` of each map task, in line order."""
+        """``(task, replica)`` of every replica of the wave, in manifest order."""
         return [(t, r) for t, r, _ in self.launches]
 
 
-@dataclass(frozen=True)
-class WaveEvent:
-    """A launcher notice about ``wave``, queued in the driver's outbox."""
-
-    wave: Wave
-    event: tuple
+def group_launches(launches: list, per_map: int) -> list[list]:
+    """``launches`` (``(task, replica, node)``) in groups of at most ``per_map``, one group
+    per map task, never two replicas of one task in a group: a failed map attempt then
+    costs each task at most one replica, as DIRFT places a task's replicas apart (paper,
+    Sec. III). Greedy in (replica, task) order: a launch joins the emptiest group with room
+    and none of its task (the lowest such), else opens a group; ceil(n / per_map) groups
+    when the tasks allow. Returns the non-empty groups, fullest first (stable)."""
+    groups: list = [[] for _ in range(max(1, -(-len(launches) // per_map)))]
+    for launch in sorted(launches, key=lambda x: (x[1], x[0])):
+        fits = [g for g in groups if len(g) < per_map and all(x[0] != launch[0] for x in g)]
+        if not fits:
+            groups.append([])
+            fits = [groups[-1]]
+        min(fits, key=len).append(launch)
+    return sorted((g for g in groups if g), key=len, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -101,25 +126,26 @@ class _Registry:
     exited: set = field(default_factory=set)
     hosts: dict = field(default_factory=dict)
     attempts: dict = field(default_factory=dict)  # (task, replica) -> Hadoop attempt id
-    by_attempt: dict = field(default_factory=dict)  # attempt id -> (task, replica)
     emitters: dict = field(default_factory=dict)  # task -> replica answered "emit"
 
 
 class WaveScheduler(MapStageShell):
     """Runs the map stage of one job on Hadoop until every task is decided or it aborts.
 
-    ``driver``: the :class:`~dirft.runners.driver.Driver`; ``submit(number, launches,
-    on_event)`` submits a wave (a list of ``(task, replica, node)``) and returns its
-    :class:`~dirft.runners.hadoop_launcher.Running`; ``kill_task(attempt_id)`` and
+    ``driver``: the :class:`~dirft.runners.driver.Driver`; ``submit(number, groups,
+    on_event)`` submits a wave (``groups[i]``: the ``(task, replica, node)`` map task *i*
+    runs) and returns its :class:`~dirft.runners.hadoop_launcher.Running`; ``kill_task(attempt_id)`` and
     ``kill_job(wave)`` kill on the cluster; ``tick``, ``wave_delay``, ``grace`` in seconds;
     ``emit``: wave 0 carries the reduce and one replica per task emits (module doc);
-    ``output_dir``: the HDFS folder of the replicas' committed outputs.
+    ``output_dir``: the HDFS folder of the replicas' committed outputs; ``per_map``:
+    replicas per map task (:func:`group_launches`).
     """
 
     def __init__(self, driver, submit, kill_task, kill_job, tick: float,
                  wave_delay: float, grace: float = 30.0, emit: bool = False,
-                 output_dir: str = "") -> None:
+                 output_dir: str = "", per_map: int = 1) -> None:
         super().__init__(driver, tick, grace)
+        self.per_map = per_map
         self.submit, self.kill_task, self.kill_job = submit, kill_task, kill_job
         self.wave_delay, self.emit, self.output_dir = wave_delay, emit, output_dir
         self.on_finish = None  # called once when every task is decided
@@ -138,6 +164,9 @@ class WaveScheduler(MapStageShell):
         task, replica = message["task"], message["replica"]
         if message["kind"] == "register":
             self._started(task, replica, message["host"], message.get("attempt", ""))
+        for t, r, status in message.get("ended", ()):
+            if self._sharing(task, replica, t, r):
+                self._exited(t, r, status)
         reply = self.driver.dispatch(message)
         if self.emit and message["kind"] == "request" and reply.get("action") == "exit":
             return self._maybe_emit(task, replica) or reply
@@ -152,9 +181,15 @@ class WaveScheduler(MapStageShell):
                 self.registry.hosts[key] = host
                 if attempt:
                     self.registry.attempts[key] = attempt
-                    self.registry.by_attempt[attempt] = key
         if first:
             self.driver.handle(E.ReplicaStarted(self.driver.now(), task, replica, host))
+
+    def _sharing(self, task: int, replica: int, other_task: int, other: int) -> bool:
+        """True if the two replicas run in one map task of one wave (so the first may tell
+        of the second's end); a replica never speaks of others."""
+        here, there = self.where.get((task, replica)), self.where.get((other_task, other))
+        return (here is not None and there is not None and (task, replica) != (other_task, other)
+                and here[0] is there[0] and here[1] == there[1])
 
     def _maybe_emit(self, task: int, replica: int) -> dict | None:
         """``emit`` with the task's decided outputs if this replica should write them: its
@@ -217,14 +252,30 @@ class WaveScheduler(MapStageShell):
         self.kill_all("grace period over", emitting=bool(self.aborted))
 
     def _deferred_kills(self, now: float) -> None:
-        """Fail the replicas told to go that are still there after their deadline."""
+        """Fail the replicas told to go that are still there after their deadline, and
+        the dead ones, once no other replica in their map attempt still works (or, for
+        one told to go, emits): failing the attempt ends them all."""
         for key, when in list(self.deferred.items()):
             with self.registry.lock:
                 gone = key in self.registry.exited
-            if gone or now >= when:
+            dead = self.driver.state.tasks[key[0]].replicas[key[1]].state == "dead"
+            if gone or (now >= when and not self._busy_sharers(*key, emitting=not dead)):
                 del self.deferred[key]
-                if not gone and not self._emitting(*key):
+                if not gone and (dead or not self._emitting(*key)):
                     self._fail(*key)
+
+    def _busy_sharers(self, task: int, replica: int, emitting: bool = True) -> list:
+        """The other replicas of this replica's map task that still work (live in the
+        core) or, with ``emitting``, write the decided outputs; not those ended."""
+        wave, index = self.where.get((task, replica), (None, None))
+        if wave is None:
+            return []
+        tasks = self.driver.state.tasks
+        with self.registry.lock:
+            others = [(t, r) for t, r, _ in wave.groups[index]
+                      if (t, r) != (task, replica) and (t, r) not in self.registry.exited]
+        return [(t, r) for t, r in others
+                if tasks[t].replicas[r].live or (emitting and self._emitting(t, r))]
 
     def _emitting(self, task: int, replica: int) -> bool:
         """True if ``replica`` was answered ``emit``: it is writing the decided outputs
@@ -239,22 +290,23 @@ class WaveScheduler(MapStageShell):
             return
         if self.waves and now - self.pending_since < self.wave_delay:
             return
-        wave = Wave(len(self.waves), list(self.pending), emits=self.emit and not self.waves)
+        wave = Wave(len(self.waves), group_launches(self.pending, self.per_map),
+                    emits=self.emit and not self.waves)
         with self.registry.lock:
             self.registry.launched.update(wave.replicas)
-        for index, key in enumerate(wave.replicas):
-            self.where[key] = (wave, index)
+        for index, group in enumerate(wave.groups):
+            for task, replica, _ in group:
+                self.where[(task, replica)] = (wave, index)
         self.waves.append(wave)
-        launches, self.pending = self.pending, []
-        wave.running = self.submit(wave.number, launches,
+        self.pending = []
+        wave.running = self.submit(wave.number, wave.groups,
                                    lambda running, ev, w=wave: self.driver.notify(
                                        WaveEvent(w, ev)))
 
     def _wave_event(self, wave: Wave, event: tuple) -> None:
         kind, data = event
         if kind == "failed":
-            key = self._replica_of(wave, data.attempt_id)
-            if key is not None:
+            for key in self._replicas_of(wave, data.attempt_id):
                 self._exited(*key, data.code if data.code is not None else 1)
         elif kind == "done":
             wave.result = data
@@ -272,22 +324,26 @@ class WaveScheduler(MapStageShell):
             self.registry.exited.add((task, replica))
         self.driver.handle(E.ReplicaExited(self.driver.now(), task, replica, code))
 
-    def _replica_of(self, wave: Wave, attempt: str):
-        """``(task, replica)`` that ran as ``attempt`` of ``wave``: the attempt id it
-        registered with, else line ``i`` for map ``i`` (padded manifests keep the order)."""
+    def _replicas_of(self, wave: Wave, attempt: str) -> list:
+        """``(task, replica)`` of every replica that ran in ``attempt`` of ``wave``: the
+        map task of a replica that registered with that attempt id, else map task ``i``'s
+        group (padded manifests keep Hadoop's map order the manifest's)."""
         with self.registry.lock:
-            key = self.registry.by_attempt.get(attempt)
-        if key is not None:
-            return key
-        index = _map_index(attempt)
-        return wave.replicas[index] if index is not None and index < len(wave.replicas) else None
+            keys = [k for k, a in self.registry.attempts.items() if a == attempt]
+        located = [self.where[k] for k in keys if self.where.get(k, (None,))[0] is wave]
+        index = located[0][1] if located else _map_index(attempt)
+        if index is None or index >= len(wave.groups):
+            return []
+        return [(t, r) for t, r, _ in wave.groups[index]]
 
     def kill(self, task: int, replica: int) -> None:
-        """``KillReplica``: see module doc (dead now; not needed: after a grace)."""
+        """``KillReplica``: see module doc (dead: now, or once no other replica of its map
+        task works; not needed: after a grace)."""
         self.pending = [p for p in self.pending if p[:2] != (task, replica)]
         rep = self.driver.state.tasks[task].replicas.get(replica)
         if rep is not None and rep.state == "dead":
-            self._fail(task, replica)
+            self.deferred[(task, replica)] = self.driver.now()  # once its map task is free
+            self._deferred_kills(self.driver.now())
         else:
             self.deferred.setdefault((task, replica), self.driver.now() +
                                      self.driver.state.plan.heartbeat_timeout)

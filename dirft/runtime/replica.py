@@ -47,14 +47,18 @@ class Heartbeat(threading.Thread):
     the driver is gone: its parent process ``parent`` (a pid: the local runner's driver, or
     Hadoop's task JVM) is no longer its parent, or no heartbeat was answered for
     ``give_up_after`` seconds (the driver's heartbeat timeout: by then it counts this
-    replica dead anyway). None disables either check.
+    replica dead anyway). None disables either check. ``ended``: an
+    :class:`~dirft.runtime.container.EndedNeighbours` whose entries each heartbeat names
+    (field ``ended``), or None.
     """
 
     def __init__(self, client: VotingClient, interval: float, on_reply=None,
-                 give_up_after: float | None = None, parent: int | None = None) -> None:
+                 give_up_after: float | None = None, parent: int | None = None,
+                 ended=None) -> None:
         super().__init__(name="dirft-heartbeat", daemon=True)
         self.client, self.interval, self.phase, self.progress = client, interval, 0, 0.0
         self.on_reply, self.give_up_after, self.parent = on_reply, give_up_after, parent
+        self.ended = ended
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -63,7 +67,7 @@ class Heartbeat(threading.Thread):
             if self.parent is not None and os.getppid() != self.parent:
                 _leave(f"the driver (parent process {self.parent}) is gone")
             try:
-                reply = self.client.call("heartbeat", phase=self.phase, progress=self.progress)
+                reply = self._beat()
             except DirftError as err:
                 print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
                 silent = time.monotonic() - last_ok
@@ -73,6 +77,24 @@ class Heartbeat(threading.Thread):
             last_ok = time.monotonic()
             if self.on_reply is not None:
                 self.on_reply(reply, self)
+
+    def _beat(self) -> dict:
+        """Send one heartbeat, naming the ended replicas not yet named; return the answer."""
+        ended = self.ended.poll() if self.ended is not None else []
+        reply = self.client.call("heartbeat", phase=self.phase, progress=self.progress,
+                                 **({"ended": ended} if ended else {}))
+        if ended:
+            self.ended.sent(ended)
+        return reply
+
+    def flush_ended(self) -> None:
+        """Name the ended replicas not yet named in one last heartbeat (before this
+        replica's process ends); a failure is only printed."""
+        if self.ended is not None and self.ended.poll():
+            try:
+                self._beat()
+            except DirftError as err:
+                print(f"dirft: last heartbeat failed: {err}", file=sys.stderr)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -102,6 +124,7 @@ class Replica:
         self.spec, self.task, self.replica, self.client, self.node = (
             spec, task, replica, client, node)
         self.attempt, self.on_emit = attempt, on_emit
+        self.ended = None  # EndedNeighbours: set by the Hadoop entry mode under a supervisor
         self._phase_lock, self._in_phase = threading.Lock(), False
         self.split = split or spec.tasks[task]
         self.storage, self.on_reply = storage or LOCAL, on_reply
@@ -114,7 +137,7 @@ class Replica:
         self.client.call("register", host=self.node, pid=os.getpid(), attempt=self.attempt)
         timeout = float(self.spec.jobconf.get("dirft.heartbeat.timeout", 10.0))
         beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply,
-                         give_up_after=timeout, parent=os.getppid())
+                         give_up_after=timeout, parent=os.getppid(), ended=self.ended)
         beat.start()
         try:
             reply = self.client.call("request")
@@ -132,6 +155,7 @@ class Replica:
             beat.stop()
         if reply.get("action") == "emit" and self.on_emit is not None:
             self.on_emit(reply)
+        beat.flush_ended()
 
     def _set_in_phase(self, value: bool) -> None:
         with self._phase_lock:

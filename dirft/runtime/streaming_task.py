@@ -1,11 +1,13 @@
 """The replica task runtime as a Hadoop Streaming mapper (the Hadoop runner's entry modes).
 
 ``python -m dirft.task --manifest-stdin [--spec dirft-job.json] [--node HOST]``
-    The map of a replica job. Hadoop hands the mapper its one manifest line on stdin
-    (``NLineInputFormat``, one line per map). Mode ``vote`` (schemes dirft, frft, bft): the
-    line's replica registers with the voting service from the host it really runs on and
-    works as under the local runner (:class:`~dirft.runtime.replica.Replica`), reading its
-    sub-splits from HDFS and committing partial outputs there. It registers with the attempt
+    The map of a replica job. Hadoop hands the mapper its manifest lines on stdin
+    (``NLineInputFormat``). Mode ``vote`` (schemes dirft, frft, bft): the line's replica
+    registers with the voting service from the host it really runs on and works as under
+    the local runner (:class:`~dirft.runtime.replica.Replica`), reading its sub-splits from
+    HDFS and committing partial outputs there; a map task given several lines
+    (``dirft.hadoop.replicas.per.map``) runs each line's replica in its own process
+    (:mod:`dirft.runtime.container`). A replica registers with the attempt
     id Hadoop gave it (``mapreduce_task_attempt_id``). A second attempt of the same map task
     (Hadoop re-running a failed replica) ends at once with status 0 without registering:
     re-execution is the core's decision. When the job's wave carries the reduce, the
@@ -43,6 +45,7 @@ import sys
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
+from dirft.runtime.container import EndedNeighbours, supervise
 from dirft.runtime.replica import EmulatedCrash, Replica, _run
 from dirft.service.client import VotingClient
 from dirft.service.keys import KEY_BYTES, lock_process
@@ -69,18 +72,27 @@ def main(argv: list) -> int:
         if args.emit_verified:
             return emit_verified(read_lines(sys.stdin, CommitLine), storage,
                                  sys.stdout.buffer)
-        return run_lines(spec, storage, read_lines(sys.stdin, ReplicaLine), args.node)
+        return run_lines(spec, storage, read_lines(sys.stdin, ReplicaLine), args.node,
+                         args.spec)
     except (DirftError, OSError, ValueError) as err:
         print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
 
 
-def run_lines(spec: JobSpec, storage, lines: list, node: str) -> int:
-    """Run every manifest line's replica in turn (normally one); the worst exit status."""
-    codes = [0]
+def run_lines(spec: JobSpec, storage, lines: list, node: str,
+              spec_path: str = SPEC_NAME) -> int:
+    """Run the manifest lines' replicas; return the exit status. In mode ``vote``, several
+    lines (replicas per map task) run at once, each in its own process
+    (:func:`dirft.runtime.container.supervise`); else each line in turn, the worst status.
+    Raises TaskError for a line of another job."""
     for line in lines:
         if line.job != spec.job_id:
             raise TaskError(f"manifest line of job {line.job} given to job {spec.job_id}")
+    if spec.mode != "direct" and len(lines) > 1:
+        return supervise(lines, [sys.executable, "-m", "dirft.task", "--manifest-stdin",
+                                 "--spec", spec_path, "--node", node])
+    codes = [0]
+    for line in lines:
         print(f"dirft: {_placement(line, node)}", file=sys.stderr, flush=True)
         run = _run_direct if spec.mode == "direct" else _run_voting
         codes.append(run(spec, storage, line, node))
@@ -113,6 +125,7 @@ def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
         replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
                           attempt=attempt_id(), on_emit=_emitter(line, storage))
         replica.on_reply = _reply_handler(line, replica)
+        replica.ended = EndedNeighbours.from_env()
         return _run(replica, client, reported_failure_code=0)
 
 

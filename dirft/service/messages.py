@@ -17,7 +17,10 @@ and exactly the fields of its kind (:data:`KIND_FIELDS`):
   (str, 0..255 chars: the Hadoop attempt id, ``""`` when there is none) and ``key`` (64
   lowercase hex chars: a replica's fresh key, only when enrolling on Hadoop, see
   :mod:`dirft.service.keys`);
-* ``heartbeat``: ``phase`` (int >= 0), ``progress`` (number in [0, 1]);
+* ``heartbeat``: ``phase`` (int >= 0), ``progress`` (number in [0, 1]), optional
+  ``ended`` (at most :data:`MAX_ENDED` ``[task, replica, status]`` triples of ints: replicas
+  of the sender's own map attempt whose processes have ended, status as
+  ``Popen.returncode``; the Hadoop runner's several replicas per map task);
 * ``request``: optional ``report`` (object or null) = ``subsplit`` (int >= 0),
   ``signature`` (64 lowercase hex chars, a SHA-256 digest), ``output_bytes``
   (int >= 0, bytes), optional ``counters`` (group -> name -> int, at most
@@ -242,6 +245,28 @@ def _signature(name: str, value: Any) -> str:
 
 _NATURAL = _int(0)
 _POSITIVE = _int(1)
+MAX_ENDED = 8
+"""Most entries of a heartbeat's ``ended`` (replicas per map task are at most 8)."""
+
+
+def _ended(name: str, value: Any) -> list:
+    """Check ``ended``: a list of at most :data:`MAX_ENDED` ``[task, replica, status]``
+    (task, replica >= 0; status in [-64, 255]); return it as tuples."""
+    if type(value) is not list or len(value) > MAX_ENDED:
+        raise ProtocolError(f"field {name!r} must be a list of at most {MAX_ENDED} "
+                            f"entries", 400 if type(value) is not list else 422)
+    out = []
+    for entry in value:
+        if type(entry) is not list or len(entry) != 3:
+            raise ProtocolError(f"field {name!r}: each entry must be [task, replica, "
+                                f"status], got {_short(entry, 40)}", 400)
+        task, replica = _NATURAL(name, entry[0]), _NATURAL(name, entry[1])
+        status = _int(-64)(name, entry[2])
+        if status > 255:
+            raise ProtocolError(f"field {name!r}: status {status} is out of range "
+                                f"[-64, 255]", 422)
+        out.append((task, replica, status))
+    return out
 _COUNT = _int(-MAX_INT)
 _ANY_STR = _str(0, MAX_INT)
 
@@ -317,13 +342,14 @@ def _report(name: str, value: Any) -> dict | None:
 KIND_FIELDS: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "register": {"host": _str(1, MAX_HOST_CHARS), "pid": _NATURAL,
                  "attempt": _str(0, MAX_HOST_CHARS), "key": _signature},
-    "heartbeat": {"phase": _NATURAL, "progress": _fraction},
+    "heartbeat": {"phase": _NATURAL, "progress": _fraction, "ended": _ended},
     "request": {"report": _report},
     "failed": {"reason": _str(0, MAX_REASON_CHARS)},
 }
 """Per kind, the fields beyond :data:`COMMON_FIELDS` and their checkers."""
 
-_OPTIONAL = {"request": ("report",), "register": ("attempt", "key")}
+_OPTIONAL = {"request": ("report",), "register": ("attempt", "key"),
+             "heartbeat": ("ended",)}
 
 
 def _checked_already(_name: str, value: Any) -> Any:

@@ -13,12 +13,12 @@ Hadoop to run a streaming job here:
   like YARN, the job runs in an application of its own (a detached AppMaster process), and
   the ``hadoop jar`` client only follows it; a killed client leaves it running.
   HDFS paths are files under ``$FAKE_HDFS_ROOT`` (the directory a loopback WebHDFS server
-  serves in the same test); with ``NLineInputFormat`` each input line is one map task,
-  otherwise each input file is. Map tasks are numbered as Hadoop's job submitter numbers
+  serves in the same test); with ``NLineInputFormat`` every ``linespermap`` input lines (1)
+  are one map task, otherwise each input file is. Map tasks are numbered as Hadoop's job submitter numbers
   splits: by length, largest first (stable), so map *i* is not line *i* when lines differ
   in length. Every map task runs the ``-mapper`` command (no shell) in its own directory
-  holding the ``-files`` links and the ``-archives`` unpacked, with the jobconf and ``-cmdenv`` in its environment and its
-  line on stdin, up to ``mapreduce.map.maxattempts`` failed attempts (4); the job fails
+  holding the ``-files`` links and the ``-archives`` unpacked, with the jobconf and
+  ``-cmdenv`` in its environment and its lines on stdin, up to ``mapreduce.map.maxattempts`` failed attempts (4); the job fails
   when more than ``mapreduce.map.failures.maxpercent`` percent of the maps failed. Only a
   successful attempt's output and counters count. Then Hadoop's shuffle
   (``HashPartitioner`` on the key before the first tab, keys sorted as bytes) and the
@@ -105,7 +105,8 @@ def new_job_id() -> str:
 
 
 def map_inputs(opts: dict) -> list:
-    """``(input file, offset, stdin bytes)`` of each map task, in map number order: the
+    """``(input file, offset, stdin bytes)`` of each map task (NLineInputFormat:
+    ``linespermap`` lines each), in map number order: the
     splits sorted by length, largest first, as ``JobSubmitter.writeOldSplits`` does (a
     stable sort: splits of equal length keep input order)."""
     ignore_key = opts["D"].get("stream.map.input.ignoreKey", "false") == "true"
@@ -116,12 +117,17 @@ def map_inputs(opts: dict) -> list:
         if opts["inputformat"] != NLINE:
             maps.append((path, 0, data, len(data)))
             continue
+        per_map = int(opts["D"].get("mapreduce.input.lineinputformat.linespermap", "1"))
+        lines = data.splitlines(keepends=True)
         offset = 0
-        for line in data.splitlines(keepends=True):
-            text = line.rstrip(b"\r\n")
-            maps.append((path, offset, text + b"\n" if ignore_key else
-                         str(offset).encode() + b"\t" + text + b"\n", len(line)))
-            offset += len(line)
+        for first in range(0, len(lines), per_map):  # NLineInputFormat: N lines a split
+            start, records = offset, b""
+            for line in lines[first:first + per_map]:
+                text = line.rstrip(b"\r\n")
+                records += text + b"\n" if ignore_key else \
+                    str(offset).encode() + b"\t" + text + b"\n"
+                offset += len(line)
+            maps.append((path, start, records, offset - start))
     by_length = sorted(maps, key=lambda m: -m[3])
     return [m[:3] for m in by_length]
 

@@ -1,0 +1,102 @@
+"""Several replicas in one map task: the supervisor (dirft.runtime.container) and the
+grouping of a wave's replicas into map tasks (dirft.runners.hadoop_waves.group_launches)."""
+
+import io
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given, strategies as st
+
+from dirft.contract.manifest import ReplicaLine
+from dirft.runners.hadoop_waves import group_launches
+from dirft.runtime.container import supervise
+
+FAKE = [sys.executable, str(Path(__file__).parent / "fixtures" / "fake_replica.py")]
+
+
+def line(task: int, action: int, path: str = "", others: int = 1) -> ReplicaLine:
+    """A manifest line whose ``replica`` number tells the fake replica what to do (its
+    ``size``: how many ends replica 4 waits to be told of)."""
+    return ReplicaLine("job_x_0001", task, action, "", path, 0, 1, others, [[0, 1]], [])
+
+
+def test_every_replica_ends_well_and_their_records_are_copied_whole_in_line_order(tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    assert supervise([line(4, 0), line(7, 0)], FAKE, out) == 0
+    assert out.getvalue() == b"emitted by task 4\n" * 3 + b"emitted by task 7\n" * 3
+    assert os.listdir(tmp_path) == []  # the replicas' stdout files are gone
+
+
+def test_a_crash_ends_no_other_replica_and_each_one_running_is_told(tmp_path, monkeypatch,
+                                                                   capfd):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    # replica "4" reads its notices and ends once it has been told of the crash (2) and of
+    # the good end (0); nobody is left when it ends: its status 0 fails nothing
+    code = supervise([line(0, 0), line(2, 2), line(5, 4, others=2)], FAKE, out)
+    assert code == 0
+    assert out.getvalue() == b"emitted by task 0\n" * 3 + b"told 0 0 0;2 2 -9\n"
+    assert "task 2 replica 2 (pid" in capfd.readouterr().err
+
+
+def test_a_failure_nobody_can_be_told_of_fails_the_attempt(tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    assert supervise([line(0, 1)], FAKE, out) == 3
+    assert supervise([line(0, 2)], FAKE, out) == 128 + 9  # as a shell reports SIGKILL
+    assert out.getvalue() == b""
+    assert "told nobody (if no replica acknowledges it, this map attempt fails" in \
+        capfd.readouterr().err
+    # told, but never acknowledged (replica 0 does not read its notices): fails as well
+    assert supervise([line(0, 0), line(2, 2)], FAKE, out) == 128 + 9
+
+
+def test_a_replica_that_fails_emitting_has_its_records_dropped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    # replica "5" writes records and fails; replica "4" ends last, after being told
+    assert supervise([line(1, 5), line(3, 4)], FAKE, out) == 0
+    assert out.getvalue() == b"told 1 5 3\n"
+
+
+def test_no_replica_outlives_its_supervisor(tmp_path):
+    fifo = tmp_path / "pid"
+    os.mkfifo(fifo)
+    script = ("import sys; from dirft.runtime.container import supervise; "
+              f"from tests.test_container import line, FAKE; "
+              f"sys.exit(supervise([line(0, 3, {str(fifo)!r})], FAKE))")
+    sup = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": os.getcwd()})
+    with open(fifo) as f:  # blocks until the replica runs and writes its pid
+        pid = int(f.read())
+    replica = os.pidfd_open(pid)
+    sup.kill()
+    sup.wait()
+    # the replica's pidfd turns readable when it has died (bounded, not a clock assertion)
+    assert select.select([replica], [], [], 60)[0] == [replica]
+    os.close(replica)
+
+
+LAUNCHES = st.lists(st.tuples(st.integers(0, 9), st.integers(0, 4)), unique=True,
+                    max_size=40).map(lambda pairs: [(t, r, f"n{t % 3}") for t, r in pairs])
+
+
+@given(LAUNCHES, st.integers(1, 4))
+def test_a_map_task_never_runs_two_replicas_of_one_task(launches, per_map):
+    groups = group_launches(launches, per_map)
+    assert sorted(x for g in groups for x in g) == sorted(launches)
+    assert all(1 <= len(g) <= per_map for g in groups)
+    assert all(len({t for t, _, _ in g}) == len(g) for g in groups)
+    assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
+
+
+def test_a_fault_free_wave_fills_every_map_task():
+    launches = [(t, r, "n") for t in range(8) for r in range(2)]
+    groups = group_launches(launches, 2)
+    assert len(groups) == 8 and all(len(g) == 2 for g in groups)
+    assert groups[0] == [(0, 0, "n"), (1, 1, "n")]  # (replica, task) order, emptiest first
