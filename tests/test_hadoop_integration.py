@@ -13,7 +13,8 @@ It puts generated GridMix text into HDFS, runs ``-mapper cat -reducer cat`` unde
 dirft with default settings (fault-free, and with crash faults injected into half the map
 tasks), and checks what Hadoop promises: the input's lines, keys in byte order (values of
 equal keys follow the merge, so this is not a byte comparison with ``LC_ALL=C sort``),
-the report's fault counts, crashes found by process exit, and one YARN application.
+the report's fault counts, crashes found by process exit, and one YARN application
+when fault-free (at most two with faults: a commit job after a failed map attempt).
 Everything it writes to HDFS is under one fresh ``/tmp/dirft-it-*`` directory, removed at
 the end.
 """
@@ -84,4 +85,8 @@ def test_streamsort_survives_crashes_on_a_real_cluster(mode, hdfs_dir, tmp_path,
     assert len(faults["tasks_hit"]) == (0 if mode == "fault-free" else 4)
     assert faults["detected"] == faults["corrected"] == faults["injected"]
     assert faults["crashes_detected_by"] == ({} if mode == "fault-free" else {"exit": fired})
-    assert report["hadoop"]["jobs"] == 1  # the reduce ran in the replicas' application
+    # fault-free, the reduce runs in the replicas' application; a crash that no replica of
+    # its map task could acknowledge fails that map attempt, and with it what the attempt
+    # emitted: the decided outputs then go through one commit job
+    assert report["hadoop"]["jobs"] == 1 if mode == "fault-free" else \
+        report["hadoop"]["jobs"] in (1, 2)
