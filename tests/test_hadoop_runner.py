@@ -209,8 +209,9 @@ def test_crashes_are_outlived_by_the_survivors(cluster, data):
 
 def test_every_planned_crash_fires_and_is_found_by_exit(cluster, data, monkeypatch):
     # Fault seed 4 puts each task's crash on its replica 0, phase 1. With one container and
-    # one replica per map task the replicas run one after another in launch order: replica 0 always runs (and crashes),
-    # and replica 1 then does the whole split. So both crashes fire, every time.
+    # one replica per map task the replicas run one after another in launch order: replica
+    # 0 always runs (and crashes), and replica 1 then does the whole split. So both crashes
+    # fire, every time.
     monkeypatch.setenv("FAKE_HADOOP_SLOTS", "1")
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
                         "-D", "dirft.hadoop.replicas.per.map=1",

@@ -2,10 +2,11 @@
 
 ``dirft streaming --runner hadoop`` runs a job on an unmodified Hadoop 3 cluster (YARN and
 HDFS). Input, partial map outputs and the output directory live on HDFS
-(:class:`~dirft.storage.hdfs.HdfsStorage`); each replica is one map task of a streaming job
-whose input is a replica manifest (:mod:`dirft.contract.manifest`) and whose mapper is the
-replica task runtime (``python3 -m dirft.task --manifest-stdin``), shipped with the job in
-a zip (:mod:`dirft.runners.package`). Command lines: :mod:`dirft.runners.hadoop_cmd`.
+(:class:`~dirft.storage.hdfs.HdfsStorage`); each replica is one line of a replica manifest
+(:mod:`dirft.contract.manifest`), the input of a streaming job whose mapper is the replica
+task runtime (``python3 -m dirft.task --manifest-stdin``), shipped with the job in a zip
+(:mod:`dirft.runners.package`); a map task runs ``dirft.hadoop.replicas.per.map`` replicas
+of different tasks, each its own process (:mod:`dirft.runtime.container`). Command lines: :mod:`dirft.runners.hadoop_cmd`.
 
 * **dirft, frft, bft** (the layer owns re-execution): the voting service runs here, bound
   to ``dirft.service.bind.host`` and advertised to the tasks as

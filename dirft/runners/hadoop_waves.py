@@ -134,8 +134,8 @@ class WaveScheduler(MapStageShell):
 
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``submit(number, groups,
     on_event)`` submits a wave (``groups[i]``: the ``(task, replica, node)`` map task *i*
-    runs) and returns its :class:`~dirft.runners.hadoop_launcher.Running`; ``kill_task(attempt_id)`` and
-    ``kill_job(wave)`` kill on the cluster; ``tick``, ``wave_delay``, ``grace`` in seconds;
+    runs) and returns its :class:`~dirft.runners.hadoop_launcher.Running`;
+    ``kill_task(attempt_id)`` and ``kill_job(wave)`` kill on the cluster; ``tick``, ``wave_delay``, ``grace`` in seconds;
     ``emit``: wave 0 carries the reduce and one replica per task emits (module doc);
     ``output_dir``: the HDFS folder of the replicas' committed outputs; ``per_map``:
     replicas per map task (:func:`group_launches`).

@@ -9,24 +9,24 @@ Hadoop to run a streaming job here:
   again as the next attempt (``…_1``) with the same input. ``hadoop job -fail-task ATTEMPT``
   kills it too, but counts as a failed attempt. ``hadoop job -kill JOB`` ends the job's
   application (the "AppMaster" process below and its tasks);
-* ``hadoop jar STREAMING.jar [generic options] [streaming options]`` submits the job:
-  like YARN, the job runs in an application of its own (a detached AppMaster process), and
-  the ``hadoop jar`` client only follows it; a killed client leaves it running.
-  HDFS paths are files under ``$FAKE_HDFS_ROOT`` (the directory a loopback WebHDFS server
-  serves in the same test); with ``NLineInputFormat`` every ``linespermap`` input lines (1)
-  are one map task, otherwise each input file is. Map tasks are numbered as Hadoop's job submitter numbers
-  splits: by length, largest first (stable), so map *i* is not line *i* when lines differ
-  in length. Every map task runs the ``-mapper`` command (no shell) in its own directory
-  holding the ``-files`` links and the ``-archives`` unpacked, with the jobconf and
-  ``-cmdenv`` in its environment and its lines on stdin, up to ``mapreduce.map.maxattempts`` failed attempts (4); the job fails
-  when more than ``mapreduce.map.failures.maxpercent`` percent of the maps failed. Only a
-  successful attempt's output and counters count. Then Hadoop's shuffle
-  (``HashPartitioner`` on the key before the first tab, keys sorted as bytes) and the
-  ``-reducer`` per partition, or one part per map for 0 reduces; ``_SUCCESS``. It prints
-  what ``hadoop jar`` prints, in log4j form: ``Running job``, ``Task Id : …, Status :
-  FAILED`` with the subprocess exit code for a failed attempt that is *not* the task's last
-  (the last one is TIPFAILED, which the job client does not print; killed attempts are not
-  printed either), the ``Counters`` block.
+* ``hadoop jar STREAMING.jar [generic options] [streaming options]`` submits the job: like
+  YARN, the job runs in an application of its own (a detached AppMaster process), and the
+  ``hadoop jar`` client only follows it; a killed client leaves it running. HDFS paths are
+  files under ``$FAKE_HDFS_ROOT`` (the directory a loopback WebHDFS server serves in the
+  same test); with ``NLineInputFormat`` every ``linespermap`` input lines (1) are one map
+  task, otherwise each input file is. Map tasks are numbered as Hadoop's job submitter
+  numbers splits: by length, largest first (stable), so map *i* is not line *i* when lines
+  differ in length. Every map task runs the ``-mapper`` command (no shell) in its own
+  directory holding the ``-files`` links and the ``-archives`` unpacked, with the jobconf
+  and ``-cmdenv`` in its environment and its lines on stdin, up to
+  ``mapreduce.map.maxattempts`` failed attempts (4); the job fails when more than
+  ``mapreduce.map.failures.maxpercent`` percent of the maps failed. Only a successful
+  attempt's output and counters count. Then Hadoop's shuffle (``HashPartitioner`` on the key
+  before the first tab, keys sorted as bytes) and the ``-reducer`` per partition, or one
+  part per map for 0 reduces; ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j
+  form: ``Running job``, ``Task Id : …, Status : FAILED`` with the subprocess exit code for
+  a failed attempt that is *not* the task's last (the last one is TIPFAILED, which the job
+  client does not print; killed attempts are not printed either), the ``Counters`` block.
 
 Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for a
 "container", as on a small YARN cluster. ``$FAKE_HADOOP_STATE`` holds the applications
