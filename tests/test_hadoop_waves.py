@@ -110,3 +110,23 @@ def test_a_replica_tells_of_the_end_of_one_in_its_map_task_only():
     assert tasks[1].replicas[1].state == "dead" and tasks[1].failures == {"exit": 1}
     assert killed == []  # its map attempt runs on: task 0 replica 0 still works
     assert tasks[0].replicas[0].live and tasks[1].replicas[0].live
+
+
+def test_a_dead_replica_is_failed_only_once_its_map_task_has_no_other_working_replica():
+    killed: list = []
+    sched = scheduler(per_map=2, killed=killed)
+    for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
+        register(sched, task, replica)
+    clock = sched.driver.clock
+    clock.now = 6.0  # past the plan's 5 s heartbeat timeout for whoever stays silent
+    for task, replica in ((0, 0), (1, 0), (0, 1)):
+        beat(sched, task, replica, [])
+    sched.driver.handle(E.ClockTicked(clock.now, clock.now))
+    for _, action in sched.driver.take_actions(0):
+        sched._carry_out(action)
+    assert sched.driver.state.tasks[1].replicas[1].state == "dead"
+    sched.step(clock.now)
+    assert killed == []  # failing map 0 now would end task 0 replica 0, which works
+    sched._exited(0, 0, 0)  # its neighbour ended (told by the supervisor, or Hadoop)
+    sched.step(clock.now)
+    assert killed == ["attempt_1_0001_m_000003_0"]  # the attempt task 1 replica 1 ran as
