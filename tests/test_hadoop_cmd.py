@@ -198,3 +198,14 @@ def test_a_log_without_an_error_line_gives_its_last_line_and_a_missing_log_says_
     assert log_tail(str(log)) == "INFO the last words"
     assert log_tail(str(tmp_path / "gone.log")).startswith("no log at ")
     assert StepResult(1, None).cause() == "no log"
+
+
+def test_reducers_wait_for_every_map_only_where_a_replica_may_wait_for_a_vote():
+    key = "mapreduce.job.reduce.slowstart.completedmaps"
+    assert key not in cmd.replica_jobconf("dirft", {}, "n", 1, 2, quorum=1)
+    assert cmd.replica_jobconf("dirft", {}, "n", 1, 2, quorum=2)[key] == "1.0"
+    assert cmd.replica_jobconf("bft", {key: "0.5"}, "n", 1, 2, quorum=2)[key] == "1.0"
+    assert cmd.replica_jobconf("dirft", {key: "0.5"}, "n", 1, 2, quorum=1)[key] == "0.5"
+    assert key not in cmd.replica_jobconf("dirft", {}, "n", 0, 2, quorum=2)  # map-only
+    assert cmd.replica_jobconf("dirft", {}, "n", 1, 2)[
+        "mapreduce.input.lineinputformat.linespermap"] == "2"

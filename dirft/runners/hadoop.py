@@ -296,7 +296,7 @@ class HadoopRunner(Runner):
         python = self.job.conf.get("dirft.hadoop.python")
         jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
                                       self._name(what), self.job.num_reduces if emits else 0,
-                                      per_map)
+                                      per_map, plan.scheme.quorum)
         output = (self.staging() if emits
                   else posixpath.join(self.scratch, "waves", f"w{number:03d}"))
         command = self._command(files, jobconf, manifest, output,

@@ -146,14 +146,21 @@ def job_name(base: str, job_id: str, what: str) -> str:
 
 
 def replica_jobconf(scheme: str, user: dict, name: str, reduces: int,
-                    lines_per_map: int = 1) -> dict[str, str]:
+                    lines_per_map: int = 1, quorum: int = 1) -> dict[str, str]:
     """Jobconf of a replica job: the user's keys, then the scheme's, the manifest's input
     format settings (``lines_per_map`` manifest lines per map task: the replicas it runs)
-    and the number of reduces (0 for the voted schemes, except for the wave that emits,
-    whose reducers start only once every map is over: waiting replicas must not share
-    their containers with reducers that wait for them)."""
+    and the number of reduces (0 for the voted schemes, except for the wave that emits).
+
+    Under a ``quorum`` above 1 the emitting wave's reducers start only once every map is
+    over (``slowstart.completedmaps=1.0``): a replica may then wait for another's vote,
+    and waiting replicas must not share the cluster's containers with reducers that wait
+    for them. With a quorum of 1 no replica ever waits for one that has no container: it
+    waits only for work in flight at a running replica, and a replica still queued (in
+    wave 0 or a follow-up wave) reserves no work, so a live one does it. Hadoop's own
+    slowstart then applies and the reducers shuffle while the replicas run, as under
+    ``none``."""
     conf = {**user, **scheme_jobconf(scheme)}
-    if scheme in VOTED_SCHEMES and reduces:
+    if scheme in VOTED_SCHEMES and reduces and quorum > 1:
         conf["mapreduce.job.reduce.slowstart.completedmaps"] = "1.0"
     conf.update({"mapreduce.job.name": name, "mapreduce.job.reduces": str(reduces),
                  "mapreduce.input.lineinputformat.linespermap": str(lines_per_map),
