@@ -6,7 +6,8 @@ HDFS). Input, partial map outputs and the output directory live on HDFS
 (:mod:`dirft.contract.manifest`), the input of a streaming job whose mapper is the replica
 task runtime (``python3 -m dirft.task --manifest-stdin``), shipped with the job in a zip
 (:mod:`dirft.runners.package`); a map task runs ``dirft.hadoop.replicas.per.map`` replicas
-of different tasks, each its own process (:mod:`dirft.runtime.container`). Command lines: :mod:`dirft.runners.hadoop_cmd`.
+of different tasks, each its own process (:mod:`dirft.runtime.container`). Command lines:
+:mod:`dirft.runners.hadoop_cmd`.
 
 * **dirft, frft, bft** (the layer owns re-execution): the voting service runs here, bound
   to ``dirft.service.bind.host`` and advertised to the tasks as
@@ -286,9 +287,9 @@ class HadoopRunner(Runner):
         """Submit one replica job: map task *i* gets the lines of ``groups[i]``, padded
         with blank lines to ``dirft.hadoop.replicas.per.map`` lines per map task."""
         per_map = self.job.conf.get("dirft.hadoop.replicas.per.map")
-        lines = [self._replica_line(plan, t, r, node) if i < len(group) else None
-                 for group in groups for i, (t, r, node) in
-                 enumerate(group + [group[0]] * (per_map - len(group)))]
+        lines = [line for group in groups for line in
+                 [self._replica_line(plan, t, r, node) for t, r, node in group]
+                 + [None] * (per_map - len(group))]
         manifest = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}.txt")
         self.storage.write_bytes(manifest, manifest_bytes(lines))
         emits = number == 0 and self._emits()

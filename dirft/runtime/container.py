@@ -45,6 +45,7 @@ import threading
 from dataclasses import dataclass
 
 from dirft.contract.manifest import ReplicaLine, to_line
+from dirft.service.messages import MAX_ENDED
 
 _PR_SET_PDEATHSIG = 1
 ENDED_FD = "DIRFT_ENDED_FD"
@@ -164,7 +165,7 @@ class EndedNeighbours:
     """The replica's side of the notices (module doc): what it names in its heartbeats.
 
     ``fd``: its socket (``$DIRFT_ENDED_FD``). :meth:`poll` returns the ``[task, replica,
-    status]`` read so far and not yet sent (at most 8); :meth:`sent` drops those a
+    status]`` read so far and not yet sent (at most ``MAX_ENDED``); :meth:`sent` drops those a
     heartbeat delivered and acknowledges them to the supervisor. Never blocks.
     """
 
@@ -180,7 +181,8 @@ class EndedNeighbours:
         return cls(int(fd)) if fd and fd.isdigit() else None
 
     def poll(self) -> list:
-        """Unsent ``[task, replica, status]`` entries, oldest first, at most 8."""
+        """Unsent ``[task, replica, status]`` entries, oldest first, at most
+        :data:`~dirft.service.messages.MAX_ENDED` (what one heartbeat may carry)."""
         with self.lock:
             try:
                 while chunk := os.read(self.fd, 4096):
@@ -189,7 +191,7 @@ class EndedNeighbours:
                 pass
             *lines, self.buffer = self.buffer.split(b"\n")
             self.pending += [[int(x) for x in line.split()] for line in lines if line.strip()]
-            return self.pending[:8]
+            return self.pending[:MAX_ENDED]
 
     def sent(self, entries: list) -> None:
         """``entries`` (a :meth:`poll` result) reached the driver."""
