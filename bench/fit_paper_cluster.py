@@ -1,4 +1,6 @@
-"""Fit the paper cluster's cost model to the authors' fault-free makespans (DESIGN.md §6).
+"""Fit the paper cluster's cost model to the authors' fault-free makespans.
+
+The makespans: docs/design.md, 'Numbers to beat'.
 
 How ``gridmix_runs/cost-models/paper-cluster.yaml`` was chosen. Fixed by judgement:
 ``startup_s`` 2 s (a Hadoop 1 task JVM start plus registration), ``phase_overhead_s`` 1 s (a
@@ -7,7 +9,7 @@ commit and a signature report per phase), ``network_penalty_s_per_mib`` 0.05 s (
 fixed costs to zero or below, because the authors' makespans grow by less per wave than their
 first wave costs. Fitted: ``seconds_per_mib`` and ``reduce_seconds_per_mib``, by
 Gauss–Newton least squares on the authors' nine fault-free crash-mode streamSort makespans
-(SE, FRFT, DIRFT at 100, 300 and 500 splits; DESIGN.md §6), every makespan computed by the
+(SE, FRFT, DIRFT at 100, 300 and 500 splits, docs/design.md), every makespan computed by the
 simulator itself (the map stage's waves come from the core, not from a formula). The
 silent-mode numbers are printed as a check, not fitted. Rounded to two significant digits.
 

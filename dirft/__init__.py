@@ -1,7 +1,7 @@
 """dirft: data-interweaved replication (DIRFT) for Hadoop Streaming map tasks.
 
 The pure core lives in :mod:`dirft.core`; the shells (voting service, replica task
-runtime, runners, storage, CLI) drive it. See DESIGN.md in the project's shared notes and
+runtime, runners, storage, CLI) drive it. See docs/design.md, 'Semantics' and
 README.md for the semantics.
 """
 

@@ -1,4 +1,4 @@
-"""Seeded, declarative fault plans and their injection (DESIGN.md §4 "fault injector").
+"""Seeded, declarative fault plans and their injection (docs/design.md, 'Fault injector').
 
 A :class:`~fault_injector.plan.FaultPlan` says which map tasks, which replicas, what kind of
 fault and at the end of which phase. The replica task runtime carries faults out; the core

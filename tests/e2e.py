@@ -50,7 +50,7 @@ def c_sorted(path) -> bytes:
 
 
 def assert_sorted_by_key(output: bytes, source) -> None:
-    """What Hadoop promises for streamSort (HADOOP_STREAMING_FACTS.md): the output holds
+    """What Hadoop promises for streamSort (docs/hadoop.md, 'Sort order'): the output holds
     exactly the input's lines, and their keys (bytes before the first tab) are in byte
     order. Values of equal keys come in the merge's order, so ``LC_ALL=C sort`` of the
     input may order them differently: this compares lines as a multiset, not bytes."""

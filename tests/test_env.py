@@ -1,4 +1,4 @@
-"""Tests of the environment a streaming task sees (HADOOP_STREAMING_FACTS.md)."""
+"""Tests of the environment a streaming task sees (docs/hadoop.md, 'Task environment')."""
 
 import os
 import sys

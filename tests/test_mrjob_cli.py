@@ -117,7 +117,7 @@ def test_mrjobs_multi_step_example_with_files_under_crashes(tmp_path, capsys, te
     code, _, err = run_cli(capsys, "run", script, text, "-o", tmp_path / "out", "--no-conf",
                            *SPLITS, *CRASHES)
     assert code == 0, err
-    # Hadoop's TextOutputFormat writes a tab-less line as ``line\t`` (HADOOP_STREAMING_FACTS)
+    # TextOutputFormat writes a tab-less line as ``line\t`` (docs/hadoop.md, 'Keys and separators')
     got = [line[:-1] if line.count(b"\t") == 1 and line.endswith(b"\t") else line
            for line in _out_lines(tmp_path / "out")]
     assert got == _lines(_mrjob(script, text)) and len(got) == 1

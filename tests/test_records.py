@@ -1,6 +1,6 @@
 """Tests of dirft.records: LineRecordReader ranges, split_records, LineNormalizer, key_of.
 
-The headline invariant (DESIGN.md §2 "Sub-splits"): the records of a split's sub-splits,
+The headline invariant (docs/design.md, 'Sub-splits'): the records of a split's sub-splits,
 read range by range and concatenated, are exactly the split's records, each once; and the
 splits of a file together give every record of the file.
 """
@@ -63,7 +63,7 @@ def split_ranges(data, cuts):
 
 
 def test_facts_example_records():
-    """The HADOOP_STREAMING_FACTS input gives its six records; ``\\r\\n`` is gone."""
+    """docs/hadoop.md, 'Records': the cluster's input gives its six records; ``\\r\\n`` is gone."""
     assert split_records(FACTS_INPUT) == FACTS_RECORDS
     assert records_of(io.BytesIO(FACTS_INPUT), 0, len(FACTS_INPUT)) == FACTS_RECORDS
     for chunk_size in range(1, 9):

@@ -1,4 +1,4 @@
-"""Tests of the voting service shell: messages, VotingService, VotingClient (DESIGN.md §4).
+"""Tests of the voting service (docs/design.md, 'Voting service'): messages, server, client.
 
 One real server on 127.0.0.1 (port 0) serves the whole module; each test uses its own task
 ids so sequence numbers never interfere. The recording dispatcher answers

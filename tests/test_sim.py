@@ -45,7 +45,7 @@ def test_seeded_runs_are_reproducible():
 @pytest.mark.parametrize("nature,tolerance,ratio", [(1, 1, 1 / 2), (1, 2, 1 / 3),
                                                     (2, 1, 2 / 3)])
 def test_fault_free_dirft_task_takes_f_s_plus_1_over_R_of_frft(nature, tolerance, ratio):
-    """DESIGN.md §2: a fault-free task's response time is (f_s + 1)/R of a full replica's
+    """docs/design.md, 'Fault-free response time': a task takes (f_s + 1)/R of a full replica's
     (the paper's plain DIRFT; adaptive DIRFT cuts this small job's tasks wider still)."""
     config = _small(nature=nature, tolerance=tolerance, slots=20, adaptive=False)
     dirft = simulate(config, PLAIN)
@@ -160,7 +160,7 @@ def test_the_paper_cluster_file_holds_the_default_cost_model():
 
 
 def test_paper_cluster_fault_free_makespans_are_near_the_papers():
-    """DESIGN.md §6, 500 splits, crash mode: SE 410 s, FRFT 420 s, DIRFT 240 s (±10%)."""
+    """docs/design.md, 'Numbers to beat', 500 splits, crash: SE 410, FRFT 420, DIRFT 240 s ±10%."""
     for scheme, paper in (("se", 410), ("frft", 420), ("dirft", 240)):
         result = simulate(paper_config(500, 1, scheme))
         assert result.makespan_s == pytest.approx(paper, rel=0.1)

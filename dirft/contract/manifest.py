@@ -3,7 +3,7 @@
 On Hadoop each replica is one line of a manifest read with ``NLineInputFormat``, k lines
 per map task (``mapreduce.input.lineinputformat.linespermap``: the replicas one map task
 runs, ``dirft.hadoop.replicas.per.map``; blank lines fill a short group). Hadoop's job
-submitter numbers map tasks by split length, largest first (HADOOP_STREAMING_FACTS.md), so
+submitter numbers map tasks by split length (docs/hadoop.md, 'Map task numbering'), so
 :func:`manifest_bytes` pads every line to the same length: then the stable sort keeps line
 order and map task *i* gets lines *ik* to *ik + k - 1*. The replica still
 reports the attempt id Hadoop gave it when it registers, and that id is what kills use.

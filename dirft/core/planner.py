@@ -10,8 +10,8 @@ any machine. The rules follow Hadoop where Hadoop has one:
   FileInputFormat.getSplits``: split size ``max(minsize, min(maxsize, blocksize))``, the
   1.1 ``SPLIT_SLOP`` at the end, hosts of the block holding the split's first byte.
   Plain Hadoop Streaming uses the old ``mapred`` API, which ignores ``split.maxsize``;
-  dirft honours it on purpose (see ``HADOOP_STREAMING_FACTS.md``).
-* :func:`make_subsplits` — DIRFT's R contiguous byte ranges of one split (DESIGN.md §2);
+  dirft honours it on purpose (docs/hadoop.md, 'Input splits').
+* :func:`make_subsplits` — DIRFT's R byte ranges of one split (docs/design.md, 'Sub-splits');
   :func:`subsplits_of` for all the splits of a job.
 * :func:`replica_nodes` — R distinct nodes for a task's replicas, block holders first.
 
@@ -229,8 +229,8 @@ def make_subsplits(split: InputSplit, count: int) -> tuple[SubSplit, ...]:
 
     Returns ``count`` :class:`SubSplit` s, indices ``0..count-1``, covering
     ``[split.start, split.end)`` exactly; lengths differ by at most 1 byte, the longer ones
-    first, so a split shorter than ``count`` bytes gets empty ranges at its end (DESIGN.md
-    §2 "Sub-splits"). Raises :class:`ConfigError` if ``count < 1``.
+    first, so a split shorter than ``count`` bytes gets empty ranges at its end
+    (docs/design.md, 'Sub-splits'). Raises :class:`ConfigError` if ``count < 1``.
     """
     if count < 1:
         raise ConfigError(f"split {split.index}: cannot cut into {count} sub-splits; need >= 1 "

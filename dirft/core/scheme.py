@@ -1,6 +1,6 @@
 """Fault tolerance and the replication schemes, as parameters of the one core.
 
-Every scheme of DESIGN.md §2 is the same state machine with different numbers: how many
+Every scheme (docs/design.md, 'Schemes') is the same state machine with other numbers: how many
 replicas start, how many sub-splits a task's input split is cut into, how many matching
 signatures decide a sub-split, whether replicas may work on a unit that already has enough
 votes in flight, and how many extra replicas a task may launch when faults are detected.
@@ -79,7 +79,7 @@ class Speculation:
 
 @dataclass(frozen=True)
 class Scheme:
-    """One replication policy of the core (DESIGN.md §2, table "Baselines").
+    """One replication policy of the core (docs/design.md, 'Schemes').
 
     ``initial_replicas``: replicas started per task at job start. ``subsplits``: work units
     per input split (R for DIRFT, 1 for the whole-split schemes). ``quorum``: matching

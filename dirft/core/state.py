@@ -4,7 +4,7 @@
 reads no clock (events carry ``now``) and uses no randomness, so the voting service, the
 local runner, the Hadoop runner and the simulator all drive the very same decisions.
 
-Rules (DESIGN.md §2, after the DIRFT paper, Ganguly et al. 2017):
+Rules (docs/design.md, 'Semantics', after the DIRFT paper, Ganguly et al. 2017):
 
 * A work unit (sub-split) is *decided* once ``quorum`` distinct replicas report the same
   SHA-256; the decision never changes. A task is done when every unit is decided.

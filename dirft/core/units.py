@@ -17,7 +17,7 @@ processed that very piece, and votes on a sub-split never count for its pieces (
 a whole is not made of SHA-256 of its parts). Records follow Hadoop's ``LineRecordReader``
 rule at every boundary (a line belongs to the range ``(start, end]`` in which it starts), so
 the records of a sub-split's pieces, concatenated in order, are exactly the sub-split's:
-DESIGN.md §2's invariant, one level down, and the committed output stays byte-identical.
+the invariant of docs/design.md, 'Sub-splits', one level down: the output stays byte-identical.
 """
 
 from collections.abc import Sequence

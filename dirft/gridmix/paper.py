@@ -1,23 +1,23 @@
 """The DIRFT paper's measured streamSort makespans, drawn beside the simulated curves.
 
-Ganguly et al., IEEE CLOUD 2017 (DESIGN.md §6): the experiment grid (schemes compared per
+Ganguly et al., IEEE CLOUD 2017 (docs/design.md, 'Numbers to beat'): the grid (schemes compared per
 fault nature, split counts, percentages of map tasks hit) and the authors' makespans in
 seconds, fault-free and with faults. :mod:`dirft.gridmix.results` draws these points on the
 figures; ``bench/sim_grid.py`` and ``bench/fit_paper_cluster.py`` compare against them.
 """
 
-#: The paper's experiment grid (DESIGN.md §6): schemes compared per fault nature (1 crash,
+#: The paper's grid (docs/design.md): schemes compared per fault nature (1 crash,
 #: 2 silent), input split counts, and percentages of map tasks hit by faults.
 PAPER_SCHEMES = {1: ("se", "frft", "dirft"), 2: ("bft", "frft", "dirft")}
 PAPER_SPLITS = (100, 300, 500)
 PAPER_PERCENTS = tuple(12.5 * i for i in range(9))
-#: The authors' fault-free streamSort makespans in seconds (DESIGN.md §6), by
+#: The authors' fault-free streamSort makespans in seconds (docs/design.md, 'Numbers to beat'), by
 #: (nature, scheme, splits).
 PAPER_SECONDS = {(1, "se", 100): 110, (1, "se", 300): 270, (1, "se", 500): 410,
                  (1, "frft", 100): 110, (1, "frft", 300): 270, (1, "frft", 500): 420,
                  (1, "dirft", 100): 70, (1, "dirft", 300): 160, (1, "dirft", 500): 240,
                  (2, "bft", 500): 430, (2, "frft", 500): 440, (2, "dirft", 500): 310}
-#: The authors' streamSort makespans with faults (DESIGN.md §6: 500 splits, 6% and 100% of
+#: The authors' streamSort makespans with faults (docs/design.md: 500 splits, 6% and 100% of
 #: the tasks hit), by (nature, scheme, splits, percent of tasks hit), in seconds.
 PAPER_FAULT_SECONDS = {
     (1, "se", 500, 6): 440, (1, "se", 500, 100): 790,

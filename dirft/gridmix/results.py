@@ -155,7 +155,7 @@ def _fault_line(ax, times, splits, nature, scheme, show_nature) -> None:
 
 
 def _authors_points(ax, splits: int, nature: str, scheme: str) -> None:
-    """The paper's measured streamSort points (DESIGN.md §6) as hollow markers, if any."""
+    """The paper's streamSort points (docs/design.md, 'Numbers to beat'), hollow, if any."""
     points = paper_points({"crash": 1, "silent": 2}.get(nature, 0), scheme, splits)
     if points:
         ax.plot([p for p, _ in points], [v for _, v in points], linestyle="none",

@@ -85,7 +85,7 @@ def scheme_jobconf(scheme: str) -> dict[str, str]:
     dirft, frft, bft: the layer owns re-execution — no speculation, and a failed replica
     does not fail the job (the core decides whether the job survives). Two attempts per
     map: with one, Hadoop reports a failed replica as TIPFAILED, which ``hadoop jar`` does
-    not print (HADOOP_STREAMING_FACTS.md), so its crash would wait for the heartbeat
+    not print (docs/hadoop.md, 'Attempts and failures'), so its crash would wait for the heartbeat
     timeout; the second attempt ends at once without registering. se: Hadoop's
     speculative execution on. none: Hadoop's defaults.
     """

@@ -2,7 +2,7 @@
 
 The Hadoop runner's counterpart of :class:`~dirft.runners.cluster.LocalCluster` for the
 voted schemes (dirft, frft, bft). It executes the core's actions and reports back what
-Hadoop says (HADOOP_STREAMING_FACTS.md, "On YARN"):
+Hadoop says (docs/hadoop.md, 'YARN'):
 
 * ``LaunchReplica`` — the replicas the core launches when the job starts (R per task) go
   into **wave 0**, one streaming job. Replicas launched later (after a crash or a

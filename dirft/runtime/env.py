@@ -14,7 +14,7 @@ the replicas of a task produce the same bytes (set iteration order, collation), 
 directory of the running interpreter is put first on ``PATH`` so that ``python`` in a task
 command is the interpreter dirft runs under.
 
-Observed values are in HADOOP_STREAMING_FACTS.md, "What a streaming task sees".
+Observed values are in docs/hadoop.md, 'Task environment'.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The replica task runtime: the program Hadoop Streaming (or the local runner) runs.
 
-One process per replica (DESIGN.md §4 "replica task runtime"): it registers with the voting
+One process per replica (docs/design.md, 'Replica task runtime'): it registers with the voting
 service, then loops — ask for work, run the assigned sub-split through the user's mapper
 (:func:`~dirft.runtime.mapphase.run_map_phase`), commit, report the SHA-256 — until told to
 exit, heartbeating from a second thread meanwhile. Emulated faults from the job's fault plan

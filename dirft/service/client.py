@@ -1,6 +1,6 @@
 """The replica's side of the voting service: signed, sequenced, retried calls.
 
-DESIGN.md §4: messages are authenticated with HMAC-SHA256 under this replica's own key
+docs/design.md, 'Voting service': messages carry an HMAC-SHA256 under this replica's own key
 (:mod:`dirft.service.keys`; the sender is named in ``X-Dirft-Replica``) and carry a
 sequence number against replay. With an ``enrollment`` secret (Hadoop) the ``register``
 message offers the key and is MAC'd under that secret instead. One :class:`VotingClient` per replica process; its

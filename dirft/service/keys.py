@@ -1,4 +1,4 @@
-"""Per-replica HMAC keys: a replica can speak only for itself (DESIGN.md §4, issue 12).
+"""Per-replica HMAC keys: a replica speaks only for itself (docs/design.md, 'Voting service').
 
 Every message names its sender in the :data:`IDENTITY_HEADER` (``<task>/<replica>``) and is
 MAC'd under *that replica's* key, so the service "never takes a replica identity on trust":

@@ -1,6 +1,6 @@
 """Wire format of the voting service: HMAC, JSON encoding, schema, sequence numbers.
 
-Pure functions, no I/O. DESIGN.md §4 ("voting service") fixes the rules implemented here:
+Pure functions, no I/O. docs/design.md, 'Voting service' has the rules implemented here:
 messages are authenticated with HMAC-SHA256 under the sender's own key (the ``cryptography``
 package), carry a sequence number against replay, have size limits, and are validated
 before they reach the core.
@@ -42,7 +42,7 @@ import re
 import threading
 from typing import Any, Callable
 
-try:  # the driver has cryptography (DESIGN.md §4); a cluster node may have python3 only
+try:  # the driver has cryptography (docs/design.md); a cluster node may have python3 only
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, hmac
 except ImportError:  # pragma: no cover - exercised by the shipped-zip test in a subprocess
@@ -96,7 +96,7 @@ _ANY_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 def mac(secret: bytes, body: bytes) -> str:
     """Return the HMAC-SHA256 of ``body`` (bytes) under ``secret`` (bytes) as 64 hex chars.
 
-    Uses ``cryptography.hazmat.primitives.hmac`` as DESIGN.md §4 asks; where it is not
+    Uses ``cryptography.hazmat.primitives.hmac`` (docs/design.md); where it is not
     installed (a Hadoop node running the shipped task zip) the standard library's ``hmac``,
     which gives the same bytes. Raises ``TypeError`` if either argument is not bytes.
     """
@@ -391,7 +391,7 @@ def validate(message: dict, job_id: str) -> dict:
     (``{}`` when absent), a ``register`` always has ``attempt`` (``""``) and ``key``
     (``None``). Raises :class:`ProtocolError` 400 (structure, types, unknown or
     missing field, unknown kind), 403 (another job) or 422 (value out of range), naming
-    the field. Rules: this module's docstring, DESIGN.md §4.
+    the field. Rules: this module's docstring, docs/design.md, 'Voting service'.
     """
     if type(message) is not dict:
         raise ProtocolError(f"message is a {type(message).__name__}, want an object", 400)
@@ -414,8 +414,8 @@ class SequenceTracker:
 
     A replica numbers its messages 1, 2, 3, ... (gaps allowed: a message lost in transit
     or a retry consumes a number); anything at or below the last accepted number is a
-    replay or arrived out of order and is refused (DESIGN.md §4, "sequence number against
-    replay"). A lock makes it safe from any thread, though the service uses one.
+    replay or arrived out of order and is refused (docs/design.md, 'Voting service').
+    A lock makes it safe from any thread, though the service uses one.
     """
 
     def __init__(self) -> None:

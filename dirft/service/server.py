@@ -1,7 +1,7 @@
 """The voting service: an authenticated HTTP shell in front of the driver's dispatcher.
 
-DESIGN.md §4: "HTTP shell around the core for tasks on other hosts: requests become events,
-actions become responses". This module knows nothing of voting. It runs an ``aiohttp.web``
+docs/design.md, 'Voting service': the core's HTTP front for other hosts; requests become events,
+actions become responses. This module knows nothing of voting. It runs an ``aiohttp.web``
 server on its own asyncio loop in a daemon thread, accepts ``POST /v1/message``, and hands
 each message that passed every check to ``dispatcher(message) -> dict``, called
 synchronously in the loop thread (so the core is only ever entered from one thread).
@@ -98,7 +98,7 @@ def _describe(who: dict) -> str:
 
 
 class VotingService:
-    """Authenticating, validating HTTP front of the voting service (DESIGN.md §4).
+    """Authenticating, validating HTTP front of the voting service (docs/design.md).
 
     ``keys``: the :class:`~dirft.service.keys.Keyring` of per-replica keys (bytes, >= 16:
     a master secret the keys derive from, for tests and benchmarks); ``job_id`` (str) is the

@@ -2,7 +2,7 @@
 
 Input is the committed, quorum-verified output of the map tasks, already normalized by
 :class:`dirft.records.LineNormalizer`: lines ``key\\tvalue\\n``, where the key is the bytes
-before the first tab. The stage follows Hadoop Streaming (HADOOP_STREAMING_FACTS.md):
+before the first tab. The stage follows Hadoop Streaming (docs/hadoop.md, 'Sort order'):
 
 1. **partition** — each line goes to partition ``partition_of(key, num_reduces)``, Hadoop's
    ``HashPartitioner`` over ``Text.hashCode`` (``WritableComparator.hashBytes``). The bytes

@@ -1,6 +1,6 @@
 """The simulator's task cost model: how long starting a replica and running a phase take.
 
-A replica of a map task costs, in virtual seconds (DESIGN.md §4 "sim"):
+A replica of a map task costs, in virtual seconds (docs/design.md, 'Runners'):
 
 * ``startup_s`` once, from the moment it gets a map slot until it registers with the voting
   service and asks for work (JVM / interpreter start, localisation, registration);

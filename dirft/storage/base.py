@@ -1,6 +1,6 @@
 """The storage interface the task runtime and the runners share: local files or HDFS.
 
-DESIGN.md §4: the replica task runtime reads a byte range of its input, writes its partial
+docs/design.md, 'Replica task runtime': it reads a byte range of its input, writes its partial
 output to a temporary path and commits it by a rename, and never knows whether it talks to
 the local file system (:class:`~dirft.storage.local.LocalStorage`) or to HDFS through
 WebHDFS (:class:`~dirft.storage.hdfs.HdfsStorage`). Paths are strings: local paths, or
