@@ -108,3 +108,17 @@ def test_the_citation_pattern(text, expected):
 def test_the_outside_pattern_would_catch_each_form():
     for text in (b"see DESIGN" b".md", b"HADOOP_STREAMING" b"_FACTS.md", b"../" b"shared/x"):
         assert OUTSIDE.search(text)
+
+
+def test_benchmarks_open_with_the_current_table_and_date_every_entry():
+    """BENCHMARKS.md: the first section is the table of current figures, whose every row
+    links to an anchor that exists; each history entry's heading carries its date."""
+    text = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert sections[:1] == ["Current figures"]
+    anchors = set(re.findall(r'<a id="([\w-]+)"></a>', text))
+    links = re.findall(r"\]\(#([\w-]+)\)", text)
+    assert links and set(links) <= anchors, set(links) - anchors
+    history = text[text.index("## History, newest first"):]
+    entries = re.findall(r"^### (.+)$", history, flags=re.M)
+    assert entries and all(re.search(r"\b20\d\d-\d\d-\d\d\b", e) for e in entries), entries
