@@ -65,6 +65,12 @@ class JobAborted(DirftError):
     """
 
 
+class InvariantViolated(DirftError):
+    """*Our* bug, as :class:`InvalidTransition`: the core's state broke one of its own
+    invariants (:mod:`dirft.core.invariants`), found by ``JobState.validate``. The message
+    names the task, replica, sub-split or node and what is wrong."""
+
+
 class RemoteFault(DirftError):
     """A peer (replica, voting service, WebHDFS) sent something invalid or refused us."""
 

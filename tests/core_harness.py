@@ -6,8 +6,13 @@ so hypothesis can explore interleavings. Honest replicas report the true signatu
 sub-split; liars report a wrong one. No I/O, no clock: ``now`` advances by one per step.
 """
 
+import contextlib
+import functools
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import pytest
 
 from dirft.core import actions as A
 from dirft.core import events as E
@@ -73,7 +78,7 @@ class Pump:
     lost_at: int = 0                                 # index in ``actions`` when it happened
 
     def __post_init__(self):
-        self.state = JobState(self.plan)
+        self.state = JobState(self.plan, validate=True)
 
     def feed(self, *events) -> list:
         out = self.state.handle(*events)
@@ -180,3 +185,15 @@ class Pump:
         """Task -> tuple of winning signatures, from the CommitTaskOutput actions."""
         return {a.task: tuple(w.signature for w in a.winners)
                 for a in self.actions if isinstance(a, A.CommitTaskOutput)}
+
+
+
+@contextlib.contextmanager
+def validating(*modules: str) -> Iterator[None]:
+    """Within the block, every :class:`JobState` that ``modules`` (dotted names, e.g.
+    ``"dirft.sim.engine"``) build checks its invariants after each ``handle`` (a shell
+    builds it with production's default, validation off)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for module in modules:
+            patch.setattr(f"{module}.JobState", functools.partial(JobState, validate=True))
+        yield

@@ -51,7 +51,7 @@ def test_unit_ids_decode_to_pieces_that_tile_their_subsplit(r, start, length, da
 
 def test_gang_start_launches_only_whole_tasks_that_fit_in_free_slots():
     plan = replace(make_plan(_adaptive(1, 0), tasks=5, nodes=4), slots=1)
-    state = JobState(plan)
+    state = JobState(plan, validate=True)
     launches = state.handle(E.JobStarted(0))
     by_task = {}
     for a in launches:
@@ -62,7 +62,7 @@ def test_gang_start_launches_only_whole_tasks_that_fit_in_free_slots():
 
 def test_the_tail_is_cut_into_pieces_over_the_idle_slots():
     plan = replace(make_plan(_adaptive(1, 0, widen_max=4), tasks=2, nodes=8), slots=1)
-    state = JobState(plan)
+    state = JobState(plan, validate=True)
     launches = state.handle(E.JobStarted(0))
     assert len(launches) == 8  # 2 tasks x R = 2 x 2 pieces
     assert [len(t.units) for t in state.tasks] == [4, 4]
@@ -85,7 +85,7 @@ def test_adaptive_output_is_the_fault_free_one_within_tolerance(crash, silent, s
 
 def test_an_orphaned_subsplit_is_shared_by_the_idle_survivors():
     scheme = _adaptive(2, 0)  # R = 3, quorum 1
-    state = JobState(make_plan(scheme, tasks=1, nodes=4))
+    state = JobState(make_plan(scheme, tasks=1, nodes=4), validate=True)
     state.handle(E.JobStarted(0))
     for r in range(3):
         state.handle(E.ReplicaStarted(1, 0, r, f"node{r}"), E.ReplicaRegistered(1, 0, r, "h"),

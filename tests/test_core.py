@@ -13,33 +13,16 @@ from dirft.core import events as E
 from dirft.core.adaptive import Adaptive
 from dirft.core.scheme import Speculation, Tolerance, make_scheme
 from dirft.core.state import JobState
-from dirft.errors import InvalidTransition
-
-
-def _validate(state: JobState) -> None:
-    """Invariants that hold after any sequence of events."""
-    for task in state.tasks:
-        for unit in task.units:
-            for rid in unit.in_flight:
-                assert task.replicas[rid].current == unit.index
-                assert task.replicas[rid].state == "working"
-            if unit.decided:
-                voters = [r for r, v in unit.votes.items() if v == unit.decided]
-                assert len(voters) >= state.scheme.quorum
-        if task.decided:
-            assert all(u.decided for u in task.units)
-    assert state.undecided == sum(1 for t in state.tasks if not t.decided)
-    assert state.watched == {(t.index, r.rid): r for t in state.tasks
-                             for r in t.replicas.values() if r.live and r.last_seen is not None}
-    assert state.finished == (state.undecided == 0 and not state.aborted)
+from dirft.errors import InvalidTransition, InvariantViolated
 
 
 @pytest.fixture
 def crash1():
     """An empty job state: dirft, f_c = 1 (R = 2), one task; validated on teardown."""
-    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=1))
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=1),
+                     validate=True)
     yield state
-    _validate(state)
+    state.validate()
 
 
 def _boot(state, task=0, replicas=None):
@@ -159,20 +142,20 @@ def _step(state: JobState, task: int, pick: int, what: str, now: float) -> None:
 def test_clock_tick_kills_exactly_what_a_full_scan_finds(adaptive, steps, tick_at):
     """The live-replica index (JobState.watched) finds the replicas a scan of every replica
     finds, and the kills come in the scan's (task, replica) order."""
-    state = JobState(_plan_for_index_test(adaptive))
+    state = JobState(_plan_for_index_test(adaptive), validate=True)
     state.handle(E.JobStarted(0))
     now = 0.0
     for task, pick, what, dt in steps:
         now += dt
         _step(state, task, pick, what, now)
-        _validate(state)
+        state.validate()
     expected = _overdue_by_full_scan(state, now + tick_at)
     out = state.handle(E.ClockTicked(now + tick_at))
     killed = [(a.task, a.replica) for a in out if isinstance(a, A.KillReplica)
               and a.reason.endswith(("dirft.heartbeat.timeout)", "dirft.startup.timeout)"))]
     assert killed == (expected if not state.aborted else expected[:len(killed)])
     assert not _overdue_by_full_scan(state, now + tick_at)
-    _validate(state)
+    state.validate()
 
 
 def test_beyond_crash_tolerance_aborts_naming_task_and_subsplit(crash1):
@@ -205,7 +188,8 @@ def test_runner_bug_is_an_invalid_transition(crash1):
 
 
 def test_silent_mode_needs_f_plus_one_phases_and_a_third_on_mismatch():
-    state = JobState(make_plan(make_scheme("dirft", Tolerance(0, 1)), tasks=1))
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(0, 1)), tasks=1),
+                     validate=True)
     state.handle(E.JobStarted(0))
     _boot(state)
     for r in range(3):  # phase 1: replica r did sub-split r
@@ -220,7 +204,7 @@ def test_silent_mode_needs_f_plus_one_phases_and_a_third_on_mismatch():
     out = state.handle(E.SignatureReported(7, 0, 0, 2, true_signature(0, 2)))
     commit = next(a for a in out if isinstance(a, A.CommitTaskOutput))
     assert [w.signature for w in commit.winners] == [true_signature(0, s) for s in range(3)]
-    _validate(state)
+    state.validate()
 
 
 # -- properties over fault schedules and interleavings -------------------------------------
@@ -261,7 +245,7 @@ def test_within_tolerance_the_decided_output_is_the_fault_free_one(job, rng):
     expected = {t: tuple(true_signature(t, s) for s in range(scheme.subsplits))
                 for t in range(tasks)}
     assert pump.commits() == expected
-    _validate(pump.state)
+    pump.state.validate()
 
 
 @settings(max_examples=100)
@@ -320,7 +304,7 @@ def test_fault_free_dirft_never_duplicates_work_whatever_the_start_order(crash, 
 def _se_state(tasks=4):
     spec = Speculation(min_runtime=1.0, minimum_allowed=10)
     state = JobState(make_plan(make_scheme("se", Tolerance(1, 0), speculation=spec),
-                               tasks=tasks, nodes=6))
+                               tasks=tasks, nodes=6), validate=True)
     state.handle(E.JobStarted(0))
     for t in range(tasks):
         _boot(state, task=t)
@@ -341,7 +325,7 @@ def test_se_backs_up_the_straggler_only_and_the_first_copy_wins():
     out = state.handle(E.SignatureReported(5, 3, 1, 0, true_signature(3, 0)))
     assert out[0] == A.CommitTaskOutput(3, (A.Winner(0, 1, true_signature(3, 0)),))
     assert A.KillReplica(3, 0, "task decided") in out
-    _validate(state)
+    state.validate()
 
 
 def test_se_judges_no_one_before_the_minimum_run_time_or_without_a_spread():
@@ -353,7 +337,8 @@ def test_se_judges_no_one_before_the_minimum_run_time_or_without_a_spread():
 
 
 def test_node_loss_kills_its_replicas_and_never_places_work_there():
-    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=2, nodes=4))
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=2, nodes=4),
+                     validate=True)
     state.handle(E.JobStarted(0))
     for t in range(2):
         _boot(state, task=t)
@@ -364,12 +349,12 @@ def test_node_loss_kills_its_replicas_and_never_places_work_there():
     state.handle(E.SignatureReported(3, 0, 0, 0, true_signature(0, 0)))
     assert state.handle(E.WorkRequested(3, 0, 0)) == [A.AssignSubsplit(0, 0, 1, 2)]
     assert lost in state.lost_nodes
-    _validate(state)
+    state.validate()
 
 
 def test_extra_replicas_avoid_lost_nodes():
     scheme = make_scheme("none", Tolerance(1, 0), max_attempts=4)
-    state = JobState(make_plan(scheme, tasks=1, nodes=4))
+    state = JobState(make_plan(scheme, tasks=1, nodes=4), validate=True)
     state.handle(E.JobStarted(0))
     _boot(state)
     first = state.tasks[0].replicas[0].node
@@ -381,7 +366,7 @@ def test_extra_replicas_avoid_lost_nodes():
 def test_a_split_whose_every_block_copy_is_lost_aborts():
     scheme = make_scheme("none", Tolerance(1, 0), max_attempts=4)
     plan = make_plan(scheme, tasks=1, nodes=4)
-    state = JobState(plan)
+    state = JobState(plan, validate=True)
     state.handle(E.JobStarted(0))
     out = state.handle(*(E.NodeLost(1, n) for n in plan.tasks[0].split.hosts))
     assert isinstance(out[-1], A.AbortJob) and "every copy" in out[-1].message
@@ -439,3 +424,56 @@ def test_a_report_the_core_refuses_is_not_followed_by_a_work_request():
         driver.dispatch({"kind": "request", "task": 0, "replica": 0, "report": wrong})
     assert err.value.status == 409 and driver.reports == {}
     assert driver.state.tasks[0].replicas[0].state == "working"
+
+
+def _adaptive_state_after_start():
+    """Adaptive DIRFT on 1-slot nodes, started: some replicas hold slots, tasks queue."""
+    state = JobState(_plan_for_index_test(True), validate=True)
+    state.handle(E.JobStarted(0))
+    return state
+
+
+@pytest.mark.parametrize("breakage, needle", [
+    (lambda s: s.tasks[0].units[1].in_flight.add(0), "counts replica 0 in flight"),
+    (lambda s: setattr(s.tasks[0].replicas[1], "state", "idle"), "is idle with sub-split 1"),
+    (lambda s: s.tasks[0].units[0].votes.update({1: "a" * 64}), "vote of replica 1"),
+    (lambda s: setattr(s, "undecided", 0), "undecided counts 0 tasks"),
+    (lambda s: s.watched.clear(), "watched-replica index"),
+    (lambda s: setattr(s.tasks[0].replicas[0], "state", "frozen"), "unknown state 'frozen'"),
+])
+def test_a_deliberately_broken_state_fails_validate(breakage, needle):
+    state = JobState(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=1),
+                     validate=True)
+    state.handle(E.JobStarted(0))
+    _boot(state)
+    state.validate()
+    breakage(state)
+    with pytest.raises(InvariantViolated, match="core invariant broken") as err:
+        state.validate()
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("breakage, needle", [
+    (lambda s: s.book.take(s.holding[(0, 0)]), r"counts 2 busy map slot\(s\) of 1, "
+                                                "replicas hold 1"),
+    (lambda s: s.book.give(s.holding.pop((0, 0))), "replica 0 is pending without a map slot"),
+    (lambda s: s.holding.update({(0, 0): s.holding[(1, 0)], (1, 0): s.holding[(0, 0)]}),
+     "replica 0 holds a map slot on node"),
+    (lambda s: s.book.queue.append(0), "queued for map slots but has replicas"),
+])
+def test_slot_bookkeeping_is_checked_against_the_replicas_holding_slots(breakage, needle):
+    state = _adaptive_state_after_start()
+    breakage(state)
+    with pytest.raises(InvariantViolated, match=needle):
+        state.validate()
+
+
+def test_a_validating_state_checks_after_every_handle():
+    state = _adaptive_state_after_start()
+    state.book.give(state.holding.pop((0, 0)))
+    with pytest.raises(InvariantViolated, match="without a map slot"):
+        state.handle(E.ClockTicked(1))
+    quiet = JobState(_plan_for_index_test(True))  # validation off: production's default
+    quiet.handle(E.JobStarted(0))
+    quiet.book.give(quiet.holding.pop((0, 0)))
+    quiet.handle(E.ClockTicked(1))

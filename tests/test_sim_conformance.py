@@ -22,6 +22,7 @@ from dirft.runners.job import FaultSettings, draw_faults
 from dirft.runners.local import LocalRunner
 from dirft.runners.sim import group_decisions, simulate_plan
 from dirft.sim.costmodel import CostModel
+from core_harness import validating
 from e2e import EXAMPLE, SMALL
 
 CASES = {  # name: -D settings on top of the example config and 8 tasks of 256 KiB
@@ -41,6 +42,13 @@ CASES = {  # name: -D settings on top of the example config and 8 tasks of 256 K
 COSTS = (CostModel(), CostModel(startup_s=0.01, seconds_per_mib=30.0, phase_overhead_s=0.0,
                                 network_penalty_s_per_mib=5.0, reduce_seconds_per_mib=0.0,
                                 poll_interval_s=0.05))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _validating_core():
+    """Both runners' cores check every invariant after each batch of events."""
+    with validating("dirft.sim.engine", "dirft.runners.driver"):
+        yield
 
 
 @pytest.fixture(scope="module")

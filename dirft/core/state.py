@@ -29,6 +29,7 @@ a request from a replica already working is answered with its current assignment
 
 from dirft.core import actions as A
 from dirft.core import events as E
+from dirft.core import invariants
 from dirft.core.adaptive import NodeRecord, SlotBook
 from dirft.core.adaptive_rules import AdaptiveRules
 from dirft.core.liveness import LivenessRules
@@ -41,11 +42,14 @@ class JobState(AdaptiveRules, LivenessRules):
 
     Takes a :class:`dirft.core.jobplan.JobPlan` (tasks, their sub-splits and initial
     replica nodes, the scheme, the heartbeat timeout in seconds). ``handle`` returns
-    actions in the order they must be carried out.
+    actions in the order they must be carried out. ``validate``: check every invariant
+    (:meth:`validate`) after each ``handle``; off in production (a check walks the whole
+    job), on in every test.
     """
 
-    def __init__(self, plan) -> None:
+    def __init__(self, plan, validate: bool = False) -> None:
         self.plan = plan
+        self.validating = validate
         self.scheme = plan.scheme
         self.tasks = [TaskState(index=t.index, units=[
             SubsplitState(index=s.index, length=s.length, start=s.start) for s in t.subsplits])
@@ -71,7 +75,17 @@ class JobState(AdaptiveRules, LivenessRules):
         for event in events:
             self.now = max(self.now, event.now)
             _HANDLERS[type(event)](self, event, out)
+        if self.validating:
+            self.validate()
         return out
+
+    def validate(self) -> None:
+        """Check every invariant of the job's state (:mod:`dirft.core.invariants`).
+
+        Raises :class:`~dirft.errors.InvariantViolated` naming the task, replica or node and
+        what is wrong; returns None when all hold. Linear in the job's size.
+        """
+        invariants.check(self)
 
     # -- event handlers ----------------------------------------------------------------
     def _job_started(self, ev: E.JobStarted, out: list) -> None:
