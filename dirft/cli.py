@@ -19,17 +19,16 @@ import sys
 
 from dirft import __version__
 from dirft.cli_jobs import register as register_job_commands
-from dirft.mrjob_cli import check_defines
-from dirft.config import JobConf
+from dirft.cli_sim import add_commands as add_sim_commands
+from dirft.config import JobConf, check_defines, parse_cmdenv
 from dirft.errors import DirftError, JobAborted, UsageError
+from dirft.options import define
 from dirft.progress import ProgressPrinter, counter_lines, watching
 from dirft.report import summary_lines
+from dirft.runners import runner_class
 from dirft.runners.base import StreamingJob
-from dirft.runners import RUNNER_NAMES, runner_class
-from dirft.cli_sim import add_commands as add_sim_commands
-from dirft.runtime.env import parse_cmdenv
 from dirft.shutdown import describe, exit_status, held_signals, signals_unwind
-
+from dirft.switches import add_switches, switch_defines
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,66 +58,14 @@ def _streaming_parser(sub) -> None:
     p = sub.add_parser("streaming", help="run a Hadoop Streaming job under dirft",
                        allow_abbrev=False, description=STREAMING_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-input", action="append", required=True, metavar="PATH",
-                   help="input file, directory or glob (repeatable)")
-    p.add_argument("-output", required=True, metavar="DIR", help="output directory (must not exist)")
-    p.add_argument("-mapper", required=True, metavar="CMD", help="map command, e.g. cat")
-    p.add_argument("-combiner", metavar="CMD", help="combiner command")
-    p.add_argument("-reducer", metavar="CMD",
-                   help="reduce command; NONE for a map-only job (default: identity)")
-    p.add_argument("-numReduceTasks", type=int, metavar="N", help="number of reduces")
-    p.add_argument("-D", action="append", default=[], metavar="KEY=VALUE", dest="defines",
-                   help="jobconf key (wins over -conf files)")
-    p.add_argument("-conf", action="append", default=[], metavar="FILE",
-                   help="Hadoop configuration XML such as mapred-site.xml (repeatable)")
-    p.add_argument("-files", action="append", default=[], metavar="F1,F2",
-                   help="files linked into each task's working directory")
-    p.add_argument("-file", action="append", default=[], metavar="FILE", dest="file",
-                   help="deprecated single-file form of -files, as in Hadoop")
-    p.add_argument("-archives", action="append", default=[], metavar="A1,A2",
-                   help="archives (.zip .jar .tar .tgz .tar.gz) unpacked into each task's "
-                        "working directory under their name, or NAME for archive#NAME")
-    p.add_argument("-cmdenv", action="append", default=[], metavar="NAME=VALUE",
-                   help="environment variable for the tasks")
-    p.add_argument("-partitioner", metavar="CLASS",
-                   help="Java partitioner class; the local runner follows "
-                        "org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner and "
-                        "HashPartitioner")
-    p.add_argument("-inputformat", metavar="CLASS",
-                   help="only TextInputFormat (the default): dirft reads text lines itself")
-    p.add_argument("-outputformat", metavar="CLASS",
-                   help="only TextOutputFormat (the default)")
-    p.add_argument("-lazyOutput", action="store_true",
-                   help="create no empty part file (Hadoop's LazyOutputFormat)")
-    p.add_argument("-verbose", action="store_true",
-                   help="log what dirft does (plan, service, Hadoop commands) on stderr")
-    p.add_argument("--runner", choices=RUNNER_NAMES, default="local",
-                   help="where to run (default: local, an emulated cluster here; hadoop: "
-                        "a Hadoop cluster, paths on HDFS, see dirft.hadoop.* and "
-                        "dirft.webhdfs.*)")
-    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    add_switches(p, "streaming")
     p.set_defaults(func=_streaming)
 
 
 def _chaos_parser(sub) -> None:
     p = sub.add_parser("chaos", help="many seeded random fault schedules on small jobs")
-    p.add_argument("--runs", type=_at_least_one, default=200,
-                   help="schedules to run (default 200)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the schedules")
-    p.add_argument("--work-dir", dest="workdir",
-                   help="scratch directory (default: a new one in $TMPDIR)")
+    add_switches(p, "chaos")
     p.set_defaults(func=_chaos)
-
-
-def _at_least_one(text: str) -> int:
-    """argparse type: an integer >= 1 (raises ArgumentTypeError otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"want an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--runs must be at least 1, got {value}")
-    return value
 
 
 def _chaos(args) -> int:
@@ -159,15 +106,12 @@ def job_from_args(args) -> StreamingJob:
     """Build the :class:`StreamingJob` that ``dirft streaming`` arguments describe."""
     defines = list(args.defines)
     reducer = _argv(args.reducer, "-reducer")
-    if reducer == ["NONE"]:
-        defines.append("mapreduce.job.reduces=0")
+    if reducer == ["NONE"]:  # Hadoop's StreamJob: -reducer NONE is a map-only job
+        defines.append(define("mapreduce.job.reduces", 0))
         reducer = None
-    if args.numReduceTasks is not None:
-        if args.numReduceTasks < 0:
-            raise UsageError(f"-numReduceTasks {args.numReduceTasks}: must be 0 or more")
-        defines.append(f"mapreduce.job.reduces={args.numReduceTasks}")
-    if args.partitioner:
-        defines.append(f"mapreduce.job.partitioner.class={args.partitioner}")
+    if args.numReduceTasks is not None and args.numReduceTasks < 0:
+        raise UsageError(f"-numReduceTasks {args.numReduceTasks}: must be 0 or more")
+    defines += switch_defines("streaming", args)
     check_formats(args.inputformat, args.outputformat)
     conf = JobConf.load(args.conf, check_defines(defines))
     return StreamingJob(inputs=args.input, output=args.output,

@@ -22,7 +22,7 @@ import sys
 import time
 
 from dirft.errors import DirftError, UsageError
-from dirft.runners import RUNNER_NAMES, runner_class
+from dirft.switches import add_switches
 from dirft.units import parse_bytes
 
 
@@ -39,37 +39,18 @@ def register(sub) -> None:
 
 
 def _generate_parser(gsub) -> None:
-    from dirft.gridmix.generate import DATASETS
-
     g = gsub.add_parser("generate", help="write GridMix2-like data (RandomTextWriter shapes)")
-    g.add_argument("--dataset", choices=sorted(DATASETS), default="text",
-                   help="text: VARINFLTEXT (keys 1-10 words, values 0-200); kv: VARCOMPSEQ "
-                        "(5-10, 100-10000); fixkv: FIXCOMPSEQ (5, 100)")
-    g.add_argument("--size", help="bytes to write into one file, e.g. 64MiB")
-    g.add_argument("--splits", type=int, help="write a directory of this many part files")
-    g.add_argument("--split-size", help="bytes per part file with --splits, e.g. 8MiB")
-    g.add_argument("--seed", type=int, default=1, help="RNG seed (same seed, same bytes)")
-    g.add_argument("out", help="file (--size) or new directory (--splits) to write")
-    g.set_defaults(func=_generate)
+    add_switches(g, "gridmix generate").set_defaults(func=_generate)
 
 
 def _experiment_parser(gsub) -> None:
     g = gsub.add_parser("run", help="run an experiment spec (YAML) and record its results")
-    g.add_argument("spec", help="the spec, e.g. gridmix_runs/faults-crash.yaml")
-    g.add_argument("--out", help="results directory (default: results/<spec name>/ beside "
-                                 "the spec)")
-    g.add_argument("--work-dir", dest="work",
-                   help="scratch directory for data and outputs (default: the system's temp)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.set_defaults(func=_experiment)
+    add_switches(g, "gridmix run").set_defaults(func=_experiment)
 
 
 def _plot_parser(gsub) -> None:
     g = gsub.add_parser("plot", help="draw an experiment's figures again from its results.csv")
-    g.add_argument("spec", help="the spec the results came from")
-    g.add_argument("--out", help="results directory (default: results/<spec name>/ beside "
-                                 "the spec)")
-    g.set_defaults(func=_plot)
+    add_switches(g, "gridmix plot").set_defaults(func=_plot)
 
 
 def _results_dir(spec, out: str | None) -> str:

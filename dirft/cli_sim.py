@@ -7,14 +7,13 @@ cost model on this machine (:mod:`dirft.calibrate`).
 
 import json
 
-from dirft.core.scheme import SCHEMES
 from dirft.errors import JobAborted, UsageError
 from dirft.report import summary_lines
 from dirft.runners import sim
 from dirft.runners.sim import SimConfig, SimResult, config_dict, simulate
 from dirft.sim.costmodel import CostModel, load_cost_model, save_cost_model
+from dirft.switches import add_switches
 from dirft.units import format_bytes, parse_bytes
-from fault_injector.plan import CRASH_MODES, SILENT_MODES
 
 
 def add_commands(sub) -> None:
@@ -26,47 +25,14 @@ def add_commands(sub) -> None:
 def _simulate_parser(sub) -> None:
     p = sub.add_parser("simulate", help="simulate a job on a cluster of any size (same core)",
                        description=sim.__doc__.split("\n\n")[0], allow_abbrev=False)
-    p.add_argument("--splits", type=int, default=100, help="input splits (map tasks)")
-    p.add_argument("--split-size", default="128MiB", help="bytes per split, e.g. 128MiB")
-    p.add_argument("--nodes", type=int, help="nodes (default: 10 per initial replica)")
-    p.add_argument("--slots", type=int, default=20, help="map slots per node (default 20)")
-    p.add_argument("--scheme", default="dirft", choices=SCHEMES)
-    p.add_argument("--nature", type=int, default=1, choices=(1, 2, 3),
-                   help="1 crash, 2 silent, 3 both (mapred.map.tasks.fault.nature)")
-    p.add_argument("--tolerance", type=int, default=1, help="f (default 1)")
-    p.add_argument("--fault-percent", type=float, default=0.0,
-                   help="percentage of map tasks hit by faults (0-100)")
-    p.add_argument("--fault-replicas", type=int, default=-1,
-                   help="faulty replicas per hit task (-1: f; more goes beyond tolerance)")
-    p.add_argument("--crash-mode", default="exception", choices=CRASH_MODES)
-    p.add_argument("--silent-mode", default="signature", choices=SILENT_MODES)
-    p.add_argument("--plain", action="store_true",
-                   help="scheme dirft: the paper's plain DIRFT instead of adaptive DIRFT")
-    p.add_argument("--bad-nodes", type=int, default=0,
-                   help="nodes (seeded) that corrupt a share of their outputs")
-    p.add_argument("--bad-node-percent", type=float, default=1.0,
-                   help="percentage of its outputs a bad node corrupts (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="placement and fault-plan seed")
-    p.add_argument("--straggler", action="append", default=[], metavar="NODE=FACTOR",
-                   help="a node running FACTOR times slower, e.g. node3=4 (repeatable)")
-    p.add_argument("--heartbeat-interval", type=float, default=3.0,
-                   help="virtual seconds between heartbeats and clock ticks (default 3)")
-    p.add_argument("--cost-model", metavar="FILE.yaml",
-                   help="cost model (default: the paper cluster's)")
-    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    add_switches(p, "simulate")
     p.set_defaults(func=_simulate_command)
 
 
 def _calibrate_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="measure the simulator's cost model on this machine",
                        allow_abbrev=False)
-    p.add_argument("--sizes", default="4MiB,16MiB,32MiB",
-                   help="input sizes of the scheme-none runs, comma-separated")
-    p.add_argument("--out", default="cost-model.yaml", help="YAML file to write")
-    p.add_argument("--seed", type=int, default=1, help="seed of the generated input")
-    p.add_argument("--repeats", type=int, default=2,
-                   help="runs per measurement, the fastest kept (default 2)")
-    p.add_argument("--work-dir", help="scratch directory (default: the system's temp)")
+    add_switches(p, "calibrate")
     p.set_defaults(func=_calibrate_command)
 
 

@@ -32,11 +32,13 @@ import shutil
 import sys
 import tempfile
 
+from dirft.config import check_defines
 from dirft.errors import DirftError, UsageError
 from dirft.progress import counter_lines, watched
+from dirft.runners import RUNNER_NAMES
 from dirft.storage.local import LOCAL
+from dirft.switches import add_switches
 
-RUNNERS = ("local", "hadoop")
 #: mrjob.conf options dirft run honours (everything else is named as ignored).
 HONOURED = ("jobconf", "cmdenv", "upload_files", "upload_archives", "upload_dirs")
 
@@ -63,24 +65,9 @@ class _OwnOptions(argparse.ArgumentParser):
         raise UsageError(f"{message} (see dirft run --help)")
 
 
-def check_defines(defines: list) -> list:
-    """Return ``defines`` (``-D`` arguments) unchanged, or raise :class:`UsageError` for one
-    that is not ``key=value`` (a bad command line: exit status 2)."""
-    for item in defines:
-        key, sep, _ = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-D {item!r}: expected key=value, e.g. -D mapreduce.job.reduces=2")
-    return defines
-
-
 def _own_parser() -> argparse.ArgumentParser:
-    p = _OwnOptions(prog="dirft run", add_help=False, allow_abbrev=False)
-    p.add_argument("-r", "--runner", default="local")
-    p.add_argument("-o", "--output-dir", "--output", dest="output")
-    p.add_argument("-D", "--jobconf", action="append", default=[], dest="defines")
-    p.add_argument("-conf", action="append", default=[], dest="conf")
-    p.add_argument("--json", action="store_true")
-    return p
+    return add_switches(_OwnOptions(prog="dirft run", add_help=False, allow_abbrev=False),
+                        "run own")
 
 
 def register(sub) -> None:
@@ -89,10 +76,7 @@ def register(sub) -> None:
                        usage="dirft run JOB.py [options] [INPUT ...]", allow_abbrev=False,
                        description=__doc__.split("\n\n")[0].replace("``", ""),
                        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("script", help="the MRJob script, e.g. jobs/combiner.py")
-    p.add_argument("job_args", nargs=argparse.REMAINDER, metavar="ARGS",
-                   help="options and inputs, as for python JOB.py")
-    p.set_defaults(func=run_command)
+    add_switches(p, "run").set_defaults(func=run_command)
 
 
 def split_args(job_args: list) -> tuple[argparse.Namespace, list]:
@@ -102,8 +86,8 @@ def split_args(job_args: list) -> tuple[argparse.Namespace, list]:
     does not have (mrjob's inline, emr, dataproc, spark).
     """
     own, rest = _own_parser().parse_known_args(job_args)
-    if own.runner not in RUNNERS:
-        raise UsageError(f"-r {own.runner}: dirft run runs on {' or '.join(RUNNERS)} "
+    if own.runner not in RUNNER_NAMES:
+        raise UsageError(f"-r {own.runner}: dirft run runs on {' or '.join(RUNNER_NAMES)} "
                          "(mrjob's other runners are not dirft's)")
     return own, rest
 
@@ -150,9 +134,7 @@ def _conf_paths(rest: list):
     """mrjob's ``--conf-path``/``-c`` and ``--no-conf`` from the job's arguments, read by a
     tiny parser of their own (the job's parser is in a child process)."""
     p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    p.add_argument("-c", "--conf-path", action="append", dest="paths")
-    p.add_argument("--no-conf", action="store_true")
-    known, _ = p.parse_known_args(rest)
+    known, _ = add_switches(p, "run mrjob.conf").parse_known_args(rest)
     return [] if known.no_conf else known.paths
 
 

@@ -37,6 +37,7 @@ from typing import Sequence
 
 from dirft.config import JobConf
 from dirft.errors import ConfigError, DirftError, InputError, UsageError
+from dirft.options import define
 from dirft.runners.base import StreamingJob
 from dirft.storage.local import LOCAL
 
@@ -193,7 +194,7 @@ def _plan_step(name: str, step: dict, n: int, total: int, extra: list) -> StepPl
     reducer = _substep(name, step.get("reducer"), "reducer", n, where, extra)
     defines = [f"{k}={v}" for k, v in (step.get("jobconf") or {}).items()]
     if reducer is None:
-        defines.append("mapreduce.job.reduces=0")
+        defines.append(define("mapreduce.job.reduces", 0))
     return StepPlan(mapper, combiner, reducer, defines)
 
 
@@ -263,7 +264,7 @@ def local_split_defines(conf_files: list, defines: list, input_bytes: int) -> li
     if any(conf.source(k) != "default" for k in keys) or input_bytes <= 0:
         return []
     per_split = -(-input_bytes // (2 * (os.cpu_count() or 1)))
-    return [f"mapreduce.input.fileinputformat.split.maxsize={max(per_split, 1)}"]
+    return [define("mapreduce.input.fileinputformat.split.maxsize", max(per_split, 1))]
 
 
 def step_jobs(script: str, described: dict, plans: list, inputs: list, scratch: str,

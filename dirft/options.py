@@ -1,14 +1,21 @@
 """The table of every configuration key dirft reads: kind, default, bounds, doc.
 
-mrjob's lesson: one table, nothing else in dirft invents a default. :mod:`dirft.config`
-merges and types values against it; ``mapred-site.example.xml`` documents every key in it
-(a test keeps the two in step). Defaults are strings as Hadoop writes them.
+mrjob's lesson (``mrjob/options.py``): one table, nothing else in dirft invents a default.
+:mod:`dirft.config` merges and types values against it (:func:`dirft.config.values.default_value`
+and :func:`~dirft.config.values.read_value` give the typed value to code that holds no
+:class:`~dirft.config.JobConf`); ``mapred-site.example.xml`` documents every key in it (a test
+keeps the two in step). Defaults are strings as Hadoop writes them. The command-line switches
+are the second half of the table, :mod:`dirft.switches`: a switch that sets a key names it
+here and takes its default from here.
+
+To add a key: one :class:`Option` row in :data:`OPTIONS` (and its ``<property>`` in
+``mapred-site.example.xml``); to give it a switch, one row in :data:`dirft.switches.SWITCHES`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 from dirft.core.scheme import SCHEMES
 from fault_injector.plan import CRASH_MODES, SILENT_MODES
@@ -259,10 +266,19 @@ DEPRECATED: Dict[str, str] = {
     "mapred.text.key.partitioner.options": "mapreduce.partition.keypartitioner.options",
 }
 
-#: (key, value) recognised but refused, with the reason.
-NOT_BUILT: Dict[Tuple[str, str], str] = {}
-
 #: Keys whose only supported value, for now, is their default.
 DEFAULT_ONLY: Dict[str, str] = {
     "stream.map.output.field.separator": "the reduce stage splits keys at the first tab",
 }
+
+
+def define(key: str, value) -> str:
+    """Return ``"key=value"``, a ``-D`` define for the known ``key`` (a switch or a rule
+    that sets a key goes through here, so it can only name a key of :data:`OPTIONS`).
+
+    ``value`` is written with ``str``. Raises KeyError for a key outside the table (a bug of
+    the caller, not of the user's command line).
+    """
+    if key not in OPTIONS:
+        raise KeyError(f"{key} is not a key of dirft.options.OPTIONS")
+    return f"{key}={value}"

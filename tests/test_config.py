@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from dirft.config import (
-    DEPRECATED, OPTIONS, JobConf, Option, describe_allowed, fault_counts, parse_define,
-    parse_value, read_site_xml, replicas_needed)
+    JobConf, describe_allowed, fault_counts, parse_define, parse_value, read_site_xml,
+    replicas_needed)
+from dirft.options import DEPRECATED, OPTIONS, Option
 from dirft.errors import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
+from dirft.config import parse_cmdenv
 from dirft.errors import UsageError
-from dirft.runtime.env import (OLD_ALIASES, hadoop_ids, parse_cmdenv, safe_env_name,
+from dirft.runtime.env import (OLD_ALIASES, hadoop_ids, safe_env_name,
                                streaming_env)
 
 BASE = {"PATH": "/usr/bin:/bin", "HOME": "/home/u", "LC_ALL": "en_US.UTF-8",

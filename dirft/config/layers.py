@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
-from dirft.errors import ConfigError
+from dirft.errors import ConfigError, UsageError
 from dirft.options import DEPRECATED, OPTIONS, OWNED_PREFIXES
 
 #: (source label, {key: value}) - one configuration layer, lowest first when merged.
@@ -37,6 +37,37 @@ def parse_define(text: str) -> Tuple[str, str]:
     if not key.strip():
         raise ConfigError(f"-D {text!r}: the key before '=' is empty; write -D key=value")
     return key.strip(), value
+
+
+def check_defines(defines: Sequence[str]) -> list:
+    """Return ``defines`` (``-D`` arguments of a command line) as a list, or raise
+    :class:`UsageError` (a bad command line: exit status 2) for the first one that
+    :func:`parse_define` refuses, with its message."""
+    for text in defines:
+        try:
+            parse_define(text)
+        except ConfigError as err:
+            raise UsageError(str(err)) from None
+    return list(defines)
+
+
+def parse_cmdenv(items: Sequence[str]) -> dict[str, str]:
+    """Parse ``-cmdenv`` arguments (``["NAME=VALUE", ...]``) into ``{NAME: VALUE}``.
+
+    The value is everything after the first ``=`` and may be empty or contain ``=``; a later
+    item for the same NAME wins, as in Hadoop's ``StreamJob``. Raises
+    :class:`dirft.errors.UsageError` naming the item when it has no ``=``, an empty NAME, or
+    a NUL character (which no environment can hold).
+    """
+    env: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or "\0" in item:
+            raise UsageError(
+                f"-cmdenv {item!r}: expected NAME=VALUE with a non-empty NAME, "
+                "e.g. -cmdenv MY_SETTING=42")
+        env[name] = value
+    return env
 
 
 def read_site_xml(path: str) -> Dict[str, str]:

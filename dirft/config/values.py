@@ -12,7 +12,7 @@ import re
 from typing import Any, Dict, Mapping
 
 from dirft.errors import ConfigError
-from dirft.options import DEFAULT_ONLY, NOT_BUILT, OPTIONS, Option
+from dirft.options import DEFAULT_ONLY, OPTIONS, Option
 from dirft.units import parse_bytes
 
 _INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
@@ -99,8 +99,7 @@ def parse_value(option: Option, text: str, source: str) -> Any:
 
     ``source`` (a file path, ``-D`` or ``default``) goes into error messages. Raises
     ConfigError naming key, value, source and what is allowed when the text does not
-    parse, is out of bounds or not a choice, is refused (:data:`NOT_BUILT`), or is not
-    the default of a :data:`DEFAULT_ONLY` key.
+    parse, is out of bounds or not a choice, or is not the default of a :data:`DEFAULT_ONLY` key.
     """
     head = f"{option.key}: {_show(text)} (from {source})"
     try:
@@ -108,15 +107,12 @@ def parse_value(option: Option, text: str, source: str) -> Any:
     except ValueError:
         raise ConfigError(f"{head} is not {_NOUNS[option.kind]}; "
                           f"expected {describe_allowed(option)}") from None
-    _check_allowed(option, value, head, source)
+    _check_allowed(option, value, head)
     return value
 
 
-def _check_allowed(option: Option, value: Any, head: str, source: str) -> None:
+def _check_allowed(option: Option, value: Any, head: str) -> None:
     """Raise ConfigError (message starting ``head``) if ``value`` is not allowed by ``option``."""
-    reason = NOT_BUILT.get((option.key, value)) if option.kind == "choice" else None
-    if reason:
-        raise ConfigError(f"{option.key}={value}: {reason} (from {source})")
     if option.kind == "choice" and value not in option.choices:
         raise ConfigError(f"{head} is not a known choice; expected {describe_allowed(option)}")
     if option.kind in ("int", "float", "bytes") and not _in_bounds(option, value):
@@ -140,3 +136,22 @@ def parse_all(values: Mapping[str, str], sources: Mapping[str, str]) -> Dict[str
     """
     return {key: parse_value(option, values[key], sources[key])
             for key, option in OPTIONS.items() if key in values}
+
+
+def default_value(key: str) -> Any:
+    """Return the typed default of the known ``key`` (``"10.0"`` -> 10.0; None when it has
+    none), for code that takes a value without a :class:`~dirft.config.JobConf` (a
+    constructor's default). Raises KeyError for a key outside :data:`OPTIONS`."""
+    option = OPTIONS[key]
+    return None if option.default is None else parse_value(option, option.default, "default")
+
+
+def read_value(values: Mapping[str, str], key: str) -> Any:
+    """Return the typed value of the known ``key`` in ``values`` (a job's effective strings,
+    as :meth:`~dirft.config.JobConf.items` gives them to a task), else its typed default.
+
+    Raises KeyError for a key outside :data:`OPTIONS`, ConfigError for a bad value.
+    """
+    if key not in values:
+        return default_value(key)
+    return parse_value(OPTIONS[key], str(values[key]), "the job's configuration")

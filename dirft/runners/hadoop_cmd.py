@@ -25,10 +25,10 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from dirft.config import OWNED_PREFIXES
 from dirft.contract.spec import ZIP_NAME
 from dirft.core.scheme import VOTED_SCHEMES  # noqa: F401 - re-exported
 from dirft.errors import UsageError
+from dirft.options import OWNED_PREFIXES
 
 NLINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.NLineInputFormat"
 FORCED_ENV = {"LC_ALL": "C", "PYTHONHASHSEED": "0"}  # as the local runner's tasks get

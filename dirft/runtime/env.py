@@ -22,9 +22,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Mapping, Optional, Sequence
-
-from dirft.errors import UsageError
+from typing import Mapping, Optional
 
 # Per-task keys -> the deprecated names Configuration also exposes them under
 # (ConfigUtil.addDeprecatedKeys, Hadoop 3.3.6); exported through safe_env_name as well.
@@ -83,7 +81,8 @@ def streaming_env(jobconf: Mapping[str, str], task_vars: Mapping[str, str],
     Layers, later wins: ``base`` (default ``os.environ``); every ``jobconf`` key under its
     safe name (:func:`safe_env_name`); ``task_vars`` (dotted Hadoop names such as
     ``mapreduce.task.attempt.id``, see :func:`hadoop_ids`) under their safe names and their
-    deprecated aliases (:data:`OLD_ALIASES`); ``cmdenv`` (``-cmdenv`` pairs, names as given);
+    deprecated aliases (:data:`OLD_ALIASES`); ``cmdenv`` (``-cmdenv`` pairs, names as given, read by
+    :func:`dirft.config.layers.parse_cmdenv`);
     then :data:`FORCED` (``PYTHONHASHSEED=0``, ``LC_ALL=C``) and the interpreter's directory
     put first on ``PATH``. Values are converted with ``str``. Never raises.
     """
@@ -123,22 +122,3 @@ def hadoop_ids(job_number: int, task: int, attempt: int, is_map: bool,
         "mapreduce.task.partition": str(task),
         "mapreduce.task.ismap": "true" if is_map else "false",
     }
-
-
-def parse_cmdenv(items: Sequence[str]) -> dict[str, str]:
-    """Parse ``-cmdenv`` arguments (``["NAME=VALUE", ...]``) into ``{NAME: VALUE}``.
-
-    The value is everything after the first ``=`` and may be empty or contain ``=``; a later
-    item for the same NAME wins, as in Hadoop's ``StreamJob``. Raises
-    :class:`dirft.errors.UsageError` naming the item when it has no ``=``, an empty NAME, or
-    a NUL character (which no environment can hold).
-    """
-    env: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name or "\0" in item:
-            raise UsageError(
-                f"-cmdenv {item!r}: expected NAME=VALUE with a non-empty NAME, "
-                "e.g. -cmdenv MY_SETTING=42")
-        env[name] = value
-    return env
