@@ -71,6 +71,21 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            minimum=1, maximum=LONG_MAX),
     Option("dfs.blocksize", "bytes", "134217728",
            "HDFS block size in bytes; accepts 128m (Hadoop getLongBytes)", minimum=1),
+    Option("mapreduce.job.maps", "int", "2",
+           "the old mapred API's goal number of map tasks (Hadoop Streaming's "
+           "FileInputFormat: goal split size = total input / this); dirft reads it only to "
+           "tell whether Hadoop reads a .bz2 file as one split", minimum=1),
+    Option("mapreduce.output.fileoutputformat.compress", "bool", "false",
+           "compress the job's part files with ...compress.codec (Hadoop "
+           "FileOutputFormat): part-00000.gz, .bz2 or .deflate"),
+    Option("mapreduce.output.fileoutputformat.compress.codec", "str",
+           "org.apache.hadoop.io.compress.DefaultCodec",
+           "the output codec class: org.apache.hadoop.io.compress.GzipCodec, BZip2Codec or "
+           "DefaultCodec (others are refused)"),
+    Option("mapreduce.output.fileoutputformat.compress.type", "choice", "RECORD",
+           "NONE, RECORD or BLOCK: matters only for SequenceFile output; text output "
+           "ignores it, as Hadoop's TextOutputFormat does",
+           choices=("NONE", "RECORD", "BLOCK")),
     Option("mapreduce.map.maxattempts", "int", "4",
            "attempts per map task before the job fails, scheme none (Hadoop)", minimum=1),
     Option("mapreduce.job.speculative.slowtaskthreshold", "float", "1.0",
@@ -258,6 +273,10 @@ DEPRECATED: Dict[str, str] = {
     "mapred.max.split.size": "mapreduce.input.fileinputformat.split.maxsize",
     "dfs.block.size": "dfs.blocksize",
     "mapred.map.max.attempts": "mapreduce.map.maxattempts",
+    "mapred.map.tasks": "mapreduce.job.maps",
+    "mapred.output.compress": "mapreduce.output.fileoutputformat.compress",
+    "mapred.output.compression.codec": "mapreduce.output.fileoutputformat.compress.codec",
+    "mapred.output.compression.type": "mapreduce.output.fileoutputformat.compress.type",
     "mapred.job.name": "mapreduce.job.name",
     "map.output.key.field.separator": "mapreduce.map.output.key.field.separator",
     "mapred.output.key.comparator.class": "mapreduce.job.output.key.comparator.class",

@@ -256,7 +256,9 @@ def test_source_of_an_unset_key_is_an_error_and_raw_gives_the_default():
 @pytest.mark.parametrize("old", sorted(DEPRECATED))
 def test_deprecated_hadoop_names_set_the_current_key(old):
     new = DEPRECATED[old]
-    value = "2" if OPTIONS[new].kind != "str" else "renamed"
+    option = OPTIONS[new]
+    value = {"str": "renamed", "bool": "true"}.get(option.kind, "2")
+    value = option.choices[-1] if option.kind == "choice" else value
     conf = JobConf.load(defines=[f"{old}={value}"])
     assert conf.raw(new) == value and conf.source(new) == "-D"
     assert old not in conf.items() and conf.raw(old) == value

@@ -35,7 +35,9 @@ class ReplicaLine:
 
     ``subsplits``: ``[[start, length], ...]`` in absolute offsets; ``blocks``:
     ``[[offset, length, [host, ...]], ...]`` of the blocks the split touches; ``host``: the
-    block copy's host the replica should read (empty: no preference).
+    block copy's host the replica should read (empty: no preference). A compressed file
+    (``codec``: Hadoop's codec class name, ``stored_length``: its bytes on HDFS) has its
+    range and sub-splits in decompressed bytes and lists all its blocks.
     """
 
     job: str
@@ -48,11 +50,17 @@ class ReplicaLine:
     size: int
     subsplits: list
     blocks: list = field(default_factory=list)
+    codec: str = ""
+    stored_length: int = 0
 
     def split(self) -> dict:
-        """The task entry the :class:`~dirft.runtime.replica.Replica` reads."""
-        return {"index": self.task, "path": self.path, "start": self.start,
-                "length": self.length, "subsplits": [list(s) for s in self.subsplits]}
+        """The task entry the :class:`~dirft.runtime.replica.Replica` reads (with
+        ``codec`` and ``stored_length`` for a compressed file)."""
+        entry = {"index": self.task, "path": self.path, "start": self.start,
+                 "length": self.length, "subsplits": [list(s) for s in self.subsplits]}
+        if self.codec:
+            entry.update(codec=self.codec, stored_length=self.stored_length)
+        return entry
 
     def holders(self, offset: int) -> list[str]:
         """Hosts holding a copy of the block that contains byte ``offset``."""

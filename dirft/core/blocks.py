@@ -29,10 +29,16 @@ _new_tuple = tuple.__new__
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
-    """One input file: its ``path`` (any string naming it) and ``size`` in bytes (>= 0)."""
+    """One input file: its ``path`` (any string naming it) and ``size`` in bytes (>= 0).
+
+    ``splittable`` False makes the whole file one input split, as Hadoop's
+    ``TextInputFormat.isSplitable`` does for a compressed file (its ``size`` is then the
+    decompressed size, in which its sub-splits are cut).
+    """
 
     path: str
     size: int
+    splittable: bool = True
 
 
 class Block(NamedTuple):

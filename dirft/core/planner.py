@@ -96,7 +96,8 @@ def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequ
     splitSize > 1.1`` (``SPLIT_SLOP``, compared in doubles as Java does) a split of
     ``splitSize`` is cut; a non-zero remainder is the last split. A zero-length file gives
     one empty split ``(start 0, length 0, hosts ())``. Hosts are those of the block holding
-    the split's start (``getBlockIndex``). Indices run 0.. across all files in order.
+    the split's start (``getBlockIndex``). A file with ``splittable`` false is one split
+    of its whole size. Indices run 0.. across all files in order.
     Raises :class:`ConfigError` for bad sizes, :class:`InputError` when a file's blocks do
     not cover a split's start offset.
     """
@@ -110,12 +111,17 @@ def _splits_of(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence
     """:func:`compute_splits` after its checks (``files`` checked, ``split_size`` >= 1).
 
     A file of one split within its only block, at offset 0 (a job of small files), takes
-    that block's hosts without a search; other files go through :func:`_file_splits`.
+    that block's hosts without a search; so does a file that is not splittable (a
+    compressed file: one split of its whole ``size``, ``isSplitable`` false), whose
+    blocks are those of its stored bytes; other files go through :func:`_file_splits`.
     """
     splits: list[InputSplit] = []
     for f in files:
         blocks = blocks_by_path.get(f.path, ())
-        if (0 < f.size <= split_size and len(blocks) == 1 and blocks[0].offset == 0
+        if not f.splittable:
+            hosts = tuple(blocks[0].hosts) if blocks else ()
+            splits.append(_new_tuple(InputSplit, (len(splits), f.path, 0, f.size, hosts)))
+        elif (0 < f.size <= split_size and len(blocks) == 1 and blocks[0].offset == 0
                 and f.size <= blocks[0].length):
             splits.append(_new_tuple(InputSplit, (len(splits), f.path, 0, f.size,
                                                   tuple(blocks[0].hosts))))

@@ -38,6 +38,7 @@ import threading
 import time
 import uuid
 
+from dirft.codecs import output_codec
 from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
 from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
 from dirft.errors import ConfigError, JobAborted
@@ -50,6 +51,7 @@ from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_fact
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_waves import WaveScheduler
+from dirft.runners.inputs import readable_inputs
 from dirft.runners.job import stage_timings
 from dirft.runners.package import build_task_zip
 
@@ -73,6 +75,7 @@ class HadoopRunner(Runner):
         self.hadoop_bin: tuple = ()
         self.jar = ""
         self.blocks: dict = {}     # {path: blocks} of the input files
+        self.stored: dict = {}     # {path: Stored} of the compressed input files
         self.scheduler: WaveScheduler | None = None
         self.zip_path = ""
         self.ship = (list(job.files), list(job.archives))  # -files, -archives (prepare)
@@ -94,7 +97,9 @@ class HadoopRunner(Runner):
         files = self.storage.resolve_inputs(self.job.inputs)
         self.output = self.storage.absolute(self.job.output)
         check_output(self.storage, self.output)
-        plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf)
+        output_codec(self.job.conf.get)  # Hadoop compresses the parts; refuse what we don't
+        files, self.stored = readable_inputs(self.storage, files, self.job.conf)
+        plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf, self.stored)
         return plan
 
     def check_faults(self) -> None:
@@ -309,13 +314,14 @@ class HadoopRunner(Runner):
         return cmd.job_name(self.job.conf.get("mapreduce.job.name"), self.job_id, what)
 
     def _replica_line(self, plan, task: int, replica: int, node: str) -> ReplicaLine:
-        split = plan.tasks[task].split
+        split, stored = plan.tasks[task].split, self.stored.get(plan.tasks[task].split.path)
         blocks = [[b.offset, b.length, list(b.hosts)] for b in self.blocks.get(split.path, ())
-                  if b.offset < split.end + 1 and b.offset + b.length > split.start]
+                  if stored or (b.offset < split.end + 1 and b.offset + b.length > split.start)]
         return ReplicaLine(self.job_id, task, replica, "" if node.startswith(ANY_HOST) else node,
                            split.path, split.start, split.length,
                            _file_size(self.blocks, split.path, split.end),
-                           [[s.start, s.length] for s in plan.tasks[task].subsplits], blocks)
+                           [[s.start, s.length] for s in plan.tasks[task].subsplits], blocks,
+                           *(stored or ("", 0)))
 
     def _kill_task(self, attempt: str) -> None:
         argv = cmd.fail_task_argv(self.hadoop_bin, attempt)

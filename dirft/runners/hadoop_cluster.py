@@ -25,18 +25,23 @@ from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_out
 ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
 
 
-def plan_hadoop_job(files: list, storage, conf) -> tuple[JobPlan, dict]:
+def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
+                    ) -> tuple[JobPlan, dict]:
     """Plan the map stage from the input files' real HDFS blocks.
 
     Splits follow each file's own block size (the first block's length) and the new-API
     rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas prefer
     distinct hosts holding its block, then other DataNodes, then "any host" placeholders
     (Hadoop may still run two replicas on one host: the report counts them). Returns the
-    plan and ``{path: blocks}``. Raises ConfigError/InputError as the planner does.
+    plan and ``{path: blocks}``. ``stored``: ``{path: Stored}`` of the compressed files
+    (:func:`dirft.runners.inputs.readable_inputs`), whose blocks are those of their stored
+    bytes and whose one split spans their decompressed size. Raises ConfigError/InputError
+    as the planner does.
     """
-    scheme, splits, blocks_by_path = scheme_of(conf), [], {}
+    scheme, splits, blocks_by_path, stored = scheme_of(conf), [], {}, stored or {}
     for f in files:
-        blocks = storage.blocks(f.path, f.size, conf.get("dfs.blocksize"))
+        size_on_hdfs = stored[f.path].size if f.path in stored else f.size
+        blocks = storage.blocks(f.path, size_on_hdfs, conf.get("dfs.blocksize"))
         blocks_by_path[f.path] = blocks
         size = blocks[0].length if len(blocks) > 1 else conf.get("dfs.blocksize")
         for split in compute_splits([f], {f.path: blocks}, size,

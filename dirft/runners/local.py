@@ -15,12 +15,14 @@ import shutil
 import tempfile
 import time
 
+from dirft.codecs import output_codec
 from dirft.contract.spec import SPEC_NAME, JobSpec, output_path
 from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
 from dirft.report import RunRecord
 from dirft.runners import distcache
 from dirft.runners.base import Runner, check_output, cluster_of, drop_empty_parts, plan_job
 from dirft.runners.cluster import LocalCluster
+from dirft.runners.inputs import compress_parts, readable_inputs, task_entry
 from dirft.runners.job import stage_timings
 from dirft.runners.scratch import remove_stale
 from dirft.runtime.env import hadoop_ids, streaming_env
@@ -48,12 +50,16 @@ class LocalRunner(Runner):
         self.job_id = f"job_{self.stamp}_0001"
         self.output = os.path.abspath(job.output)
         self.reduce_summary: dict | None = None  # the report's reduce_integrity section
+        self.stored: dict = {}  # {path: Stored} of the compressed inputs
+        self.codec = None  # the output codec (mapreduce.output.fileoutputformat.compress)
 
     # -- the pipeline's steps --------------------------------------------------------
     def plan(self):
         """List the input, check the output, plan on ``dirft.nodes`` emulated nodes."""
         files = self.storage.resolve_inputs(self.job.inputs)
         check_output(self.storage, self.output)
+        self.codec = output_codec(self.job.conf.get)  # an unwritable codec: refused up front
+        files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan = plan_job(files, self.job.conf)
         self.rules = key_rules(self.job.conf.items())  # a bad comparator: refused up front
         return plan
@@ -120,6 +126,8 @@ class LocalRunner(Runner):
         counters = self._reduce(plan, self.staging())
         if self.job.lazy_output:
             drop_empty_parts(self.staging())
+        if self.codec is not None:
+            compress_parts(self.staging(), self.codec)
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          read_fired(self._fault_log()), self.driver.state,
                          cluster_of(self.job.conf),
@@ -143,10 +151,7 @@ class LocalRunner(Runner):
             secret_file="", mapper=job.mapper, combiner=job.combiner,
             jobconf=job.conf.items(), cmdenv=job.cmdenv,
             files=self.cache,
-            tasks=[{"index": t.index, "path": t.split.path, "start": t.split.start,
-                    "length": t.split.length,
-                    "subsplits": [[s.start, s.length] for s in t.subsplits]}
-                   for t in plan.tasks],
+            tasks=[task_entry(t, self.stored) for t in plan.tasks],
             map_output_dir=os.path.join(work, "maps"), work_dir=work,
             heartbeat_interval=job.conf.get("dirft.heartbeat.interval"),
             sort_memory=job.conf.get("dirft.sort.memory"), faults=faults.to_json(),

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from dirft.codecs import opened_decompressed
 from dirft.counters import Counters, StderrScanner
 from dirft.errors import EnvironmentFault, TaskError
 from dirft.records import LineNormalizer, read_records
@@ -68,7 +69,8 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
                   on_progress: Callable[[int], None] | None = None,
                   corrupt_bit: int | None = None, slowdown: float = 1.0,
                   storage: Storage | None = None, commit=None,
-                  key_fields: int = 1) -> PhaseResult:
+                  key_fields: int = 1, codec: str | None = None,
+                  stored_length: int = 0) -> PhaseResult:
     """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
 
     ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
@@ -80,8 +82,10 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     :meth:`~dirft.storage.base.Storage.open_range` and the output written through
     ``commit(final_path)`` (default ``storage.commit``: temp file, then rename; the Hadoop
     runner's direct mode passes one writing to stdout); ``key_fields`` is
-    ``stream.num.map.output.key.fields`` (the normalizer's split). Returns a
-    :class:`PhaseResult`.
+    ``stream.num.map.output.key.fields`` (the normalizer's split). ``codec``: Hadoop's
+    codec class name of a compressed ``path`` (``stored_length`` bytes as stored); then
+    ``start`` and ``length`` are decompressed offsets and the file is decompressed from
+    its start (:func:`dirft.codecs.opened_decompressed`). Returns a :class:`PhaseResult`.
     Raises :class:`TaskError` naming the program when the mapper or combiner is missing
     or exits non-zero (nothing is committed then), StorageError/InputError from storage.
     """
@@ -90,7 +94,8 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     scratch = os.path.join(cwd, f".combine-{os.getpid()}")  # local, for the combiner's sort
     counters = Counters()
     try:
-        with storage.open_range(path, start, length) as src, commit(final_path) as out:
+        with _opened_input(storage, path, start, length, codec, stored_length) as src, \
+                commit(final_path) as out:
             sink = _Sink(out, corrupt_bit)
             records = _Count(on_progress, slowdown)
             source = records.wrap(read_records(src, start, start + length, FEED_CHUNK))
@@ -117,6 +122,15 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     counters.add(FRAMEWORK, "Map output records", written)
     counters.add(FRAMEWORK, "Map output bytes", sink.bytes)
     return PhaseResult(sink.sha.hexdigest(), sink.bytes, counters, sink.corrupted)
+
+
+def _opened_input(storage: Storage, path: str, start: int, length: int, codec: str | None,
+                  stored_length: int):
+    """The input of a phase: a byte range of a plain file, or a compressed file's
+    decompressed bytes (read from its start)."""
+    if codec is None:
+        return storage.open_range(path, start, length)
+    return opened_decompressed(storage, path, codec, stored_length)
 
 
 class _Count:
