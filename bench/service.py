@@ -38,7 +38,8 @@ from dirft.core.scheme import Tolerance, make_scheme
 from dirft.runners.driver import Driver
 from dirft.service import keys, messages
 from dirft.service.client import VotingClient
-from dirft.service.server import ROUTE, VotingService
+from dirft.service.messages import ROUTE
+from dirft.service.server import VotingService
 
 JOB = "job_bench_0001"
 SIGNATURE = "5f" * 32

@@ -265,6 +265,17 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "seconds one WebHDFS request may take", minimum=0, exclusive_minimum=True),
 )}
 
+#: The simulated paper cluster's values where they differ from the defaults above (``dirft
+#: simulate``, :mod:`dirft.runners.sim`): 20 map slots a node, a heartbeat every 3 virtual
+#: seconds (timeout 30), tail tasks widened up to 4 R replicas (a replica starts in a small
+#: fraction of a phase there).
+PAPER_CLUSTER: Dict[str, str] = {
+    "dirft.slots.per.node": "20",
+    "dirft.heartbeat.interval": "3.0",
+    "dirft.heartbeat.timeout": "30.0",
+    "dirft.adaptive.widen.max": "4",
+}
+
 #: Old Hadoop names -> current names (Hadoop's DeprecatedProperties table, the subset
 #: that maps onto OPTIONS).
 DEPRECATED: Dict[str, str] = {

@@ -20,7 +20,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping
 
-from dirft.options import OPTIONS, define
+from dirft.options import OPTIONS, PAPER_CLUSTER, define
 from dirft.runners import RUNNER_NAMES
 
 
@@ -149,9 +149,10 @@ SWITCHES: Dict[str, tuple] = {
     ),
     "simulate": (
         S("--splits", type=int, default=100, help="input splits (map tasks)"),
-        S("--split-size", default="128MiB", help="bytes per split, e.g. 128MiB"),
+        S("--split-size", key="dfs.blocksize", help="bytes per split, e.g. 128MiB"),
         S("--nodes", type=int, help="nodes (default: 10 per initial replica)"),
-        S("--slots", type=int, default=20, help="map slots per node (default 20)"),
+        S("--slots", type=int, default=PAPER_CLUSTER["dirft.slots.per.node"],
+          help="map slots per node (default 20)"),
         S("--scheme", key="dirft.scheme"),
         S("--nature", type=int, choices=(1, 2, 3), key="mapred.map.tasks.fault.nature",
           help="1 crash, 2 silent, 3 both (mapred.map.tasks.fault.nature)"),
@@ -171,7 +172,7 @@ SWITCHES: Dict[str, tuple] = {
         S("--seed", type=int, key="dirft.placement.seed", help="placement and fault-plan seed"),
         S("--straggler", action="append", default=[], metavar="NODE=FACTOR",
           help="a node running FACTOR times slower, e.g. node3=4 (repeatable)"),
-        S("--heartbeat-interval", type=float, default=3.0,
+        S("--heartbeat-interval", type=float, default=PAPER_CLUSTER["dirft.heartbeat.interval"],
           help="virtual seconds between heartbeats and clock ticks (default 3)"),
         S("--cost-model", metavar="FILE.yaml", help="cost model (default: the paper cluster's)"),
         S("--json", action="store_true", help="print the whole report as JSON"),

@@ -106,11 +106,10 @@ class FaultPlan:
 NO_FAULTS = FaultPlan({}, ())
 
 
-def plan_faults(num_tasks: int, scheme, percent: float, seed: int,
-                crash_mode: str = "exception", silent_mode: str = "signature",
-                per_task: int = -1, nodes=(), straggler_nodes: int = 0,
-                straggler_factor: float = 4.0, inject: bool = True, bad_nodes: int = 0,
-                bad_share: float = 0.01) -> FaultPlan:
+def plan_faults(num_tasks: int, scheme, percent: float, seed: int, crash_mode: str,
+                silent_mode: str, per_task: int, nodes, straggler_nodes: int,
+                straggler_factor: float, inject: bool, bad_nodes: int,
+                bad_share: float) -> FaultPlan:
     """Draw the fault plan for a job of ``num_tasks`` map tasks under ``scheme``.
 
     ``percent`` (0–100) of the tasks, rounded half up, are hit; each hit task gets f_c crash

@@ -17,8 +17,9 @@ from dirft.core.units import cut, decode, piece_id, split_piece_id, unit_span, w
 from dirft.runners.sim import SimConfig, simulate
 
 
-def _adaptive(crash: int, silent: int, **kw):
-    return make_scheme("dirft", Tolerance(crash, silent), adaptive=Adaptive(**kw))
+def _adaptive(crash: int, silent: int, widen_max: int = 4, **kw):
+    return make_scheme("dirft", Tolerance(crash, silent),
+                       adaptive=Adaptive(widen_max=widen_max, **kw))
 
 
 def _check_commits(pump: Pump) -> None:

@@ -54,7 +54,7 @@ class Adaptive:
     full-replication shape (> 1: never); ``min_sample``: decided tasks needed first.
     """
 
-    widen_max: int = 4
+    widen_max: int
     eager_above: float = 2.0
     min_sample: int = 20
 
@@ -252,11 +252,3 @@ def _apply(node, parent, room, on, users) -> None:
         on[x].remove(back[1])
         users[back[1]].remove(x)
         node = back
-
-
-def fault_share(tasks) -> tuple[int, float]:
-    """``(decided, share)``: decided tasks among ``tasks`` and the share of them that saw a
-    crash or a signature mismatch (0..1; 0 when none is decided)."""
-    decided = [t for t in tasks if t.decided]
-    hit = sum(1 for t in decided if t.mismatches or sum(t.failures.values()))
-    return len(decided), (hit / len(decided) if decided else 0.0)

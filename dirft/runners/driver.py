@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from dirft.config.values import default_value
 from dirft.core import actions as A
 from dirft.core import events as E
 from dirft.core.state import JobState
@@ -41,7 +42,7 @@ class Driver:
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
-                 poll_interval: float = 0.05) -> None:
+                 poll_interval: float = default_value("dirft.poll.interval")) -> None:
         self.state = JobState(plan)
         self.clock = clock
         self.poll_interval = poll_interval

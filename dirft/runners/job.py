@@ -48,13 +48,13 @@ class FaultSettings:
     inject: bool
     percent: float
     seed: int
-    crash_mode: str = "exception"
-    silent_mode: str = "signature"
-    per_task: int = -1
-    straggler_nodes: int = 0
-    straggler_factor: float = 4.0
-    bad_nodes: int = 0
-    bad_share: float = 0.01
+    crash_mode: str
+    silent_mode: str
+    per_task: int
+    straggler_nodes: int
+    straggler_factor: float
+    bad_nodes: int
+    bad_share: float
 
     @classmethod
     def from_conf(cls, conf) -> "FaultSettings":

@@ -23,14 +23,16 @@ shuffle's network; fault modes are those :mod:`dirft.sim.engine` lists.
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from dirft.config.values import default_value, read_value
 from dirft.core.adaptive import Adaptive
 from dirft.core.jobplan import build_plan, node_names
 from dirft.core.planner import MAX_SPLIT_SIZE, InputFile
 from dirft.core.scheme import Tolerance, make_scheme
+from dirft.options import PAPER_CLUSTER
 from dirft.report import RunRecord, build_report, task_entry
 from dirft.runners.base import Runner
 from dirft.runners.job import FaultSettings, draw_faults
-from dirft.sim.costmodel import MIB, CostModel
+from dirft.sim.costmodel import CostModel
 from dirft.sim.engine import Engine
 
 SIM_JOB_ID = "job_sim_0001"
@@ -54,26 +56,26 @@ class SimConfig:
     """
 
     splits: int = 100
-    split_size: int = 128 * MIB
+    split_size: int = default_value("dfs.blocksize")
     nodes: int | None = None
-    slots: int = 20
-    scheme: str = "dirft"
-    nature: int = 1
-    tolerance: int = 1
-    fault_percent: float = 0.0
-    fault_replicas: int = -1
-    crash_mode: str = "exception"
-    silent_mode: str = "signature"
-    seed: int = 0
+    slots: int = read_value(PAPER_CLUSTER, "dirft.slots.per.node")
+    scheme: str = default_value("dirft.scheme")
+    nature: int = int(default_value("mapred.map.tasks.fault.nature"))
+    tolerance: int = default_value("mapred.map.tasks.fault.tolerance")
+    fault_percent: float = default_value("mapred.map.tasks.fault.percent")
+    fault_replicas: int = default_value("dirft.fault.replicas.per.task")
+    crash_mode: str = default_value("dirft.fault.crash.mode")
+    silent_mode: str = default_value("dirft.fault.silent.mode")
+    seed: int = default_value("dirft.placement.seed")
     straggler_nodes: dict = field(default_factory=dict)
     node_losses: dict = field(default_factory=dict)
-    heartbeat_interval_s: float = 3.0
-    heartbeat_timeout_s: float = 30.0
-    max_attempts: int = 4
-    extra_max: int = 0
-    adaptive: bool = True
-    bad_nodes: int = 0
-    bad_share: float = 0.01
+    heartbeat_interval_s: float = read_value(PAPER_CLUSTER, "dirft.heartbeat.interval")
+    heartbeat_timeout_s: float = read_value(PAPER_CLUSTER, "dirft.heartbeat.timeout")
+    max_attempts: int = default_value("mapreduce.map.maxattempts")
+    extra_max: int = default_value("dirft.replicas.extra.max")
+    adaptive: bool = default_value("dirft.adaptive")
+    bad_nodes: int = default_value("dirft.fault.bad.nodes")
+    bad_share: float = default_value("dirft.fault.bad.node.percent") / 100
 
 
 @dataclass
@@ -99,10 +101,6 @@ class SimResult:
     state: object = None
     wrong_outputs: int = 0
 
-    def decisions_by_task(self) -> dict[int, list]:
-        """The decisions grouped by map task, in the order they were made."""
-        return group_decisions(self.decisions)
-
 
 def group_decisions(decisions) -> dict[int, list]:
     """Group core decisions (actions with a ``task``) by task, keeping their order."""
@@ -118,7 +116,8 @@ def make_sim_scheme(config: SimConfig, cost: CostModel = CostModel()):
     tolerance = Tolerance.from_paper_keys(config.tolerance, config.nature)
     adaptive = None
     if config.adaptive:
-        adaptive = Adaptive(eager_above=cost.break_even(
+        adaptive = Adaptive(widen_max=read_value(PAPER_CLUSTER, "dirft.adaptive.widen.max"),
+                            eager_above=cost.break_even(
             config.split_size, tolerance.replicas, tolerance.quorum))
     return make_scheme(config.scheme, tolerance, config.max_attempts, config.extra_max,
                        adaptive=adaptive)
@@ -147,7 +146,8 @@ def fault_settings_of(config: SimConfig) -> FaultSettings:
     """The fault injector's settings ``config`` names (no faults when ``fault_percent`` is 0)."""
     return FaultSettings(config.fault_percent > 0 or config.bad_nodes > 0,
                          config.fault_percent, config.seed, config.crash_mode,
-                         config.silent_mode, config.fault_replicas,
+                         config.silent_mode, config.fault_replicas, straggler_nodes=0,
+                         straggler_factor=default_value("dirft.fault.straggler.factor"),
                          bad_nodes=config.bad_nodes, bad_share=config.bad_share)
 
 

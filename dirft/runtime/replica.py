@@ -20,6 +20,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict
 
+from dirft.config.values import read_value
 from dirft.contract.spec import JobSpec, output_path, replica_dir
 from dirft.core.units import unit_span
 from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
@@ -135,7 +136,7 @@ class Replica:
         """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid(), attempt=self.attempt)
-        timeout = float(self.spec.jobconf.get("dirft.heartbeat.timeout", 10.0))
+        timeout = read_value(self.spec.jobconf, "dirft.heartbeat.timeout")
         beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply,
                          give_up_after=timeout, parent=os.getppid(), ended=self.ended)
         beat.start()
@@ -143,7 +144,7 @@ class Replica:
             reply = self.client.call("request")
             while reply.get("action") not in ("exit", "emit"):
                 if reply.get("action") == "wait":
-                    time.sleep(float(reply.get("retry_after", 0.05)))
+                    time.sleep(float(reply.get("retry_after", self._poll_interval())))
                     reply = self.client.call("request")
                     continue
                 beat.phase, beat.progress = reply["phase"], 0.0
@@ -156,6 +157,11 @@ class Replica:
         if reply.get("action") == "emit" and self.on_emit is not None:
             self.on_emit(reply)
         beat.flush_ended()
+
+    def _poll_interval(self) -> float:
+        """Seconds to wait when the driver says ``wait`` without saying how long: the job's
+        ``dirft.poll.interval`` (the driver's own answer carries that value)."""
+        return read_value(self.spec.jobconf, "dirft.poll.interval")
 
     def _set_in_phase(self, value: bool) -> None:
         with self._phase_lock:
@@ -197,7 +203,7 @@ class Replica:
             on_progress=self._progress(beat, length, fault),
             corrupt_bit=fault.bit if data_fault else None, slowdown=slowdown,
             storage=self.storage, commit=commit,
-            key_fields=int(self.spec.jobconf.get("stream.num.map.output.key.fields", 1)),
+            key_fields=read_value(self.spec.jobconf, "stream.num.map.output.key.fields"),
             codec=self.split.get("codec"), stored_length=self.split.get("stored_length", 0))
         if result.corrupted:
             self._fired(fault)

@@ -50,11 +50,12 @@ from typing import Any, Callable
 
 from aiohttp import ClientPayloadError, web
 
+from dirft.config.values import default_value
 from dirft.errors import ProtocolError
 from dirft.service import keys as K
 from dirft.service import messages
 from dirft.service.guard import ConnectionGuard, LogLimiter, quiet_exception_handler
-from dirft.service.messages import MIN_SECRET_BYTES, ROUTE, check_secret  # noqa: F401 (API)
+from dirft.service.messages import ROUTE
 
 START_TIMEOUT_S = 10.0
 """Seconds :meth:`VotingService.start` waits for the server to listen."""
@@ -106,7 +107,8 @@ class VotingService:
     ``dispatcher(message: dict) -> dict`` receives validated messages in the loop thread
     and returns the response, or raises :class:`ProtocolError` to refuse with its status;
     ``host``/``port`` (0 = any free port) to listen on; ``max_body_bytes`` (bytes) caps a
-    request body; ``logger`` defaults to ``logging.getLogger("dirft.service")``;
+    request body (defaults: ``dirft.service.bind.*`` and ``dirft.service.max.body.bytes`` of
+    :mod:`dirft.options`); ``logger`` defaults to ``logging.getLogger("dirft.service")``;
     ``timeout`` (seconds) bounds the wait for a request's headers (from connecting or from
     the previous answer) and for its body (:mod:`dirft.service.guard`; a slow body is a
     408); ``max_connections`` caps open connections (default
@@ -116,8 +118,10 @@ class VotingService:
     """
 
     def __init__(self, keys: "K.Keyring | bytes", job_id: str,
-                 dispatcher: Callable[[dict], dict], host: str = "127.0.0.1",
-                 port: int = 0, max_body_bytes: int = 65536,
+                 dispatcher: Callable[[dict], dict],
+                 host: str = default_value("dirft.service.bind.host"),
+                 port: int = default_value("dirft.service.bind.port"),
+                 max_body_bytes: int = default_value("dirft.service.max.body.bytes"),
                  logger: logging.Logger | None = None, timeout: float = 30.0,
                  max_connections: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
