@@ -24,6 +24,7 @@ import re
 from typing import BinaryIO, Iterator
 
 from dirft.errors import DirftError, InputError
+from dirft.units import CHUNK
 
 _CR, _LF = 13, 10
 _CR_LINE_END = re.compile(rb"\r\n?")
@@ -86,7 +87,7 @@ class _Window:
 
 
 def read_records(f: BinaryIO, start: int, end: int,
-                 chunk_size: int = 1 << 20) -> Iterator[bytes]:
+                 chunk_size: int = CHUNK) -> Iterator[bytes]:
     """Yield the records of the byte range ``(start, end]`` of ``f``, as a mapper's stdin.
 
     Takes a seekable binary file, absolute offsets ``0 <= start <= end`` in bytes and the

@@ -10,6 +10,10 @@ import re
 
 from dirft.errors import ConfigError
 
+#: Bytes read or copied at a time from a file, pipe or stream (1 MiB): one value for the
+#: runtime, the shuffle and the readers of records.
+CHUNK = 1 << 20
+
 _PREFIX = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
 

@@ -46,10 +46,10 @@ from dataclasses import dataclass
 
 from dirft.contract.manifest import ReplicaLine, to_line
 from dirft.service.messages import MAX_ENDED
+from dirft.units import CHUNK
 
 _PR_SET_PDEATHSIG = 1
 ENDED_FD = "DIRFT_ENDED_FD"
-CHUNK = 1 << 20
 
 
 @dataclass

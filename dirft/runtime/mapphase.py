@@ -23,10 +23,10 @@ from dirft.errors import EnvironmentFault, TaskError
 from dirft.records import LineNormalizer, read_records
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL
+from dirft.units import CHUNK
 from fault_injector.plan import flip_bit
 
 FRAMEWORK = "Map-Reduce Framework"  # Hadoop's TaskCounter group as the job client prints it
-CHUNK = 1 << 20
 FEED_CHUNK = 128 << 10  # input fed to the mapper per step: also the grain of its progress
 
 

@@ -45,11 +45,12 @@ import sys
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
-from dirft.runtime.container import CHUNK, EndedNeighbours, supervise
+from dirft.runtime.container import EndedNeighbours, supervise
 from dirft.runtime.replica import EmulatedCrash, Replica, _run
 from dirft.service.client import VotingClient
 from dirft.service.keys import KEY_BYTES, lock_process
 from dirft.storage import open_storage
+from dirft.units import CHUNK
 from fault_injector.plan import EMULATED_CRASH_EXIT
 
 EMIT_GROUP = "dirft-emit"

@@ -28,8 +28,8 @@ file behind. With 0 reduces, :func:`write_map_only_output` gives one part file p
 """
 
 from dirft.shuffle.partition import (
-    CHUNK, MapOutput, hadoop_text_hash, partition_of, verified_chunks, write_map_only_output)
+    MapOutput, hadoop_text_hash, partition_of, verified_chunks, write_map_only_output)
 from dirft.shuffle.reduce import ReduceResult, run_reduce_stage
 
-__all__ = ["CHUNK", "MapOutput", "ReduceResult", "hadoop_text_hash", "partition_of",
+__all__ = ["MapOutput", "ReduceResult", "hadoop_text_hash", "partition_of",
            "run_reduce_stage", "verified_chunks", "write_map_only_output"]

@@ -20,7 +20,7 @@ import tempfile
 from contextlib import ExitStack
 from typing import Callable, Iterator, Optional
 
-_READ = 1 << 20  # bytes per read
+from dirft.units import CHUNK
 
 
 def line_sort_key(compare: Optional[Callable[[bytes, bytes], int]],
@@ -38,7 +38,7 @@ def _runs(path: str, memory: int) -> Iterator[list[bytes]]:
     bytes at most (a longer line is a run of its own)."""
     run, size, carry = [], 0, b""
     with open(path, "rb") as f:
-        while chunk := f.read(_READ):
+        while chunk := f.read(CHUNK):
             lines = (carry + chunk).split(b"\n")
             carry = lines.pop()
             for line in lines:

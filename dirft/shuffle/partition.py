@@ -16,8 +16,8 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 from dirft.errors import JobAborted, StorageError
 from dirft.shuffle.keys import DEFAULT_RULES, KeyRules
+from dirft.units import CHUNK
 
-CHUNK = 1 << 20            # bytes read at a time from map output and pipes
 _FLUSH_BYTES = 8 << 20     # bytes of routed lines buffered before appending to partitions
 _CACHE_MAX = 1 << 16       # distinct keys whose partition is memoized at a time
 _SIGNED = [b - 256 if b >= 128 else b for b in range(256)]

@@ -27,8 +27,9 @@ from dirft.shuffle.keysort import sort_file
 from dirft.shuffle.replicated import ReduceIntegrity, VoteOutcome, reduce_voted
 from fault_injector.reduce import OutputFlipper, flip_in_stream
 from dirft.shuffle.partition import (
-    CHUNK, MapOutput, commit_parts, partition_outputs, partition_path, remove_files,
+    MapOutput, commit_parts, partition_outputs, partition_path, remove_files,
     temp_part_path)
+from dirft.units import CHUNK
 
 _TAIL_IN_MESSAGE = 5       # stderr lines quoted in a TaskError
 
