@@ -26,8 +26,10 @@ from dirft.errors import DirftError, JobAborted
 from dirft.gridmix import sim_cells
 from dirft.gridmix.generate import generate_splits
 from dirft.gridmix.jobs import GRIDMIX_JOBS
-from dirft.gridmix.spec import NATURES, Cell, Spec, grid_conf
+from dirft.gridmix.cell import NATURES, Cell
+from dirft.gridmix.spec import Spec, grid_conf
 from dirft.mrjob_steps import summarize
+from dirft.units import CHUNK
 
 #: The columns of ``results.csv``, in order (sizes in bytes, times in seconds).
 COLUMNS = (
@@ -195,7 +197,7 @@ def part_digests(directory: str, storage=None) -> dict:
         if name.startswith("part-"):
             digest = hashlib.sha256()
             with open(os.path.join(directory, name), "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
+                for chunk in iter(lambda: f.read(CHUNK), b""):
                     digest.update(chunk)
             out[name] = digest.hexdigest()
     return out

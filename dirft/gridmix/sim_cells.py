@@ -9,9 +9,16 @@ simulated run has no output to compare: its ``verified`` column says ``n/a``.
 
 import importlib
 
+from dirft.config.values import read_value
 from dirft.errors import ConfigError
-from dirft.gridmix.spec import PLAIN, SIM_KEYS, Cell, Spec
+from dirft.gridmix.cell import PLAIN, Cell
+from dirft.options import PAPER_CLUSTER
 
+#: jobconf keys the simulator understands, and its SimConfig field for each.
+SIM_KEYS = {"dirft.fault.crash.mode": "crash_mode", "dirft.fault.silent.mode": "silent_mode",
+            "dirft.fault.replicas.per.task": "fault_replicas",
+            "mapreduce.map.maxattempts": "max_attempts",
+            "dirft.replicas.extra.max": "extra_max"}
 _INT_FIELDS = ("fault_replicas", "max_attempts", "extra_max")
 
 
@@ -25,9 +32,10 @@ def simulator():
     return module if ok else None
 
 
-def check(spec: Spec, fields: dict, schemes: dict) -> None:
-    """Refuse what the simulator cannot run, naming the spec line; ``fields`` maps spec keys
-    to (key node, value node), ``schemes`` scheme names to their item nodes."""
+def check(spec, fields: dict, schemes: dict) -> None:
+    """Refuse what the simulator cannot run in ``spec`` (a :class:`~dirft.gridmix.spec.Spec`),
+    naming the spec line; ``fields`` maps spec keys to (key node, value node), ``schemes``
+    scheme names to their item nodes."""
     sim = simulator()
     if sim is None:
         raise fields["runner"][1].error("runner sim needs dirft.runners.sim.simulate, which "
@@ -50,7 +58,7 @@ def check(spec: Spec, fields: dict, schemes: dict) -> None:
                 raise item.error(f"scheme {scheme} with nature {nature}: {err}") from None
 
 
-def _check_cost_model(spec: Spec, fields: dict) -> None:
+def _check_cost_model(spec, fields: dict) -> None:
     if spec.cost_model:
         try:
             cost_model(spec)
@@ -58,25 +66,26 @@ def _check_cost_model(spec: Spec, fields: dict) -> None:
             raise fields["cost_model"][1].error(str(err)) from None
 
 
-def cost_model(spec: Spec):
-    """The spec's cost model (the file it names, else the simulator's default)."""
+def cost_model(spec):
+    """The cost model of ``spec`` (a :class:`~dirft.gridmix.spec.Spec`) (the file it names, else the simulator's default)."""
     from dirft.sim.costmodel import CostModel, load_cost_model
 
     return load_cost_model(spec.cost_model) if spec.cost_model else CostModel()
 
 
-def config(spec: Spec, cell: Cell):
-    """The simulator's ``SimConfig`` for one cell (slots default to the paper's 20)."""
+def config(spec, cell: Cell):
+    """The simulator's ``SimConfig`` for one ``cell`` of ``spec`` (slots default to the paper
+    cluster's, :data:`dirft.options.PAPER_CLUSTER`)."""
     extra = {SIM_KEYS[k]: (int(v) if SIM_KEYS[k] in _INT_FIELDS else v)
              for k, v in spec.jobconf.items()}
     return simulator().SimConfig(
         splits=cell.splits, split_size=spec.split_size, nodes=spec.nodes,
-        slots=spec.slots or 20, scheme="dirft" if cell.scheme == PLAIN else cell.scheme,
+        slots=spec.slots or read_value(PAPER_CLUSTER, "dirft.slots.per.node"), scheme="dirft" if cell.scheme == PLAIN else cell.scheme,
         nature=cell.nature, tolerance=spec.f, fault_percent=cell.fault_percent,
         seed=spec.seed + cell.repetition, adaptive=cell.scheme != PLAIN, **extra)
 
 
-def run(spec: Spec, cell: Cell, model) -> tuple[dict, str | None]:
-    """Simulate one cell under ``model``; return (the run's report dict, abort message)."""
+def run(spec, cell: Cell, model) -> tuple[dict, str | None]:
+    """Simulate one ``cell`` of ``spec`` under ``model``; return (the run's report dict, abort message)."""
     result = simulator().simulate(config(spec, cell), model)
     return result.report, result.aborted

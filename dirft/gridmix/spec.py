@@ -35,12 +35,12 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from dirft.config import JobConf
 from dirft.core.scheme import SCHEMES as CORE_SCHEMES
 from dirft.errors import ConfigError
+from dirft.gridmix import sim_cells
+from dirft.gridmix.cell import NATURES, PLAIN, Cell
 from dirft.gridmix.jobs import GRIDMIX_JOBS
 from dirft.units import parse_bytes
 
-SCHEMES = (*CORE_SCHEMES, "dirft-plain")  # dirft is adaptive DIRFT
-PLAIN = "dirft-plain"  # the paper's plain DIRFT: dirft.scheme=dirft, dirft.adaptive=false
-NATURES = {"crash": 1, "silent": 2, "both": 3}
+SCHEMES = (*CORE_SCHEMES, PLAIN)  # dirft is adaptive DIRFT
 RUNNERS = ("local", "sim", "hadoop")
 #: jobconf keys the grid itself sets; a spec names them through its own keys instead.
 GRID_KEYS = {
@@ -51,30 +51,6 @@ GRID_KEYS = {
     "dirft.placement.seed": "seed", "dfs.blocksize": "split_size",
     "mapreduce.input.fileinputformat.split.maxsize": "split_size",
 }
-#: jobconf keys the simulator understands, and its SimConfig field for each.
-SIM_KEYS = {"dirft.fault.crash.mode": "crash_mode", "dirft.fault.silent.mode": "silent_mode",
-            "dirft.fault.replicas.per.task": "fault_replicas",
-            "mapreduce.map.maxattempts": "max_attempts",
-            "dirft.replicas.extra.max": "extra_max"}
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One run of the grid: a job on ``splits`` splits under one scheme, nature (1 crash, 2
-    silent, 3 both) and fault percentage; ``repetition`` counts from 1."""
-
-    job: str
-    splits: int
-    repetition: int
-    nature: int
-    scheme: str
-    fault_percent: float
-
-    def label(self) -> str:
-        """A short name for progress bars: ``streamsort dirft crash 25% 8 splits #1``."""
-        nature = {v: k for k, v in NATURES.items()}[self.nature]
-        return (f"{self.job} {self.scheme} {nature} {self.fault_percent:g}% "
-                f"{self.splits} splits #{self.repetition}")
 
 
 @dataclass(frozen=True)
@@ -322,8 +298,6 @@ def _build(path: str, values: dict) -> Spec:
 def check_grid(spec: Spec, fields: dict) -> None:
     """Refuse grid cells that could not run, naming the line of the scheme (or job, or
     cost model) at fault. Raises ConfigError."""
-    from dirft.gridmix import sim_cells
-
     schemes = dict(zip(spec.schemes, fields["schemes"][1].items()))
     if spec.runner == "sim":
         sim_cells.check(spec, fields, schemes)
