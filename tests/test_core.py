@@ -103,7 +103,8 @@ def _overdue_by_full_scan(state: JobState, now: float) -> list:
 def _plan_for_index_test(adaptive: bool):
     """Three tasks under f_c = f_s = 1: plain DIRFT, or adaptive DIRFT on 1-slot nodes (some
     replicas wait for a slot, pending, and extra replicas take the freed ones)."""
-    scheme = make_scheme("dirft", Tolerance(1, 1), adaptive=Adaptive(widen_max=4) if adaptive else None)
+    scheme = make_scheme("dirft", Tolerance(1, 1),
+                         adaptive=Adaptive(widen_max=4) if adaptive else None)
     plan = make_plan(scheme, tasks=3, nodes=8)
     return replace(plan, slots=1) if adaptive else plan
 

@@ -67,7 +67,8 @@ def _check_cost_model(spec, fields: dict) -> None:
 
 
 def cost_model(spec):
-    """The cost model of ``spec`` (a :class:`~dirft.gridmix.spec.Spec`) (the file it names, else the simulator's default)."""
+    """The cost model of ``spec`` (a :class:`~dirft.gridmix.spec.Spec`): the file it names,
+    else the simulator's default."""
     from dirft.sim.costmodel import CostModel, load_cost_model
 
     return load_cost_model(spec.cost_model) if spec.cost_model else CostModel()
@@ -80,12 +81,14 @@ def config(spec, cell: Cell):
              for k, v in spec.jobconf.items()}
     return simulator().SimConfig(
         splits=cell.splits, split_size=spec.split_size, nodes=spec.nodes,
-        slots=spec.slots or read_value(PAPER_CLUSTER, "dirft.slots.per.node"), scheme="dirft" if cell.scheme == PLAIN else cell.scheme,
+        slots=spec.slots or read_value(PAPER_CLUSTER, "dirft.slots.per.node"),
+        scheme="dirft" if cell.scheme == PLAIN else cell.scheme,
         nature=cell.nature, tolerance=spec.f, fault_percent=cell.fault_percent,
         seed=spec.seed + cell.repetition, adaptive=cell.scheme != PLAIN, **extra)
 
 
 def run(spec, cell: Cell, model) -> tuple[dict, str | None]:
-    """Simulate one ``cell`` of ``spec`` under ``model``; return (the run's report dict, abort message)."""
+    """Simulate one ``cell`` of ``spec`` under ``model``; return (the run's report dict,
+    abort message)."""
     result = simulator().simulate(config(spec, cell), model)
     return result.report, result.aborted

@@ -36,6 +36,7 @@ from dirft.sim.costmodel import CostModel
 from dirft.sim.engine import Engine
 
 SIM_JOB_ID = "job_sim_0001"
+PAPER_HEARTBEAT_S = read_value(PAPER_CLUSTER, "dirft.heartbeat.interval")
 NODES_PER_REPLICA = 10  # the paper's cluster: 10 nodes per replica a task starts with
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class SimConfig:
     seed: int = default_value("dirft.placement.seed")
     straggler_nodes: dict = field(default_factory=dict)
     node_losses: dict = field(default_factory=dict)
-    heartbeat_interval_s: float = read_value(PAPER_CLUSTER, "dirft.heartbeat.interval")
+    heartbeat_interval_s: float = PAPER_HEARTBEAT_S
     heartbeat_timeout_s: float = read_value(PAPER_CLUSTER, "dirft.heartbeat.timeout")
     max_attempts: int = default_value("mapreduce.map.maxattempts")
     extra_max: int = default_value("dirft.replicas.extra.max")
@@ -213,7 +214,8 @@ def simulate(config: SimConfig = SimConfig(), cost: CostModel = CostModel()) -> 
 
 
 def simulate_plan(plan, faults, cost: CostModel, slots: int, straggler_nodes=None,
-                  node_losses=None, heartbeat_interval_s: float = 3.0) -> SimResult:
+                  node_losses=None,
+                  heartbeat_interval_s: float = PAPER_HEARTBEAT_S) -> SimResult:
     """Simulate the map stage of ``plan`` with ``faults`` on ``slots`` slots per node.
 
     The lower-level entry: any :class:`~dirft.core.jobplan.JobPlan` (e.g. the local
@@ -227,7 +229,7 @@ def simulate_plan(plan, faults, cost: CostModel, slots: int, straggler_nodes=Non
 
 
 def run_engine(plan, faults, cost: CostModel, slots: int, straggler_nodes=None,
-               node_losses=None, heartbeat_interval_s: float = 3.0) -> Engine:
+               node_losses=None, heartbeat_interval_s: float = PAPER_HEARTBEAT_S) -> Engine:
     """Run the :class:`Engine` over ``plan`` and ``faults`` to its end; return it."""
     slowdown = {**getattr(faults, "stragglers", {}), **(straggler_nodes or {})}
     engine = Engine(plan, faults, cost, slots, slowdown, heartbeat_interval_s, node_losses)

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import IO, Callable, Optional, Sequence
 
+from dirft.config.values import default_value
 from dirft.counters import Counters, StderrScanner
 from dirft.errors import ConfigError, StorageError, TaskError, UsageError
 from dirft.records import LineNormalizer
@@ -329,7 +330,7 @@ def _make_job(partition: int, source: str, reducer: Optional[Sequence[str]], out
 def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
                      reducer: Optional[Sequence[str]], out_dir: str, work_dir: str,
                      env_for: Callable[[int], dict], cwd: Optional[str] = None,
-                     sort_memory: int = 256 * 2 ** 20,
+                     sort_memory: int = default_value("dirft.sort.memory"),
                      log_dir: Optional[str] = None,
                      rules: KeyRules = DEFAULT_RULES,
                      on_partition: Optional[Callable[[int, int], None]] = None,

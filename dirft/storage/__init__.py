@@ -4,6 +4,7 @@
 spec; HDFS support (the ``hdfs`` package) is imported only when it is used.
 """
 
+from dirft.config.values import default_value
 from dirft.errors import ConfigError
 
 
@@ -16,6 +17,6 @@ def open_storage(description: dict | None):
         return LOCAL
     if kind == "webhdfs":
         from dirft.storage.hdfs import HdfsStorage
-        return HdfsStorage(description["url"], description.get("user"),
-                           float(description.get("timeout", 60.0)))
+        timeout = description.get("timeout", default_value("dirft.webhdfs.timeout"))
+        return HdfsStorage(description["url"], description.get("user"), float(timeout))
     raise ConfigError(f"job spec names storage kind {kind!r}; expected local or webhdfs")

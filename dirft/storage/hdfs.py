@@ -30,6 +30,7 @@ import requests
 from hdfs.client import InsecureClient, _Request
 from hdfs.util import HdfsError
 
+from dirft.config.values import default_value
 from dirft.core.planner import Block
 from dirft.errors import DirftError, InputError, StorageError
 from dirft.storage.base import Storage, cut_blocks, removing_on_error
@@ -100,7 +101,8 @@ class HdfsStorage(Storage):
     kind = "webhdfs"
     where = " on HDFS"
 
-    def __init__(self, url: str, user: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, user: str | None = None,
+                 timeout: float = default_value("dirft.webhdfs.timeout")) -> None:
         self.url, self.user, self.timeout = url, user or None, timeout
         session = requests.Session()
         session.trust_env = False  # the cluster's own network: no proxies, no .netrc
