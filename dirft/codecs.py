@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
 from dirft.errors import ConfigError, InputError
+from dirft.units import CHUNK
 
 PACKAGE = "org.apache.hadoop.io.compress."
 
@@ -131,7 +132,7 @@ def decompressing(raw: BinaryIO, codec: Codec) -> BinaryIO:
     if codec.suffix == ".bz2":
         return bz2.BZ2File(raw, mode="rb")
     if codec.suffix == ".deflate":
-        return io.BufferedReader(_ZlibReader(raw), buffer_size=1 << 20)
+        return io.BufferedReader(_ZlibReader(raw), buffer_size=CHUNK)
     raise InputError(f"{codec.hadoop_class} is not read by dirft")
 
 
@@ -157,7 +158,7 @@ class _ZlibReader(io.RawIOBase):
             data = self._next_input()
             if data is None:
                 return 0
-            self.pending = self.inflate.decompress(data, 1 << 20)
+            self.pending = self.inflate.decompress(data, CHUNK)
         n = min(len(buffer), len(self.pending))
         buffer[:n], self.pending = self.pending[:n], self.pending[n:]
         return n
@@ -186,7 +187,7 @@ class ForwardReader:
     A seek backwards raises :class:`InputError`.
     """
 
-    def __init__(self, stream: BinaryIO, chunk: int = 1 << 20) -> None:
+    def __init__(self, stream: BinaryIO, chunk: int = CHUNK) -> None:
         self.stream, self.chunk, self.position = stream, chunk, 0
 
     def read(self, n: int = -1) -> bytes:
@@ -206,7 +207,7 @@ class ForwardReader:
         return self.position
 
 
-def decompressed_size(stream: BinaryIO, chunk: int = 1 << 20) -> int:
+def decompressed_size(stream: BinaryIO, chunk: int = CHUNK) -> int:
     """Bytes of the decompressed ``stream``, read to its end (one decompression pass)."""
     total = 0
     for data in iter(lambda: stream.read(chunk), b""):
@@ -237,7 +238,7 @@ def output_codec(get: Callable[[str], object]) -> Codec | None:
                       f"{PACKAGE}GzipCodec, BZip2Codec or DefaultCodec")
 
 
-def compress_file(src: str, dst: str, codec: Codec, chunk: int = 1 << 20) -> None:
+def compress_file(src: str, dst: str, codec: Codec, chunk: int = CHUNK) -> None:
     """Write ``src``'s bytes to ``dst`` compressed with ``codec``: gzip (level 6, no name,
     mtime 0), bzip2 (900 kB blocks) or a zlib stream (level 6), the defaults of Hadoop's
     codecs. An empty ``src`` gives the codec's empty stream, as Hadoop's writer does on
