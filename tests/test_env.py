@@ -6,9 +6,8 @@ import sys
 import pytest
 
 from dirft.config import parse_cmdenv
+from dirft.contract.env import OLD_ALIASES, hadoop_ids, safe_env_name, streaming_env
 from dirft.errors import UsageError
-from dirft.runtime.env import (OLD_ALIASES, hadoop_ids, safe_env_name,
-                               streaming_env)
 
 BASE = {"PATH": "/usr/bin:/bin", "HOME": "/home/u", "LC_ALL": "en_US.UTF-8",
         "PYTHONHASHSEED": "random"}

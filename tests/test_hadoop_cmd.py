@@ -12,10 +12,9 @@ from dirft.errors import InputError, UsageError
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.hadoop_cluster import advertised_url, cluster_facts
 from dirft.runners.hadoop_launcher import Launcher
-from dirft.runners.hadoop_waves import _map_index
 from dirft.contract.manifest import (CommitLine, ReplicaLine, closest_copy, parse_line,
                                     strip_key, to_line)
-from dirft.runtime.streaming_task import attempt_number
+from dirft.contract.hadoop import attempt_number, map_index
 
 
 def test_scheme_jobconf_gives_re_execution_to_the_layer_or_to_hadoop():
@@ -74,8 +73,8 @@ def test_commands_for_the_nodes():
 
 def test_attempt_ids_round_trip_to_manifest_lines():
     attempt = cmd.attempt_id("job_1700000000000_0003", 7)
-    assert attempt == "attempt_1700000000000_0003_m_000007_0" and _map_index(attempt) == 7
-    assert _map_index("attempt_1700000000000_0003_r_000001_0") is None
+    assert attempt == "attempt_1700000000000_0003_m_000007_0" and map_index(attempt) == 7
+    assert map_index("attempt_1700000000000_0003_r_000001_0") is None
     assert attempt_number({"mapreduce_task_attempt_id": "attempt_1_0001_m_000003_2"}) == 2
     assert attempt_number({}) == 0
 

@@ -92,6 +92,14 @@ def test_no_import_cycle_between_dirfts_parts():
     assert not cycle, "import cycle: " + " -> ".join(cycle)
 
 
+@pytest.mark.parametrize("source, target", [("dirft.runners", "dirft.runtime"),
+                                            ("dirft.runtime", "dirft.runners")])
+def test_runners_and_runtime_never_import_each_other(source, target):
+    """The driver side and the replica runtime meet only in dirft.contract (README)."""
+    assert target not in import_graph()[source], \
+        f"{source} imports {target}; put what both need in dirft/contract/"
+
+
 def test_core_imports_only_errors_and_units():
     outside = {}
     for module, path in _modules():

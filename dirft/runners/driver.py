@@ -9,6 +9,7 @@ the runner's ``outbox`` queue, in order, tagged :data:`ACTION`; the runner's own
 :meth:`Driver.notify`, tagged :data:`NOTICE`, so one wait serves both and they stay apart.
 """
 
+import copy
 import queue
 import threading
 import time
@@ -43,6 +44,7 @@ class Driver:
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
                  poll_interval: float = default_value("dirft.poll.interval")) -> None:
+        self.plan = plan
         self.state = JobState(plan)
         self.clock = clock
         self.poll_interval = poll_interval
@@ -88,6 +90,29 @@ class Driver:
     def now(self) -> float:
         """The injected clock's reading, in seconds."""
         return self.clock()
+
+    # -- questions a shell may ask the core (under the lock) ---------------------------
+    def replica_state(self, task: int, replica: int) -> str | None:
+        """The core's state of ``replica`` of ``task`` (``"pending"``, ``"working"``,
+        ``"dead"``, ...: :mod:`dirft.core.task_state`), or None if it was never launched.
+        Shells ask here instead of reading the core (any thread)."""
+        with self._lock:
+            rep = self.state.tasks[task].replicas.get(replica)
+            return None if rep is None else rep.state
+
+    def replica_live(self, task: int, replica: int) -> bool:
+        """True if the core counts ``replica`` of ``task`` as live (launched and neither
+        ended, told to go nor declared dead); False also if it was never launched."""
+        with self._lock:
+            rep = self.state.tasks[task].replicas.get(replica)
+            return rep is not None and rep.live
+
+    def snapshot(self):
+        """A deep copy of the core's :class:`~dirft.core.state.JobState` taken under the
+        lock, for the report (:class:`~dirft.report.RunRecord`): replicas still talking to
+        the voting service cannot change it while the report reads it."""
+        with self._lock:
+            return copy.deepcopy(self.state)
 
     # -- the voting service's dispatcher ---------------------------------------------
     def dispatch(self, message: dict) -> dict:

@@ -39,6 +39,7 @@ import time
 import uuid
 
 from dirft.codecs import output_codec
+from dirft.contract.hadoop import EMIT_GROUP
 from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
 from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
 from dirft.errors import ConfigError, JobAborted
@@ -165,7 +166,7 @@ class HadoopRunner(Runner):
         extra = {"placement": placement(plan, self.scheduler.hosts(), self.blocks),
                  "hadoop": hadoop_section(self.submitted)}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
-                         self._fired(), self.driver.state, self._cluster(), extra=extra)
+                         self._fired(), self.driver.snapshot(), self._cluster(), extra=extra)
 
     def run_unvoted(self, plan, faults, started: float) -> RunRecord:
         """Schemes se and none: one streaming job, Hadoop re-executes; return the record."""
@@ -259,12 +260,17 @@ class HadoopRunner(Runner):
         application running), and it was not killed yet. Every exit path comes here."""
         for _, running in self.submitted:
             result = running.result if running.done else None
-            if result is not None and result.returncode == 0:
-                continue
-            if running.job_id and running.job_id not in self.killed_jobs:
-                self.killed_jobs.add(running.job_id)
-                self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, running.job_id))
-            running.terminate()
+            if result is None or result.returncode != 0:
+                self._kill_application(running)
+
+    def _kill_application(self, running) -> None:
+        """Kill the YARN application of ``running`` (a hadoop_launcher ``Running``) with
+        ``hadoop job -kill``, once per run whoever asks (its job id, once known, goes into
+        :attr:`killed_jobs`), then end its ``hadoop jar`` client."""
+        if running.job_id and running.job_id not in self.killed_jobs:
+            self.killed_jobs.add(running.job_id)
+            self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, running.job_id))
+        running.terminate()
 
     def _log_path(self, what: str) -> str:
         return os.path.join(self.work, what.replace(" ", "-") + ".log")
@@ -328,12 +334,8 @@ class HadoopRunner(Runner):
         threading.Thread(target=self.launcher.run_quiet, args=(argv,), daemon=True).start()
 
     def _kill_job(self, wave) -> None:
-        job_id = wave.running.job_id if wave.running is not None else None
-        if job_id and job_id not in self.killed_jobs:
-            self.killed_jobs.add(job_id)
-            self.launcher.run_quiet(cmd.kill_job_argv(self.hadoop_bin, job_id))
         if wave.running is not None:
-            wave.running.terminate()
+            self._kill_application(wave.running)
 
     def _commit_job(self, plan, driver, zip_path: str):
         conf = self.job.conf
@@ -418,7 +420,7 @@ def _no_faults():
 
 _HADOOP_GROUPS = ("Map-Reduce Framework", "File System Counters", "Job Counters",
                   "Shuffle Errors", "File Input Format Counters", "File Output Format Counters",
-                  "dirft-emit")
+                  EMIT_GROUP)
 
 
 def _user_counters(counters: dict):

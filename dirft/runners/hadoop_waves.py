@@ -26,7 +26,7 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   number: manifest lines are padded so map *i* is line *i*). Replica jobs allow 2 attempts
   per map so that a failed replica's attempt is printed as FAILED (with 1, Hadoop reports
   it as TIPFAILED and prints nothing); the second attempt ends at once without
-  registering (:mod:`dirft.runtime.streaming_task`). The wave's end is the exit of every
+  registering (the replica runtime's Hadoop entry mode). The wave's end is the exit of every
   replica of it not yet over.
 * ``KillReplica`` — ``hadoop job -fail-task`` of the attempt the replica registered as
   (a killed attempt would be re-run; a failed one counts). A dead replica (heartbeat
@@ -55,6 +55,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from dirft.contract.hadoop import EMIT_GROUP, emit_counter, map_index
 from dirft.contract.spec import output_path
 from dirft.core import events as E
 from dirft.runners.hadoop_launcher import HadoopJobFailed
@@ -199,12 +200,12 @@ class WaveScheduler(MapStageShell):
         winners = self.driver.commits.get(task)
         if located is None or not located[0].emits or winners is None:
             return None
+        # "stopping": the core cancels a task's live replicas when it decides it, the
+        # replica whose own report decided it included; it is asking, so it is alive
+        if self.driver.replica_state(task, replica) not in ("exiting", "stopping"):
+            return None
         with self.registry.lock:
-            rep = self.driver.state.tasks[task].replicas.get(replica)
-            # "stopping": the core cancels a task's live replicas when it decides it, the
-            # replica whose own report decided it included; it is asking, so it is alive
-            if task in self.registry.emitters or rep is None or \
-                    rep.state not in ("exiting", "stopping"):
+            if task in self.registry.emitters:
                 return None
             self.registry.emitters[task] = replica
         return {"action": "emit", "outputs": [
@@ -214,10 +215,8 @@ class WaveScheduler(MapStageShell):
     def emitted_all(self, counters: dict) -> bool:
         """True if wave 0's job counters show every task's outputs emitted exactly once by
         a successful attempt (``counters``: ``{group: {name: amount}}``)."""
-        from dirft.runtime.streaming_task import EMIT_GROUP, emit_counter
-        got = counters.get(EMIT_GROUP, {})
-        return len(got) == len(self.driver.state.tasks) and all(
-            got.get(emit_counter(t.index)) == 1 for t in self.driver.state.tasks)
+        got, tasks = counters.get(EMIT_GROUP, {}), len(self.driver.plan.tasks)
+        return len(got) == tasks and all(got.get(emit_counter(t)) == 1 for t in range(tasks))
 
     # -- the shell's hooks (see MapStageShell) ---------------------------------------
     def idle(self) -> bool:
@@ -258,7 +257,7 @@ class WaveScheduler(MapStageShell):
         for key, when in list(self.deferred.items()):
             with self.registry.lock:
                 gone = key in self.registry.exited
-            dead = self.driver.state.tasks[key[0]].replicas[key[1]].state == "dead"
+            dead = self.driver.replica_state(*key) == "dead"
             if gone or (now >= when and not self._busy_sharers(*key, emitting=not dead)):
                 del self.deferred[key]
                 if not gone and (dead or not self._emitting(*key)):
@@ -270,12 +269,11 @@ class WaveScheduler(MapStageShell):
         wave, index = self.where.get((task, replica), (None, None))
         if wave is None:
             return []
-        tasks = self.driver.state.tasks
         with self.registry.lock:
             others = [(t, r) for t, r, _ in wave.groups[index]
                       if (t, r) != (task, replica) and (t, r) not in self.registry.exited]
         return [(t, r) for t, r in others
-                if tasks[t].replicas[r].live or (emitting and self._emitting(t, r))]
+                if self.driver.replica_live(t, r) or (emitting and self._emitting(t, r))]
 
     def _emitting(self, task: int, replica: int) -> bool:
         """True if ``replica`` was answered ``emit``: it is writing the decided outputs
@@ -331,7 +329,7 @@ class WaveScheduler(MapStageShell):
         with self.registry.lock:
             keys = [k for k, a in self.registry.attempts.items() if a == attempt]
         located = [self.where[k] for k in keys if self.where.get(k, (None,))[0] is wave]
-        index = located[0][1] if located else _map_index(attempt)
+        index = located[0][1] if located else map_index(attempt)
         if index is None or index >= len(wave.groups):
             return []
         return [(t, r) for t, r, _ in wave.groups[index]]
@@ -340,13 +338,12 @@ class WaveScheduler(MapStageShell):
         """``KillReplica``: see module doc (dead: now, or once no other replica of its map
         task works; not needed: after a grace)."""
         self.pending = [p for p in self.pending if p[:2] != (task, replica)]
-        rep = self.driver.state.tasks[task].replicas.get(replica)
-        if rep is not None and rep.state == "dead":
+        if self.driver.replica_state(task, replica) == "dead":
             self.deferred[(task, replica)] = self.driver.now()  # once its map task is free
             self._deferred_kills(self.driver.now())
         else:
             self.deferred.setdefault((task, replica), self.driver.now() +
-                                     self.driver.state.plan.heartbeat_timeout)
+                                     self.driver.plan.heartbeat_timeout)
 
     def _fail(self, task: int, replica: int) -> None:
         with self.registry.lock:
@@ -374,8 +371,3 @@ class WaveScheduler(MapStageShell):
         with self.registry.lock:
             return dict(self.registry.hosts)
 
-
-def _map_index(attempt_id: str) -> int | None:
-    """Map task number of ``attempt_…_m_000003_0`` (3); None for a reduce attempt."""
-    parts = attempt_id.split("_")
-    return int(parts[-2]) if len(parts) >= 3 and parts[-3] == "m" else None

@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from dirft.codecs import output_codec
+from dirft.contract.env import hadoop_ids, streaming_env
 from dirft.contract.spec import SPEC_NAME, JobSpec, output_path
 from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
 from dirft.report import RunRecord
@@ -25,7 +26,6 @@ from dirft.runners.cluster import LocalCluster
 from dirft.runners.inputs import compress_parts, readable_inputs, task_entry
 from dirft.runners.job import stage_timings
 from dirft.runners.scratch import remove_stale
-from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.service.keys import Keyring, undumpable
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from dirft.shuffle.keys import key_rules
@@ -129,7 +129,7 @@ class LocalRunner(Runner):
         if self.codec is not None:
             compress_parts(self.staging(), self.codec)
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
-                         read_fired(self._fault_log()), self.driver.state,
+                         read_fired(self._fault_log()), self.driver.snapshot(),
                          cluster_of(self.job.conf),
                          extra={"reduce_integrity": self.reduce_summary})
 

@@ -55,7 +55,9 @@ class MapStageShell(ABC):
             raise self.driver.abort_error(self.aborted)
 
     def _carry_out(self, action) -> None:
-        """Carry out one non-reply action of the core."""
+        """Carry out one non-reply action of the core (the driver queues every action but
+        the answers to a replica, :data:`~dirft.core.actions.REPLY_ACTIONS`). Raises
+        TypeError for any other: an action nobody carries out is a bug, never skipped."""
         if isinstance(action, A.LaunchReplica):
             self.launch(action.task, action.replica, action.node)
         elif isinstance(action, A.KillReplica):
@@ -67,6 +69,8 @@ class MapStageShell(ABC):
         elif isinstance(action, A.FinishJob):
             self.finished = True
             self.stopped()
+        elif not isinstance(action, A.CommitTaskOutput):  # kept by Driver.handle (commits)
+            raise TypeError(f"the map-stage shell cannot carry out {action!r}")
 
     # -- what a runner says --------------------------------------------------------
     @abstractmethod

@@ -21,12 +21,12 @@ from contextlib import nullcontext
 from dataclasses import asdict
 
 from dirft.config.values import read_value
+from dirft.contract.env import hadoop_ids, streaming_env
 from dirft.contract.spec import JobSpec, output_path, replica_dir
 from dirft.core.units import unit_span
 from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
                           EnvironmentFault, RemoteFault, StorageError, TaskError)
 from dirft.service.messages import MAX_COUNTER_GROUPS, MAX_COUNTER_NAMES
-from dirft.runtime.env import hadoop_ids, streaming_env
 from dirft.runtime.mapphase import run_map_phase
 from dirft.service.client import VotingClient
 from dirft.service.keys import offer_key
@@ -319,14 +319,10 @@ def main(argv: list | None = None) -> int:
     hands the driver its fresh key (:func:`dirft.service.keys.offer_key`) before anything
     else runs. Returns the process exit status: 0 done, 1 the user's program failed, 2 the
     voting service could not be reached or refused us (or the key handshake failed), 75 an
-    emulated crash fault. The Hadoop
-    runner's entry modes, ``--manifest-stdin`` and ``--emit-verified``, are
-    :func:`dirft.runtime.streaming_task.main`'s.
+    emulated crash fault. The Hadoop runner's entry modes are
+    :func:`dirft.runtime.streaming_task.main`'s (:mod:`dirft.task` picks one of the two).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in ("--manifest-stdin", "--emit-verified"):
-        from dirft.runtime.streaming_task import main as streaming_main
-        return streaming_main(argv)
     parser = argparse.ArgumentParser(prog="python -m dirft.task")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--task", type=int, required=True)
@@ -341,10 +337,11 @@ def main(argv: list | None = None) -> int:
         return 2
     spec = JobSpec.load(args.spec)
     with VotingClient(spec.service_url, key, spec.job_id, args.task, args.replica) as client:
-        return _run(Replica(spec, args.task, args.replica, client, args.node), client)
+        return run_replica(Replica(spec, args.task, args.replica, client, args.node), client)
 
 
-def _run(replica: Replica, client: VotingClient, reported_failure_code: int = 1) -> int:
+def run_replica(replica: Replica, client: VotingClient,
+                reported_failure_code: int = 1) -> int:
     """Run ``replica``; return its exit status (see :func:`main`). A user program's failure
     that the voting service was told of exits ``reported_failure_code``."""
     where = f"task {replica.task} replica {replica.replica}"

@@ -38,24 +38,20 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import socket
 import sys
 
+from dirft.contract.hadoop import EMIT_GROUP, attempt_number, attempt_of, emit_counter
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
 from dirft.runtime.container import EndedNeighbours, supervise
-from dirft.runtime.replica import EmulatedCrash, Replica, _run
+from dirft.runtime.replica import EmulatedCrash, Replica, run_replica
 from dirft.service.client import VotingClient
 from dirft.service.keys import KEY_BYTES, lock_process
 from dirft.storage import open_storage
 from dirft.units import CHUNK
 from fault_injector.plan import EMULATED_CRASH_EXIT
-
-EMIT_GROUP = "dirft-emit"
-_ATTEMPT = re.compile(r"_(\d+)$")
-
 
 def main(argv: list) -> int:
     """Parse the entry mode's arguments and run it; return the exit status (module doc)."""
@@ -123,10 +119,10 @@ def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     with VotingClient(spec.service_url, key, spec.job_id, line.task, line.replica,
                       enrollment=enrollment) as client:
         replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
-                          attempt=attempt_id(), on_emit=_emitter(line, storage))
+                          attempt=attempt_of(), on_emit=_emitter(line, storage))
         replica.on_reply = _reply_handler(line, replica)
         replica.ended = EndedNeighbours.from_env()
-        return _run(replica, client, reported_failure_code=0)
+        return run_replica(replica, client, reported_failure_code=0)
 
 
 def _reply_handler(line: ReplicaLine, replica: Replica):
@@ -159,24 +155,6 @@ def _emitter(line: ReplicaLine, storage):
         print(f"reporter:counter:{EMIT_GROUP},{emit_counter(line.task)},1", file=sys.stderr,
               flush=True)
     return on_emit
-
-
-def emit_counter(task: int) -> str:
-    """The counter name an emitting replica of ``task`` adds 1 to (group
-    :data:`EMIT_GROUP`): Hadoop keeps only a successful attempt's counters, so it is 1 for
-    every task exactly when each task's outputs reached the shuffle once."""
-    return f"task-{task:05d}"
-
-
-def attempt_id(env=os.environ) -> str:
-    """This task's Hadoop attempt id (``mapreduce_task_attempt_id``), or ""."""
-    return env.get("mapreduce_task_attempt_id") or env.get("mapred_task_id") or ""
-
-
-def attempt_number(env=os.environ) -> int:
-    """The Hadoop attempt number of this task (``…_m_000003_2`` → 2); 0 if unknown."""
-    match = _ATTEMPT.search(attempt_id(env))
-    return int(match.group(1)) if match else 0
 
 
 def _run_direct(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:

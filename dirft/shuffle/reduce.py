@@ -339,7 +339,7 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
 
     ``num_reduces`` >= 1 partitions (Hadoop's ``mapreduce.job.reduces``); ``reducer`` is an
     argv run without a shell, or None for the identity reducer; ``env_for(p)`` gives the
-    environment of reducer ``p`` (see :func:`dirft.runtime.env.streaming_env`); ``cwd`` its
+    environment of reducer ``p`` (see :func:`dirft.contract.env.streaming_env`); ``cwd`` its
     working directory; ``sort_memory`` the bytes GNU sort may use before spilling to
     ``work_dir``, which holds the partition files (``partition-NNNNN``, removed at the end)
     and must belong to this stage alone; ``log_dir`` gets ``reduce-NNNNN.log`` (stderr);

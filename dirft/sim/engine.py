@@ -159,7 +159,10 @@ class Engine:
         for action in self.state.handle(*events):
             if isinstance(action, A.DECISIONS):
                 self.decisions.append(action)
-            _APPLY[type(action)](self, action)
+            apply = _APPLY.get(type(action))
+            if apply is None:  # an action the simulated cluster cannot carry out: a bug
+                raise TypeError(f"the simulator cannot carry out {action!r}")
+            apply(self, action)
 
     # -- slots -----------------------------------------------------------------------
     def _fill(self) -> None:

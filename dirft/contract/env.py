@@ -14,6 +14,9 @@ the replicas of a task produce the same bytes (set iteration order, collation), 
 directory of the running interpreter is put first on ``PATH`` so that ``python`` in a task
 command is the interpreter dirft runs under.
 
+Both sides of the driver/replica contract build it here: the replica runtime for a map,
+the local runner for a reduce.
+
 Observed values are in docs/hadoop.md, 'Task environment'.
 """
 
