@@ -455,10 +455,11 @@ def test_a_deliberately_broken_state_fails_validate(breakage, needle):
 
 
 @pytest.mark.parametrize("breakage, needle", [
-    (lambda s: s.book.take(s.holding[(0, 0)]), r"counts 2 busy map slot\(s\) of 1, "
-                                                "replicas hold 1"),
-    (lambda s: s.book.give(s.holding.pop((0, 0))), "replica 0 is pending without a map slot"),
-    (lambda s: s.holding.update({(0, 0): s.holding[(1, 0)], (1, 0): s.holding[(0, 0)]}),
+    (lambda s: s.book.busy.update({s.book.holding[(0, 0)]: 2}),
+     r"counts 2 busy map slot\(s\) of 1, replicas hold 1"),
+    (lambda s: s.book.release(0, 0), "replica 0 is pending without a map slot"),
+    (lambda s: s.book.holding.update({(0, 0): s.book.holding[(1, 0)],
+                                      (1, 0): s.book.holding[(0, 0)]}),
      "replica 0 holds a map slot on node"),
     (lambda s: s.book.queue.append(0), "queued for map slots but has replicas"),
 ])
@@ -471,10 +472,10 @@ def test_slot_bookkeeping_is_checked_against_the_replicas_holding_slots(breakage
 
 def test_a_validating_state_checks_after_every_handle():
     state = _adaptive_state_after_start()
-    state.book.give(state.holding.pop((0, 0)))
+    state.book.release(0, 0)
     with pytest.raises(InvariantViolated, match="without a map slot"):
         state.handle(E.ClockTicked(1))
     quiet = JobState(_plan_for_index_test(True))  # validation off: production's default
     quiet.handle(E.JobStarted(0))
-    quiet.book.give(quiet.holding.pop((0, 0)))
+    quiet.book.release(0, 0)
     quiet.handle(E.ClockTicked(1))

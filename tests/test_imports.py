@@ -15,6 +15,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "dirft"
 #: What dirft/core may import besides the standard library (issue 10).
 CORE_ALLOWED = {"dirft.errors", "dirft.units"}
 MAX_LINES = 450
+#: Modules allowed more lines: one concept that splitting would only cut by line count.
+#: dirft/core/state.py is JobState, the one class that holds every rule changing a job's
+#: state (issue 23: its adaptive and clock rules were mixins over fields they never
+#: declared, split off only to stay under the limit).
+LONGER = {"dirft/core/state.py": 700}
 
 
 def _modules():
@@ -114,4 +119,5 @@ def test_core_imports_only_errors_and_units():
 @pytest.mark.parametrize("module, path", list(_modules()), ids=lambda v: str(v))
 def test_no_module_over_450_lines(module, path):
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"{path.relative_to(ROOT.parent)} has {lines} lines"
+    name = path.relative_to(ROOT.parent).as_posix()
+    assert lines <= LONGER.get(name, MAX_LINES), f"{name} has {lines} lines"

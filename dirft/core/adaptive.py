@@ -1,7 +1,9 @@
 """Adaptive DIRFT and node quarantine: the policies' parameters and their bookkeeping. Pure.
 
 The rules themselves are applied by :class:`dirft.core.state.JobState`; this module holds
-what they need to remember, so the state machine stays one readable file.
+their parameters, the books they keep (:class:`SlotBook`, :class:`NodeRecord`, a field
+each of the state) and the pure computations they use (placing a wave or the tail,
+shaping a task's units).
 
 **Adaptive DIRFT** (``dirft.adaptive``, default on; the paper's plain DIRFT when off) changes
 three things, all decided by the core so every runner gets them:
@@ -41,8 +43,19 @@ data corruptions at scale", 2021 — find it concentrated on a few repeat-offend
 an evenly spread fault rate must not empty the cluster).
 """
 
+import itertools
 from collections import Counter, deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from dirft.core.task_state import BUSY_STATES, ReplicaState, SubsplitState
+from dirft.core.units import cut, piece_id, split_piece_id, whole_id
+
+Holders = Mapping[int, Sequence[str]]
+"""{task index: nodes holding a copy of its split's block}."""
+_Vertex = tuple[str, Any]
+"""A vertex of :func:`place_wave`'s flow graph: ``("t", task index)`` or ``("n", node)``."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +89,9 @@ class NodeRecord:
 
     rule: Quarantine
     nodes: int
-    votes: Counter = field(default_factory=Counter)
-    crashes: Counter = field(default_factory=Counter)
-    quarantined: dict = field(default_factory=dict)  # node -> why, in order
+    votes: Counter[str] = field(default_factory=Counter)
+    crashes: Counter[str] = field(default_factory=Counter)
+    quarantined: dict[str, str] = field(default_factory=dict)  # node -> why, in order
 
     def offence(self, node: str, kind: str) -> str | None:
         """Count one offence (``kind`` "vote" or "crash") of ``node``; return a one-line
@@ -91,8 +104,8 @@ class NodeRecord:
         if node in self.quarantined or not limit or book[node] < limit or not room:
             return None
         what = "lost vote(s)" if kind == "vote" else "crashed replica(s)"
-        self.quarantined[node] = f"{book[node]} {what}"
-        return self.quarantined[node]
+        why = self.quarantined[node] = f"{book[node]} {what}"
+        return why
 
 
 @dataclass
@@ -102,37 +115,44 @@ class BatchPlan:
     ``stale`` once a node was lost or quarantined after planning (the queue is planned
     again over the slots left)."""
 
-    nodes: dict = field(default_factory=dict)
-    started: set = field(default_factory=set)
+    nodes: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)
     tail: bool = False
     stale: bool = False
 
 
 class SlotBook:
-    """Map slots as the core sees them: ``slots`` per node, replicas holding them, and the
-    tasks not launched yet (``queue``, in index order).
+    """Adaptive DIRFT's map slots as the core sees them: a field of
+    :class:`dirft.core.state.JobState`, which applies the rules; this object only keeps
+    the books.
 
-    A replica holds a slot on its node from its launch until its process ends (or its
-    pending launch is dropped). ``lost`` nodes have no slots.
+    ``slots`` per node; ``busy`` {node: slots held}; ``holding`` {(task, replica id): node
+    whose slot it holds}; ``queue``: the tasks not launched yet, in index order; ``lost``:
+    nodes without slots; ``batch``: the :class:`BatchPlan` of the next queued tasks (None
+    until the first is planned). A replica holds a slot on its node from its launch until
+    its process ends (or its pending launch is dropped). Invariant (checked by
+    :mod:`dirft.core.invariants`): on every node not lost, ``busy`` counts ``holding``.
     """
 
-    def __init__(self, nodes, slots: int, tasks: int) -> None:
+    def __init__(self, nodes: Iterable[str], slots: int, tasks: int) -> None:
         self.slots = slots
         self.busy = {node: 0 for node in nodes}
+        self.holding: dict[tuple[int, int], str] = {}
         self.queue = deque(range(tasks))
-        self.lost: set = set()
+        self.lost: set[str] = set()
+        self.batch: BatchPlan | None = None
 
-    def capacity(self, exclude=()) -> int:
+    def capacity(self, exclude: Collection[str] = ()) -> int:
         """Map slots on nodes neither lost nor in ``exclude``."""
         return self.slots * sum(1 for n in self.busy if n not in self.lost and n not in exclude)
 
-    def pick(self, count: int, prefer, exclude, least: int | None = None,
-             spread: bool = False) -> list | None:
+    def pick(self, count: int, prefer: Iterable[str], exclude: Collection[str],
+             least: int | None = None, spread: bool = False) -> list[str] | None:
         """Up to ``count`` distinct nodes with a free slot, ``prefer`` (an ordered list)
         first, then the least busy (ties by name); never ``exclude`` or lost nodes. None if
         fewer than ``least`` (default ``count``) such nodes. ``spread``: the least busy
         first, ``prefer`` only among equals (keeps free slots on many distinct nodes)."""
-        def ok(n):
+        def ok(n: str) -> bool:
             return n not in exclude and n not in self.lost and self.busy[n] < self.slots
         if spread:
             rank = {n: i for i, n in enumerate(dict.fromkeys(prefer))}
@@ -145,13 +165,83 @@ class SlotBook:
             chosen += [n for _, n in rest[:count - len(chosen)]]
         return chosen if len(chosen) >= (count if least is None else least) else None
 
-    def take(self, node: str) -> None:
-        """A replica now holds a slot on ``node``."""
+    def take(self, task: int, rid: int, node: str) -> None:
+        """Replica ``rid`` of ``task``, just launched, holds a slot on ``node``."""
         self.busy[node] += 1
+        self.holding[(task, rid)] = node
 
-    def give(self, node: str) -> None:
-        """A replica on ``node`` let its slot go."""
+    def release(self, task: int, rid: int) -> bool:
+        """Replica ``rid`` of ``task`` lets its slot go; False if it held none (never
+        launched under the book, released already, or its node was lost)."""
+        node = self.holding.pop((task, rid), None)
+        if node is None:
+            return False
         self.busy[node] -= 1
+        return True
+
+    def lose(self, node: str) -> None:
+        """``node`` is lost: its slots are gone with its processes (no exit will come), and
+        the queued tasks are planned again over the slots left."""
+        self.stale()
+        self.lost.add(node)
+        for key in [k for k, n in self.holding.items() if n == node]:
+            del self.holding[key]
+
+    def stale(self) -> None:
+        """A node's slots left the cluster (lost or quarantined): plan the queue again."""
+        if self.batch is not None:
+            self.batch.stale = True
+
+    def overrun(self, task: int) -> None:
+        """``task``'s votes disagree, so it holds its slots for one more phase: the queued
+        tail tasks are planned again without them (a wave task only; tail tasks' slots are
+        left out already). Not after a crash: under crash faults at 100 % of the tasks
+        (300 splits, seed 1) leaving out every hit task's slots made the tail so narrow
+        that adaptive DIRFT took 1.03 x FRFT's time."""
+        if self.batch is not None and self.batch.tail and task not in self.batch.started:
+            self.batch.stale = True
+
+    def spare(self, avoid: Collection[str]) -> list[str]:
+        """Usable nodes (not lost, not in ``avoid``) with more free slots than the planned
+        tasks still queued need there, least busy first."""
+        planned = self.batch.nodes if self.batch is not None else {}
+        want = Counter(n for i in itertools.takewhile(planned.__contains__, self.queue)
+                       for n in planned[i])
+        return sorted((n for n in self.busy if n not in avoid and n not in self.lost
+                       and self.slots - self.busy[n] > want[n]),
+                      key=lambda n: (self.busy[n], n))
+
+
+def wave_done(replicas: Iterable[ReplicaState], phases: int) -> float:
+    """Mean share (0..1) of their work done by ``replicas`` that hold their slots to work
+    (:data:`~dirft.core.task_state.BUSY_STATES`): phases done plus the current phase's
+    progress, over ``phases`` (f_s + 1); 0 if there are none."""
+    done = [min(1.0, (rep.phase - (rep.state == "working") + rep.progress * (
+                rep.state == "working")) / phases)
+            for rep in replicas if rep.state in BUSY_STATES]
+    return sum(done) / len(done) if done else 0.0
+
+
+def shape_units(units: list[SubsplitState], width: int, subsplits: int,
+                replicas: int) -> list[SubsplitState] | None:
+    """The units of a task about to start with ``width`` replicas, or None to keep its
+    planned sub-splits (``width`` R): ``width`` pieces of the split (a wide tail task), or
+    the whole split (``width`` 0: full-replication shape). ``units``: its planned
+    sub-splits; ``subsplits``: R, the scheme's sub-splits per split; ``replicas``: R."""
+    start, length = units[0].start, sum(u.length for u in units)
+    if width == 0:
+        return [SubsplitState(whole_id(subsplits), length, start)]
+    if width > replicas:
+        return [SubsplitState(split_piece_id(subsplits, width, j), size, at)
+                for j, (at, size) in enumerate(cut(start, length, width))]
+    return None
+
+
+def pieces_of(unit: SubsplitState, count: int, subsplits: int) -> list[SubsplitState]:
+    """``count`` pieces of sub-split ``unit`` (its byte range, in order) for recovery
+    interweaving; ``subsplits``: the scheme's sub-splits per split (R)."""
+    return [SubsplitState(piece_id(subsplits, unit.index, count, j), size, at)
+            for j, (at, size) in enumerate(cut(unit.start, unit.length, count))]
 
 
 def tail_widths(queued: int, replicas: int, capacity: int, usable_nodes: int,
@@ -171,7 +261,8 @@ def tail_widths(queued: int, replicas: int, capacity: int, usable_nodes: int,
     return [max(replicas, min(top, base + (1 if i < extra else 0))) for i in range(queued)]
 
 
-def place_tail(tasks, widths, holders, nodes, slots: int) -> list[tuple[str, ...]]:
+def place_tail(tasks: Sequence[int], widths: Sequence[int], holders: Holders,
+               nodes: Sequence[str], slots: int) -> list[tuple[str, ...]]:
     """Nodes for each tail task: ``widths[i]`` distinct nodes among ``nodes`` for task
     ``tasks[i]``, at most ``slots`` tail replicas per node.
 
@@ -193,7 +284,8 @@ def place_tail(tasks, widths, holders, nodes, slots: int) -> list[tuple[str, ...
     return out
 
 
-def place_wave(tasks, width: int, holders, nodes, slots: int) -> list[tuple[str, ...]]:
+def place_wave(tasks: Sequence[int], width: int, holders: Holders, nodes: Sequence[str],
+               slots: int) -> list[tuple[str, ...]]:
     """Nodes for a wave of ``tasks``: ``width`` distinct nodes each among ``nodes``, at
     most ``slots`` replicas per node, as many as possible on block holders
     (``holders[task]``): a maximum flow, found by augmenting paths (Ford–Fulkerson; a
@@ -202,8 +294,8 @@ def place_wave(tasks, width: int, holders, nodes, slots: int) -> list[tuple[str,
     greedy choice of early tasks from taking the only holders of later ones.
     """
     room = {n: slots for n in nodes}
-    on = {t: [] for t in tasks}
-    users = {n: [] for n in nodes}
+    on: dict[int, list[str]] = {t: [] for t in tasks}
+    users: dict[str, list[int]] = {n: [] for n in nodes}
     for task in tasks:
         for _ in range(width):
             if not _augment(task, holders, room, on, users):
@@ -217,10 +309,11 @@ def place_wave(tasks, width: int, holders, nodes, slots: int) -> list[tuple[str,
     return [tuple(on[t]) for t in tasks]
 
 
-def _augment(task, holders, room, on, users) -> bool:
+def _augment(task: int, holders: Holders, room: dict[str, int], on: dict[int, list[str]],
+             users: dict[str, list[int]]) -> bool:
     """One more replica of ``task`` on a holder, along a shortest augmenting path."""
-    parent = {("t", task): None}
-    frontier = deque([("t", task)])
+    parent: dict[_Vertex, _Vertex | None] = {("t", task): None}
+    frontier: deque[_Vertex] = deque([("t", task)])
     while frontier:
         kind, x = frontier.popleft()
         if kind == "n":
@@ -239,11 +332,14 @@ def _augment(task, holders, room, on, users) -> bool:
     return False
 
 
-def _apply(node, parent, room, on, users) -> None:
+def _apply(node: _Vertex, parent: dict[_Vertex, _Vertex | None], room: dict[str, int],
+           on: dict[int, list[str]], users: dict[str, list[int]]) -> None:
     """Carry out an augmenting path ending on a node with room (see :func:`_augment`)."""
     room[node[1]] -= 1
     while True:
-        x = parent[node][1]
+        step = parent[node]
+        assert step is not None  # a node's parent is the task that moves onto it
+        x = step[1]
         on[x].append(node[1])
         users[node[1]].append(x)
         back = parent[("t", x)]

@@ -18,7 +18,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from dirft.errors import ConfigError, InputError
 
@@ -204,7 +204,10 @@ def _pick_hosts(nodes: Sequence[str], writer: int, width: int, rng: random.Rando
     return (nodes[writer], *seeded_sample(rng, population, width - 1))
 
 
-def seeded_sample(rng: random.Random, population: Sequence, k: int) -> list:
+T = TypeVar("T")
+
+
+def seeded_sample(rng: random.Random, population: Sequence[T], k: int) -> list[T]:
     """Return ``rng.sample(population, k)``: the same draws, the same result, faster.
 
     CPython's ``Random.sample`` (3.8–3.13) without its argument checks and with

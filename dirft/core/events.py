@@ -6,6 +6,7 @@ never reads a clock of its own. Events about one replica name its ``task`` (map 
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,16 @@ class ClockTicked:
 
     now: float
     heard: float | None = None
+
+
+class ReplicaEvent(Protocol):
+    """Any event about one replica (every event but JobStarted, NodeLost, ClockTicked)."""
+
+    @property
+    def task(self) -> int: ...
+
+    @property
+    def replica(self) -> int: ...
 
 
 Event = (JobStarted | ReplicaStarted | ReplicaRegistered | HeartbeatReceived

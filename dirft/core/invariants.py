@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from dirft.core.adaptive import SlotBook
 from dirft.core.task_state import LIVE_STATES, TRANSITIONS, ReplicaState, TaskState
 from dirft.errors import InvariantViolated
 
@@ -29,7 +30,7 @@ def check(state: JobState) -> None:
         _check_task(state, task)
     _check_job(state)
     if state.book is not None:
-        _check_slots(state)
+        _check_slots(state, state.book)
 
 
 def _fail(task: TaskState | None, what: str) -> InvariantViolated:
@@ -46,10 +47,10 @@ def _check_task(state: JobState, task: TaskState) -> None:
         _check_replica(state, task, rep)
     for unit in task.by_id.values():
         for rid in unit.in_flight:
-            rep = task.replicas.get(rid)
-            if rep is None or rep.state != "working" or rep.current != unit.index:
+            worker = task.replicas.get(rid)
+            if worker is None or worker.state != "working" or worker.current != unit.index:
                 raise _fail(task, f"sub-split {unit.index} counts replica {rid} in flight, "
-                            f"which is {rep and rep.state} on {rep and rep.current}")
+                            f"which is {worker and worker.state} on {worker and worker.current}")
         for rid in unit.votes:
             if rid not in task.replicas or unit.index not in task.replicas[rid].processed:
                 raise _fail(task, f"sub-split {unit.index} holds a vote of replica {rid}, "
@@ -111,25 +112,23 @@ def _check_job(state: JobState) -> None:
         raise _fail(None, f"quarantined nodes {sorted(quarantined)} are not in the cluster")
 
 
-def _check_slots(state: JobState) -> None:
+def _check_slots(state: JobState, book: SlotBook) -> None:
     """Adaptive DIRFT's map slots: every busy slot of a live node is held by a replica of
-    the core (``holding``), every live replica holds one on its own node, no node holds
+    the core (``book.holding``), every live replica holds one on its own node, no node holds
     more than its slots, and queued tasks have no replica yet."""
-    book = state.book
-    assert book is not None
-    held = Counter(node for node in state.holding.values() if node not in book.lost)
+    held = Counter(node for node in book.holding.values() if node not in book.lost)
     for node, busy in book.busy.items():
         if node not in book.lost and (busy != held[node] or not 0 <= busy <= book.slots):
             raise _fail(None, f"node {node} counts {busy} busy map slot(s) of {book.slots}, "
                         f"replicas hold {held[node]}")
-    for (t, rid), node in state.holding.items():
+    for (t, rid), node in book.holding.items():
         rep = state.tasks[t].replicas.get(rid)
         if rep is None or rep.node != node or rep.state == "exited":
             raise _fail(state.tasks[t], f"replica {rid} holds a map slot on {node} but is "
                         f"{rep and rep.state} on {rep and rep.node}")
     for task in state.tasks:
         for rep in task.live_replicas():
-            if (task.index, rep.rid) not in state.holding:
+            if (task.index, rep.rid) not in book.holding:
                 raise _fail(task, f"replica {rep.rid} is {rep.state} without a map slot")
     for index in book.queue:
         if state.tasks[index].replicas:

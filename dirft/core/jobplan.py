@@ -28,7 +28,7 @@ class TaskPlan(NamedTuple):
     the planner's :class:`~dirft.core.planner.InputSplit` (one per map task).
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple.index
     split: InputSplit
     subsplits: tuple[SubSplit, ...]
     nodes: tuple[str, ...]

@@ -50,7 +50,7 @@ class InputSplit(NamedTuple):
     A named tuple, as :class:`Block` (one per map task); ``_replace`` makes a changed copy.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple.index
     path: str
     start: int
     length: int
@@ -74,7 +74,7 @@ class SubSplit(NamedTuple):
     a planner makes R of them per task, and a tuple is made several times faster.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple.index
     start: int
     length: int
 
@@ -269,7 +269,9 @@ def subsplits_of(splits: Sequence[InputSplit], count: int) -> list[tuple[SubSpli
     """
     if splits and count < 1:
         make_subsplits(splits[0], count)  # raises the ConfigError naming the split
-    out, last, previous_start, previous_length, cuts = [], (), -1, -1, None
+    out: list[tuple[SubSplit, ...]] = []
+    last: tuple[SubSplit, ...] = ()
+    previous_start, previous_length, cuts = -1, -1, None
     for split in splits:
         start, length = split.start, split.length
         if length != previous_length:

@@ -20,8 +20,9 @@ sort or a reducer process; the partition file itself is covered by its digest.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
+
+from dirft.core.quorum import first_voter, leading
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class PartitionVote:
     partition: int
     quorum: int
     max_runs: int
-    votes: dict = field(default_factory=dict)
-    why: dict = field(default_factory=dict)
+    votes: dict[int, str | None] = field(default_factory=dict)
+    why: dict[int, str] = field(default_factory=dict)
     started: int = 0
 
     def __post_init__(self) -> None:
@@ -88,19 +89,17 @@ class PartitionVote:
         if len(self.votes) < self.started:
             return None
         digest, count = self.leading()
-        if count >= self.quorum:
-            return CommitPartition(min(r for r, d in self.votes.items() if d == digest), digest)
+        if digest is not None and count >= self.quorum:
+            return CommitPartition(first_voter(self.votes, digest), digest)
         missing = self.quorum - count
         if self.started + missing > self.max_runs:
             return AbortPartition(self._abort_message(missing))
         return self._run(missing)
 
     def leading(self) -> tuple[str | None, int]:
-        """(digest, votes) of the most voted digest, ties to the smallest hex; (None, 0)."""
-        counts = Counter(d for d in self.votes.values() if d is not None)
-        if not counts:
-            return None, 0
-        return max(sorted(counts.items()), key=lambda kv: kv[1])
+        """(digest, votes) of the most voted digest, void votes left out
+        (:func:`~dirft.core.quorum.leading`: ties to the smallest hex); (None, 0)."""
+        return leading(d for d in self.votes.values() if d is not None)
 
     @property
     def mismatched(self) -> bool:

@@ -108,11 +108,6 @@ class Scheme:
         """True if replicas report signatures that are voted on (dirft, frft, bft)."""
         return self.name in VOTED_SCHEMES
 
-    def rotation(self, replica: int) -> tuple[int, ...]:
-        """Work order of ``replica``: sub-splits i, i+1, …, i+K−1 (mod K) — DIRFT's rotation."""
-        k = self.subsplits
-        return tuple((replica + j) % k for j in range(k))
-
 
 def make_scheme(name: str, tolerance: Tolerance, max_attempts: int = 4,
                 extra_max: int = 0, speculation: Speculation | None = None,

@@ -7,16 +7,21 @@ more than ``slow_task_threshold`` standard deviations below the mean rate is a s
 The slowest stragglers get one backup each, within a cap on backups running at once.
 """
 
+from collections.abc import Sequence
 from statistics import fmean, pstdev
 
+from dirft.core.scheme import Speculation
+from dirft.core.task_state import ReplicaState, TaskState
 
-def progress_rate(replica, now: float) -> float:
+
+def progress_rate(replica: ReplicaState, now: float) -> float:
     """Fraction of its input done per second since its phase began (0 if no time passed)."""
     elapsed = now - replica.assigned_at
     return replica.progress / elapsed if elapsed > 0 else 0.0
 
 
-def pick_stragglers(tasks, speculation, now: float) -> list:
+def pick_stragglers(tasks: Sequence[TaskState], speculation: Speculation,
+                    now: float) -> list[TaskState]:
     """Return the tasks (TaskState, slowest first) that should get a backup now.
 
     ``tasks``: every TaskState of the job; ``speculation``: the scheme's
@@ -38,11 +43,11 @@ def pick_stragglers(tasks, speculation, now: float) -> list:
     return [t for _, _, t in slow][:_allowed(tasks, speculation)]
 
 
-def _has_live_backup(task) -> bool:
+def _has_live_backup(task: TaskState) -> bool:
     return any(r.backup and r.live for r in task.replicas.values())
 
 
-def _allowed(tasks, speculation) -> int:
+def _allowed(tasks: Sequence[TaskState], speculation: Speculation) -> int:
     """Backups that may start now: Hadoop's caps minus the backups already running."""
     running = sum(1 for t in tasks if not t.decided and t.live_replicas())
     cap = max(speculation.minimum_allowed, speculation.cap_running * running,

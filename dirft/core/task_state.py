@@ -1,30 +1,48 @@
 """Per-task bookkeeping of the core: replicas, sub-splits, votes and the task's story.
 
 These are plain records; every rule that changes them lives in :mod:`dirft.core.state`.
-Replica states and the transitions allowed between them are listed here, in one table.
+Replica states (a ``Literal`` type), their named subsets and the transitions allowed
+between them are defined here, once.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
-# Replica life cycle. pending: launch asked, waiting for a map slot; started: process
-# running, not yet registered; idle: registered, between phases; working: a sub-split in
-# flight; waiting: told to ask again later; exiting: told to exit; stopping: killed by us
-# because its work is no longer needed; exited: its process ended after that; dead: crashed,
-# timed out, lost or gave up — its in-flight vote is revoked.
-REPLICA_STATES = ("pending", "started", "idle", "working", "waiting", "exiting",
-                  "stopping", "exited", "dead")
-LIVE_STATES = frozenset({"pending", "started", "idle", "working", "waiting"})
-TRANSITIONS = {
-    "pending": {"started", "stopping", "dead"},
-    "started": {"idle", "exiting", "stopping", "dead"},
-    "idle": {"working", "waiting", "exiting", "stopping", "dead"},
-    "working": {"idle", "stopping", "dead"},
-    "waiting": {"working", "waiting", "exiting", "stopping", "dead"},
-    "exiting": {"exited", "dead"},
-    "stopping": {"exited", "dead"},
-    "exited": set(),
-    "dead": set(),
+from dirft.core.quorum import leading
+
+#: Replica life cycle. pending: launch asked, waiting for a map slot; started: process
+#: running, not yet registered; idle: registered, between phases; working: a sub-split in
+#: flight; waiting: told to ask again later; exiting: told to exit; stopping: killed by us
+#: because its work is no longer needed; exited: its process ended after that; dead:
+#: crashed, timed out, lost or gave up — its in-flight vote is revoked.
+ReplicaStatus = Literal["pending", "started", "idle", "working", "waiting", "exiting",
+                        "stopping", "exited", "dead"]
+#: Replicas that may still vote.
+LIVE_STATES: frozenset[ReplicaStatus] = frozenset(
+    {"pending", "started", "idle", "working", "waiting"})
+#: Live replicas that will ask for work on their own soon: they reserve the units their
+#: rotation reaches next (the lockstep of ``JobState._reserved``).
+ACTIVE_STATES: frozenset[ReplicaStatus] = frozenset({"started", "idle", "working"})
+#: Live replicas that hold their map slot to work: neither waiting nor told to leave.
+BUSY_STATES: frozenset[ReplicaStatus] = frozenset({"pending", "started", "idle", "working"})
+#: Live replicas not registered yet (a launch in the runner's queue, or starting).
+STARTING_STATES: frozenset[ReplicaStatus] = frozenset({"pending", "started"})
+#: Registered replicas between phases: they could take a piece of a unit now.
+BETWEEN_PHASES: frozenset[ReplicaStatus] = frozenset({"idle", "waiting"})
+#: Replicas the core told to end: their exit is expected, not a crash.
+ENDING_STATES: frozenset[ReplicaStatus] = frozenset({"exiting", "stopping"})
+#: The moves allowed from each state (``JobState._move`` refuses any other).
+TRANSITIONS: dict[ReplicaStatus, frozenset[ReplicaStatus]] = {
+    "pending": frozenset({"started", "stopping", "dead"}),
+    "started": frozenset({"idle", "exiting", "stopping", "dead"}),
+    "idle": frozenset({"working", "waiting", "exiting", "stopping", "dead"}),
+    "working": frozenset({"idle", "stopping", "dead"}),
+    "waiting": frozenset({"working", "waiting", "exiting", "stopping", "dead"}),
+    "exiting": frozenset({"exited", "dead"}),
+    "stopping": frozenset({"exited", "dead"}),
+    "exited": frozenset(),
+    "dead": frozenset(),
 }
 
 
@@ -39,8 +57,8 @@ class ReplicaState:
 
     rid: int
     node: str
-    state: str = "pending"
-    processed: set = field(default_factory=set)
+    state: ReplicaStatus = "pending"
+    processed: set[int] = field(default_factory=set)
     current: int | None = None
     phase: int = 0
     last_seen: float | None = None
@@ -67,17 +85,15 @@ class SubsplitState:
     index: int
     length: int
     start: int = 0
-    votes: dict = field(default_factory=dict)
-    in_flight: set = field(default_factory=set)
+    votes: dict[int, str] = field(default_factory=dict)
+    in_flight: set[int] = field(default_factory=set)
     decided: str | None = None
     retired: bool = False
 
     def leading(self) -> tuple[str | None, int]:
-        """Return (signature, count) with the most votes; ties broken by smallest hex."""
-        if not self.votes:
-            return None, 0
-        counts = Counter(self.votes.values())
-        return max(sorted(counts.items()), key=lambda kv: kv[1])
+        """Return (signature, count) with the most votes (:func:`~dirft.core.quorum.leading`:
+        ties to the smallest hex)."""
+        return leading(self.votes.values())
 
     def needed(self, quorum: int) -> int:
         """Votes still needed in the best case: quorum minus the leading count."""
@@ -102,18 +118,18 @@ class TaskState:
     """
 
     index: int
-    replicas: dict = field(default_factory=dict)
-    units: list = field(default_factory=list)
+    replicas: dict[int, ReplicaState] = field(default_factory=dict)
+    units: list[SubsplitState] = field(default_factory=list)
     decided: bool = False
     extra_launched: int = 0
     work_bytes: int = 0
     mismatches: int = 0
-    failures: Counter = field(default_factory=Counter)
-    story: list = field(default_factory=list)
-    order: list = field(default_factory=list)
-    pieces: list = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    story: list[str] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)
+    pieces: list[int] = field(default_factory=list)
     eager: bool = False
-    by_id: dict = field(default_factory=dict)
+    by_id: dict[int, SubsplitState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {u.index: u for u in self.units}
@@ -123,14 +139,14 @@ class TaskState:
         """The unit with id ``index`` (retired ones too), or None."""
         return self.by_id.get(index)
 
-    def set_units(self, units: list, order: list | None = None) -> None:
+    def set_units(self, units: list[SubsplitState], order: list[int] | None = None) -> None:
         """Replace every unit (before any replica of the task started); ``order`` (default:
         all of them) is the rotation."""
         self.units = list(units)
         self.by_id = {u.index: u for u in units}
         self.order = list(order) if order is not None else [u.index for u in units]
 
-    def replace(self, old: SubsplitState, pieces: list) -> None:
+    def replace(self, old: SubsplitState, pieces: list[SubsplitState]) -> None:
         """Retire unit ``old`` in favour of ``pieces`` (its byte range, in order)."""
         at = next(i for i, u in enumerate(self.units) if u is old)
         self.units[at:at + 1] = pieces
@@ -139,7 +155,7 @@ class TaskState:
             self.by_id[p.index] = p
             self.pieces.append(p.index)
 
-    def rotation(self, rid: int) -> list:
+    def rotation(self, rid: int) -> list[int]:
         """Unit ids replica ``rid`` tries, in order: the rotation i, i+1, … of ``order``
         (DIRFT's), then recovery pieces from position ``rid`` on; retired units left out."""
         k, n = len(self.order), len(self.pieces)
@@ -154,7 +170,7 @@ class TaskState:
             return 1 << 30
         return (self.order.index(index) - rid) % len(self.order)
 
-    def live_replicas(self) -> list:
+    def live_replicas(self) -> list[ReplicaState]:
         """Replicas that may still vote, in id order."""
         return [r for r in self.replicas.values() if r.live]
 
