@@ -156,6 +156,8 @@ def summary_lines(report: dict) -> list[str]:
     if report.get("nodes_quarantined"):
         lines.append("nodes quarantined (no new replicas): " + ", ".join(
             f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))
+    for warning in (report.get("security") or {}).get("warnings", []):
+        lines.append(f"warning: {warning}")
     if not report["silent_errors_checked"]:
         lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
                      f"a silently corrupted map output would go undetected")

@@ -1,6 +1,6 @@
 """Entry point of the replica task runtime: ``python -m dirft.task …``.
 
-``--spec … --task … --replica …``: a replica under the local runner
+``--fork-server FD --spec …``: the local runner's fork server, which forks its replicas
 (:func:`dirft.runtime.replica.main`); ``--manifest-stdin`` and ``--emit-verified``: the
 Hadoop runner's entry modes (:func:`dirft.runtime.streaming_task.main`).
 """

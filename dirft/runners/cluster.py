@@ -9,15 +9,14 @@ a TaskTracker. Heartbeat timeouts are checked by ticking the core's clock.
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
 
 from dirft.core import events as E
-from dirft.errors import ProtocolError
+from dirft.errors import EnvironmentFault, ProtocolError
 from dirft.runners.shell import MapStageShell
+from dirft.runtime.forkserver import ForkServer
 from dirft.service import keys
 from fault_injector.plan import Fault, record_fired
 
@@ -34,6 +33,13 @@ class ProcessExited:
     code: int
 
 
+@dataclass(frozen=True)
+class ForkServerLost:
+    """Internal notice from the fork server's reader: the server ended unasked."""
+
+    pid: int
+
+
 class LocalCluster(MapStageShell):
     """Runs the map stage of one job until every task is decided or the job aborts.
 
@@ -46,6 +52,12 @@ class LocalCluster(MapStageShell):
     :class:`~dirft.service.keys.Keyring`, where each replica's key is installed after its
     handshake (none: replicas get no key socket, for tests of the cluster alone);
     ``handshake_timeout``: seconds a replica has to offer its key before it is killed.
+
+    Replicas are forked by a fork server started here, before any replica
+    (:mod:`dirft.runtime.forkserver`: undumpable from their first instruction, and every
+    process a mapper starts ends with its attempt); :meth:`close` stops it.
+    :attr:`processes_killed` counts the processes killed when attempts ended. Raises
+    :class:`EnvironmentFault` if the fork server does not start.
     """
 
     def __init__(self, driver, spec_path: str, nodes, slots: int, tick: float,
@@ -57,18 +69,37 @@ class LocalCluster(MapStageShell):
         self.lost: set[str] = set()
         self.pending = {node: deque() for node in nodes}
         self.used = {node: 0 for node in nodes}
-        self.running: dict[tuple[int, int], subprocess.Popen] = {}
+        self.running: dict[tuple[int, int], int] = {}  # pid of each replica started
         self.nodes_of: dict[tuple[int, int], str] = {}
         self.exit_codes: list[tuple[int, int, int]] = []
         self.keyring, self.handshake_timeout = keyring, handshake_timeout
+        self.forkserver = ForkServer(
+            spec_path, lambda t, r, node, code: driver.notify(ProcessExited(t, r, node, code)),
+            lambda: driver.notify(ForkServerLost(self.forkserver.pid)),
+            timeout=handshake_timeout)
+
+    @property
+    def processes_killed(self) -> int:
+        """Processes killed when attempts ended (descendants of the replicas' mappers)."""
+        return self.forkserver.killed
+
+    def close(self) -> None:
+        """Stop the fork server: it kills what is left of the replicas and their
+        descendants, and exits."""
+        self.forkserver.close()
 
     # -- the shell's hooks (see MapStageShell) ---------------------------------------
     def launch(self, task: int, replica: int, node: str) -> None:
         """Queue the replica until a slot on ``node`` frees (:meth:`step` starts it)."""
         self.pending[node].append((task, replica))
 
-    def observe(self, notice: ProcessExited) -> None:
-        """A replica's process ended: free its slot, tell the core."""
+    def observe(self, notice) -> None:
+        """A replica's process ended: free its slot, tell the core. Raises
+        :class:`EnvironmentFault` if the fork server ended unasked."""
+        if isinstance(notice, ForkServerLost):
+            raise EnvironmentFault(f"the replicas' fork server (pid {notice.pid}) ended while "
+                                   f"the job ran (killed?); nothing was committed, rerun "
+                                   f"the job")
         self._exited(notice)
 
     def idle(self) -> bool:
@@ -109,39 +140,34 @@ class LocalCluster(MapStageShell):
         the core (which moves the work to nodes holding other block copies)."""
         self.lost.add(node)
         self.pending[node].clear()
-        for (task, replica), proc in list(self.running.items()):
+        for (task, replica), pid in list(self.running.items()):
             if self.nodes_of.get((task, replica)) == node:
-                _kill_group(proc)
+                _kill_group(pid)
         if self.fault_log:
             record_fired(self.fault_log, -1, -1, _NODE_FAULT, node=node)
         self.driver.handle(E.NodeLost(self.driver.now(), node))
 
     def _spawn(self, task: int, replica: int, node: str) -> None:
-        """Start replica (task, replica) in its own session, with its key socket."""
+        """Fork replica (task, replica) in its own session, with its key socket."""
         ours, theirs = keys.handshake_pair()
-        argv = [sys.executable, "-m", "dirft.task", "--spec", self.spec_path,
-                "--task", str(task), "--replica", str(replica), "--node", node,
-                "--key-fd", str(theirs.fileno())]
         log_path = os.path.join(self.log_dir, f"t{task:05d}-r{replica:03d}.log")
         with open(log_path, "ab") as log, theirs:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True, pass_fds=(theirs.fileno(),))
-        self.running[(task, replica)] = proc
+            pid = self.forkserver.spawn(task, replica, node, theirs.fileno(), log.fileno())
+        self.running[(task, replica)] = pid
         self.nodes_of[(task, replica)] = node
-        threading.Thread(target=self._wait, args=(proc, ours, task, replica, node, log_path),
+        threading.Thread(target=self._handshake, args=(pid, ours, task, replica, log_path),
                          daemon=True).start()
 
-    def _wait(self, proc: subprocess.Popen, sock, task: int, replica: int, node: str,
-              log_path: str) -> None:
-        """Take the replica's key (killing it if the handshake fails), then wait for it."""
+    def _handshake(self, pid: int, sock, task: int, replica: int, log_path: str) -> None:
+        """Take the replica's key; kill it if the handshake fails (its exit comes from the
+        fork server)."""
         try:
             install = (lambda key: None) if self.keyring is None else (
                 lambda key: self.keyring.install(task, replica, key))
-            keys.accept_key(sock, proc.pid, self.handshake_timeout, install)
+            keys.accept_key(sock, pid, self.handshake_timeout, install)
         except ProtocolError as err:
-            _kill_group(proc)
+            _kill_group(pid)
             _log_line(log_path, f"dirft: driver: task {task} replica {replica}: {err}; killed\n")
-        self.driver.notify(ProcessExited(task, replica, node, proc.wait()))
 
     def _exited(self, notice: ProcessExited) -> None:
         self.running.pop((notice.task, notice.replica), None)
@@ -155,16 +181,16 @@ class LocalCluster(MapStageShell):
         for queue_ in self.pending.values():
             if (task, replica) in queue_:
                 queue_.remove((task, replica))
-        proc = self.running.get((task, replica))
-        if proc is not None:
-            _kill_group(proc)
+        pid = self.running.get((task, replica))
+        if pid is not None:
+            _kill_group(pid)
 
     def kill_all(self, why: str) -> None:
         """Kill every running replica's process group and drop pending launches."""
         for queue_ in self.pending.values():
             queue_.clear()
-        for proc in list(self.running.values()):
-            _kill_group(proc)
+        for pid in list(self.running.values()):
+            _kill_group(pid)
 
 
 def _log_line(log_path: str, line: str) -> None:
@@ -176,10 +202,11 @@ def _log_line(log_path: str, line: str) -> None:
         pass  # shutdown removed the scratch directory that held the log
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the replica and everything it started (its own session's process group)."""
+def _kill_group(pid: int) -> None:
+    """SIGKILL replica ``pid`` and its mapper (its own session's process group; what left
+    the group is killed when the fork server reaps the replica)."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 

@@ -4,7 +4,8 @@ The steps are the pipeline's (:class:`dirft.runners.job.Job`); this runner lists
 and commits the output through :class:`~dirft.storage.local.LocalStorage`, starts the
 voting service with an empty keyring (each replica hands the driver its own key over an
 inherited socket, :mod:`dirft.service.keys`; no key is ever written to a file), runs the
-replicas as real processes (:class:`~dirft.runners.cluster.LocalCluster`), then the reduce
+replicas as real processes forked by an undumpable fork server
+(:class:`~dirft.runners.cluster.LocalCluster`, :mod:`dirft.runtime.forkserver`), then the reduce
 stage (:mod:`dirft.shuffle`) into a hidden staging directory beside the output, which the
 pipeline renames into place. On any error nothing is left behind: no output directory, no
 scratch files, no processes.
@@ -26,6 +27,7 @@ from dirft.runners.cluster import LocalCluster
 from dirft.runners.inputs import compress_parts, readable_inputs, task_entry
 from dirft.runners.job import stage_timings
 from dirft.runners.scratch import remove_stale
+from dirft.runtime.forkserver import security_facts
 from dirft.service.keys import Keyring, undumpable
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from dirft.shuffle.keys import key_rules
@@ -52,6 +54,7 @@ class LocalRunner(Runner):
         self.reduce_summary: dict | None = None  # the report's reduce_integrity section
         self.stored: dict = {}  # {path: Stored} of the compressed inputs
         self.codec = None  # the output codec (mapreduce.output.fileoutputformat.compress)
+        self.security: dict | None = None  # the report's security section
 
     # -- the pipeline's steps --------------------------------------------------------
     def plan(self):
@@ -119,6 +122,8 @@ class LocalRunner(Runner):
         finally:
             with held_signals():
                 cluster.kill_all("runner stopping")
+                cluster.close()
+                self.security = security_section(cluster.forkserver)
 
     def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
         """Reduce the committed map output into the staging directory; return the record."""
@@ -131,7 +136,8 @@ class LocalRunner(Runner):
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          read_fired(self._fault_log()), self.driver.snapshot(),
                          cluster_of(self.job.conf),
-                         extra={"reduce_integrity": self.reduce_summary})
+                         extra={"reduce_integrity": self.reduce_summary,
+                                "security": self.security})
 
     def close(self) -> None:
         """Remove the staging directory, and the scratch unless ``dirft.keep.temp``."""
@@ -196,6 +202,28 @@ class LocalRunner(Runner):
         for path in self.cache:
             os.symlink(path, os.path.join(cwd, os.path.basename(path)))
         return cwd
+
+
+def security_section(server) -> dict:
+    """The report's ``security`` section for a map stage run through fork server
+    ``server`` (:class:`~dirft.runtime.forkserver.ForkServer`): what held (replicas forked
+    undumpable, subreapers), the kernel's settings (:func:`security_facts`), the processes
+    killed when attempts ended, and one warning line per protection that did not hold."""
+    facts = security_facts()
+    warnings = []
+    if not server.locked:
+        warnings.append("the replicas' fork server could not make itself undumpable: a "
+                        "mapper of the same user may read the replicas' keys")
+    if facts["cap_sys_ptrace"]:
+        warnings.append("the job runs with CAP_SYS_PTRACE (as root?): its mappers may read "
+                        "any process's memory, so per-replica keys do not hold; run dirft "
+                        "as an unprivileged user")
+    if not server.subreaper:
+        warnings.append("no child subreaper (prctl PR_SET_CHILD_SUBREAPER refused): "
+                        "processes a mapper detaches may outlive the job")
+    return {"replicas": "forked by an undumpable fork server", "undumpable": server.locked,
+            "subreaper": server.subreaper, **facts,
+            "processes_killed": server.killed, "warnings": warnings}
 
 
 def _commit(staging: str, output: str) -> None:

@@ -25,7 +25,10 @@ replica process per line and watches them; Hadoop sees one attempt. Rules:
   running, or none got to its next heartbeat) fails the attempt with that status once all
   have ended: Hadoop prints it FAILED, so its end is still found by exit (what the
   attempt emitted is discarded; the runner then commits another way);
-* SIGTERM (Hadoop ending the attempt) is passed on as SIGKILL to every replica.
+* SIGTERM (Hadoop ending the attempt) is passed on as SIGKILL to every replica;
+* the supervisor is a child subreaper (:func:`dirft.runtime.streaming_task.main` makes
+  it one): what a replica's mapper detaches (``setsid``, double fork) is reparented to it
+  if the replica dies first, and killed when the attempt ends.
 
 Exit status: 0, or that replica's status (128 + N for one killed by signal N, as a shell
 reports it).
@@ -45,6 +48,7 @@ import threading
 from dataclasses import dataclass
 
 from dirft.contract.manifest import ReplicaLine, to_line
+from dirft.runtime.reaper import end_descendants
 from dirft.service.messages import MAX_ENDED
 from dirft.units import CHUNK
 
@@ -204,10 +208,13 @@ class EndedNeighbours:
 
 
 def _end(children: list) -> None:
-    """SIGKILL each child's process group (the replica and its mapper)."""
+    """SIGKILL each child's process group (the replica and its mapper), then every process
+    left under this supervisor (a child subreaper: what the mappers detached was
+    reparented here, :mod:`dirft.runtime.reaper`)."""
     for child in children:
         if child.proc.returncode is None:
             try:
                 os.killpg(child.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    end_descendants()

@@ -21,6 +21,7 @@ from dirft.codecs import opened_decompressed
 from dirft.counters import Counters, StderrScanner
 from dirft.errors import EnvironmentFault, TaskError
 from dirft.records import LineNormalizer, read_records
+from dirft.runtime.reaper import end_left_behind, tracked
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL
 from dirft.units import CHUNK
@@ -242,6 +243,8 @@ class _SortedMapOutput:
         except OSError:
             os.unlink(unsorted)
             raise
+        self.tracked = tracked(self.proc.pid)
+        self.tracked.__enter__()
 
     def finish(self) -> None:
         """Wait for sort (killing it if the combiner failed first) and check how it ended."""
@@ -249,6 +252,7 @@ class _SortedMapOutput:
         if self.proc.poll() is None and self.failed:
             self.proc.kill()
         code = self.proc.wait()
+        self.tracked.__exit__(None, None, None)
         os.unlink(self.unsorted)
         if code == -13 and not self.failed:  # SIGPIPE
             raise TaskError("the program stopped reading its input before the end "
@@ -278,8 +282,17 @@ def _run(argv: list, role: str, source, write, env: dict, cwd: str,
     except OSError as err:
         raise EnvironmentFault(f"{role} {' '.join(argv)!r} could not start: "
                                f"{err.strerror}; check the command and -files") from None
+    with tracked(proc.pid):
+        return _pipe_through(proc, argv, role, source, write, log, counters, key_fields)
+
+
+def _pipe_through(proc, argv, role, source, write, log, counters, key_fields) -> int:
+    """:func:`_run` once ``proc`` has started; a watcher ends what it leaves behind."""
+    piped, to_file = hasattr(source, "fileno"), hasattr(write, "fileno")
     scanner = StderrScanner(log=log)
     failures: list = []
+    watcher = threading.Thread(target=_end_left_behind, args=(proc,), daemon=True)
+    watcher.start()
     if piped:
         source.close()  # the program holds the read end now; sort sees SIGPIPE if it quits
         feeder = threading.Thread(target=lambda: None)
@@ -297,6 +310,7 @@ def _run(argv: list, role: str, source, write, env: dict, cwd: str,
     code = proc.wait()
     feeder.join()
     reader.join()
+    watcher.join()  # done killing before the next program starts
     counters.merge(scanner.counters)
     if code != 0:
         tail = " | ".join(scanner.tail[-3:]) or "no stderr"
@@ -304,6 +318,13 @@ def _run(argv: list, role: str, source, write, env: dict, cwd: str,
     if failures:
         raise failures[0]
     return normalizer.lines
+
+
+def _end_left_behind(proc) -> None:
+    """Once the program has exited, kill the processes it left behind (they hold its
+    pipes, :func:`dirft.runtime.reaper.end_left_behind`)."""
+    proc.wait()
+    end_left_behind()
 
 
 def _feed(stdin, source: Iterable[bytes], failures: list) -> None:

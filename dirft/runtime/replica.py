@@ -13,7 +13,6 @@ import json
 import os
 import posixpath
 import signal
-import socket
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from dirft.errors import (ENVIRONMENT_ERRNOS, ENVIRONMENT_PREFIX, DirftError,
                           EnvironmentFault, RemoteFault, StorageError, TaskError)
 from dirft.service.messages import MAX_COUNTER_GROUPS, MAX_COUNTER_NAMES
 from dirft.runtime.mapphase import run_map_phase
+from dirft.runtime.reaper import end_descendants
 from dirft.service.client import VotingClient
 from dirft.service.keys import offer_key
 from dirft.storage.base import Storage
@@ -45,8 +45,8 @@ class Heartbeat(threading.Thread):
     ``on_reply(reply, beat)``, if given, sees each answer (the Hadoop entry mode uses it to
     report progress to Hadoop and to exit when the driver says the replica is not needed).
     The replica leaves (SIGKILL to itself and its mapper, :func:`_signal_own_group`) when
-    the driver is gone: its parent process ``parent`` (a pid: the local runner's driver, or
-    Hadoop's task JVM) is no longer its parent, or no heartbeat was answered for
+    the driver is gone: its parent process ``parent`` (a pid: the local runner's fork
+    server, or Hadoop's task JVM) is no longer its parent, or no heartbeat was answered for
     ``give_up_after`` seconds (the driver's heartbeat timeout: by then it counts this
     replica dead anyway). None disables either check. ``ended``: an
     :class:`~dirft.runtime.container.EndedNeighbours` whose entries each heartbeat names
@@ -102,8 +102,11 @@ class Heartbeat(threading.Thread):
 
 
 def _leave(why: str) -> None:
-    """The driver is gone: say so and SIGKILL this replica and its mapper."""
+    """The driver is gone: say so, SIGKILL every process the mapper started (those it
+    orphaned were reparented here, :mod:`dirft.runtime.reaper`), then this replica and its
+    mapper."""
     print(f"dirft: {why}; this replica and its mapper exit", file=sys.stderr, flush=True)
+    end_descendants()
     _signal_own_group(signal.SIGKILL)
 
 
@@ -313,31 +316,36 @@ def _signal_own_group(signum: int) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    """``python -m dirft.task --spec JOB.json --task T --replica R --key-fd N [--node NAME]``.
-
-    ``--key-fd``: the Unix socket inherited from the local runner over which this replica
-    hands the driver its fresh key (:func:`dirft.service.keys.offer_key`) before anything
-    else runs. Returns the process exit status: 0 done, 1 the user's program failed, 2 the
-    voting service could not be reached or refused us (or the key handshake failed), 75 an
-    emulated crash fault. The Hadoop runner's entry modes are
+    """``python -m dirft.task --fork-server FD --spec JOB.json``: the local runner's fork
+    server (:mod:`dirft.runtime.forkserver`), which forks each replica and runs
+    :func:`run_forked` in it. The Hadoop runner's entry modes are
     :func:`dirft.runtime.streaming_task.main`'s (:mod:`dirft.task` picks one of the two).
+    Returns the process exit status.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m dirft.task")
+    parser.add_argument("--fork-server", type=int, required=True, metavar="FD")
     parser.add_argument("--spec", required=True)
-    parser.add_argument("--task", type=int, required=True)
-    parser.add_argument("--replica", type=int, required=True)
-    parser.add_argument("--key-fd", type=int, required=True)
-    parser.add_argument("--node", default=socket.gethostname())
     args = parser.parse_args(argv)
+    from dirft.runtime.forkserver import serve
+    return serve(args.fork_server, args.spec)
+
+
+def run_forked(spec: JobSpec, task: int, replica: int, node: str, key_fd: int) -> int:
+    """Run replica ``replica`` of ``task`` on ``node`` in a process the fork server forked.
+
+    ``key_fd``: the Unix socket over which this replica hands the driver its fresh key
+    (:func:`dirft.service.keys.offer_key`) before anything else runs. Returns the exit
+    status: 0 done, 1 the user's program failed, 2 the voting service could not be reached
+    or refused us (or the key handshake failed), 75 an emulated crash fault.
+    """
     try:
-        key = offer_key(args.key_fd)
+        key = offer_key(key_fd)
     except TaskError as err:
-        print(f"dirft: task {args.task} replica {args.replica}: {err}", file=sys.stderr)
+        print(f"dirft: task {task} replica {replica}: {err}", file=sys.stderr)
         return 2
-    spec = JobSpec.load(args.spec)
-    with VotingClient(spec.service_url, key, spec.job_id, args.task, args.replica) as client:
-        return run_replica(Replica(spec, args.task, args.replica, client, args.node), client)
+    with VotingClient(spec.service_url, key, spec.job_id, task, replica) as client:
+        return run_replica(Replica(spec, task, replica, client, node), client)
 
 
 def run_replica(replica: Replica, client: VotingClient,

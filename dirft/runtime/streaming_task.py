@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import signal
 import socket
 import sys
 
@@ -46,6 +47,7 @@ from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
 from dirft.runtime.container import EndedNeighbours, supervise
+from dirft.runtime.reaper import become_subreaper, end_descendants
 from dirft.runtime.replica import EmulatedCrash, Replica, run_replica
 from dirft.service.client import VotingClient
 from dirft.service.keys import KEY_BYTES, lock_process
@@ -68,11 +70,29 @@ def main(argv: list) -> int:
         if args.emit_verified:
             return emit_verified(read_lines(sys.stdin, CommitLine), storage,
                                  sys.stdout.buffer)
-        return run_lines(spec, storage, read_lines(sys.stdin, ReplicaLine), args.node,
-                         args.spec)
+        return _ending_descendants(lambda: run_lines(
+            spec, storage, read_lines(sys.stdin, ReplicaLine), args.node, args.spec))
     except (DirftError, OSError, ValueError) as err:
         print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+
+
+def _ending_descendants(body) -> int:
+    """Run ``body()`` (returns the exit status) as a child subreaper: every process a
+    mapper (or a replica under the supervisor) leaves behind ends when it returns, or
+    when Hadoop ends the attempt with SIGTERM (:mod:`dirft.runtime.reaper`)."""
+    become_subreaper()
+    signal.signal(signal.SIGTERM, _end_on_sigterm)
+    try:
+        return body()
+    finally:
+        end_descendants()
+
+
+def _end_on_sigterm(signum, frame) -> None:
+    """SIGTERM (Hadoop ending the attempt): kill every descendant, then exit 143."""
+    end_descendants()
+    os._exit(143)
 
 
 def run_lines(spec: JobSpec, storage, lines: list, node: str,
