@@ -47,8 +47,9 @@ from dirft.report import RunRecord
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry, tar_directories
+from dirft.runners.hadoop_attempts import AttemptCheck
 from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_facts,
-                                          hdfs_storage, plan_hadoop_job)
+                                          hdfs_storage, plan_hadoop_job, rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_waves import WaveScheduler
@@ -83,6 +84,7 @@ class HadoopRunner(Runner):
         self.killed_jobs: set = set()  # Hadoop job ids this run asked YARN to kill
         self._tracking = threading.Lock()
         self.decided_at: float | None = None  # clock when the last task was decided
+        self.rm_url = ""  # where each register's attempt is checked (credentials)
 
     # -- the pipeline's steps --------------------------------------------------------
     def open(self) -> None:
@@ -119,6 +121,25 @@ class HadoopRunner(Runner):
         files, dir_archives = tar_directories(list(self.job.files), self.work)  # mrjob's DIRS
         self.ship = (files, dir_archives + list(self.job.archives))
         self.storage.makedirs(posixpath.join(self.scratch, "faults"))
+
+    def credentials(self) -> str:
+        """The enrollment secret (:meth:`Runner.credentials`), and the check of each
+        ``register``'s attempt against the cluster (:class:`AttemptCheck`) when the
+        ResourceManager's address is known; return the secret file's path."""
+        secret_file = super().credentials()
+        self.rm_url = rm_address(self.job.conf, self.hadoop_bin)
+        if self.rm_url:
+            self.keyring.verify = AttemptCheck(self.rm_url)
+        return secret_file
+
+    def _security(self) -> dict:
+        """The report's ``security`` section: where registrations were checked."""
+        warnings = [] if self.rm_url else [
+            "registrations were not checked against the cluster (no ResourceManager "
+            "address: set dirft.yarn.rm.url): a mapper holding the enrollment secret could "
+            "register for an attempt that does not exist"]
+        return {"registrations_checked_against": self.rm_url or None,
+                "warnings": warnings}
 
     def votes(self, plan) -> bool:
         """dirft, frft, bft vote; under se and none Hadoop owns re-execution."""
@@ -164,7 +185,7 @@ class HadoopRunner(Runner):
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))
         extra = {"placement": placement(plan, self.scheduler.hosts(), self.blocks),
-                 "hadoop": hadoop_section(self.submitted)}
+                 "hadoop": hadoop_section(self.submitted), "security": self._security()}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          self._fired(), self.driver.snapshot(), self._cluster(), extra=extra)
 

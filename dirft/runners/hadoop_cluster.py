@@ -83,7 +83,7 @@ def cluster_facts(conf, hadoop_bin: tuple, timeout: float = 5.0) -> dict:
     """The YARN cluster as its ResourceManager reports it: ``{"source": "yarn", "rm": url,
     "nodes": active NodeManagers, "vcores": total, "memory_mb": total}``, or ``{"source":
     "not measured", "why": ...}`` when no ResourceManager answers (never raises)."""
-    url = conf.get("dirft.yarn.rm.url") or _rm_from_site(hadoop_bin)
+    url = rm_address(conf, hadoop_bin)
     if not url:
         return {"source": "not measured", "why": "no ResourceManager address (set "
                 "dirft.yarn.rm.url)"}
@@ -97,6 +97,12 @@ def cluster_facts(conf, hadoop_bin: tuple, timeout: float = 5.0) -> dict:
                 "vcores": metrics["totalVirtualCores"], "memory_mb": metrics["totalMB"]}
     except Exception as err:  # noqa: BLE001 - the report must not fail the job
         return {"source": "not measured", "why": f"{url}: {type(err).__name__}: {err}"[:300]}
+
+
+def rm_address(conf, hadoop_bin: tuple) -> str:
+    """The ResourceManager's web address: ``dirft.yarn.rm.url``, else the client's
+    ``yarn-site.xml`` (:func:`_rm_from_site`), else ""."""
+    return conf.get("dirft.yarn.rm.url") or _rm_from_site(hadoop_bin)
 
 
 def _rm_from_site(hadoop_bin: tuple) -> str:

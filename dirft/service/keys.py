@@ -78,13 +78,18 @@ class Keyring:
     ``key`` is MAC'd with on Hadoop. :attr:`holders` maps an identity to the
     ``(attempt, host)`` its registration claimed; :attr:`conflicts` lists one line per
     refused second registration (someone else holds the enrollment secret).
+    ``verify(attempt, peer)``, if given, is asked before a ``register`` under the
+    enrollment secret binds a key: it raises :class:`ProtocolError` to refuse the claimed
+    attempt id coming from address ``peer`` (the Hadoop runner's
+    :class:`~dirft.runners.hadoop_attempts.AttemptCheck`).
     """
 
     def __init__(self, master: bytes | None = None,
-                 enrollment: bytes | None = None) -> None:
+                 enrollment: bytes | None = None, verify=None) -> None:
         """Raises ValueError if a given secret is shorter than 16 bytes."""
         self._master = None if master is None else messages.check_secret(master)
         self.enrollment = None if enrollment is None else messages.check_secret(enrollment)
+        self.verify = verify
         self._keys: dict[tuple[int, int], bytes] = {}
         self.holders: dict[tuple[int, int], tuple[str, str]] = {}
         self.conflicts: list[str] = []

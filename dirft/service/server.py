@@ -318,6 +318,7 @@ class VotingService:
                                 f"{message['replica']}, {K.IDENTITY_HEADER} for {task}/"
                                 f"{replica}", 401)
         if enrolling:
+            await self._verify_claim(message, request.remote)
             self._enroll(message, who)
         elif message["kind"] == "register" and message["key"] is not None:
             raise ProtocolError("a key may only be offered under the enrollment secret",
@@ -343,6 +344,13 @@ class VotingService:
                 raise
             messages.check_mac(self.keys.enrollment, body, mac_hex)
             return True
+
+    async def _verify_claim(self, message: dict, peer: str | None) -> None:
+        """Ask the keyring's ``verify`` (in a worker thread: it may call the cluster) about
+        the attempt a ``register`` under the enrollment secret claims; it raises
+        ProtocolError (403) to refuse, before any key is bound."""
+        if self.keys.verify is not None and message["kind"] == "register":
+            await asyncio.to_thread(self.keys.verify, message["attempt"], peer)
 
     def _enroll(self, message: dict, who: dict) -> None:
         """Install the key a ``register`` under the enrollment secret offers."""
