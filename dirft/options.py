@@ -255,7 +255,8 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "always a separate commit job"),
     Option("dirft.yarn.rm.url", "str", "",
            "the YARN ResourceManager's web address, e.g. http://rm:8088, for the report's "
-           "cluster facts (Hadoop runner); empty: yarn-site.xml of the Hadoop client"),
+           "cluster facts and the check of each register's attempt against the "
+           "ApplicationMaster (Hadoop runner); empty: yarn-site.xml of the Hadoop client"),
     Option("dirft.webhdfs.url", "str", "",
            "WebHDFS address of the NameNode, e.g. http://namenode:9870 (Hadoop runner); "
            "several separated by ; for HA"),
