@@ -79,8 +79,10 @@ _TRACKED = textwrap.dedent("""
     import os, subprocess
     from dirft.runtime import reaper
     kept, other = subprocess.Popen(["sleep", "60"]), subprocess.Popen(["sleep", "60"])
+    spared = reaper.end_left_behind()  # not a subreaper yet: its children are not its own
+    reaper.become_subreaper()
     with reaper.tracked(kept.pid):
-        killed = reaper.end_left_behind()
+        killed = spared + reaper.end_left_behind()
     print(killed, kept.poll(), os.path.exists(f"/proc/{other.pid}"))
     kept.kill()
 """)

@@ -36,6 +36,7 @@ import os
 import select
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import traceback
@@ -311,15 +312,15 @@ class ForkServer:
         self._reader.join(self.timeout)
         try:
             self.proc.wait(self.timeout)
-        except Exception:  # noqa: BLE001 - a hung server: kill it whatever went wrong
+        except subprocess.TimeoutExpired:  # a hung server
             self.proc.kill()
             self.proc.wait()
         self.control.close()
 
 
 def _start_server(python: str, fd: int, spec_path: str, stderr):
-    import subprocess
-
+    """Start ``python -m dirft.task --fork-server FD --spec PATH`` in a session of its own;
+    raise :class:`EnvironmentFault` if it cannot start."""
     try:
         return subprocess.Popen([python, "-m", "dirft.task", "--fork-server", str(fd),
                                  "--spec", spec_path], pass_fds=(fd,),

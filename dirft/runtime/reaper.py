@@ -27,6 +27,7 @@ _lock = threading.Lock()
 killed = 0
 """Processes :func:`end_descendants` killed in this process so far."""
 _report_fd = -1  # where the running total goes (report_to)
+_subreaper = False  # become_subreaper succeeded in this process (or the one it forked from)
 
 
 def report_to(fd: int) -> None:
@@ -39,11 +40,13 @@ def report_to(fd: int) -> None:
 def become_subreaper() -> bool:
     """Make this process a child subreaper; return True if the kernel agreed (Linux >= 3.4),
     False where ``prctl`` is missing or refuses (then orphans go to init as usual)."""
+    global _subreaper
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
-        return False
+        _subreaper = False
+    return _subreaper
 
 
 def children(pid: int | None = None) -> set[int]:
@@ -98,7 +101,11 @@ def end_left_behind() -> int:
     """Kill what a program left behind when it exited: every child of this process (its
     orphans were reparented here, if this process is a subreaper) but those
     :func:`tracked`; return how many were killed. A daemon that keeps a mapper's stdout or
-    stderr open would otherwise hold its phase forever."""
+    stderr open would otherwise hold its phase forever. Does nothing (returns 0) in a
+    process that is not a subreaper: its other children are none of the program's (a test
+    or a benchmark running a phase in its own process)."""
+    if not _subreaper:
+        return 0
     with _lock:
         keep = set(_tracked)
     return end_descendants(keep)
