@@ -70,6 +70,7 @@ class AttemptCheck:
             raise ProtocolError(f"register claims attempt {attempt}, which the "
                                 f"ApplicationMaster reports {state}; refused", 403)
         host = str(info.get("nodeHttpAddress", "")).rsplit(":", 1)[0]
+        peer = (peer or "").removeprefix("::ffff:")  # IPv4 through an IPv6 socket
         if not host or peer not in self.resolve(host):
             raise ProtocolError(f"register for attempt {attempt} comes from {peer}, but the "
                                 f"attempt runs on {host or 'an unknown host'}; refused", 403)
