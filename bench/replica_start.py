@@ -3,7 +3,7 @@
 Each start is timed from the request to the moment the driver holds the replica's key
 (:func:`dirft.service.keys.accept_key` returned), side by side, alternating:
 
-* ``fork``: :meth:`dirft.runtime.forkserver.ForkServer.spawn` (what the local runner does
+* ``fork``: :meth:`dirft.runners.forkserver.ForkServer.spawn` (what the local runner does
   now: a fork of the undumpable fork server, whose replica runtime is already imported);
 * ``exec``: ``python -c`` importing the replica runtime and offering its key
   (:func:`dirft.service.keys.offer_key`), what a replica started with ``execve`` did
@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from dirft.contract.spec import JobSpec
-from dirft.runtime.forkserver import ForkServer
+from dirft.runners.forkserver import ForkServer
 from dirft.service import keys
 
 _EXEC = ("import sys, dirft.runtime.replica; from dirft.service.keys import offer_key; "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dirft.core import events as E
 from dirft.errors import EnvironmentFault, ProtocolError
 from dirft.runners.shell import MapStageShell
-from dirft.runtime.forkserver import ForkServer
+from dirft.runners.forkserver import ForkServer
 from dirft.service import keys
 from fault_injector.plan import Fault, record_fired
 

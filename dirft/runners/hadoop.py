@@ -47,7 +47,7 @@ from dirft.report import RunRecord
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry, tar_directories
-from dirft.runners.hadoop_attempts import AttemptCheck
+from dirft.runners.hadoop_attempts import AttemptCheck, security_section
 from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_facts,
                                           hdfs_storage, plan_hadoop_job, rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
@@ -132,15 +132,6 @@ class HadoopRunner(Runner):
             self.keyring.verify = AttemptCheck(self.rm_url)
         return secret_file
 
-    def _security(self) -> dict:
-        """The report's ``security`` section: where registrations were checked."""
-        warnings = [] if self.rm_url else [
-            "registrations were not checked against the cluster (no ResourceManager "
-            "address: set dirft.yarn.rm.url): a mapper holding the enrollment secret could "
-            "register for an attempt that does not exist"]
-        return {"registrations_checked_against": self.rm_url or None,
-                "warnings": warnings}
-
     def votes(self, plan) -> bool:
         """dirft, frft, bft vote; under se and none Hadoop owns re-execution."""
         return plan.scheme.voted
@@ -185,7 +176,7 @@ class HadoopRunner(Runner):
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))
         extra = {"placement": placement(plan, self.scheduler.hosts(), self.blocks),
-                 "hadoop": hadoop_section(self.submitted), "security": self._security()}
+                 "hadoop": hadoop_section(self.submitted), "security": security_section(self.rm_url)}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          self._fired(), self.driver.snapshot(), self._cluster(), extra=extra)
 

@@ -101,6 +101,16 @@ class AttemptCheck:
                             f"through {self.rm_url} ({last}); register refused, retry", 503)
 
 
+def security_section(rm_url: str) -> dict:
+    """The Hadoop report's ``security`` section: where registrations were checked
+    (``rm_url``, "" for nowhere), and a warning when they were not."""
+    warnings = [] if rm_url else [
+        "registrations were not checked against the cluster (no ResourceManager address: "
+        "set dirft.yarn.rm.url): a mapper holding the enrollment secret could register for "
+        "an attempt that does not exist"]
+    return {"registrations_checked_against": rm_url or None, "warnings": warnings}
+
+
 def _addresses(host: str) -> set:
     """Every address ``host`` resolves to (empty if it does not)."""
     try:

@@ -27,7 +27,7 @@ from dirft.runners.cluster import LocalCluster
 from dirft.runners.inputs import compress_parts, readable_inputs, task_entry
 from dirft.runners.job import stage_timings
 from dirft.runners.scratch import remove_stale
-from dirft.runtime.forkserver import security_facts
+from dirft.runners.forkserver import security_facts
 from dirft.service.keys import Keyring, undumpable
 from dirft.shuffle import MapOutput, run_reduce_stage, write_map_only_output
 from dirft.shuffle.keys import key_rules
@@ -206,7 +206,7 @@ class LocalRunner(Runner):
 
 def security_section(server) -> dict:
     """The report's ``security`` section for a map stage run through fork server
-    ``server`` (:class:`~dirft.runtime.forkserver.ForkServer`): what held (replicas forked
+    ``server`` (:class:`~dirft.runners.forkserver.ForkServer`): what held (replicas forked
     undumpable, subreapers), the kernel's settings (:func:`security_facts`), the processes
     killed when attempts ended, and one warning line per protection that did not hold."""
     facts = security_facts()
