@@ -1,9 +1,12 @@
-"""dirft's layering: no import cycle between its parts, a pure core, no oversized module.
+"""dirft's layering: no import cycle between its parts nor between the modules of one
+package, a pure core, no oversized module.
 
-The graph's nodes are dirft's subpackages and top-level modules (``dirft.core``,
+The first graph's nodes are dirft's subpackages and top-level modules (``dirft.core``,
 ``dirft.runners``, ``dirft.cli``, ...); an edge is any ``import`` of one from another,
 found by parsing every file under ``dirft/`` with :mod:`ast` (imports inside functions
-count too: a lazy import is still a dependency).
+count too: a lazy import is still a dependency). The second graph's nodes are the modules
+of one package (``dirft.gridmix.spec``, ``dirft.gridmix.sim_cells``), with the same edges
+but for imports under ``if TYPE_CHECKING:``, which never run.
 """
 
 import ast
@@ -41,6 +44,38 @@ def _imported(path: pathlib.Path, module: str) -> set[str]:
                 if node.level else []
             names.add(".".join(base + ([node.module] if node.module else [])))
     return {n for n in names if n == "dirft" or n.startswith("dirft.")}
+
+
+def _module_imports(path: pathlib.Path, module: str, modules: set) -> set[str]:
+    """The modules of ``modules`` that ``path`` (module ``module``) imports, lazily or not,
+    outside ``if TYPE_CHECKING:`` blocks; ``from P import m`` names the module ``P.m`` when
+    there is one, else ``P``."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found, todo = set(), list(ast.parse(path.read_text(encoding="utf-8")).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = parts[:len(parts) - node.level + 1] if node.level else []
+            source = ".".join(base + ([node.module] if node.module else []))
+            found.update(f"{source}.{a.name}" if f"{source}.{a.name}" in modules else source
+                         for a in node.names)
+    return (found & modules) - {module}
+
+
+def package_graph() -> dict[str, set[str]]:
+    """``{module: modules of its own package it imports}`` for every module under dirft/
+    (a package's ``__init__`` belongs to the package above it)."""
+    paths = dict(_modules())
+    return {module: {n for n in _module_imports(path, module, set(paths))
+                     if n.rpartition(".")[0] == module.rpartition(".")[0]}
+            for module, path in paths.items()}
 
 
 def _part(name: str) -> str:
@@ -103,6 +138,23 @@ def test_runners_and_runtime_never_import_each_other(source, target):
     """The driver side and the replica runtime meet only in dirft.contract (README)."""
     assert target not in import_graph()[source], \
         f"{source} imports {target}; put what both need in dirft/contract/"
+
+
+def test_the_package_graph_sees_modules_and_skips_type_checking_imports(tmp_path):
+    graph = package_graph()
+    assert "dirft.gridmix.cell" in graph["dirft.gridmix.spec"]  # from-import of a module
+    assert "dirft.runtime.mapphase" in graph["dirft.runtime.replica"]
+    module = tmp_path / "m.py"
+    module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                      "    from dirft.x import a\nelse:\n    import dirft.y\n"
+                      "def f():\n    from dirft import z\n")
+    found = _module_imports(module, "dirft.m", {"dirft.x.a", "dirft.y", "dirft.z"})
+    assert found == {"dirft.y", "dirft.z"}
+
+
+def test_no_import_cycle_between_the_modules_of_one_package():
+    cycle = find_cycle(package_graph())
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
 
 
 def test_core_imports_only_errors_and_units():
