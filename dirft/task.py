@@ -1,7 +1,7 @@
 """Entry point of the replica task runtime: ``python -m dirft.task …``.
 
 ``--fork-server FD --spec …``: the local runner's fork server, which forks its replicas
-(:func:`dirft.runtime.replica.main`); ``--manifest-stdin`` and ``--emit-verified``: the
+(:func:`dirft.runtime.forkserver.main`); ``--manifest-stdin`` and ``--emit-verified``: the
 Hadoop runner's entry modes (:func:`dirft.runtime.streaming_task.main`).
 """
 
@@ -18,8 +18,8 @@ def main(argv: list | None = None) -> int:
     if argv and argv[0] in STREAMING_MODES:
         from dirft.runtime.streaming_task import main as streaming_main
         return streaming_main(argv)
-    from dirft.runtime.replica import main as replica_main
-    return replica_main(argv)
+    from dirft.runtime.forkserver import main as fork_server_main
+    return fork_server_main(argv)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ server are :mod:`dirft.contract.forks`'s.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import select
@@ -159,6 +160,20 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def main(argv: list | None = None) -> int:
+    """``python -m dirft.task --fork-server FD --spec JOB.json``: the local runner's fork
+    server, which forks each replica and runs :func:`dirft.runtime.replica.run_forked` in
+    it. The Hadoop runner's entry modes are :func:`dirft.runtime.streaming_task.main`'s
+    (:mod:`dirft.task` picks one of the two). Returns the process exit status.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="python -m dirft.task")
+    parser.add_argument("--fork-server", type=int, required=True, metavar="FD")
+    parser.add_argument("--spec", required=True)
+    args = parser.parse_args(argv)
+    return serve(args.fork_server, args.spec)
 
 
 def serve(control_fd: int, spec_path: str) -> int:

@@ -8,7 +8,6 @@ strike here, at the end of a phase: a crash raises before the report, a silent e
 tampers the reported signature (the paper's fault injector).
 """
 
-import argparse
 import json
 import os
 import posixpath
@@ -313,22 +312,6 @@ def _signal_own_group(signum: int) -> None:
         os.killpg(0, signum)
     else:
         os.kill(os.getpid(), signum)
-
-
-def main(argv: list | None = None) -> int:
-    """``python -m dirft.task --fork-server FD --spec JOB.json``: the local runner's fork
-    server (:mod:`dirft.runtime.forkserver`), which forks each replica and runs
-    :func:`run_forked` in it. The Hadoop runner's entry modes are
-    :func:`dirft.runtime.streaming_task.main`'s (:mod:`dirft.task` picks one of the two).
-    Returns the process exit status.
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="python -m dirft.task")
-    parser.add_argument("--fork-server", type=int, required=True, metavar="FD")
-    parser.add_argument("--spec", required=True)
-    args = parser.parse_args(argv)
-    from dirft.runtime.forkserver import serve
-    return serve(args.fork_server, args.spec)
 
 
 def run_forked(spec: JobSpec, task: int, replica: int, node: str, key_fd: int) -> int:
