@@ -404,3 +404,26 @@ def test_one_container_at_a_time_finishes_in_one_application(nature, cluster, da
     assert report["hadoop"]["jobs"] == 1 and report["extra_work_bytes"] >= 0
     assert report["replicas_launched"] == (4 if nature == "1" else 6)
     assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+def test_gzip_input_is_decompressed_by_the_replicas(cluster, data):
+    import gzip
+
+    cluster.put("/user/me/in.gz", gzip.compress(data.read_bytes(), mtime=0))
+    argv = ["streaming", "--runner", "hadoop", *cluster.defines(), "-input", "/user/me/in.gz",
+            "-output", "/user/me/out", *SMALL, "-mapper", "cat", "-reducer", "cat",
+            "-D", "mapred.map.tasks.fault.inject=true",
+            "-D", "mapred.map.tasks.fault.percent=100"]
+    report = HadoopRunner(job_from_args(build_parser().parse_args(argv)), stamp="dirftgz").run()
+    assert report["tasks"] == 1  # one split, whatever split.maxsize says
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
+@pytest.mark.parametrize("name, codec", [("in.zst", "ZStandardCodec"), ("in.lz4", "Lz4Codec")])
+def test_an_input_codec_dirft_does_not_read_is_refused_before_any_job(name, codec, cluster,
+                                                                      capsys):
+    cluster.put(f"/user/me/{name}", b"\x28\xb5\x2f\xfd not text")
+    code, _, err = cluster.streaming(capsys, "-input", f"/user/me/{name}", "-output",
+                                     "/user/me/out", "-mapper", "cat")
+    assert code == 1 and codec in err and name in err and len(err.strip().splitlines()) == 1
+    assert cluster.jar_calls() == []
