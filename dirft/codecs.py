@@ -74,8 +74,10 @@ def codec_for(path: str) -> Codec | None:
     """The codec Hadoop picks for the file ``path`` by its name's suffix, or None.
 
     ``CompressionCodecFactory.getCodec``: the registered extension the file name ends
-    with (case-sensitive; ``.deflate`` maps to ``DefaultCodec``, the first of the two
-    classes that share it). Never raises.
+    with (case-sensitive). ``DefaultCodec`` and ``DeflateCodec`` share ``.deflate``;
+    Hadoop's factory keeps the one registered last, ``DeflateCodec``, a subclass of
+    ``DefaultCodec`` that reads the same zlib stream; this returns ``DefaultCodec``, the
+    name Hadoop's documentation gives. Never raises.
     """
     for codec in CODECS:
         if path.endswith(codec.suffix):

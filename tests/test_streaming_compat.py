@@ -98,7 +98,7 @@ def assert_refused(code: int, err: str, output: pathlib.Path, case: dict) -> Non
 def test_local_runner_with_crashes_gives_hadoops_output(name, tmp_path, capsys):
     case = load(name)
     inputs = [arg for n in case["inputs"] for arg in ("-input", CASES_DIR / name / "in" / n)]
-    output = tmp_path / "out"
+    output = tmp_path / case.get("output", "out")
     code, _, err = run_cli(capsys, "streaming", *files_args(name, case), *case["args"], *inputs,
                            "-output", output, *FAULTS, "-D", "dirft.fault.seed=3")
     if "expect_exit" in case:
@@ -159,17 +159,17 @@ def test_hadoop_runner_gives_hadoops_output(name, hdfs_dir, tmp_path, capsys):
     for n in case["inputs"]:
         storage.write_bytes(f"{folder}/in/{n}", (CASES_DIR / name / "in" / n).read_bytes())
     inputs = [arg for n in case["inputs"] for arg in ("-input", f"{folder}/in/{n}")]
+    output = f"{folder}/{case.get('output', 'out')}"
     code, _, err = run_cli(capsys, "streaming", "--runner", "hadoop", *files_args(name, case),
-                           *case["args"], *inputs, "-output", f"{folder}/out",
-                           *cluster_defines())
+                           *case["args"], *inputs, "-output", output, *cluster_defines())
     if "expect_exit" in case:
         assert code == case["expect_exit"] and case["expect_error"] in err, err
-        assert not storage.exists(f"{folder}/out")
+        assert not storage.exists(output)
         return
     assert code == 0, err
     ours = tmp_path / "ours"
     ours.mkdir()
-    for entry, _, is_dir in storage.list_dir(f"{folder}/out"):
+    for entry, _, is_dir in storage.list_dir(output):
         if not is_dir:
-            (ours / entry).write_bytes(storage.read_bytes(f"{folder}/out/{entry}"))
+            (ours / entry).write_bytes(storage.read_bytes(f"{output}/{entry}"))
     assert_same_output(ours, CASES_DIR / name / "out", case)
