@@ -208,3 +208,23 @@ def test_reducers_wait_for_every_map_only_where_a_replica_may_wait_for_a_vote():
     assert key not in cmd.replica_jobconf("dirft", {}, "n", 0, 2, quorum=2)  # map-only
     assert cmd.replica_jobconf("dirft", {}, "n", 1, 2)[
         "mapreduce.input.lineinputformat.linespermap"] == "2"
+
+
+def nline_split_lengths(data: bytes, lines_per_split: int) -> list[int]:
+    """Split lengths as Hadoop's ``NLineInputFormat.getSplitsForFile`` and
+    ``createFileSplit`` make them: the first ``length - 1``, the others ``length``."""
+    lines, begin, lengths = data.splitlines(keepends=True), 0, []
+    for i in range(0, len(lines), lines_per_split):
+        length = sum(map(len, lines[i:i + lines_per_split]))
+        lengths.append(length - 1 if begin == 0 else length)
+        begin += length
+    return lengths
+
+
+@pytest.mark.parametrize("per_map", [1, 2, 3])
+def test_every_manifest_split_has_one_length_so_map_i_is_line_i(per_map):
+    from dirft.contract.manifest import CommitLine, manifest_bytes
+
+    entries = [CommitLine("job_x_0001", t, [["/tmp/x" * t, "ab" * t]]) for t in range(7)]
+    entries += [None] * (-len(entries) % per_map)
+    assert len(set(nline_split_lengths(manifest_bytes(entries), per_map))) == 1

@@ -4,8 +4,8 @@ On Hadoop each replica is one line of a manifest read with ``NLineInputFormat``,
 per map task (``mapreduce.input.lineinputformat.linespermap``: the replicas one map task
 runs, ``dirft.hadoop.replicas.per.map``; blank lines fill a short group). Hadoop's job
 submitter numbers map tasks by split length (docs/hadoop.md, 'Map task numbering'), so
-:func:`manifest_bytes` pads every line to the same length: then the stable sort keeps line
-order and map task *i* gets lines *ik* to *ik + k - 1*. The replica still
+:func:`manifest_bytes` pads the lines so that every split has the same length: then the
+stable sort keeps line order and map task *i* gets lines *ik* to *ik + k - 1*. The replica still
 reports the attempt id Hadoop gave it when it registers, and that id is what kills use.
 
 A **replica line** names the job, the map task, the replica, the host the replica should
@@ -86,11 +86,13 @@ def to_line(entry) -> str:
 
 def manifest_bytes(entries: list) -> bytes:
     """The manifest of ``entries``: one JSON line each (a blank line for None, which
-    :func:`read_lines` skips), space-padded to one length (JSON ignores trailing blanks) so
-    Hadoop numbers the map tasks in line order."""
+    :func:`read_lines` skips), space-padded (JSON ignores trailing blanks) so that every
+    ``NLineInputFormat`` split has one length and Hadoop numbers the map tasks in line
+    order. The first line is one byte longer: ``NLineInputFormat.createFileSplit`` gives
+    the first split ``length - 1`` bytes and starts every other one a byte early."""
     lines = ["" if e is None else to_line(e) for e in entries]
     width = max(map(len, lines), default=0)
-    return "".join(line.ljust(width) + "\n" for line in lines).encode()
+    return "".join(line.ljust(width + (i == 0)) + "\n" for i, line in enumerate(lines)).encode()
 
 
 def strip_key(text: str) -> str:
