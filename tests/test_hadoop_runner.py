@@ -204,7 +204,7 @@ def test_crashes_are_outlived_by_the_survivors(cluster, data):
     assert report["hadoop"]["jobs"] == 1  # the survivors did the work and emitted it
     assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
     # the clock ticks counted silence against the voting service's listening clock
-    assert isinstance(runner.driver.heard(), float)
+    assert isinstance(runner.scheduler.heard(), float)
 
 
 def test_every_planned_crash_fires_and_is_found_by_exit(cluster, data, monkeypatch):

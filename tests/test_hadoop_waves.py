@@ -1,7 +1,7 @@
 """The Hadoop wave scheduler without Hadoop: replicas pending until they register, one
 emitter per decided task, and the emission check on Hadoop's counters.
 
-Messages go straight to :meth:`WaveScheduler.dispatch` as the voting service would hand
+Messages go straight to :meth:`ReplicaBook.dispatch` as the voting service would hand
 them over (already validated); ``submit`` records the waves instead of running them.
 """
 
@@ -9,6 +9,7 @@ from core_harness import make_plan, true_signature
 from dirft.core import events as E
 from dirft.core.scheme import Tolerance, make_scheme
 from dirft.runners.driver import Driver
+from dirft.runners.hadoop_replicas import ReplicaBook
 from dirft.runners.hadoop_waves import WaveScheduler
 
 
@@ -25,10 +26,10 @@ def scheduler(tasks: int = 2, fs: int = 0, per_map: int = 1, killed=None):
     ``killed``: a list that gets each attempt id the scheduler fails."""
     plan = make_plan(make_scheme("dirft", Tolerance(1 - fs, fs)), tasks=tasks)
     driver = Driver(plan, Clock())
-    sched = WaveScheduler(driver, lambda n, launches, on_event: None,
+    book = ReplicaBook(driver, emit=True, output_dir="/maps")
+    sched = WaveScheduler(driver, book, lambda n, launches, on_event: None,
                           (killed if killed is not None else []).append,
-                          lambda wave: None, 0.1, 1.0, emit=True, output_dir="/maps",
-                          per_map=per_map)
+                          lambda wave: None, lambda: None, 0.1, 1.0, per_map=per_map)
     driver.handle(E.JobStarted(0.0))
     for _, action in driver.take_actions(0):
         sched._carry_out(action)
@@ -37,7 +38,7 @@ def scheduler(tasks: int = 2, fs: int = 0, per_map: int = 1, killed=None):
 
 
 def register(sched, task: int, replica: int) -> dict:
-    return sched.dispatch({"kind": "register", "task": task, "replica": replica,
+    return sched.book.dispatch({"kind": "register", "task": task, "replica": replica,
                            "host": "node0", "pid": 1,
                            "attempt": f"attempt_1_0001_m_{task * 2 + replica:06d}_0"})
 
@@ -46,7 +47,7 @@ def ask(sched, task: int, replica: int, done=None) -> dict:
     report = None if done is None else {
         "subsplit": done, "signature": true_signature(task, done), "output_bytes": 10,
         "counters": {}}
-    return sched.dispatch({"kind": "request", "task": task, "replica": replica,
+    return sched.book.dispatch({"kind": "request", "task": task, "replica": replica,
                            "report": report})
 
 
@@ -84,14 +85,14 @@ def test_exactly_one_replica_of_a_task_emits():
 
 def test_the_whole_output_needs_every_task_emitted_exactly_once():
     sched = scheduler()
-    assert sched.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 1}})
-    assert not sched.emitted_all({"dirft-emit": {"task-00000": 1}})  # an emitter failed
-    assert not sched.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 2}})
-    assert not sched.emitted_all({})
+    assert sched.book.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 1}})
+    assert not sched.book.emitted_all({"dirft-emit": {"task-00000": 1}})  # an emitter failed
+    assert not sched.book.emitted_all({"dirft-emit": {"task-00000": 1, "task-00001": 2}})
+    assert not sched.book.emitted_all({})
 
 
 def beat(sched, task: int, replica: int, ended: list) -> dict:
-    return sched.dispatch({"kind": "heartbeat", "task": task, "replica": replica,
+    return sched.book.dispatch({"kind": "heartbeat", "task": task, "replica": replica,
                            "phase": 1, "progress": 0.5, "ended": ended})
 
 
@@ -127,6 +128,6 @@ def test_a_dead_replica_is_failed_only_once_its_map_task_has_no_other_working_re
     assert sched.driver.state.tasks[1].replicas[1].state == "dead"
     sched.step(clock.now)
     assert killed == []  # failing map 0 now would end task 0 replica 0, which works
-    sched._exited(0, 0, 0)  # its neighbour ended (told by the supervisor, or Hadoop)
+    sched.book.exited(0, 0, 0)  # its neighbour ended (told by the supervisor, or Hadoop)
     sched.step(clock.now)
     assert killed == ["attempt_1_0001_m_000003_0"]  # the attempt task 1 replica 1 ran as

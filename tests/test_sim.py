@@ -97,7 +97,7 @@ class _CheckedEngine(Engine):
         super()._fill()
         busy = Counter(p.node for p in self.procs.values())
         assert all(busy[n] <= self.slots for n in self.plan.nodes)
-        assert all(v >= 0 for v in self.free.values())
+        assert all(v >= 0 for v in self.cluster.free.values())
 
 
 @settings(max_examples=30)
@@ -112,8 +112,8 @@ def test_slots_are_never_oversubscribed_and_everything_drains(seed, percent, nat
     engine = _CheckedEngine(plan, sim_faults(config, plan), PLAIN, slots, {}, 1.0)
     engine.run()
     assert engine.finished_at is not None and engine.abort is None
-    assert not engine.procs and engine.free == {n: slots for n in plan.nodes}
-    assert not any(engine.queued.values())
+    assert not engine.procs and engine.cluster.free == {n: slots for n in plan.nodes}
+    assert not any(engine.cluster.queued.values())
 
 
 def test_a_hang_is_found_by_the_heartbeat_timeout_and_a_kill_by_the_exit():

@@ -62,7 +62,8 @@ class Runner(ABC):
     ``job``: the :class:`StreamingJob` (None for the simulator); ``clock`` gives seconds
     (monotonic, injected). The pipeline calls, in order: :meth:`open`, :meth:`plan`,
     :meth:`check_faults`, :meth:`fault_settings`, :meth:`prepare`, then either
-    (:meth:`dispatcher`, :meth:`run_map_stage`, :meth:`finish`) when :meth:`votes`, or
+    (:meth:`new_driver`, :meth:`credentials`, :meth:`dispatcher`, :meth:`run_map_stage`,
+    :meth:`finish`) when :meth:`votes`, or
     :meth:`run_unvoted`; then :meth:`publish`, and :meth:`close` in every case. A runner
     says how its replicas are started, killed and observed; the rest is shared.
     """
@@ -108,6 +109,15 @@ class Runner(ABC):
         """True if replicas report signatures to a voting service (default: always)."""
         return True
 
+    def new_driver(self, plan):
+        """Step 4's core behind its lock: a :class:`~dirft.runners.driver.Driver` on
+        ``plan`` with this runner's clock and ``dirft.poll.interval``, kept as
+        :attr:`driver` (the report and the console's progress read it); returns it."""
+        from dirft.runners.driver import Driver
+
+        self.driver = Driver(plan, self.clock, self.job.conf.get("dirft.poll.interval"))
+        return self.driver
+
     def credentials(self) -> str:
         """Step 3, the secret: make ``self.keyring`` for the voting service; return the path
         of the secret file the replicas get ("" for none). Default (Hadoop's way): a fresh
@@ -133,9 +143,11 @@ class Runner(ABC):
         """The voting service's dispatcher; default: the driver's."""
         return driver.dispatch
 
-    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+    def run_map_stage(self, plan, faults, driver, service, secret_file: str) -> None:
         """Start, kill and observe replicas until the core decides every task; raise
-        JobAborted beyond tolerance. Only for runners that vote."""
+        JobAborted beyond tolerance. ``service``: the running
+        :class:`~dirft.service.server.VotingService` (its ``url``, its ``heard_until``).
+        Only for runners that vote."""
         raise NotImplementedError(f"{type(self).__name__} does not vote")
 
     def finish(self, plan, faults, started: float, mapped: float):

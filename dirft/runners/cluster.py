@@ -4,16 +4,17 @@ The map stage's shell for the local runner. It executes the core's actions — l
 replica in a free slot of its node, kill a replica's process group — and reports back
 what the operating system says: a process started, a process exited with a code. Replicas
 wait in a per-node queue until a slot on their node frees, as map tasks wait for a slot on
-a TaskTracker. Heartbeat timeouts are checked by ticking the core's clock.
+a TaskTracker (:class:`~dirft.core.nodeslots.NodeSlots`, the simulator's model too).
+Heartbeat timeouts are checked by ticking the core's clock.
 """
 
 import os
 import signal
 import threading
-from collections import deque
 from dataclasses import dataclass
 
 from dirft.core import events as E
+from dirft.core.nodeslots import LossSchedule, NodeSlots
 from dirft.errors import EnvironmentFault, ProtocolError
 from dirft.runners.shell import MapStageShell
 from dirft.runners.forkserver import ForkServer
@@ -51,7 +52,8 @@ class LocalCluster(MapStageShell):
     out here (``fault_log`` records them); ``keyring``: the voting service's
     :class:`~dirft.service.keys.Keyring`, where each replica's key is installed after its
     handshake (none: replicas get no key socket, for tests of the cluster alone);
-    ``handshake_timeout``: seconds a replica has to offer its key before it is killed.
+    ``handshake_timeout``: seconds a replica has to offer its key before it is killed;
+    ``heard``: the voting service's listening clock (:class:`MapStageShell`).
 
     Replicas are forked by a fork server started here, before any replica
     (:mod:`dirft.runtime.forkserver`: undumpable from their first instruction, and every
@@ -62,13 +64,12 @@ class LocalCluster(MapStageShell):
 
     def __init__(self, driver, spec_path: str, nodes, slots: int, tick: float,
                  log_dir: str, grace: float = 30.0, node_losses=(), fault_log: str = "",
-                 keyring=None, handshake_timeout: float = 60.0) -> None:
-        super().__init__(driver, tick, grace)
-        self.spec_path, self.slots, self.log_dir = spec_path, slots, log_dir
-        self.node_losses, self.fault_log = list(node_losses), fault_log
-        self.lost: set[str] = set()
-        self.pending = {node: deque() for node in nodes}
-        self.used = {node: 0 for node in nodes}
+                 keyring=None, handshake_timeout: float = 60.0,
+                 heard=lambda: None) -> None:
+        super().__init__(driver, tick, grace, heard)
+        self.spec_path, self.log_dir = spec_path, log_dir
+        self.node_losses, self.fault_log = LossSchedule(node_losses), fault_log
+        self.cluster = NodeSlots(nodes, slots)
         self.running: dict[tuple[int, int], int] = {}  # pid of each replica started
         self.nodes_of: dict[tuple[int, int], str] = {}
         self.exit_codes: list[tuple[int, int, int]] = []
@@ -91,7 +92,7 @@ class LocalCluster(MapStageShell):
     # -- the shell's hooks (see MapStageShell) ---------------------------------------
     def launch(self, task: int, replica: int, node: str) -> None:
         """Queue the replica until a slot on ``node`` frees (:meth:`step` starts it)."""
-        self.pending[node].append((task, replica))
+        self.cluster.queue(task, replica, node)
 
     def observe(self, notice) -> None:
         """A replica's process ended: free its slot, tell the core. Raises
@@ -112,15 +113,11 @@ class LocalCluster(MapStageShell):
         self._fill()
 
     def _fill(self) -> None:
-        """Start replicas in free slots. The core hears of every start in one batch, before
-        any of these processes can talk to the service, so siblings started together are
-        known to be running when the first of them asks for more work."""
-        starts = []
-        for node, waiting in self.pending.items():
-            while self.used[node] < self.slots and waiting and not self.aborted:
-                task, replica = waiting.popleft()
-                self.used[node] += 1
-                starts.append((task, replica, node))
+        """Start replicas in free slots (:meth:`NodeSlots.take`). The core hears of every
+        start in one batch, before any of these processes can talk to the service, so
+        siblings started together are known to be running when the first of them asks for
+        more work."""
+        starts = [] if self.aborted else self.cluster.take()
         if not starts:
             return
         now = self.driver.now()
@@ -130,16 +127,13 @@ class LocalCluster(MapStageShell):
 
     def _lose_nodes(self) -> None:
         """Carry out planned node losses whose moment (reports received) has come."""
-        due = [n for n in self.node_losses if len(self.driver.reports) >= n.after_reports]
-        for loss in due:
-            self.node_losses.remove(loss)
-            self.lose_node(loss.node)
+        for node in self.node_losses.due(len(self.driver.reports)):
+            self.lose_node(node)
 
     def lose_node(self, node: str) -> None:
         """Lose ``node`` for real: kill its replicas' process groups, drop its queue, tell
         the core (which moves the work to nodes holding other block copies)."""
-        self.lost.add(node)
-        self.pending[node].clear()
+        self.cluster.lose(node)
         for (task, replica), pid in list(self.running.items()):
             if self.nodes_of.get((task, replica)) == node:
                 _kill_group(pid)
@@ -171,24 +165,21 @@ class LocalCluster(MapStageShell):
 
     def _exited(self, notice: ProcessExited) -> None:
         self.running.pop((notice.task, notice.replica), None)
-        self.used[notice.node] -= 1
+        self.cluster.release(notice.node)
         self.exit_codes.append((notice.task, notice.replica, notice.code))
         self.driver.handle(E.ReplicaExited(self.driver.now(), notice.task, notice.replica,
                                            notice.code))
 
     def kill(self, task: int, replica: int) -> None:
         """Drop the replica from its node's queue, or kill its process group."""
-        for queue_ in self.pending.values():
-            if (task, replica) in queue_:
-                queue_.remove((task, replica))
+        self.cluster.drop(task, replica)
         pid = self.running.get((task, replica))
         if pid is not None:
             _kill_group(pid)
 
     def kill_all(self, why: str) -> None:
         """Kill every running replica's process group and drop pending launches."""
-        for queue_ in self.pending.values():
-            queue_.clear()
+        self.cluster.drop_all()
         for pid in list(self.running.values()):
             _kill_group(pid)
 

@@ -36,10 +36,9 @@ class Driver:
     actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
     counters a replica reported, so the job's counters sum only the winning copies;
     ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with;
-    ``failures`` the reason each replica that gave up reported. ``heard``: a callable
-    giving the latest clock reading at which the voting service was reading messages (None
-    if unknown), which the map-stage loop puts in each ``ClockTicked``; the pipeline sets
-    it to :meth:`~dirft.service.server.VotingService.heard_until` (default: unknown).
+    ``failures`` the reason each replica that gave up reported. ``plan`` stays readable;
+    shells ask the core's state only through :meth:`replica_state`, :meth:`replica_live`
+    and :meth:`snapshot`, under the lock.
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
@@ -55,7 +54,6 @@ class Driver:
         self.registrations: dict[tuple[int, int], tuple[str, str]] = {}
         self.failures: dict[tuple[int, int], str] = {}
         self._lock = threading.Lock()
-        self.heard: Callable[[], float | None] = lambda: None
 
     def handle(self, *events) -> list:
         """Apply ``events`` to the core; queue non-reply actions; return all actions."""

@@ -29,6 +29,7 @@ output appears at once with its report, or not at all. Scratch (HDFS and local) 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -52,6 +53,7 @@ from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_fact
                                           hdfs_storage, plan_hadoop_job, rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
+from dirft.runners.hadoop_replicas import ReplicaBook
 from dirft.runners.hadoop_waves import WaveScheduler
 from dirft.runners.inputs import readable_inputs
 from dirft.runners.job import stage_timings
@@ -78,7 +80,8 @@ class HadoopRunner(Runner):
         self.jar = ""
         self.blocks: dict = {}     # {path: blocks} of the input files
         self.stored: dict = {}     # {path: Stored} of the compressed input files
-        self.scheduler: WaveScheduler | None = None
+        self.scheduler: WaveScheduler | None = None  # the map stage's (run_map_stage)
+        self.book: ReplicaBook | None = None  # the voting service's side (dispatcher)
         self.zip_path = ""
         self.ship = (list(job.files), list(job.archives))  # -files, -archives (prepare)
         self.killed_jobs: set = set()  # Hadoop job ids this run asked YARN to kill
@@ -137,28 +140,26 @@ class HadoopRunner(Runner):
         return plan.scheme.voted
 
     def dispatcher(self, driver):
-        """The wave scheduler's dispatcher (a ``register`` names the host a replica got)."""
-        conf = self.job.conf
-        self.scheduler = WaveScheduler(driver, None, self._kill_task, self._kill_job,
-                                       min(0.25, conf.get("dirft.heartbeat.interval")),
-                                       conf.get("dirft.hadoop.wave.delay"), emit=self._emits(),
-                                       output_dir=posixpath.join(self.scratch, "maps"),
-                                       per_map=conf.get("dirft.hadoop.replicas.per.map"))
-        self.scheduler.on_finish = self._decided
-        return self.scheduler.dispatch
+        """The dispatcher of the :class:`ReplicaBook` the waves share (a ``register``
+        names the host and attempt a replica got; an emitter is chosen there)."""
+        self.book = ReplicaBook(driver, self._emits(), posixpath.join(self.scratch, "maps"))
+        return self.book.dispatch
 
-    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+    def run_map_stage(self, plan, faults, driver, service, secret_file: str) -> None:
         """Submit the core's launches as replica jobs (waves) until the stage ends."""
-        url = advertised_url(service_url, self.job.conf)
+        conf = self.job.conf
+        url = advertised_url(service.url, conf)
         spec_path = self._spec(plan, faults, self.zip_path, url, secret_file, "vote")
         files = self._files(spec_path, self.zip_path, secret_file)
-        scheduler = self.scheduler
-        scheduler.submit = lambda n, groups, on_event: self._submit_wave(
-            plan, files, n, groups, on_event)
+        self.scheduler = WaveScheduler(
+            driver, self.book, functools.partial(self._submit_wave, plan, files),
+            self._kill_task, self._kill_job, service.heard_until,
+            min(0.25, conf.get("dirft.heartbeat.interval")), conf.get("dirft.hadoop.wave.delay"),
+            per_map=conf.get("dirft.hadoop.replicas.per.map"), on_finish=self._decided)
         try:
-            scheduler.run()
+            self.scheduler.run()
         finally:
-            _end_waves(scheduler)
+            _end_waves(self.scheduler)
 
     def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
         """Keep wave 0's output if it emitted every task (one application), else run the
@@ -168,14 +169,14 @@ class HadoopRunner(Runner):
             raise JobAborted(f"job {self.job_id}: {self.keyring.conflicts[0]}; someone holding "
                              f"the job's enrollment secret spoke for a replica; nothing was "
                              f"committed")
-        result = self._whole_output(self.scheduler)
+        result = self._whole_output(self.scheduler, self.book)
         if result is None:
             self.storage.delete(self.staging(), recursive=True)
             result = self._commit_job(plan, self.driver, self.zip_path)
         mapped = mapped if self.decided_at is None else self.decided_at
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))
-        extra = {"placement": placement(plan, self.scheduler.hosts(), self.blocks),
+        extra = {"placement": placement(plan, self.book.hosts(), self.blocks),
                  "hadoop": hadoop_section(self.submitted), "security": security_section(self.rm_url)}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          self._fired(), self.driver.snapshot(), self._cluster(), extra=extra)
@@ -295,7 +296,7 @@ class HadoopRunner(Runner):
         return self.job.num_reduces > 0 and self.job.conf.get("dirft.hadoop.one.application")
 
     @staticmethod
-    def _whole_output(scheduler):
+    def _whole_output(scheduler, book):
         """Wave 0's result if it emitted every task's outputs exactly once, else None."""
         wave = scheduler.waves[0] if scheduler.waves else None
         # Running.result is set before its client counts as done (wave.result may not be:
@@ -304,7 +305,7 @@ class HadoopRunner(Runner):
             else None
         if result is None or result.returncode != 0 or wave.killed:
             return None
-        return result if scheduler.emitted_all(result.counters) else None
+        return result if book.emitted_all(result.counters) else None
 
     def _submit_wave(self, plan, files: tuple, number: int, groups: list, on_event):
         """Submit one replica job: map task *i* gets the lines of ``groups[i]``, padded

@@ -41,23 +41,23 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   work is answered ``emit`` with the decided outputs: it writes them, re-hashed, to stdout
   (Hadoop's shuffle) and counts ``dirft-emit/task-N`` = 1; its siblings just exit. An
   emitter is never failed by the deferred kill of replicas that are not needed any more.
-  The runner checks those counters after the job (:meth:`emitted_all`).
+  The runner checks those counters after the job
+  (:meth:`~dirft.runners.hadoop_replicas.ReplicaBook.emitted_all`).
 * ``FinishJob``/``AbortJob`` — the stage ends once every wave's job has ended; after an
   abort, or for follow-up waves after ``FinishJob``, waves still running ``grace``
   seconds later are killed with ``hadoop job -kill``. An emitting wave 0 runs its reduce
   to the end.
 
-Heartbeat timeouts are checked by ticking the core's clock, as locally.
+Heartbeat timeouts are checked by ticking the core's clock, as locally. What is known of
+each replica (its wave and map task, start, attempt id, end, emission) is kept by the
+voting service's dispatcher, :class:`~dirft.runners.hadoop_replicas.ReplicaBook`, which
+this scheduler shares.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from dirft.contract.hadoop import EMIT_GROUP, emit_counter, map_index
-from dirft.contract.spec import output_path
-from dirft.core import events as E
 from dirft.runners.hadoop_launcher import HadoopJobFailed
 from dirft.runners.shell import MapStageShell
 
@@ -117,106 +117,31 @@ class WaveEvent:
     event: tuple
 
 
-@dataclass
-class _Registry:
-    """Which replicas were launched, started and exited (guarded by ``lock``)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    launched: set = field(default_factory=set)
-    started: set = field(default_factory=set)
-    exited: set = field(default_factory=set)
-    hosts: dict = field(default_factory=dict)
-    attempts: dict = field(default_factory=dict)  # (task, replica) -> Hadoop attempt id
-    emitters: dict = field(default_factory=dict)  # task -> replica answered "emit"
-
-
 class WaveScheduler(MapStageShell):
     """Runs the map stage of one job on Hadoop until every task is decided or it aborts.
 
-    ``driver``: the :class:`~dirft.runners.driver.Driver`; ``submit(number, groups,
+    ``driver``: the :class:`~dirft.runners.driver.Driver`; ``book``: the
+    :class:`~dirft.runners.hadoop_replicas.ReplicaBook` the voting service's dispatcher
+    keeps (its ``emit``: wave 0 carries the reduce, module doc); ``submit(number, groups,
     on_event)`` submits a wave (``groups[i]``: the ``(task, replica, node)`` map task *i*
     runs) and returns its :class:`~dirft.runners.hadoop_launcher.Running`;
-    ``kill_task(attempt_id)`` and ``kill_job(wave)`` kill on the cluster; ``tick``, ``wave_delay``, ``grace`` in seconds;
-    ``emit``: wave 0 carries the reduce and one replica per task emits (module doc);
-    ``output_dir``: the HDFS folder of the replicas' committed outputs; ``per_map``:
-    replicas per map task (:func:`group_launches`).
+    ``kill_task(attempt_id)`` and ``kill_job(wave)`` kill on the cluster; ``heard``: the
+    voting service's listening clock (:class:`MapStageShell`); ``tick``, ``wave_delay``,
+    ``grace`` in seconds; ``per_map``: replicas per map task (:func:`group_launches`);
+    ``on_finish``: called once when every task is decided (the runner notes the time).
     """
 
-    def __init__(self, driver, submit, kill_task, kill_job, tick: float,
-                 wave_delay: float, grace: float = 30.0, emit: bool = False,
-                 output_dir: str = "", per_map: int = 1) -> None:
-        super().__init__(driver, tick, grace)
-        self.per_map = per_map
+    def __init__(self, driver, book, submit, kill_task, kill_job, heard, tick: float,
+                 wave_delay: float, grace: float = 30.0, per_map: int = 1,
+                 on_finish=None) -> None:
+        super().__init__(driver, tick, grace, heard)
+        self.book, self.per_map, self.on_finish = book, per_map, on_finish
         self.submit, self.kill_task, self.kill_job = submit, kill_task, kill_job
-        self.wave_delay, self.emit, self.output_dir = wave_delay, emit, output_dir
-        self.on_finish = None  # called once when every task is decided
+        self.wave_delay = wave_delay
         self.deferred: dict = {}  # (task, replica) -> when to fail it if still there
         self.waves: list[Wave] = []
-        self.where: dict = {}  # (task, replica) -> (wave, map index)
         self.pending: list = []
         self.pending_since: float | None = None
-        self.registry = _Registry()
-
-    # -- the voting service's side --------------------------------------------------
-    def dispatch(self, message: dict) -> dict:
-        """The voting service's dispatcher: a first ``register`` of a launched replica
-        tells the core that Hadoop started it, on the host and as the attempt it reports;
-        an ``exit`` answer may become ``emit`` (module doc)."""
-        task, replica = message["task"], message["replica"]
-        if message["kind"] == "register":
-            self._started(task, replica, message["host"], message.get("attempt", ""))
-        for t, r, status in message.get("ended", ()):
-            if self._sharing(task, replica, t, r):
-                self._exited(t, r, status)
-        reply = self.driver.dispatch(message)
-        if self.emit and message["kind"] == "request" and reply.get("action") == "exit":
-            return self._maybe_emit(task, replica) or reply
-        return reply
-
-    def _started(self, task: int, replica: int, host: str, attempt: str) -> None:
-        key = (task, replica)
-        with self.registry.lock:
-            first = key in self.registry.launched and key not in self.registry.started
-            if first:
-                self.registry.started.add(key)
-                self.registry.hosts[key] = host
-                if attempt:
-                    self.registry.attempts[key] = attempt
-        if first:
-            self.driver.handle(E.ReplicaStarted(self.driver.now(), task, replica, host))
-
-    def _sharing(self, task: int, replica: int, other_task: int, other: int) -> bool:
-        """True if the two replicas run in one map task of one wave (so the first may tell
-        of the second's end); a replica never speaks of others."""
-        here, there = self.where.get((task, replica)), self.where.get((other_task, other))
-        return (here is not None and there is not None and (task, replica) != (other_task, other)
-                and here[0] is there[0] and here[1] == there[1])
-
-    def _maybe_emit(self, task: int, replica: int) -> dict | None:
-        """``emit`` with the task's decided outputs if this replica should write them: its
-        task is decided, it is a live replica of wave 0 told to exit, and no sibling was
-        chosen before. None otherwise."""
-        located = self.where.get((task, replica))
-        winners = self.driver.commits.get(task)
-        if located is None or not located[0].emits or winners is None:
-            return None
-        # "stopping": the core cancels a task's live replicas when it decides it, the
-        # replica whose own report decided it included; it is asking, so it is alive
-        if self.driver.replica_state(task, replica) not in ("exiting", "stopping"):
-            return None
-        with self.registry.lock:
-            if task in self.registry.emitters:
-                return None
-            self.registry.emitters[task] = replica
-        return {"action": "emit", "outputs": [
-            [output_path(self.output_dir, task, w.subsplit, w.replica), w.signature]
-            for w in winners]}
-
-    def emitted_all(self, counters: dict) -> bool:
-        """True if wave 0's job counters show every task's outputs emitted exactly once by
-        a successful attempt (``counters``: ``{group: {name: amount}}``)."""
-        got, tasks = counters.get(EMIT_GROUP, {}), len(self.driver.plan.tasks)
-        return len(got) == tasks and all(got.get(emit_counter(t)) == 1 for t in range(tasks))
 
     # -- the shell's hooks (see MapStageShell) ---------------------------------------
     def idle(self) -> bool:
@@ -255,32 +180,18 @@ class WaveScheduler(MapStageShell):
         the dead ones, once no other replica in their map attempt still works (or, for
         one told to go, emits): failing the attempt ends them all."""
         for key, when in list(self.deferred.items()):
-            with self.registry.lock:
-                gone = key in self.registry.exited
+            gone = self.book.gone(*key)
             dead = self.driver.replica_state(*key) == "dead"
             if gone or (now >= when and not self._busy_sharers(*key, emitting=not dead)):
                 del self.deferred[key]
-                if not gone and (dead or not self._emitting(*key)):
+                if not gone and (dead or not self.book.emitting(*key)):
                     self._fail(*key)
 
     def _busy_sharers(self, task: int, replica: int, emitting: bool = True) -> list:
         """The other replicas of this replica's map task that still work (live in the
         core) or, with ``emitting``, write the decided outputs; not those ended."""
-        wave, index = self.where.get((task, replica), (None, None))
-        if wave is None:
-            return []
-        with self.registry.lock:
-            others = [(t, r) for t, r, _ in wave.groups[index]
-                      if (t, r) != (task, replica) and (t, r) not in self.registry.exited]
-        return [(t, r) for t, r in others
-                if self.driver.replica_live(t, r) or (emitting and self._emitting(t, r))]
-
-    def _emitting(self, task: int, replica: int) -> bool:
-        """True if ``replica`` was answered ``emit``: it is writing the decided outputs
-        into the shuffle (without heartbeats), not hung; failing it would lose them.
-        Hadoop's own ``mapreduce.task.timeout`` still ends one that stops writing."""
-        with self.registry.lock:
-            return self.registry.emitters.get(task) == replica
+        return [(t, r) for t, r in self.book.neighbours(task, replica)
+                if self.driver.replica_live(t, r) or (emitting and self.book.emitting(t, r))]
 
     def _maybe_submit(self, now: float) -> None:
         """Submit the gathered launches: at once for wave 0, after ``wave_delay`` later."""
@@ -289,12 +200,8 @@ class WaveScheduler(MapStageShell):
         if self.waves and now - self.pending_since < self.wave_delay:
             return
         wave = Wave(len(self.waves), group_launches(self.pending, self.per_map),
-                    emits=self.emit and not self.waves)
-        with self.registry.lock:
-            self.registry.launched.update(wave.replicas)
-        for index, group in enumerate(wave.groups):
-            for task, replica, _ in group:
-                self.where[(task, replica)] = (wave, index)
+                    emits=self.book.emit and not self.waves)
+        self.book.place(wave)
         self.waves.append(wave)
         self.pending = []
         wave.running = self.submit(wave.number, wave.groups,
@@ -304,8 +211,8 @@ class WaveScheduler(MapStageShell):
     def _wave_event(self, wave: Wave, event: tuple) -> None:
         kind, data = event
         if kind == "failed":
-            for key in self._replicas_of(wave, data.attempt_id):
-                self._exited(*key, data.code if data.code is not None else 1)
+            for key in self.book.replicas_of(wave, data.attempt_id):
+                self.book.exited(*key, data.code if data.code is not None else 1)
         elif kind == "done":
             wave.result = data
             if data.returncode != 0 and not wave.killed and not (self.finished or self.aborted):
@@ -313,26 +220,7 @@ class WaveScheduler(MapStageShell):
                 raise HadoopJobFailed(f"replica job wave {wave.number} failed (hadoop exit "
                                       f"{data.returncode}): {data.cause()}")
             for task, replica in wave.replicas:
-                self._exited(task, replica, 0)
-
-    def _exited(self, task: int, replica: int, code: int) -> None:
-        with self.registry.lock:
-            if (task, replica) in self.registry.exited:
-                return
-            self.registry.exited.add((task, replica))
-        self.driver.handle(E.ReplicaExited(self.driver.now(), task, replica, code))
-
-    def _replicas_of(self, wave: Wave, attempt: str) -> list:
-        """``(task, replica)`` of every replica that ran in ``attempt`` of ``wave``: the
-        map task of a replica that registered with that attempt id, else map task ``i``'s
-        group (padded manifests keep Hadoop's map order the manifest's)."""
-        with self.registry.lock:
-            keys = [k for k, a in self.registry.attempts.items() if a == attempt]
-        located = [self.where[k] for k in keys if self.where.get(k, (None,))[0] is wave]
-        index = located[0][1] if located else map_index(attempt)
-        if index is None or index >= len(wave.groups):
-            return []
-        return [(t, r) for t, r, _ in wave.groups[index]]
+                self.book.exited(task, replica, 0)
 
     def kill(self, task: int, replica: int) -> None:
         """``KillReplica``: see module doc (dead: now, or once no other replica of its map
@@ -346,10 +234,8 @@ class WaveScheduler(MapStageShell):
                                      self.driver.plan.heartbeat_timeout)
 
     def _fail(self, task: int, replica: int) -> None:
-        with self.registry.lock:
-            attempt = self.registry.attempts.get((task, replica))
-            gone = (task, replica) in self.registry.exited
-        located = self.where.get((task, replica))
+        attempt, gone = self.book.attempt(task, replica), self.book.gone(task, replica)
+        located = self.book.located(task, replica)
         if attempt and not gone and located is not None and not located[0].killed:
             self.kill_task(attempt)
 
@@ -365,9 +251,4 @@ class WaveScheduler(MapStageShell):
             if result is None or result.returncode != 0:
                 wave.killed = True
                 self.kill_job(wave)
-
-    def hosts(self) -> dict:
-        """``{(task, replica): host}`` each replica registered from."""
-        with self.registry.lock:
-            return dict(self.registry.hosts)
 

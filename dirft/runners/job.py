@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dirft.report import build_report
-from dirft.runners.driver import Driver
 from dirft.shutdown import held_signals
 from fault_injector.plan import FaultPlan, plan_faults
 
@@ -131,15 +130,14 @@ class Job:
         from dirft.service.server import VotingService  # aiohttp: only the voted schemes
 
         runner, conf = self.runner, self.runner.job.conf
-        driver = runner.driver = Driver(plan, runner.clock, conf.get("dirft.poll.interval"))
+        driver = runner.new_driver(plan)
         secret_file = runner.credentials()
         service = VotingService(runner.keyring, runner.job_id, runner.dispatcher(driver),
                                 conf.get("dirft.service.bind.host"),
                                 conf.get("dirft.service.bind.port"),
                                 conf.get("dirft.service.max.body.bytes"), clock=runner.clock)
-        driver.heard = service.heard_until
         with runner.guard(), service:
-            runner.run_map_stage(plan, faults, driver, service.url, secret_file)
+            runner.run_map_stage(plan, faults, driver, service, secret_file)
         return runner.finish(plan, faults, started, runner.clock())
 
     def close(self) -> None:

@@ -107,13 +107,13 @@ class LocalRunner(Runner):
         """Rename ``staging`` into place (:func:`_commit`)."""
         _commit(staging, self.output)
 
-    def run_map_stage(self, plan, faults, driver, service_url: str, secret_file: str) -> None:
+    def run_map_stage(self, plan, faults, driver, service, secret_file: str) -> None:
         """Run every replica as a process on the emulated cluster until the stage ends."""
         conf = self.job.conf
-        spec_path = self._write_spec(plan, faults, service_url)
+        spec_path = self._write_spec(plan, faults, service.url)
         cluster = LocalCluster(driver, spec_path, plan.nodes, conf.get("dirft.slots.per.node"),
                                min(0.25, conf.get("dirft.heartbeat.interval")),
-                               os.path.join(self.work, "logs"),
+                               os.path.join(self.work, "logs"), heard=service.heard_until,
                                node_losses=faults.node_losses,
                                fault_log=self._fault_log(), keyring=self.keyring,
                                handshake_timeout=conf.get("dirft.startup.timeout"))

@@ -14,6 +14,7 @@ ticks the core's clock for heartbeat timeouts, and once the job is decided or ab
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from dirft.core import actions as A
 from dirft.core import events as E
@@ -25,11 +26,15 @@ class MapStageShell(ABC):
 
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``tick``: seconds between two
     heartbeat-timeout checks (and the longest wait for the outbox); ``grace``: seconds the
-    replicas get to end on their own once the job is decided or aborted.
+    replicas get to end on their own once the job is decided or aborted; ``heard``: gives
+    the latest clock reading (seconds) at which the voting service was reading messages,
+    or None if unknown (:meth:`~dirft.service.server.VotingService.heard_until`), put in
+    each ``ClockTicked`` so that a stalled service is never a replica's silence.
     """
 
-    def __init__(self, driver, tick: float, grace: float) -> None:
-        self.driver, self.tick, self.grace = driver, tick, grace
+    def __init__(self, driver, tick: float, grace: float,
+                 heard: Callable[[], float | None] = lambda: None) -> None:
+        self.driver, self.tick, self.grace, self.heard = driver, tick, grace, heard
         self.aborted: A.AbortJob | None = None
         self.finished = False
 
@@ -45,7 +50,7 @@ class MapStageShell(ABC):
             now = self.driver.now()
             self.step(now)
             if now - last_tick >= self.tick:
-                self.driver.handle(E.ClockTicked(now, self.driver.heard()))
+                self.driver.handle(E.ClockTicked(now, self.heard()))
                 last_tick = now
             if (self.finished or self.aborted) and deadline is None:
                 deadline = now + self.grace

@@ -29,7 +29,8 @@ Every ``heartbeat_interval`` seconds while the map stage runs, each registered r
 uses to find stragglers) and then the core gets ``ClockTicked``. A node loss (at a virtual
 time given by the caller, or after the number of signature reports the fault plan says)
 silently ends every process on the node, as the real runner does, and sends ``NodeLost``;
-the node takes no more replicas.
+the node takes no more replicas. Slots, their queues and node losses are kept by
+:class:`~dirft.core.nodeslots.NodeSlots` (``cluster``), the local cluster's model too.
 
 Events at the same virtual time run in the order they were scheduled, so a run is a pure
 function of its inputs: same plan, fault plan and costs, same decisions and makespan.
@@ -38,11 +39,11 @@ function of its inputs: same plan, fault plan and costs, same decisions and make
 import hashlib
 import heapq
 import itertools
-from collections import deque
 from dataclasses import dataclass
 
 from dirft.core import actions as A
 from dirft.core import events as E
+from dirft.core.nodeslots import LossSchedule, NodeSlots
 from dirft.core.state import JobState
 from dirft.errors import ConfigError, DirftError
 from fault_injector.plan import EMULATED_CRASH_EXIT, SILENT_MODES, tamper
@@ -106,14 +107,11 @@ class Engine:
         self.slowdown = dict(slowdown or {})
         self.heartbeat_interval, self.horizon = heartbeat_interval, horizon
         self.node_losses = dict(node_losses or {})
-        self.lost: set[str] = set()
         self.reports = 0
-        self._losses_after = sorted((loss.after_reports, loss.node)
-                                    for loss in getattr(faults, "node_losses", ()))
+        self._losses_after = LossSchedule(getattr(faults, "node_losses", ()))
         self.state = JobState(plan)
         self.now = 0.0
-        self.free = {node: slots for node in plan.nodes}
-        self.queued = {node: deque() for node in plan.nodes}
+        self.cluster = NodeSlots(plan.nodes, slots)
         self.procs: dict[tuple[int, int], Proc] = {}
         self.decisions: list = []
         self.commits: dict[int, float] = {}
@@ -124,7 +122,6 @@ class Engine:
         self.abort: A.AbortJob | None = None
         self._heap: list = []
         self._seq = itertools.count()
-        self._dirty: dict[str, None] = {}
         self._hosts = [frozenset(t.split.hosts) for t in plan.tasks]
 
     # -- the loop --------------------------------------------------------------------
@@ -138,7 +135,7 @@ class Engine:
             self._at(when, self._lose_node, node)
         self._at(self.heartbeat_interval, self._tick)
         self._count_report(0)
-        while self._dirty:
+        while self.cluster.changed:
             self._fill()
         while self._heap and self.abort is None:
             when, _, fn, args = heapq.heappop(self._heap)
@@ -147,7 +144,7 @@ class Engine:
                                       f"map stage ending; {self._stuck()}")
             self.now = when
             fn(*args)
-            while self._dirty:
+            while self.cluster.changed:
                 self._fill()
 
     def _at(self, when: float, fn, *args) -> None:
@@ -166,17 +163,12 @@ class Engine:
 
     # -- slots -----------------------------------------------------------------------
     def _fill(self) -> None:
-        """Start queued replicas in free slots; the core hears of all starts in one batch,
-        as :meth:`LocalCluster._fill` does."""
+        """Start queued replicas in free slots (:meth:`NodeSlots.take`); the core hears of
+        all starts in one batch, as :meth:`LocalCluster._fill` does."""
         starts = []
-        for node in self._dirty:
-            waiting = self.queued[node]
-            while self.free[node] > 0 and waiting and node not in self.lost:
-                task, replica = waiting.popleft()
-                self.free[node] -= 1
-                self.procs[(task, replica)] = Proc(task, replica, node)
-                starts.append(E.ReplicaStarted(self.now, task, replica, node))
-        self._dirty.clear()
+        for task, replica, node in self.cluster.take():
+            self.procs[(task, replica)] = Proc(task, replica, node)
+            starts.append(E.ReplicaStarted(self.now, task, replica, node))
         if starts:
             self._feed(*starts)
             for ev in starts:
@@ -191,11 +183,10 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------
     def _launch(self, act: A.LaunchReplica) -> None:
-        if self.free.get(act.node) is None:
+        if not self.cluster.knows(act.node):
             raise SimulationError(f"task {act.task} replica {act.replica}: launch on "
                                   f"unknown node {act.node}")
-        self.queued[act.node].append((act.task, act.replica))
-        self._dirty[act.node] = None
+        self.cluster.queue(act.task, act.replica, act.node)
 
     def _assign(self, act: A.AssignSubsplit) -> None:
         proc = self.procs[(act.task, act.replica)]
@@ -245,9 +236,7 @@ class Engine:
         if proc is not None and proc.alive:
             self._stop(proc, KILLED)
             return
-        for waiting in self.queued.values():
-            if key in waiting:
-                waiting.remove(key)
+        self.cluster.drop(*key)
 
     def _stop(self, proc: Proc, code: int) -> None:
         """The process ends now, after the core's other actions are carried out."""
@@ -282,8 +271,7 @@ class Engine:
         """Count signature reports; lose the plan's nodes due after that many (crash mode
         ``node`` of :mod:`fault_injector.plan`)."""
         self.reports += count
-        while self._losses_after and self._losses_after[0][0] <= self.reports:
-            _, node = self._losses_after.pop(0)
+        for node in self._losses_after.due(self.reports):
             self._at(self.now, self._lose_node, node)
 
     def _poll(self, proc: Proc) -> None:
@@ -307,8 +295,7 @@ class Engine:
         hears of it. Nothing is said of a process that went down with a lost node."""
         if self.procs.pop((proc.task, proc.replica), None) is None:
             return
-        self.free[proc.node] += 1
-        self._dirty[proc.node] = None
+        self.cluster.release(proc.node)
         self._feed(E.ReplicaExited(self.now, proc.task, proc.replica, code))
 
     def _tick(self) -> None:
@@ -327,13 +314,12 @@ class Engine:
 
     def _lose_node(self, node: str) -> None:
         """Lose ``node``: its processes die with it, it takes no more replicas; NodeLost."""
-        if node in self.lost or self.finished_at is not None:
+        if node in self.cluster.lost or self.finished_at is not None:
             return
         for proc in [p for p in self.procs.values() if p.node == node]:
             proc.alive = False
             del self.procs[(proc.task, proc.replica)]
-        self.lost.add(node)
-        self.queued[node].clear()
+        self.cluster.lose(node)
         self._feed(E.NodeLost(self.now, node))
 
     def _fired(self, proc: Proc, fault) -> None:
