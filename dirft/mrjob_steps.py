@@ -38,7 +38,7 @@ from typing import Sequence
 from dirft.config import JobConf
 from dirft.errors import ConfigError, DirftError, InputError, UsageError
 from dirft.options import define
-from dirft.runners.base import StreamingJob
+from dirft.runners.base import StreamingJob, make_parents
 from dirft.storage.local import LOCAL
 
 RUN_REPORT = "_dirft_run_report.json"
@@ -341,14 +341,12 @@ def run_mrjob(script: str, inputs: list | None, output: str, runner_class,
 
 
 def _check_output_absent(storage, output: str) -> None:
-    """InputError if ``output`` exists (Hadoop's FileAlreadyExistsException) or its parent
-    directory does not."""
+    """InputError if ``output`` exists (Hadoop's FileAlreadyExistsException); its missing
+    parent directories are created, as Hadoop's ``FileOutputCommitter`` does."""
     if storage.exists(output):
         raise InputError(f"output directory {output} already exists; remove it or choose "
                          "another -o/--output-dir")
-    if not storage.is_dir(posixpath.dirname(output)):
-        raise InputError(f"the parent of the output directory, "
-                         f"{posixpath.dirname(output)}, does not exist")
+    make_parents(storage, output, "-o/--output-dir")
 
 
 def _stdin_inputs(inputs: list, scratch: str, stdin, storage) -> list:

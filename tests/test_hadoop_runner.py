@@ -337,6 +337,14 @@ def test_an_existing_output_directory_is_refused(cluster, capsys):
     assert code == 1 and "already exists" in err and cluster.jar_calls() == []
 
 
+def test_missing_parents_of_the_output_are_created_on_hdfs(cluster, capsys):
+    code, _, err = cluster.streaming(capsys, "-input", "/user/me/in.txt", "-output",
+                                     "/user/me/new/deeper/out", *SMALL, "-mapper", "cat",
+                                     "-reducer", "NONE")
+    assert code == 0, err  # hadoop jar's FileOutputCommitter makes them too
+    assert any(name.startswith("part-") for name in cluster.output("/user/me/new/deeper/out"))
+
+
 def interrupt_once_running(monkeypatch, how):
     """Make ``how(running)`` happen in the first ``hadoop jar`` once Hadoop names its job."""
     start = hadoop_module.Launcher.start

@@ -145,3 +145,11 @@ def test_a_step_that_did_not_measure_map_time_makes_the_sum_unmeasured_not_a_cra
     assert mixed["map_seconds"] is None and mixed["reduce_seconds"] is None
     assert mixed["makespan_seconds"] == 20.0
     assert "map and reduce in one Hadoop job" in summary_line(mixed)
+
+
+def test_missing_parents_of_the_output_are_created(tmp_path, capsys):
+    data = tmp_path / "in.txt"
+    generate_file(str(data), 20_000, 4)
+    out = tmp_path / "a" / "b" / "out"
+    got = _dirft_run(capsys, FIXTURES / "mr_two_step.py", data, out)
+    assert got == _inline(FIXTURES / "mr_two_step.py", data) and got

@@ -41,9 +41,12 @@ def test_a_glob_matching_nothing_or_a_missing_path_is_an_input_error(tmp_path):
         resolve_inputs([])
 
 
-def test_the_output_must_not_exist_and_its_parent_must(tmp_path):
+def test_the_output_must_not_exist_and_its_missing_parents_are_made(tmp_path):
     with pytest.raises(InputError, match="already exists; remove it"):
         check_output_absent(str(tmp_path))
-    with pytest.raises(InputError, match="the parent of -output, .*missing, does not exist$"):
-        check_output_absent(str(tmp_path / "missing" / "out"))
-    check_output_absent(str(tmp_path / "out"))
+    check_output_absent(str(tmp_path / "missing" / "deeper" / "out"))
+    assert (tmp_path / "missing" / "deeper").is_dir()  # FileOutputCommitter's mkdirs
+    assert not (tmp_path / "missing" / "deeper" / "out").exists()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="cannot create .*afile.*, the parent of -output"):
+        check_output_absent(str(tmp_path / "afile" / "sub" / "out"))

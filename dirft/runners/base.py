@@ -21,7 +21,7 @@ from dirft.core.adaptive import Adaptive, Quarantine
 from dirft.core.jobplan import JobPlan, build_plan, node_names
 from dirft.core.planner import InputFile
 from dirft.core.scheme import Scheme, Speculation, Tolerance, make_scheme
-from dirft.errors import InputError
+from dirft.errors import InputError, StorageError
 from dirft.shutdown import held_signals
 from dirft.storage.local import LOCAL
 
@@ -197,14 +197,29 @@ def resolve_inputs(inputs: list) -> list[InputFile]:
 
 def check_output(storage, output: str) -> None:
     """Raise :class:`InputError` if ``output`` exists on ``storage`` (Hadoop's
-    FileAlreadyExistsException) or its parent directory does not."""
+    FileAlreadyExistsException); else create its missing parent directories, as Hadoop's
+    ``FileOutputCommitter`` does (``mkdirs``); InputError if that fails (a parent is a file).
+    """
     where = storage.where
     if storage.exists(output):
         raise InputError(f"output directory {output} already exists{where}; "
                          f"remove it or choose another -output")
-    parent = posixpath.dirname(output)
-    if not storage.is_dir(parent):
-        raise InputError(f"the parent of -output, {parent}, does not exist{where}")
+    make_parents(storage, output, "-output")
+
+
+def make_parents(storage, path: str, option: str) -> None:
+    """Create the missing parent directories of ``path`` on ``storage`` (``option`` names
+    the command-line option in the message). Raises :class:`InputError` if one cannot be
+    made (a parent is a file, no permission)."""
+    parent = posixpath.dirname(path)
+    if storage.is_dir(parent):
+        return
+    try:
+        storage.makedirs(parent)
+    except (OSError, StorageError) as err:
+        raise InputError(f"cannot create {parent}, the parent of {option}{storage.where}: "
+                         f"{getattr(err, 'strerror', None) or err}; choose another "
+                         f"{option}") from None
 
 
 def drop_empty_parts(out_dir: str) -> list[str]:
