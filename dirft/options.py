@@ -113,6 +113,14 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("stream.num.map.output.key.fields", "int", "1",
            "leading tab-separated fields of a map output line that form the key (Hadoop "
            "Streaming); the partitioner and the sort see that key", minimum=1),
+    Option("stream.non.zero.exit.is.failure", "bool", "true",
+           "false: a mapper, combiner or reducer that exits with a non-zero status has "
+           "succeeded with its output (Hadoop Streaming PipeMapRed); death by a signal "
+           "still fails it"),
+    Option("aggregate.max.num.unique.values", "int", str(LONG_MAX),
+           "-reducer aggregate: a UniqValueCount stops adding values once it holds more "
+           "than this many (<= 0: no limit); read by the reducer only (Hadoop "
+           "ValueAggregatorBaseDescriptor)"),
     Option("mapreduce.map.output.key.field.separator", "str", "\t",
            "separator of key fields for KeyFieldBasedComparator and KeyFieldBasedPartitioner "
            "(Hadoop)"),

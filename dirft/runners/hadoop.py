@@ -39,6 +39,7 @@ import threading
 import time
 import uuid
 
+from dirft import aggregate
 from dirft.codecs import output_codec
 from dirft.contract.hadoop import EMIT_GROUP
 from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
@@ -215,7 +216,7 @@ class HadoopRunner(Runner):
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
             secret_file=SECRET_NAME if secret_file else "",
-            mapper=_node_argv(job.mapper, python), combiner=_node_argv(job.combiner, python),
+            mapper=_node_argv(job.mapper, python), combiner=_node_argv(_combiner(job), python),
             jobconf=conf.items(), cmdenv=job.cmdenv, files=[], tasks=[],
             map_output_dir=posixpath.join(self.scratch, "maps"), work_dir="",
             heartbeat_interval=conf.get("dirft.heartbeat.interval"),
@@ -409,6 +410,13 @@ def _end_waves(scheduler, grace: float = 60.0) -> None:
     for wave in scheduler.waves:
         if wave.running is not None and wave.running.wait(grace) is None:
             wave.running.terminate()
+
+
+def _combiner(job) -> list | None:
+    """The replicas' combiner: none under ``-reducer aggregate`` with reduces, where
+    Hadoop's ``StreamJob`` replaces any ``-combiner`` by ``ValueAggregatorCombiner``, which
+    Hadoop runs on the map output the replicas emit."""
+    return None if aggregate.is_aggregate(job.reducer) and job.num_reduces else job.combiner
 
 
 def _node_argv(argv: list | None, python: str) -> list | None:

@@ -13,13 +13,15 @@ scratch files, no processes.
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 
+from dirft import aggregate
 from dirft.codecs import output_codec
 from dirft.contract.env import hadoop_ids, streaming_env
 from dirft.contract.spec import SPEC_NAME, JobSpec, output_path
-from dirft.errors import ENVIRONMENT_ERRNOS, EnvironmentFault, InputError
+from dirft.errors import ENVIRONMENT_ERRNOS, ConfigError, EnvironmentFault, InputError
 from dirft.report import RunRecord
 from dirft.runners import distcache
 from dirft.runners.base import Runner, check_output, cluster_of, drop_empty_parts, plan_job
@@ -65,6 +67,7 @@ class LocalRunner(Runner):
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan = plan_job(files, self.job.conf)
         self.rules = key_rules(self.job.conf.items())  # a bad comparator: refused up front
+        self.combiner, self.reducer = programs(self.job, self.rules)
         return plan
 
     def prepare(self, plan, faults) -> None:
@@ -154,7 +157,7 @@ class LocalRunner(Runner):
         job, work = self.job, self.work
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
-            secret_file="", mapper=job.mapper, combiner=job.combiner,
+            secret_file="", mapper=job.mapper, combiner=self.combiner,
             jobconf=job.conf.items(), cmdenv=job.cmdenv,
             files=self.cache,
             tasks=[task_entry(t, self.stored) for t in plan.tasks],
@@ -178,12 +181,13 @@ class LocalRunner(Runner):
             write_map_only_output(by_task, staging)
             return counters
         result = run_reduce_stage(
-            [o for outs in by_task for o in outs], self.job.num_reduces, self.job.reducer,
+            [o for outs in by_task for o in outs], self.job.num_reduces, self.reducer,
             staging, os.path.join(self.work, "reduce"), self._reduce_env,
             cwd=self._reduce_cwd(), sort_memory=self.job.conf.get("dirft.sort.memory"),
             log_dir=os.path.join(self.work, "logs"),
             integrity=reduce_integrity(self.job.conf, self.job.num_reduces),
-            rules=self.rules, on_partition=self._reduced)
+            rules=self.rules, on_partition=self._reduced,
+            exit_ok=not self.job.conf.get("stream.non.zero.exit.is.failure"))
         counters.merge(result.counters)
         self.reduce_summary = integrity_summary(result)
         return counters
@@ -224,6 +228,27 @@ def security_section(server) -> dict:
     return {"replicas": "forked by an undumpable fork server", "undumpable": server.locked,
             "subreaper": server.subreaper, **facts,
             "processes_killed": server.killed, "warnings": warnings}
+
+
+def programs(job, rules) -> tuple[list | None, list | None]:
+    """The (combiner, reducer) argv lists the local runner runs for ``job`` under key
+    ``rules`` (:class:`~dirft.shuffle.keys.KeyRules`).
+
+    ``-reducer aggregate`` with reduces is Hadoop's Aggregate package
+    (:mod:`dirft.aggregate`), which also replaces any ``-combiner``, as ``StreamJob`` sets
+    ``ValueAggregatorCombiner``. Raises ConfigError for ``aggregate`` with a key
+    comparator class: Java's reducer groups the keys that comparator calls equal, the
+    local reduce stage only equal bytes.
+    """
+    if not (aggregate.is_aggregate(job.reducer) and job.num_reduces):
+        return job.combiner, job.reducer
+    if rules.comparator is not None:
+        raise ConfigError("-reducer aggregate with mapreduce.job.output.key.comparator.class: "
+                          "the local reduce stage groups equal keys, Hadoop groups by the "
+                          "comparator; leave the comparator out or use --runner hadoop")
+    python, fields = sys.executable, rules.num_fields
+    return ([python, *aggregate.combiner_argv(fields)[1:]],
+            [python, *aggregate.reducer_argv(fields, job.conf.get(aggregate.MAX_ITEMS_KEY))[1:]])
 
 
 def _commit(staging: str, output: str) -> None:

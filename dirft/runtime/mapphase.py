@@ -71,7 +71,7 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
                   corrupt_bit: int | None = None, slowdown: float = 1.0,
                   storage: Storage | None = None, commit=None,
                   key_fields: int = 1, codec: str | None = None,
-                  stored_length: int = 0) -> PhaseResult:
+                  stored_length: int = 0, exit_ok: bool = False) -> PhaseResult:
     """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
 
     ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
@@ -86,9 +86,14 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     ``stream.num.map.output.key.fields`` (the normalizer's split). ``codec``: Hadoop's
     codec class name of a compressed ``path`` (``stored_length`` bytes as stored); then
     ``start`` and ``length`` are decompressed offsets and the file is decompressed from
-    its start (:func:`dirft.codecs.opened_decompressed`). Returns a :class:`PhaseResult`.
-    Raises :class:`TaskError` naming the program when the mapper or combiner is missing
-    or exits non-zero (nothing is committed then), StorageError/InputError from storage.
+    its start (:func:`dirft.codecs.opened_decompressed`). ``exit_ok`` is
+    ``stream.non.zero.exit.is.failure=false``: a mapper or combiner that exits with a
+    non-zero status has succeeded with its output (``PipeMapRed``). Returns a
+    :class:`PhaseResult`.
+    Raises :class:`TaskError` naming the program when the mapper or combiner is missing,
+    exits non-zero (unless ``exit_ok``) or is killed by a signal (even with ``exit_ok``:
+    a killed program's partial output never counts), and nothing is committed then;
+    StorageError/InputError from storage.
     """
     storage = storage or LOCAL
     commit = commit or storage.commit
@@ -102,13 +107,13 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
             source = records.wrap(read_records(src, start, start + length, FEED_CHUNK))
             if combiner is None:
                 written = _run(mapper, "mapper", source, sink.write, env, cwd, log, counters,
-                               key_fields)
+                               key_fields, exit_ok)
             else:
                 mapped = _map_to_sorted_file(mapper, source, env, cwd, log, counters,
-                                             scratch, sort_memory)  # mapper runs to the end
+                                             scratch, sort_memory, exit_ok)  # runs to the end
                 try:
                     written = _run(combiner, "combiner", mapped.proc.stdout, sink.write, env,
-                                   cwd, log, counters, key_fields)
+                                   cwd, log, counters, key_fields, exit_ok)
                 except BaseException:
                     mapped.failed = True
                     raise
@@ -158,7 +163,8 @@ class _Count:
                 self.on_progress(self.bytes)
 
 
-def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memory):
+def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memory,
+                        exit_ok=False):
     """Run the mapper into a file now; return a :class:`_SortedMapOutput` of it.
 
     The mapper's stdout is the raw file itself, as mrjob's local runner writes a mapper's
@@ -170,7 +176,7 @@ def _map_to_sorted_file(mapper, source, env, cwd, log, counters, tmp, sort_memor
     """
     raw, unsorted = tmp + ".raw", tmp + ".map"
     with open(raw, "wb") as f:
-        _run(mapper, "mapper", source, f, env, cwd, log, counters)
+        _run(mapper, "mapper", source, f, env, cwd, log, counters, exit_ok=exit_ok)
     normalize_file(raw, unsorted)
     return _SortedMapOutput(unsorted, env, sort_memory)
 
@@ -265,13 +271,14 @@ class _SortedMapOutput:
 
 
 def _run(argv: list, role: str, source, write, env: dict, cwd: str,
-         log, counters: Counters, key_fields: int = 1) -> int:
+         log, counters: Counters, key_fields: int = 1, exit_ok: bool = False) -> int:
     """Pipe ``source`` through program ``argv``; normalized stdout goes to ``write``.
 
     ``source``: an iterable of byte chunks (fed by a thread), or a pipe's read end (a file
     object with ``fileno``), which becomes the program's stdin. ``write``: a callable
     taking normalized bytes, or an open file (with ``fileno``) that becomes the program's
-    stdout as it is, not normalized. Returns the number of lines (records) written
+    stdout as it is, not normalized. ``exit_ok``: a non-zero exit status is success
+    (a death by signal is not). Returns the number of lines (records) written
     (0 when ``write`` is a file).
     """
     piped, to_file = hasattr(source, "fileno"), hasattr(write, "fileno")
@@ -312,7 +319,7 @@ def _pipe_through(proc, argv, role, source, write, log, counters, key_fields) ->
     reader.join()
     watcher.join()  # done killing before the next program starts
     counters.merge(scanner.counters)
-    if code != 0:
+    if code != 0 and not (exit_ok and code > 0):
         tail = " | ".join(scanner.tail[-3:]) or "no stderr"
         raise TaskError(f"{role} {' '.join(argv)!r} exited with code {code}: {tail}")
     if failures:

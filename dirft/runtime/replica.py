@@ -206,7 +206,8 @@ class Replica:
             corrupt_bit=fault.bit if data_fault else None, slowdown=slowdown,
             storage=self.storage, commit=commit,
             key_fields=read_value(self.spec.jobconf, "stream.num.map.output.key.fields"),
-            codec=self.split.get("codec"), stored_length=self.split.get("stored_length", 0))
+            codec=self.split.get("codec"), stored_length=self.split.get("stored_length", 0),
+            exit_ok=not read_value(self.spec.jobconf, "stream.non.zero.exit.is.failure"))
         if result.corrupted:
             self._fired(fault)
         return result, self._at_phase_end(fault, result.signature)

@@ -104,6 +104,7 @@ class _Job:
     verified: bool = False            # feed sort ourselves and hash the stream (replicas)
     shuffle_flip: Optional[int] = None  # fault injection: bit of the stream to invert
     output_flip: Optional[int] = None   # fault injection: bit of the output to invert
+    exit_ok: bool = False             # stream.non.zero.exit.is.failure=false
 
     @property
     def command(self) -> str:
@@ -180,8 +181,10 @@ def _check_exits(job: _Job, sort: subprocess.Popen, sort_err: IO[bytes],
     A sort killed by SIGPIPE after the reducer exited 0 is fine: the reducer chose to stop
     reading (``head``). Hadoop would fail such a task with "Broken pipe" when its input
     outgrows the pipe buffer; dirft keeps the reducer's output instead, deterministically.
+    Under ``job.exit_ok`` a reducer's non-zero exit status is success (a signal is not).
     """
-    if reducer is not None and reducer.returncode != 0:
+    code = reducer.returncode if reducer is not None else 0
+    if code != 0 and not (job.exit_ok and code > 0):
         log = f" (its stderr is in {job.log_path})" if job.log_path else ""
         raise _exit_error(job, f"reducer {job.command!r}", reducer.returncode, scanner.tail,
                           f"fix the reducer or run it on the input by hand{log}")
@@ -320,11 +323,13 @@ def _wait_all(reducer: Optional[subprocess.Popen], thread: Optional[threading.Th
 
 def _make_job(partition: int, source: str, reducer: Optional[Sequence[str]], out_dir: str,
               work_dir: str, env: dict, cwd: Optional[str], sort_memory: int,
-              log_dir: Optional[str], rules: KeyRules = DEFAULT_RULES) -> _Job:
+              log_dir: Optional[str], rules: KeyRules = DEFAULT_RULES,
+              exit_ok: bool = False) -> _Job:
     """Describe the reduce of ``partition`` (paths made absolute, log path chosen)."""
     log_path = os.path.join(log_dir, f"reduce-{partition:05d}.log") if log_dir else None
     return _Job(partition, os.path.abspath(source), temp_part_path(out_dir, partition),
-                reducer, env, cwd, sort_memory, os.path.abspath(work_dir), log_path, rules)
+                reducer, env, cwd, sort_memory, os.path.abspath(work_dir), log_path, rules,
+                exit_ok=exit_ok)
 
 
 def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
@@ -334,7 +339,8 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
                      log_dir: Optional[str] = None,
                      rules: KeyRules = DEFAULT_RULES,
                      on_partition: Optional[Callable[[int, int], None]] = None,
-                     integrity: Optional[ReduceIntegrity] = None) -> ReduceResult:
+                     integrity: Optional[ReduceIntegrity] = None,
+                     exit_ok: bool = False) -> ReduceResult:
     """Partition, sort and reduce ``outputs`` into ``out_dir/part-00000`` … (see module doc).
 
     ``num_reduces`` >= 1 partitions (Hadoop's ``mapreduce.job.reduces``); ``reducer`` is an
@@ -346,7 +352,9 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
     ``rules`` (:mod:`dirft.shuffle.keys`) give the key fields, partitioner and comparator;
     ``on_partition(done, total)`` is called after each partition is reduced.
     ``integrity`` (f_s >= 1 or injected reduce faults): each partition is reduced by voted
-    replicas (:func:`dirft.shuffle.replicated.reduce_voted`). Returns a
+    replicas (:func:`dirft.shuffle.replicated.reduce_voted`). ``exit_ok``
+    (``stream.non.zero.exit.is.failure=false``): a reducer's non-zero exit status is
+    success with its output, as in ``PipeMapRed``. Returns a
     :class:`ReduceResult`. Raises :class:`JobAborted` when a map output does not match its
     signature or a partition's vote fails, :class:`TaskError` when sort or a reducer fails or
     cannot start,
@@ -361,7 +369,7 @@ def run_reduce_stage(outputs: Sequence[MapOutput], num_reduces: int,
         result = ReduceResult(input_records=sum(records), partition_records=records)
         for p, source in enumerate(paths):
             job = _make_job(p, source, reducer, out_dir, work_dir, env_for(p), cwd,
-                            sort_memory, log_dir, rules)
+                            sort_memory, log_dir, rules, exit_ok)
             if integrity is None or not integrity.active:
                 _add_partition(result, *_guarded(lambda: _reduce_partition(job), out_dir)[:3])
             else:

@@ -1,0 +1,65 @@
+"""Hadoop Streaming options on the local runner: ``stream.non.zero.exit.is.failure``,
+``-reducer aggregate``, missing parents of ``-output``; each under injected crashes."""
+
+import pathlib
+
+import pytest
+
+from e2e import leftovers, run_cli
+
+CRASHES = ["-D", "mapred.map.tasks.fault.inject=true", "-D", "mapred.map.tasks.fault.percent=50",
+           "-D", "mapreduce.input.fileinputformat.split.maxsize=700",
+           "-D", "dirft.heartbeat.timeout=3"]
+LINES = b"".join(b"%d.%d\tv%d\n" % (i % 7, i % 3, i) for i in range(200))
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes(LINES)
+    (tmp_path / "exit3.sh").write_text("cat\nexit 3\n")
+    return path
+
+
+def streaming(capsys, tmp_path, out, *extra):
+    return run_cli(capsys, "streaming", "-input", tmp_path / "in.txt", "-output", out,
+                   "-files", tmp_path / "exit3.sh", *extra)
+
+
+def parts(out: pathlib.Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name.startswith("part-")}
+
+
+@pytest.mark.parametrize("mode", ["exception", "kill"])
+def test_a_nonzero_exit_is_success_when_the_jobconf_says_so(mode, data, tmp_path, capsys):
+    code, _, err = streaming(capsys, tmp_path, tmp_path / "out", "-mapper", "sh exit3.sh",
+                             "-reducer", "sh exit3.sh", "-D",
+                             "stream.non.zero.exit.is.failure=false", *CRASHES,
+                             "-D", f"dirft.fault.crash.mode={mode}")
+    assert code == 0, err
+    lines = b"".join(parts(tmp_path / "out").values()).splitlines()
+    assert sorted(lines) == sorted(LINES.splitlines())  # cat's output, exit 3 or not
+    report = __import__("json").loads((tmp_path / "out" / "_dirft_report.json").read_text())
+    assert report["faults"]["detected"]["crash"] == report["faults"]["injected"]["crash"] > 0
+
+
+def test_a_nonzero_exit_fails_by_default(data, tmp_path, capsys):
+    code, _, err = streaming(capsys, tmp_path, tmp_path / "out", "-mapper", "sh exit3.sh",
+                             "-reducer", "cat")
+    assert code == 3 and "exited with code 3" in err
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_a_reducer_killed_by_a_signal_still_fails(data, tmp_path, capsys):
+    (tmp_path / "killed.sh").write_text("cat\nkill -9 $$\n")
+    code, _, err = streaming(capsys, tmp_path, tmp_path / "out", "-files",
+                             tmp_path / "killed.sh", "-mapper", "cat", "-reducer",
+                             "sh killed.sh", "-D", "stream.non.zero.exit.is.failure=false")
+    assert code == 1 and "killed by signal 9" in err
+
+
+def test_missing_parents_of_the_output_are_created(data, tmp_path, capsys):
+    out = tmp_path / "a" / "b" / "out"
+    code, _, err = streaming(capsys, tmp_path, out, "-mapper", "cat", "-reducer", "cat")
+    assert code == 0, err
+    assert sorted(b"".join(parts(out).values()).splitlines()) == sorted(LINES.splitlines())
