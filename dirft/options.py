@@ -109,10 +109,23 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("mapreduce.job.name", "str", "dirft streaming job",
            "job name shown in logs and in Hadoop's job list"),
     Option("stream.map.output.field.separator", "str", "\t",
-           "key/value separator in map output lines (Hadoop Streaming); only tab for now"),
+           "separator of a map output line's fields (Hadoop Streaming): the key ends at "
+           "the stream.num.map.output.key.fields-th one; a line with fewer is all key"),
+    Option("stream.map.input.field.separator", "str", "\t",
+           "between key and value of a record written to the mapper (Hadoop Streaming); "
+           "with TextInputFormat the mapper gets the line alone, so it changes nothing"),
+    Option("stream.reduce.input.field.separator", "str", "\t",
+           "between key and value of each line written to the reducer (Hadoop Streaming)"),
+    Option("stream.reduce.output.field.separator", "str", "\t",
+           "separator of a reducer output line's fields; the output file gets key, tab, "
+           "value (Hadoop Streaming, TextOutputFormat)"),
+    Option("stream.num.reduce.output.key.fields", "int", "1",
+           "leading fields of a reducer output line that form its key (Hadoop Streaming)",
+           minimum=1),
     Option("stream.num.map.output.key.fields", "int", "1",
-           "leading tab-separated fields of a map output line that form the key (Hadoop "
-           "Streaming); the partitioner and the sort see that key", minimum=1),
+           "leading fields of a map output line (split at stream.map.output.field.separator) "
+           "that form the key (Hadoop Streaming); the partitioner and the sort see that key",
+           minimum=1),
     Option("stream.non.zero.exit.is.failure", "bool", "true",
            "false: a mapper, combiner or reducer that exits with a non-zero status has "
            "succeeded with its output (Hadoop Streaming PipeMapRed); death by a signal "
@@ -306,9 +319,7 @@ DEPRECATED: Dict[str, str] = {
 }
 
 #: Keys whose only supported value, for now, is their default.
-DEFAULT_ONLY: Dict[str, str] = {
-    "stream.map.output.field.separator": "the reduce stage splits keys at the first tab",
-}
+DEFAULT_ONLY: Dict[str, str] = {}
 
 
 def define(key: str, value) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import BinaryIO, Iterator
 
-from dirft.errors import DirftError, InputError
+from dirft.errors import DirftError, InputError, TaskError
 from dirft.units import CHUNK
 
 _CR, _LF = 13, 10
@@ -173,7 +173,8 @@ def split_records(data: bytes) -> list[bytes]:
 _NOT_TAB_OR_NEWLINE = bytes(b for b in range(256) if b not in (9, 10))
 
 
-def _normalize_lines(lines: bytes, key_fields: int = 1) -> tuple[bytes, int]:
+def _normalize_lines(lines: bytes, key_fields: int = 1, separator: bytes = b"\t",
+                     text_output: bool = False) -> tuple[bytes, int]:
     """Return whole ``\\n``-terminated ``lines`` with ``\\t`` added to each line with fewer
     than ``key_fields`` tabs, and how many lines they are.
 
@@ -183,8 +184,13 @@ def _normalize_lines(lines: bytes, key_fields: int = 1) -> tuple[bytes, int]:
     keeping only tabs and newlines, a line without a tab leaves a newline right after the
     previous one (or at the start), about 9x faster than testing each line in Python; the
     same few marks give the line count, far cheaper than counting newlines in the whole
-    output.
+    output. Another ``separator`` goes line by line (:func:`split_line`).
     """
+    if separator != b"\t":
+        parts = lines.split(b"\n")
+        parts.pop()
+        return b"".join([split_line(line, separator, key_fields, text_output) + b"\n"
+                         for line in parts]), len(parts)
     if key_fields > 1:
         parts = lines.split(b"\n")
         parts.pop()
@@ -196,6 +202,52 @@ def _normalize_lines(lines: bytes, key_fields: int = 1) -> tuple[bytes, int]:
     parts = lines.split(b"\n")
     parts.pop()
     return b"".join([line + (b"\n" if b"\t" in line else b"\t\n") for line in parts]), len(parts)
+
+
+def separator_at(line: bytes, separator: bytes, fields: int) -> int:
+    """Index of the ``fields``-th ``separator`` in ``line`` (each search starting after the
+    previous match, as ``TextOutputReader.splitKeyVal``), or -1 if there are fewer."""
+    pos = line.find(separator)
+    for _ in range(1, fields):
+        if pos < 0:
+            break
+        pos = line.find(separator, pos + len(separator))
+    return pos
+
+
+def key_end(line: bytes, separator: bytes, fields: int) -> int:
+    """Where the key of a stored map output line ends: at its ``fields``-th ``separator``,
+    else at its last one (a line with fewer was all key and got one appended), else at
+    its end."""
+    end, pos = -1, -len(separator)
+    for _ in range(fields):
+        pos = line.find(separator, pos + len(separator))
+        if pos < 0:
+            break
+        end = pos
+    return len(line) if end < 0 else end
+
+
+def split_line(line: bytes, separator: bytes, fields: int, text_output: bool) -> bytes:
+    """One program output line (no terminator) split as Hadoop Streaming splits it: the
+    key ends at the ``fields``-th ``separator`` (a line with fewer is all key, its value
+    empty). ``text_output``: returns ``key\\tvalue`` as ``TextOutputFormat`` writes it (a
+    map-only job's or a reducer's output). Otherwise the stored form of a map output line
+    a reduce stage reads: the line itself, with ``separator`` appended when it has fewer
+    (:func:`key_end` finds the key again). Raises :class:`TaskError` for a line whose key
+    that cannot mark (a multi-byte separator overlapping the line's end).
+    """
+    pos = separator_at(line, separator, fields)
+    if text_output:
+        return line + b"\t" if pos < 0 else line[:pos] + b"\t" + line[pos + len(separator):]
+    if pos >= 0:
+        return line
+    marked = line + separator
+    if key_end(marked, separator, fields) != len(line):
+        raise TaskError(f"map output line {line[:60]!r}: its key cannot be marked with the "
+                        f"separator {separator!r} (it overlaps the line's end); choose "
+                        "another stream.map.output.field.separator")
+    return marked
 
 
 class LineNormalizer:
@@ -210,14 +262,18 @@ class LineNormalizer:
     chunked. ``lines`` counts the lines returned so far (each ends in the one ``\\n`` it
     holds): the "output records" counters, exact and without a pass over the bytes. With
     ``key_fields`` N > 1 (``stream.num.map.output.key.fields``) a line with fewer than N
-    tabs is all key and gets one tab appended. ``unchanged`` stays True while the bytes
+    tabs is all key and gets one tab appended. Another ``separator``
+    (``stream.map.output.field.separator``, ``stream.reduce.output.field.separator``)
+    splits as :func:`split_line` does, ``text_output`` choosing ``key\\tvalue`` over the
+    stored map output form. ``unchanged`` stays True while the bytes
     returned so far are exactly the bytes fed whose lines are complete (after :meth:`close`:
     the output is the input), which lets a caller keep a file that needs no rewriting.
     """
 
-    def __init__(self, key_fields: int = 1) -> None:
+    def __init__(self, key_fields: int = 1, separator: bytes = b"\t",
+                 text_output: bool = False) -> None:
         """Start with no pending bytes; ``key_fields`` >= 1 fields form the key."""
-        self._key_fields = key_fields
+        self._split = (key_fields, separator, text_output)
         self.lines = 0
         self.unchanged = True
         self._tail = b""
@@ -241,7 +297,7 @@ class LineNormalizer:
             return b""
         self._after_cr = cut == len(data) and data[-1] == _CR
         segment = data[:cut]
-        out = self._counted(_normalize_lines(_to_lf(segment), self._key_fields))
+        out = self._counted(_normalize_lines(_to_lf(segment), *self._split))
         if out is not segment and self.unchanged:  # the fast path returns its input itself
             self.unchanged = out == segment
         return out
@@ -256,7 +312,7 @@ class LineNormalizer:
         if not tail:
             return b""
         self.unchanged = False  # the last line gets its terminator
-        return self._counted(_normalize_lines(tail + b"\n", self._key_fields))
+        return self._counted(_normalize_lines(tail + b"\n", *self._split))
 
     def _counted(self, normalized: tuple[bytes, int]) -> bytes:
         data, lines = normalized

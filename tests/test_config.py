@@ -202,10 +202,13 @@ def test_speculative_execution_is_a_scheme_with_hadoops_defaults():
     assert conf.get("mapreduce.job.speculative.retry-after-speculate") == 15000
 
 
-@pytest.mark.parametrize("define", ["stream.map.output.field.separator=,"])
-def test_non_default_streaming_key_settings_are_not_supported_yet(define):
-    message = _error([define])
-    assert message.startswith(define.split("=")[0] + ":") and "not supported yet" in message
+def test_streaming_separators_are_read_as_given():
+    conf = JobConf.load(defines=["stream.map.output.field.separator=.",
+                                 "stream.reduce.output.field.separator=::",
+                                 "stream.num.reduce.output.key.fields=2"])
+    assert conf.get("stream.map.output.field.separator") == "."
+    assert conf.get("stream.reduce.output.field.separator") == "::"
+    assert conf.get("stream.num.reduce.output.key.fields") == 2
 
 
 def test_default_streaming_key_settings_are_accepted(tmp_path):

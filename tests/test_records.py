@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from dirft.core.planner import InputSplit, make_subsplits
-from dirft.errors import DirftError, InputError
+from dirft.errors import DirftError, InputError, TaskError
 from dirft.records import LineNormalizer, key_of, read_records, split_records
 
 FACTS_INPUT = (b"b line without tab\n" b"a\tone\r\n" b"c\tx\ty\n" b"\n" b"b\tzz\n"
@@ -239,3 +239,28 @@ def test_key_of():
     assert key_of(b"k\tv\tw\n") == b"k"
     assert key_of(b"\t\n") == b""
     assert key_of(b"no tab\n") == b"no tab"
+
+
+def _hadoop_split(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
+    """TextOutputReader.splitKeyVal, written out plainly: the key ends at the fields-th sep."""
+    pos = -len(sep)
+    for _ in range(fields):
+        pos = line.find(sep, pos + len(sep))
+        if pos < 0:
+            return line, b""
+    return line[:pos], line[pos + len(sep):]
+
+
+@given(st.lists(st.sampled_from([b"a", b".", b"\t", b":", b"b"]), max_size=12).map(b"".join),
+       st.sampled_from([b".", b":", b"\t", b".:"]), st.integers(1, 4))
+def test_a_stored_map_output_line_keeps_hadoops_key_and_value(line, sep, fields):
+    from dirft.records import key_end, split_line
+    key, value = _hadoop_split(line, sep, fields)
+    assert split_line(line, sep, fields, True) == key + b"\t" + value
+    try:
+        stored = split_line(line, sep, fields, False)
+    except TaskError:
+        assert len(sep) > 1  # only a multi-byte separator can overlap the line's end
+        return
+    end = key_end(stored, sep, fields)
+    assert (stored[:end], stored[end + len(sep):]) == (key, value)

@@ -63,3 +63,66 @@ def test_missing_parents_of_the_output_are_created(data, tmp_path, capsys):
     code, _, err = streaming(capsys, tmp_path, out, "-mapper", "cat", "-reducer", "cat")
     assert code == 0, err
     assert sorted(b"".join(parts(out).values()).splitlines()) == sorted(LINES.splitlines())
+
+
+DOTTED = b"".join(b"%s%s\n" % (b".".join(b"%d" % (j % 4 + 1) for j in range(i % 5 + 1)),
+                               b"\tv%d" % (i % 9) if i % 3 else b"") for i in range(240))
+
+
+def split_at(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
+    """Hadoop's TextOutputReader.splitKeyVal, written out plainly for the model."""
+    pos = -len(sep)
+    for _ in range(fields):
+        pos = line.find(sep, pos + len(sep))
+        if pos < 0:
+            return line, b""
+    return line[:pos], line[pos + len(sep):]
+
+
+def test_separators_reach_partitioner_reducer_and_output_as_in_hadoop(tmp_path, capsys):
+    """The Streaming guide's ``.`` with 2 key fields, a ``:`` before the reducer's values and
+    its output split at the third ``.``: each line goes to the key's HashPartitioner
+    partition, keys come in byte order there, and the reducer (cat) sees key:value."""
+    from dirft.shuffle.partition import partition_of
+    (tmp_path / "in.txt").write_bytes(DOTTED)
+    (tmp_path / "exit3.sh").write_text("")
+    code, _, err = streaming(capsys, tmp_path, tmp_path / "out", "-mapper", "cat",
+                             "-reducer", "cat", "-numReduceTasks", "3",
+                             "-D", "stream.map.output.field.separator=.",
+                             "-D", "stream.num.map.output.key.fields=2",
+                             "-D", "stream.reduce.input.field.separator=:",
+                             "-D", "stream.reduce.output.field.separator=.",
+                             "-D", "stream.num.reduce.output.key.fields=3", *CRASHES)
+    assert code == 0, err
+    expected = {p: [] for p in range(3)}
+    for line in DOTTED.splitlines():
+        key, value = split_at(line, b".", 2)
+        expected[partition_of(key, 3)].append((key, b"\t".join(split_at(key + b":" + value,
+                                                                         b".", 3))))
+    got = parts(tmp_path / "out")
+    for p in range(3):
+        want = sorted(expected[p])
+        assert sorted(got[f"part-{p:05d}"].splitlines()) == sorted(line for _, line in want)
+        keys = [k for k, _ in want]
+        assert keys == sorted(keys)
+
+
+def test_map_only_separators_give_key_tab_value(tmp_path, capsys):
+    (tmp_path / "in.txt").write_bytes(DOTTED)
+    (tmp_path / "exit3.sh").write_text("")
+    code, _, err = streaming(capsys, tmp_path, tmp_path / "out", "-mapper", "cat",
+                             "-reducer", "NONE", "-D", "stream.map.output.field.separator=.",
+                             "-D", "stream.num.map.output.key.fields=2")
+    assert code == 0, err
+    want = b"".join(b"\t".join(split_at(line, b".", 2)) + b"\n" for line in DOTTED.splitlines())
+    assert b"".join(parts(tmp_path / "out").values()) == want
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["-combiner", "cat"], "-combiner with stream.*.field.separator"),
+    (["-reducer", "aggregate"], "-reducer aggregate with"),
+])
+def test_what_is_not_built_with_separators_is_refused(extra, needle, data, tmp_path, capsys):
+    code, _, err = streaming(capsys, tmp_path, tmp_path / "out", "-mapper", "cat",
+                             "-D", "stream.map.output.field.separator=.", *extra)
+    assert code == 1 and needle in err and not (tmp_path / "out").exists()

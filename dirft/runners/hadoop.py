@@ -105,6 +105,10 @@ class HadoopRunner(Runner):
         self.output = self.storage.absolute(self.job.output)
         check_output(self.storage, self.output)
         output_codec(self.job.conf.get)  # Hadoop compresses the parts; refuse what we don't
+        if self.job.conf.get("stream.map.output.field.separator") != "\t":
+            raise ConfigError("stream.map.output.field.separator other than a tab is built for "
+                              "the local runner only: Hadoop splits the replicas' emitted "
+                              "lines again; leave it out with --runner hadoop")
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf, self.stored)
         return plan

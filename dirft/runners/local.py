@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 
 from dirft import aggregate
 from dirft.codecs import output_codec
@@ -67,7 +68,7 @@ class LocalRunner(Runner):
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan = plan_job(files, self.job.conf)
         self.rules = key_rules(self.job.conf.items())  # a bad comparator: refused up front
-        self.combiner, self.reducer = programs(self.job, self.rules)
+        self.combiner, self.reducer, self.rules = programs(self.job, self.rules)
         return plan
 
     def prepare(self, plan, faults) -> None:
@@ -230,25 +231,40 @@ def security_section(server) -> dict:
             "processes_killed": server.killed, "warnings": warnings}
 
 
-def programs(job, rules) -> tuple[list | None, list | None]:
-    """The (combiner, reducer) argv lists the local runner runs for ``job`` under key
-    ``rules`` (:class:`~dirft.shuffle.keys.KeyRules`).
+def programs(job, rules):
+    """The (combiner, reducer, key rules) the local runner runs ``job`` with, given its
+    key ``rules`` (:class:`~dirft.shuffle.keys.KeyRules`).
 
     ``-reducer aggregate`` with reduces is Hadoop's Aggregate package
     (:mod:`dirft.aggregate`), which also replaces any ``-combiner``, as ``StreamJob`` sets
-    ``ValueAggregatorCombiner``. Raises ConfigError for ``aggregate`` with a key
-    comparator class: Java's reducer groups the keys that comparator calls equal, the
-    local reduce stage only equal bytes.
+    ``ValueAggregatorCombiner``; Java reducers read and write records, not separated lines.
+    Raises ConfigError for what the local runner does not do as Hadoop: ``aggregate`` with
+    a key comparator class (Java's reducer groups the keys it calls equal) or another map
+    output separator, and a command combiner with other separators (Hadoop's
+    ``PipeCombiner`` takes the reducer's separator keys).
     """
+    separated = (rules.separator, rules.reduce_input_separator,
+                 rules.reduce_output_separator, rules.reduce_output_fields) != DEFAULT_SPLIT
     if not (aggregate.is_aggregate(job.reducer) and job.num_reduces):
-        return job.combiner, job.reducer
-    if rules.comparator is not None:
-        raise ConfigError("-reducer aggregate with mapreduce.job.output.key.comparator.class: "
-                          "the local reduce stage groups equal keys, Hadoop groups by the "
-                          "comparator; leave the comparator out or use --runner hadoop")
+        if job.combiner is not None and separated:
+            raise ConfigError("-combiner with stream.*.field.separator or "
+                              "stream.num.reduce.output.key.fields set is not built yet "
+                              "(Hadoop's combiner takes the reducer's separators); drop the "
+                              "combiner or those keys, or use --runner hadoop")
+        return job.combiner, job.reducer, rules
+    if rules.comparator is not None or rules.separator != b"\t":
+        raise ConfigError("-reducer aggregate with mapreduce.job.output.key.comparator.class "
+                          "or stream.map.output.field.separator is not built yet (Java's "
+                          "reducer groups by the comparator and splits keys itself); leave "
+                          "them out or use --runner hadoop")
     python, fields = sys.executable, rules.num_fields
     return ([python, *aggregate.combiner_argv(fields)[1:]],
-            [python, *aggregate.reducer_argv(fields, job.conf.get(aggregate.MAX_ITEMS_KEY))[1:]])
+            [python, *aggregate.reducer_argv(fields, job.conf.get(aggregate.MAX_ITEMS_KEY))[1:]],
+            replace(rules, reduce_input_separator=b"\t", reduce_output_separator=b"\t",
+                    reduce_output_fields=1))
+
+
+DEFAULT_SPLIT = (b"\t", b"\t", b"\t", 1)  # Hadoop Streaming's separators and fields
 
 
 def _commit(staging: str, output: str) -> None:

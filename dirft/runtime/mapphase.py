@@ -71,7 +71,8 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
                   corrupt_bit: int | None = None, slowdown: float = 1.0,
                   storage: Storage | None = None, commit=None,
                   key_fields: int = 1, codec: str | None = None,
-                  stored_length: int = 0, exit_ok: bool = False) -> PhaseResult:
+                  stored_length: int = 0, exit_ok: bool = False,
+                  separator: bytes = b"\t", text_output: bool = False) -> PhaseResult:
     """Map bytes ``(start, start+length]`` of ``path`` and commit to ``final_path``.
 
     ``mapper``/``combiner``: argv lists run without a shell in ``cwd`` with ``env``; ``log``:
@@ -83,10 +84,12 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
     :meth:`~dirft.storage.base.Storage.open_range` and the output written through
     ``commit(final_path)`` (default ``storage.commit``: temp file, then rename; the Hadoop
     runner's direct mode passes one writing to stdout); ``key_fields`` is
-    ``stream.num.map.output.key.fields`` (the normalizer's split). ``codec``: Hadoop's
-    codec class name of a compressed ``path`` (``stored_length`` bytes as stored); then
-    ``start`` and ``length`` are decompressed offsets and the file is decompressed from
-    its start (:func:`dirft.codecs.opened_decompressed`). ``exit_ok`` is
+    ``stream.num.map.output.key.fields`` and ``separator``
+    ``stream.map.output.field.separator`` (the normalizer's split; ``text_output``: a
+    map-only job's ``key\\tvalue`` lines, :func:`dirft.records.split_line`). ``codec``:
+    Hadoop's codec class name of a compressed ``path`` (``stored_length`` bytes as
+    stored); then ``start`` and ``length`` are decompressed offsets and the file is
+    decompressed from its start (:func:`dirft.codecs.opened_decompressed`). ``exit_ok`` is
     ``stream.non.zero.exit.is.failure=false``: a mapper or combiner that exits with a
     non-zero status has succeeded with its output (``PipeMapRed``). Returns a
     :class:`PhaseResult`.
@@ -107,13 +110,13 @@ def run_map_phase(path: str, start: int, length: int, mapper: list, combiner: li
             source = records.wrap(read_records(src, start, start + length, FEED_CHUNK))
             if combiner is None:
                 written = _run(mapper, "mapper", source, sink.write, env, cwd, log, counters,
-                               key_fields, exit_ok)
+                               (key_fields, separator, text_output), exit_ok)
             else:
                 mapped = _map_to_sorted_file(mapper, source, env, cwd, log, counters,
                                              scratch, sort_memory, exit_ok)  # runs to the end
                 try:
                     written = _run(combiner, "combiner", mapped.proc.stdout, sink.write, env,
-                                   cwd, log, counters, key_fields, exit_ok)
+                                   cwd, log, counters, (key_fields,), exit_ok)
                 except BaseException:
                     mapped.failed = True
                     raise
@@ -271,13 +274,14 @@ class _SortedMapOutput:
 
 
 def _run(argv: list, role: str, source, write, env: dict, cwd: str,
-         log, counters: Counters, key_fields: int = 1, exit_ok: bool = False) -> int:
+         log, counters: Counters, split: tuple = (1,), exit_ok: bool = False) -> int:
     """Pipe ``source`` through program ``argv``; normalized stdout goes to ``write``.
 
     ``source``: an iterable of byte chunks (fed by a thread), or a pipe's read end (a file
     object with ``fileno``), which becomes the program's stdin. ``write``: a callable
     taking normalized bytes, or an open file (with ``fileno``) that becomes the program's
-    stdout as it is, not normalized. ``exit_ok``: a non-zero exit status is success
+    stdout as it is, not normalized. ``split``: the
+    :class:`~dirft.records.LineNormalizer`'s arguments. ``exit_ok``: a non-zero exit status is success
     (a death by signal is not). Returns the number of lines (records) written
     (0 when ``write`` is a file).
     """
@@ -309,7 +313,7 @@ def _pipe_through(proc, argv, role, source, write, log, counters, key_fields) ->
     reader = threading.Thread(target=_drain, args=(proc.stderr, scanner), daemon=True)
     feeder.start()
     reader.start()
-    normalizer = LineNormalizer(key_fields)
+    normalizer = LineNormalizer(*split)
     if not to_file:
         for chunk in iter(lambda: proc.stdout.read1(CHUNK), b""):
             write(normalizer.feed(chunk))

@@ -207,10 +207,18 @@ class Replica:
             storage=self.storage, commit=commit,
             key_fields=read_value(self.spec.jobconf, "stream.num.map.output.key.fields"),
             codec=self.split.get("codec"), stored_length=self.split.get("stored_length", 0),
-            exit_ok=not read_value(self.spec.jobconf, "stream.non.zero.exit.is.failure"))
+            exit_ok=not read_value(self.spec.jobconf, "stream.non.zero.exit.is.failure"),
+            separator=read_value(self.spec.jobconf, "stream.map.output.field.separator").encode(),
+            text_output=self._map_only_here())
         if result.corrupted:
             self._fired(fault)
         return result, self._at_phase_end(fault, result.signature)
+
+    def _map_only_here(self) -> bool:
+        """True when this output is a map-only job's part as it is: the local runner's (on
+        Hadoop the emitted lines pass through Hadoop's own output reader)."""
+        reduces = read_value(self.spec.jobconf, "mapreduce.job.reduces")
+        return reduces == 0 and self.storage.kind == "local"
 
     def run_direct(self, out, log) -> None:
         """Map the whole split once, its output to the binary stream ``out`` (direct mode).

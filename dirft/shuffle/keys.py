@@ -2,8 +2,9 @@
 
 Hadoop Streaming splits each map output line into key and value at the
 ``stream.num.map.output.key.fields``-th ``stream.map.output.field.separator`` (a line with
-fewer separators is all key); dirft's map-side normalizer has already made every line
-``key\\tvalue`` in that sense, so the key is the line up to its N-th tab. Then:
+fewer separators is all key); dirft's map-side normalizer has already appended a separator
+to each line with fewer (:func:`dirft.records.split_line`), so the key is the line up to
+its N-th separator (or its last). Then:
 
 * **partition** — ``mapreduce.job.partitioner.class``: Hadoop's ``HashPartitioner`` (the
   default, over ``Text.hashCode`` of the whole key) or ``KeyFieldBasedPartitioner`` with
@@ -13,6 +14,11 @@ fewer separators is all key); dirft's map-side normalizer has already made every
   comparator, the default) or ``KeyFieldBasedComparator`` with
   ``mapreduce.partition.keycomparator.options``; both split key fields at
   ``mapreduce.map.output.key.field.separator``.
+
+The reducer reads ``key`` + ``stream.reduce.input.field.separator`` + ``value`` per line
+(``TextInputWriter``); its output is split at the ``stream.num.reduce.output.key.fields``-th
+``stream.reduce.output.field.separator`` and written ``key\\tvalue`` (``TextOutputFormat``),
+as is the identity reducer's.
 
 Classes are accepted under their old-API (``org.apache.hadoop.mapred.lib``) and new-API
 (``org.apache.hadoop.mapreduce.lib.partition``) names; any other Java class is refused with
@@ -26,6 +32,7 @@ from typing import Callable, Mapping, Optional
 
 from dirft.errors import ConfigError
 from dirft.keyfields import KeyComparator, KeyFieldError, KeyPartitioner
+from dirft.records import key_end
 
 _LIB, _NEW = "org.apache.hadoop.mapred.lib.", "org.apache.hadoop.mapreduce.lib.partition."
 HASH_PARTITIONERS = ("", _LIB + "HashPartitioner", _NEW + "HashPartitioner",
@@ -39,32 +46,47 @@ TEXT_COMPARATORS = ("", "org.apache.hadoop.io.Text$Comparator")
 class KeyRules:
     """How the reduce stage finds, partitions and orders keys.
 
-    ``num_fields`` >= 1: tab-separated fields that form the key; ``comparator``: None for
-    raw bytes, else Hadoop's ``KeyFieldBasedComparator``; ``partitioner``: None for
-    ``HashPartitioner``, else ``KeyFieldBasedPartitioner``.
+    ``num_fields`` >= 1: fields, split at ``separator``, that form the key; ``comparator``:
+    None for raw bytes, else Hadoop's ``KeyFieldBasedComparator``; ``partitioner``: None
+    for ``HashPartitioner``, else ``KeyFieldBasedPartitioner``; ``reduce_input_separator``
+    goes between key and value on the reducer's stdin; ``reduce_output_separator`` and
+    ``reduce_output_fields`` split the reducer's output lines (Hadoop Streaming's
+    ``stream.*`` keys, all separators bytes).
     """
 
     num_fields: int = 1
     comparator: Optional[KeyComparator] = None
     partitioner: Optional[KeyPartitioner] = None
+    separator: bytes = b"\t"
+    reduce_input_separator: bytes = b"\t"
+    reduce_output_separator: bytes = b"\t"
+    reduce_output_fields: int = 1
 
     def key_of(self, line: bytes) -> bytes:
-        """The key of one normalized line (without its ``\\n``): the bytes before its
-        ``num_fields``-th tab; a line with fewer tabs was all key when the map wrote it and
-        got one tab appended by the normalizer, so its key is the bytes before its last
-        tab (a line with no tab at all is all key)."""
-        end = -1
-        for _ in range(self.num_fields):
-            found = line.find(b"\t", end + 1)
-            if found < 0:
-                return line[:end] if end >= 0 else line
-            end = found
-        return line[:end]
+        """The key of one stored map output line (without its ``\\n``): the bytes before its
+        ``num_fields``-th separator; a line with fewer was all key when the map wrote it and
+        got one separator appended by the normalizer, so its key is the bytes before its
+        last separator (a line with none at all is all key)."""
+        return line[:key_end(line, self.separator, self.num_fields)]
 
     @property
     def gnu_sort(self) -> bool:
-        """True when GNU sort's ``-k1,1`` gives this order (one key field, byte order)."""
-        return self.num_fields == 1 and self.comparator is None
+        """True when GNU sort's ``-k1,1`` gives this order (one tab-ended key field, byte
+        order)."""
+        return self.num_fields == 1 and self.comparator is None and self.separator == b"\t"
+
+    def rewrite_for(self, reducer: bool) -> Optional[Callable[[bytes], bytes]]:
+        """``f(line) -> line`` giving what a reducer (``reducer``) or the identity reducer
+        writes reads: ``key`` + ``stream.reduce.input.field.separator`` (or a tab) +
+        ``value``; None when that is the stored line itself."""
+        between = self.reduce_input_separator if reducer else b"\t"
+        if between == self.separator:
+            return None
+
+        def rewrite(line: bytes) -> bytes:
+            end = key_end(line, self.separator, self.num_fields)
+            return line[:end] + between + line[end + len(self.separator):]
+        return rewrite
 
     def partition_function(self, hash_partition: Callable[[bytes, int], int]):
         """``f(key, n) -> partition``: the KeyFieldBasedPartitioner's, else
@@ -110,7 +132,25 @@ def key_rules(conf: Mapping[str, str]) -> KeyRules:
         partitioner = _built(KeyPartitioner, "mapreduce.partition.keypartitioner.options",
                              _partitioner_options(conf), sep)
     fields = int(_text(conf, "stream.num.map.output.key.fields") or 1)
-    return KeyRules(fields, comparator, partitioner)
+    return KeyRules(fields, comparator, partitioner, *stream_separators(conf))
+
+
+SEPARATOR_KEYS = ("stream.map.output.field.separator", "stream.reduce.input.field.separator",
+                  "stream.reduce.output.field.separator")
+
+
+def stream_separators(conf: Mapping[str, str]) -> tuple[bytes, bytes, bytes, int]:
+    """(map output, reduce input, reduce output separator as UTF-8 bytes, reduce output
+    key fields) from Hadoop Streaming's keys (``PipeMapper``, ``PipeReducer``; tab and 1
+    when unset). Raises ConfigError naming an empty separator (Hadoop would split every
+    line at its first byte)."""
+    found = []
+    for key in SEPARATOR_KEYS:
+        value = conf.get(key)
+        if value is not None and str(value) == "":
+            raise ConfigError(f"{key} is empty; give a separator such as . or :")
+        found.append(("\t" if value is None else str(value)).encode())
+    return (*found, int(_text(conf, "stream.num.reduce.output.key.fields") or 1))
 
 
 def _built(cls, key: str, options: Optional[str], sep: bytes):

@@ -66,11 +66,13 @@ def _read_lines(f) -> Iterator[bytes]:
 
 
 def sort_file(source: str, dest: str, compare: Optional[Callable[[bytes, bytes], int]],
-              key_of: Callable[[bytes], bytes], memory: int, work_dir: str) -> int:
+              key_of: Callable[[bytes], bytes], memory: int, work_dir: str,
+              rewrite: Optional[Callable[[bytes], bytes]] = None) -> int:
     """Sort the ``\\n``-terminated lines of ``source`` into ``dest`` by ``compare`` over
     ``key_of(line)`` (None: key bytes; ties by line bytes), using about ``memory`` bytes and spill files in
-    ``work_dir`` (removed before returning). Returns the number of lines written. Raises
-    OSError on a read or write failure.
+    ``work_dir`` (removed before returning); ``rewrite(line)`` is written for each line
+    when given. Returns the number of lines written. Raises OSError on a read or write
+    failure.
     """
     sort_key = line_sort_key(compare, key_of)
     spills: list[str] = []
@@ -82,7 +84,7 @@ def sort_file(source: str, dest: str, compare: Optional[Callable[[bytes, bytes],
             streams = [_read_lines(stack.enter_context(open(p, "rb"))) for p in spills]
             count = 0
             for line in heapq.merge(*streams, key=sort_key):
-                out.write(line + b"\n")
+                out.write((rewrite(line) if rewrite else line) + b"\n")
                 count += 1
         return count
     finally:

@@ -142,14 +142,16 @@ def _drain_stderr(stream: IO[bytes], scanner: StderrScanner, errors: list) -> No
         errors.append(err)
 
 
-def _copy_output(stream: IO[bytes], dest: str, normalize: bool,
+def _copy_output(stream: IO[bytes], dest: str, normalize: Optional[KeyRules],
                  flip: Optional[int] = None) -> tuple[int, int, str]:
-    """Write ``stream`` to ``dest`` (through LineNormalizer if ``normalize``).
+    """Write ``stream`` to ``dest`` (a reducer's: split by ``normalize``'s reduce output
+    keys and written ``key\\tvalue`` by a LineNormalizer; None: as it is).
 
     ``flip``: fault injection, a bit of the first non-empty output chunk inverted before it
     is hashed and written. Returns (records, bytes, SHA-256 hex) of what was written.
     """
-    normalizer = LineNormalizer() if normalize else None
+    normalizer = None if normalize is None else LineNormalizer(
+        normalize.reduce_output_fields, normalize.reduce_output_separator, True)
     corrupt, sha = OutputFlipper(flip), hashlib.sha256()
     records = size = 0
     with open(dest, "wb") as out:
@@ -227,7 +229,7 @@ def _reduce_partition(job: _Job) -> tuple[int, int, StderrScanner, Optional[str]
                                           args=(reducer.stderr, scanner, drain_errors))
                 thread.start()
             out = reducer.stdout if reducer is not None else sort.stdout
-            records, size, digest = _copy_output(out, job.dest, reducer is not None,
+            records, size, digest = _copy_output(out, job.dest, None if reducer is None else job.rules,
                                                  job.output_flip)
             _wait_all(reducer, thread, sort, drain_errors)
             fed = feeder.result() if feeder is not None else None
@@ -293,17 +295,20 @@ class _Feeder:
 
 
 def _presort(job: _Job) -> str:
-    """Sort ``job.source`` in Python when GNU sort cannot follow the key rules; return the
-    sorted file's path, else ``job.source`` (GNU sort does it in the pipeline)."""
-    if job.rules.gnu_sort:
+    """Sort ``job.source`` in Python when GNU sort cannot follow the key rules, or the
+    reducer reads lines rewritten with other separators (:meth:`KeyRules.rewrite_for`);
+    return the sorted file's path, else ``job.source`` (GNU sort does it in the pipeline)."""
+    rewrite = job.rules.rewrite_for(job.reducer is not None)
+    if job.rules.gnu_sort and rewrite is None:
         return job.source
     if job.verified:
-        raise ConfigError("reduce-side integrity (replicated reduces) with several key fields "
-                          "or KeyFieldBasedComparator is not built yet; drop one of them")
+        raise ConfigError("reduce-side integrity (replicated reduces) with several key fields, "
+                          "KeyFieldBasedComparator or stream.*.field.separator keys is not "
+                          "built yet; drop one of them")
     sorted_path = job.source + ".sorted"
     compare = job.rules.comparator.compare if job.rules.comparator else None
     sort_file(job.source, sorted_path, compare, job.rules.key_of, job.sort_memory,
-              job.work_dir)
+              job.work_dir, rewrite)
     return sorted_path
 
 
