@@ -1,6 +1,7 @@
 """``dirft run``: an MRJob script's command line, as mrjob reads it, with dirft's options.
 
-``dirft run JOB.py [ARGS...]`` takes what ``python JOB.py -r hadoop ARGS...`` takes:
+``dirft run [OPTIONS] JOB.py [ARGS...]`` takes what ``python JOB.py -r hadoop ARGS...`` takes
+(dirft run's own options and mrjob.conf's may also come before JOB.py):
 
 * the job's own options (``configure_args``: ``add_passthru_arg``, ``add_file_arg``) reach
   the job and every task command (``python JOB.py --mapper --step-num=0 --word mist``);
@@ -37,13 +38,13 @@ from dirft.errors import DirftError, UsageError
 from dirft.progress import counter_lines, watched
 from dirft.runners import RUNNER_NAMES
 from dirft.storage.local import LOCAL
-from dirft.switches import add_switches
+from dirft.switches import add_switches, given_before_script
 
 #: mrjob.conf options dirft run honours (everything else is named as ignored).
 HONOURED = ("jobconf", "cmdenv", "upload_files", "upload_archives", "upload_dirs")
 
 RUN_EPILOG = """\
-options read by dirft run itself (anywhere after JOB.py):
+options read by dirft run itself (before or after JOB.py):
   -r, --runner local|hadoop   where to run (default local: an emulated cluster here)
   -o, --output-dir DIR        output directory; without it the output goes to stdout
                               (through a temporary directory, on HDFS for -r hadoop)
@@ -55,6 +56,7 @@ everything else goes to the job's own parser: its passthrough options, input pat
 
 examples:
   dirft run jobs/combiner.py in.txt -o counts
+  dirft run -r hadoop jobs/combiner.py /user/me/in.txt -o counts
   dirft run mr_grep.py --expression mist -r local -o hits in.txt
   cat in.txt | dirft run mr_word_freq_count.py - --no-conf -D mapreduce.job.reduces=2
 """
@@ -73,7 +75,8 @@ def _own_parser() -> argparse.ArgumentParser:
 def register(sub) -> None:
     """Add ``run`` to ``dirft``'s subparsers."""
     p = sub.add_parser("run", help="run an MRJob script, every step's map stage protected",
-                       usage="dirft run JOB.py [options] [INPUT ...]", allow_abbrev=False,
+                       usage="dirft run [options] JOB.py [options] [INPUT ...]",
+                       allow_abbrev=False,
                        description=__doc__.split("\n\n")[0].replace("``", ""),
                        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_switches(p, "run").set_defaults(func=run_command)
@@ -82,9 +85,12 @@ def register(sub) -> None:
 def split_args(job_args: list) -> tuple[argparse.Namespace, list]:
     """Separate dirft run's own options from the job's arguments.
 
-    Returns (dirft's options, the rest in order). Raises UsageError for a runner dirft
-    does not have (mrjob's inline, emr, dataproc, spark).
+    Returns (dirft's options, the rest in order; mrjob's ``-c`` written ``--conf-path``).
+    Raises UsageError for a runner dirft does not have (mrjob's inline, emr, dataproc,
+    spark).
     """
+    # mrjob's -c is --conf-path; argparse would read it as the start of dirft's -conf
+    job_args = ["--conf-path" if arg == "-c" else arg for arg in job_args]
     own, rest = _own_parser().parse_known_args(job_args)
     if own.runner not in RUNNER_NAMES:
         raise UsageError(f"-r {own.runner}: dirft run runs on {' or '.join(RUNNER_NAMES)} "
@@ -143,7 +149,7 @@ def run_command(args) -> int:
     from dirft.runners import runner_class
     from dirft.mrjob_steps import run_mrjob
 
-    own, rest = split_args(args.job_args)
+    own, rest = split_args(given_before_script(args) + args.job_args)
     options = run_options(own, rest, _conf_paths(rest))
     runner, storage = watched(runner_class(own.runner)), _storage(own, options)
     if own.output is not None:

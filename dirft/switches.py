@@ -210,6 +210,40 @@ SWITCHES: Dict[str, tuple] = {
 }
 
 
+#: The tables of switches ``dirft run`` also takes before JOB.py (mrjob users put ``-r``
+#: anywhere): its own and mrjob.conf's, read after JOB.py from the job's arguments.
+BEFORE_SCRIPT = ("run own", "run mrjob.conf")
+
+
+def _before_script(switch: Switch) -> Switch:
+    """``switch`` as the ``run`` parser takes it before JOB.py: no default and no help of
+    its own (the epilog lists it), so only what was given shows."""
+    return Switch(switch.flags, argparse.SUPPRESS, switch.key, switch.define,
+                  {**switch.kwargs, "default": argparse.SUPPRESS})
+
+
+SWITCHES["run"] = (*[_before_script(s) for table in BEFORE_SCRIPT for s in SWITCHES[table]],
+                   *SWITCHES["run"])
+
+
+def given_before_script(args: argparse.Namespace) -> list[str]:
+    """The switches of :data:`BEFORE_SCRIPT` that ``args`` (parsed by the ``run`` parser)
+    got before JOB.py, written out again (``["-r", "hadoop", "--json"]``) to go in front
+    of the job's arguments, where dirft run reads its options."""
+    tokens: list[str] = []
+    for switch in (s for table in BEFORE_SCRIPT for s in SWITCHES[table]):
+        if not hasattr(args, _dest(switch)):
+            continue
+        value, action = getattr(args, _dest(switch)), switch.kwargs.get("action")
+        if action == "store_true":
+            tokens += [switch.flags[0]] if value else []
+        elif action == "append":
+            tokens += [part for item in value for part in (switch.flags[0], item)]
+        else:
+            tokens += [switch.flags[0], value]
+    return tokens
+
+
 def add_switches(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
     """Add every switch of ``command`` (a key of :data:`SWITCHES`) to ``parser``; return it.
     Raises KeyError for a command without switches."""

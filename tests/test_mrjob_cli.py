@@ -76,6 +76,38 @@ def test_the_jobs_parser_rejects_what_it_does_not_know_with_exit_2(tmp_path, cap
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
 
 
+def test_dirft_runs_own_options_may_come_before_the_script(tmp_path, capsys, text):
+    script = tmp_path / "words.py"
+    script.write_text(WORD_JOB)
+    word = text.read_text().split()[3]
+    code, out, err = run_cli(capsys, "run", "-r", "local", "--no-conf", "-D",
+                             "mapreduce.job.reduces=2", "-o", tmp_path / "out", "--json",
+                             *SPLITS, script, "--word", word, text)
+    assert code == 0, err
+    assert _out_lines(tmp_path / "out") == _lines(_mrjob(script, "--word", word, text))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()
+                  if p.name.startswith("part-")) == ["part-00000", "part-00001"]
+    assert out.lstrip().startswith("{")  # --json before the script counts too
+
+
+def test_options_before_the_script_are_written_out_again_in_order():
+    from dirft.cli import build_parser
+    from dirft.mrjob_cli import split_args
+    from dirft.switches import given_before_script
+    args = build_parser().parse_args(["run", "-r", "hadoop", "-Dx=1", "-c", "my.conf",
+                                      "job.py", "in", "-D", "y=2"])
+    assert given_before_script(args) == ["-r", "hadoop", "-D", "x=1", "-c", "my.conf"]
+    own, rest = split_args(given_before_script(args) + args.job_args)
+    assert (args.script, own.runner, own.defines, rest) == (
+        "job.py", "hadoop", ["x=1", "y=2"], ["--conf-path", "my.conf", "in"])
+    assert own.conf == []  # mrjob's -c is not dirft's -conf (Hadoop XML)
+
+
+def test_an_unknown_option_before_the_script_is_a_usage_error(capsys):
+    code, _, err = run_cli(capsys, "run", "--word", "x", "job.py")
+    assert code == 2 and "--word" in err
+
+
 @pytest.mark.parametrize("runner", ["emr", "inline", "spark"])
 def test_runners_dirft_does_not_have_are_refused(tmp_path, capsys, text, runner):
     code, _, err = run_cli(capsys, "run", ROOT / "jobs" / "combiner.py", text, "-r", runner,
