@@ -379,6 +379,14 @@ def combiner_argv(key_fields: int) -> list[str]:
     return ["python", "-m", "dirft.aggregate", "combine", "--key-fields", str(key_fields)]
 
 
+def combiner_beside_hadoop(combiner: list | None, reducer: list | None,
+                           reduces: int) -> list | None:
+    """The replicas' combiner when Hadoop runs the reducer: none under ``-reducer
+    aggregate`` with reduces, where ``StreamJob`` replaces any ``-combiner`` by
+    ``ValueAggregatorCombiner``, which Hadoop runs on the map output the replicas emit."""
+    return None if is_aggregate(reducer) and reduces else combiner
+
+
 def is_aggregate(reducer: list | None) -> bool:
     """True for ``-reducer aggregate`` (any case, as ``StreamJob`` compares it)."""
     return reducer is not None and len(reducer) == 1 and reducer[0].lower() == COMMAND

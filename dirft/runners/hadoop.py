@@ -217,10 +217,11 @@ class HadoopRunner(Runner):
     def _spec(self, plan, faults, zip_path: str, url: str, secret_file: str, mode: str) -> str:
         job, conf = self.job, self.job.conf
         python = conf.get("dirft.hadoop.python")
+        combiner = aggregate.combiner_beside_hadoop(job.combiner, job.reducer, job.num_reduces)
         spec = JobSpec(
             job_id=self.job_id, job_number=1, stamp=self.stamp, service_url=url,
             secret_file=SECRET_NAME if secret_file else "",
-            mapper=_node_argv(job.mapper, python), combiner=_node_argv(_combiner(job), python),
+            mapper=_node_argv(job.mapper, python), combiner=_node_argv(combiner, python),
             jobconf=conf.items(), cmdenv=job.cmdenv, files=[], tasks=[],
             map_output_dir=posixpath.join(self.scratch, "maps"), work_dir="",
             heartbeat_interval=conf.get("dirft.heartbeat.interval"),
@@ -414,13 +415,6 @@ def _end_waves(scheduler, grace: float = 60.0) -> None:
     for wave in scheduler.waves:
         if wave.running is not None and wave.running.wait(grace) is None:
             wave.running.terminate()
-
-
-def _combiner(job) -> list | None:
-    """The replicas' combiner: none under ``-reducer aggregate`` with reduces, where
-    Hadoop's ``StreamJob`` replaces any ``-combiner`` by ``ValueAggregatorCombiner``, which
-    Hadoop runs on the map output the replicas emit."""
-    return None if aggregate.is_aggregate(job.reducer) and job.num_reduces else job.combiner
 
 
 def _node_argv(argv: list | None, python: str) -> list | None:
