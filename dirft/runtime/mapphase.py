@@ -280,10 +280,9 @@ def _run(argv: list, role: str, source, write, env: dict, cwd: str,
     ``source``: an iterable of byte chunks (fed by a thread), or a pipe's read end (a file
     object with ``fileno``), which becomes the program's stdin. ``write``: a callable
     taking normalized bytes, or an open file (with ``fileno``) that becomes the program's
-    stdout as it is, not normalized. ``split``: the
-    :class:`~dirft.records.LineNormalizer`'s arguments. ``exit_ok``: a non-zero exit status is success
-    (a death by signal is not). Returns the number of lines (records) written
-    (0 when ``write`` is a file).
+    stdout as it is, not normalized. ``split``: the :class:`~dirft.records.LineNormalizer`'s
+    arguments. ``exit_ok``: a non-zero exit status is success (a death by signal is not).
+    Returns the number of lines (records) written (0 when ``write`` is a file).
     """
     piped, to_file = hasattr(source, "fileno"), hasattr(write, "fileno")
     try:
@@ -294,10 +293,10 @@ def _run(argv: list, role: str, source, write, env: dict, cwd: str,
         raise EnvironmentFault(f"{role} {' '.join(argv)!r} could not start: "
                                f"{err.strerror}; check the command and -files") from None
     with tracked(proc.pid):
-        return _pipe_through(proc, argv, role, source, write, log, counters, key_fields)
+        return _pipe_through(proc, argv, role, source, write, log, counters, split, exit_ok)
 
 
-def _pipe_through(proc, argv, role, source, write, log, counters, key_fields) -> int:
+def _pipe_through(proc, argv, role, source, write, log, counters, split, exit_ok) -> int:
     """:func:`_run` once ``proc`` has started; a watcher ends what it leaves behind."""
     piped, to_file = hasattr(source, "fileno"), hasattr(write, "fileno")
     scanner = StderrScanner(log=log)
