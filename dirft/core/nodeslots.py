@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
 
 
 class NodeSlots:
@@ -32,7 +33,7 @@ class NodeSlots:
     def __init__(self, nodes: Iterable[str], slots: int) -> None:
         self.slots = slots
         self.free: dict[str, int] = {node: slots for node in nodes}
-        self.queued: dict[str, deque] = {node: deque() for node in self.free}
+        self.queued: dict[str, deque[tuple[int, int]]] = {node: deque() for node in self.free}
         self.lost: set[str] = set()
         self._changed: dict[str, None] = {}  # an ordered set
 
@@ -89,12 +90,19 @@ class NodeSlots:
         self.queued[node].clear()
 
 
+class _PlannedLoss(Protocol):
+    """What :class:`LossSchedule` reads of a planned node loss."""
+
+    node: str
+    after_reports: int
+
+
 class LossSchedule:
     """The planned node losses, each due once the job has received a number of signature
     reports. ``losses``: objects with ``node`` (a name) and ``after_reports`` (>= 0), such
     as :class:`fault_injector.plan.NodeLoss`."""
 
-    def __init__(self, losses: Iterable) -> None:
+    def __init__(self, losses: Iterable[_PlannedLoss]) -> None:
         self._due = sorted((loss.after_reports, loss.node) for loss in losses)
 
     def due(self, reports: int) -> list[str]:
