@@ -22,15 +22,14 @@ POLL_SECONDS = 0.5  # how often the watcher samples the runner
 
 
 def job_progress(runner) -> tuple[int, int] | None:
-    """(map %, reduce %) of a running ``runner``, each 0..100, from its driver's core state
-    and its ``reduce_progress`` (a fraction); None before its map stage has started."""
-    state = getattr(getattr(runner, "driver", None), "state", None)
-    if state is None:
+    """(map %, reduce %) of a running ``runner``, each 0..100, from its driver
+    (:meth:`~dirft.runners.driver.Driver.map_progress`, asked under the driver's lock) and
+    its ``reduce_progress`` (a fraction); None before its map stage has started."""
+    driver = getattr(runner, "driver", None)
+    if driver is None:
         return None
-    tasks = len(getattr(state, "tasks", ()) or ())
-    mapped = (tasks - state.undecided) / tasks if tasks else 0.0
     reduced = float(getattr(runner, "reduce_progress", 0.0) or 0.0)
-    return int(100 * mapped), int(100 * reduced)
+    return int(100 * driver.map_progress()), int(100 * reduced)
 
 
 class ProgressPrinter:
@@ -96,18 +95,27 @@ def watching(runner, printer: ProgressPrinter, poll: float = POLL_SECONDS) -> It
         printer.close()
 
 
+class WatchedRunner:
+    """A runner whose :meth:`run` shows its progress on stderr (:func:`watching`); every
+    other attribute is the wrapped runner's. Takes the runner; returns what its run does."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner
+
+    def __getattr__(self, name: str):
+        return getattr(self.runner, name)
+
+    def run(self):
+        """The wrapped runner's ``run()``, watched."""
+        with watching(self.runner, ProgressPrinter()):
+            return self.runner.run()
+
+
 def watched(runner_class):
     """``runner_class`` wrapped so that each runner it makes shows its progress on stderr
     while :meth:`run` runs (for ``dirft run``, whose steps build their own runners)."""
     def make(job):
-        runner = runner_class(job)
-        run = runner.run
-
-        def run_watched():
-            with watching(runner, ProgressPrinter()):
-                return run()
-        runner.run = run_watched
-        return runner
+        return WatchedRunner(runner_class(job))
     return make
 
 

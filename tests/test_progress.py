@@ -3,8 +3,11 @@
 import io
 from types import SimpleNamespace
 
+from core_harness import make_plan
 from dirft.cli import main
-from dirft.progress import ProgressPrinter, counter_lines, job_progress, watching
+from dirft.core.scheme import Tolerance, make_scheme
+from dirft.progress import ProgressPrinter, counter_lines, job_progress, watched, watching
+from dirft.runners.driver import Driver
 
 
 def test_counter_lines_are_laid_out_as_hadoop_prints_them():
@@ -27,18 +30,26 @@ def test_a_line_is_printed_only_when_the_percentages_change():
 def test_progress_comes_from_the_cores_undecided_tasks_and_the_reduces_done():
     runner = SimpleNamespace()
     assert job_progress(runner) is None  # nothing before the map stage starts
-    runner.driver = SimpleNamespace(state=SimpleNamespace(tasks=[0, 1, 2, 3], undecided=1))
+    runner.driver = Driver(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=4))
     runner.reduce_progress = 0.5
+    assert job_progress(runner) == (0, 50)
+    runner.driver.state.undecided = 1  # three of four tasks decided
     assert job_progress(runner) == (75, 50)
 
 
 def test_a_watched_block_ends_with_everything_done():
     out = io.StringIO()
-    runner = SimpleNamespace(driver=SimpleNamespace(state=SimpleNamespace(tasks=[0],
-                                                                          undecided=1)))
+    runner = SimpleNamespace(driver=SimpleNamespace(map_progress=lambda: 0.0))
     with watching(runner, ProgressPrinter(out, bar=False), poll=0.01):
-        runner.driver.state.undecided = 0
+        runner.driver.map_progress = lambda: 1.0
     assert out.getvalue().splitlines()[-1] == "dirft: map 100% reduce 100%"
+
+
+def test_a_watched_runner_runs_the_wrapped_run_and_leaves_it_unchanged():
+    inner = SimpleNamespace(driver=None, run=lambda: "report")
+    runner = watched(lambda job: inner)("job")
+    assert runner.run() == "report" and runner.driver is None
+    assert inner.run() == "report"  # the wrapped runner's own method was not replaced
 
 
 def test_a_streaming_job_shows_progress_and_counters_on_stderr(tmp_path, capsys):

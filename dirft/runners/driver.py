@@ -105,6 +105,13 @@ class Driver:
             rep = self.state.tasks[task].replicas.get(replica)
             return rep is not None and rep.live
 
+    def map_progress(self) -> float:
+        """The share of map tasks decided, 0.0..1.0 (the core's ``undecided`` count), read
+        under the lock; the console's ``map X%`` (:mod:`dirft.progress`)."""
+        with self._lock:
+            tasks = len(self.state.tasks)
+            return (tasks - self.state.undecided) / tasks if tasks else 0.0
+
     def snapshot(self):
         """A deep copy of the core's :class:`~dirft.core.state.JobState` taken under the
         lock, for the report (:class:`~dirft.report.RunRecord`): replicas still talking to
