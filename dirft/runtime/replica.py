@@ -115,7 +115,10 @@ class Replica:
     ``client`` talks to the voting service (None in direct mode); ``node`` is the host name
     it reports. ``split`` overrides the spec's task entry (the Hadoop runner's manifest line
     carries it); ``storage`` holds the input and the map outputs (default: local files);
-    ``on_reply`` goes to the :class:`Heartbeat`. ``attempt``: the Hadoop task attempt id
+    ``on_reply(reply, beat, replica)``, if given, sees each heartbeat's answer with this
+    replica (the Hadoop entry mode reports status and leaves a phase no longer needed);
+    ``ended``: the :class:`EndedNeighbours` of a replica under a Hadoop container supervisor
+    (None elsewhere). ``attempt``: the Hadoop task attempt id
     it runs as (sent at registration, so kills go to that attempt); ``on_emit(reply)``: what
     to do when the voting service answers ``emit`` instead of ``exit`` (the Hadoop runner's
     one-application mode: this replica writes its task's decided outputs to stdout).
@@ -123,11 +126,11 @@ class Replica:
 
     def __init__(self, spec: JobSpec, task: int, replica: int, client: VotingClient | None,
                  node: str, split: dict | None = None, storage: Storage | None = None,
-                 on_reply=None, attempt: str = "", on_emit=None) -> None:
+                 on_reply=None, attempt: str = "", on_emit=None, ended=None) -> None:
         self.spec, self.task, self.replica, self.client, self.node = (
             spec, task, replica, client, node)
         self.attempt, self.on_emit = attempt, on_emit
-        self.ended = None  # EndedNeighbours: set by the Hadoop entry mode under a supervisor
+        self.ended = ended
         self._phase_lock, self._in_phase = threading.Lock(), False
         self.split = split or spec.tasks[task]
         self.storage, self.on_reply = storage or LOCAL, on_reply
@@ -139,7 +142,9 @@ class Replica:
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid(), attempt=self.attempt)
         timeout = read_value(self.spec.jobconf, "dirft.heartbeat.timeout")
-        beat = Heartbeat(self.client, self.spec.heartbeat_interval, self.on_reply,
+        on_reply = self.on_reply
+        seen = None if on_reply is None else (lambda reply, b: on_reply(reply, b, self))
+        beat = Heartbeat(self.client, self.spec.heartbeat_interval, seen,
                          give_up_after=timeout, parent=os.getppid(), ended=self.ended)
         beat.start()
         try:

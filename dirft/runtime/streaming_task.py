@@ -139,17 +139,16 @@ def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     with VotingClient(spec.service_url, key, spec.job_id, line.task, line.replica,
                       enrollment=enrollment) as client:
         replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
-                          attempt=attempt_of(), on_emit=_emitter(line, storage))
-        replica.on_reply = _reply_handler(line, replica)
-        replica.ended = EndedNeighbours.from_env()
+                          attempt=attempt_of(), on_emit=_emitter(line, storage),
+                          on_reply=_reply_handler(line), ended=EndedNeighbours.from_env())
         return run_replica(replica, client, reported_failure_code=0)
 
 
-def _reply_handler(line: ReplicaLine, replica: Replica):
+def _reply_handler(line: ReplicaLine):
     """Heartbeat hook: tell Hadoop how far we are (``reporter:status``, which also counts
     as progress against ``mapreduce.task.timeout``) and leave a map phase whose work the
     driver says is not needed any more."""
-    def on_reply(reply: dict, beat) -> None:
+    def on_reply(reply: dict, beat, replica: Replica) -> None:
         print(f"reporter:status:dirft task {line.task} replica {line.replica} phase "
               f"{beat.phase}: {beat.progress:.0%}", file=sys.stderr, flush=True)
         if reply.get("action") == "exit":
