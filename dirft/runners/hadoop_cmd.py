@@ -26,7 +26,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from dirft.contract.spec import ZIP_NAME
-from dirft.core.scheme import VOTED_SCHEMES  # noqa: F401 - re-exported
+from dirft.core.scheme import VOTED_SCHEMES
 from dirft.errors import UsageError
 from dirft.options import OWNED_PREFIXES
 
