@@ -195,9 +195,11 @@ def _log_line(log_path: str, line: str) -> None:
 
 def _kill_group(pid: int) -> None:
     """SIGKILL replica ``pid`` and its mapper (its own session's process group; what left
-    the group is killed when the fork server reaps the replica)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    the group is killed when the fork server reaps the replica), and the replica itself
+    (forked a moment ago, it may not lead its own session yet)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 

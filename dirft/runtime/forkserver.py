@@ -156,10 +156,13 @@ def _close_all_but(keep: set) -> None:
 
 
 def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """SIGKILL replica ``pid``'s process group, and the replica itself (forked a moment
+    ago, it may not lead its own session yet)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def main(argv: list | None = None) -> int:
