@@ -165,16 +165,19 @@ def _run_grid(spec, work_base, progress: bool) -> tuple[list, dict]:
 def _grid_backend(spec, local_runner) -> tuple:
     """(runner class, storage, HDFS scratch root) of a grid: the local runner and local
     files, or for ``runner: hadoop`` the Hadoop runner and a fresh directory under
-    ``dirft.hadoop.tmp.dir`` on the HDFS the spec's jobconf names (``dirft.webhdfs.url``)."""
+    ``dirft.hadoop.tmp.dir`` on the HDFS the spec's jobconf names (``dirft.webhdfs.url``, else the Hadoop client's
+    configuration)."""
     if spec.runner != "hadoop":
         return local_runner, None, ""
     import posixpath
     import uuid
 
     from dirft.config import JobConf
+    from dirft.config.hadoop_client import with_client_conf
     from dirft.runners.hadoop import HadoopRunner, hdfs_storage
 
     conf = JobConf.load([], [f"{k}={v}" for k, v in spec.jobconf.items()])
+    conf = with_client_conf(conf, conf.get("dirft.hadoop.home"))
     storage = hdfs_storage(conf)
     root = posixpath.join(conf.get("dirft.hadoop.tmp.dir"), f"gridmix-{uuid.uuid4().hex[:12]}")
     storage.makedirs(root)

@@ -280,9 +280,11 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "ApplicationMaster (Hadoop runner); empty: yarn-site.xml of the Hadoop client"),
     Option("dirft.webhdfs.url", "str", "",
            "WebHDFS address of the NameNode, e.g. http://namenode:9870 (Hadoop runner); "
-           "several separated by ; for HA"),
+           "several separated by ; for HA; empty: fs.defaultFS and "
+           "dfs.namenode.http-address of the Hadoop client's $HADOOP_CONF_DIR"),
     Option("dirft.webhdfs.user", "str", "",
-           "HDFS user for WebHDFS requests (user.name, no Kerberos); empty: the login name"),
+           "HDFS user for WebHDFS requests (user.name, no Kerberos); empty: "
+           "$HADOOP_USER_NAME, else the login name"),
     Option("dirft.webhdfs.timeout", "float", "60.0",
            "seconds one WebHDFS request may take", minimum=0, exclusive_minimum=True),
 )}

@@ -48,7 +48,8 @@ class FakeCluster:
                "FAKE_HADOOP_PYTHON": sys.executable}
         for name, value in env.items():
             self.monkeypatch.setenv(name, value)
-        for name in ("HADOOP_HOME", "HADOOP_PREFIX", "HADOOP_INSTALL", "HADOOP_MAPRED_HOME"):
+        for name in ("HADOOP_HOME", "HADOOP_PREFIX", "HADOOP_INSTALL", "HADOOP_MAPRED_HOME",
+                     "HADOOP_CONF_DIR", "HADOOP_USER_NAME"):
             self.monkeypatch.delenv(name, raising=False)
         return self
 

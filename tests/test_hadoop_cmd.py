@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from dirft.config import JobConf
+from dirft.config.hadoop_client import with_client_conf
 from dirft.errors import InputError, UsageError
 from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.hadoop_cluster import advertised_url, cluster_facts
@@ -162,16 +163,17 @@ def test_cluster_facts_come_from_the_resourcemanager_rest_api(tmp_path, monkeypa
             "<configuration><property><name>yarn.resourcemanager.webapp.address</name>"
             f"<value>127.0.0.1:{server.server_port}</value></property></configuration>")
         monkeypatch.setenv("HADOOP_CONF_DIR", str(conf_dir))
-        facts = cluster_facts(JobConf.from_layers({}), ("/opt/hadoop/bin/hadoop",))
+        facts = cluster_facts(with_client_conf(JobConf.from_layers({})))
         assert facts == {"source": "yarn", "rm": f"http://127.0.0.1:{server.server_port}",
                          "nodes": 3, "vcores": 24, "memory_mb": 98304}
     finally:
         server.shutdown()
         server.server_close()
-    gone = cluster_facts(JobConf.from_layers({}), ("/opt/hadoop/bin/hadoop",), timeout=2)
+    gone = cluster_facts(with_client_conf(JobConf.from_layers({})), timeout=2)
     assert gone["source"] == "not measured" and "ConnectionError" in gone["why"]
     monkeypatch.delenv("HADOOP_CONF_DIR")
-    unknown = cluster_facts(JobConf.from_layers({}), (str(tmp_path / "bin" / "hadoop"),))
+    monkeypatch.delenv("HADOOP_HOME", raising=False)
+    unknown = cluster_facts(with_client_conf(JobConf.from_layers({})))
     assert unknown["source"] == "not measured" and "dirft.yarn.rm.url" in unknown["why"]
 
 

@@ -15,7 +15,7 @@ import signal
 
 import pytest
 
-from dirft.cli import job_from_args, build_parser
+from dirft.cli import build_parser, job_from_args, main
 from dirft.contract import spec as contract_spec
 from dirft.errors import DirftError
 from dirft.gridmix.generate import generate_file
@@ -328,6 +328,31 @@ def test_a_missing_webhdfs_url_names_the_key(cluster, capsys):
     code, _, err = cluster.streaming(capsys, "-input", "/x", "-output", "/y", "-mapper", "cat",
                                      "-D", "dirft.webhdfs.url=")
     assert code == 1 and "dirft.webhdfs.url" in err
+
+
+def test_the_hadoop_clients_conf_dir_alone_gives_webhdfs_and_the_user(cluster, tmp_path,
+                                                                      monkeypatch, capsys):
+    """No dirft.webhdfs.* key: core-site's fs.defaultFS host and hdfs-site's 0.0.0.0
+    http-address give the WebHDFS address, HADOOP_USER_NAME the HDFS user."""
+    port = cluster.server.url.rsplit(":", 1)[1]
+    folder = tmp_path / "etc-hadoop"
+    folder.mkdir()
+    for name, key, value in (("core-site.xml", "fs.defaultFS", "hdfs://127.0.0.1:8020"),
+                             ("hdfs-site.xml", "dfs.namenode.http-address", f"0.0.0.0:{port}")):
+        (folder / name).write_text(f"<configuration><property><name>{key}</name><value>"
+                                   f"{value}</value></property></configuration>")
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(folder))
+    monkeypatch.setenv("HADOOP_USER_NAME", "me")
+    defines = cluster.defines()
+    for key in ("dirft.webhdfs.url", "dirft.webhdfs.user"):
+        at = next(i for i, arg in enumerate(defines) if arg.startswith(key + "="))
+        del defines[at - 1:at + 1]
+    code = main(["streaming", "--runner", "hadoop", *defines, "-input", "in.txt",
+                 "-output", "out", *SMALL, "-mapper", "cat", "-reducer", "NONE"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert sorted(cluster.output("/user/me/out")) == [
+        "_SUCCESS", "_dirft_report.json", "part-00000", "part-00001"]
 
 
 def test_an_existing_output_directory_is_refused(cluster, capsys):

@@ -14,6 +14,8 @@ import pytest
 
 from dirft.gridmix.generate import generate_file
 from dirft.runners.hadoop_attempts import AttemptCheck
+from dirft.config import JobConf
+from dirft.config.hadoop_client import with_client_conf
 from dirft.runners.hadoop_cluster import rm_address
 from e2e import ROOT, assert_sorted_by_key, run_cli
 from test_hadoop_integration import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401
@@ -28,7 +30,7 @@ MAPPER = ROOT / "tests" / "fixtures" / "forge_register_mapper.py"
 
 def _rm() -> str:
     return os.environ.get("DIRFT_TEST_YARN_RM_URL") or rm_address(
-        {"dirft.yarn.rm.url": ""}, (os.path.join(HOME, "bin", "hadoop"),))
+        with_client_conf(JobConf.from_layers({}), HOME))
 
 
 def test_the_cluster_refuses_an_attempt_it_does_not_run():

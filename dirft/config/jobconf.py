@@ -136,6 +136,12 @@ class JobConf:
         """
         return JobConf._build(self._layers + ((source, dict(overrides)),))
 
+    def under(self, pairs: Mapping[str, Any], source: str) -> "JobConf":
+        """Return a new JobConf with ``pairs`` as a layer labelled ``source`` just above the
+        defaults, under every layer of ``self`` (the Hadoop client's configuration,
+        :mod:`dirft.config.hadoop_client`). Raises ConfigError; ``self`` is unchanged."""
+        return JobConf._build(((source, dict(pairs)),) + self._layers)
+
     def _known(self, key: str) -> str:
         """Return the current name of the known key ``key``; ConfigError if not in OPTIONS."""
         key = DEPRECATED.get(key, key)

@@ -41,6 +41,7 @@ import uuid
 
 from dirft import aggregate
 from dirft.codecs import output_codec
+from dirft.config.hadoop_client import with_client_conf
 from dirft.contract.hadoop import EMIT_GROUP
 from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
 from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
@@ -51,7 +52,8 @@ from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry, tar_directories
 from dirft.runners.hadoop_attempts import AttemptCheck, security_section
 from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_facts,
-                                          hdfs_storage, plan_hadoop_job, rm_address)
+                                          hadoop_home_of, hdfs_storage, plan_hadoop_job,
+                                          rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_replicas import ReplicaBook
@@ -92,12 +94,15 @@ class HadoopRunner(Runner):
 
     # -- the pipeline's steps --------------------------------------------------------
     def open(self) -> None:
-        """Find ``hadoop`` and the streaming jar; connect to WebHDFS (``dirft.webhdfs.*``)."""
+        """Find ``hadoop`` and the streaming jar; read the Hadoop client's configuration
+        under the job's (:func:`~dirft.config.hadoop_client.with_client_conf`); connect to
+        WebHDFS (``dirft.webhdfs.*``)."""
         conf = self.job.conf
         self.hadoop_bin, self.jar = find_hadoop(conf.get("dirft.hadoop.home"),
                                                 conf.get("dirft.hadoop.bin"),
                                                 conf.get("dirft.hadoop.streaming.jar"))
-        self.storage = self.storage or hdfs_storage(conf)
+        self.job.conf = with_client_conf(conf, hadoop_home_of(conf, self.hadoop_bin))
+        self.storage = self.storage or hdfs_storage(self.job.conf)
 
     def plan(self):
         """List the input on HDFS, check the output, plan from the files' real blocks."""
@@ -135,7 +140,7 @@ class HadoopRunner(Runner):
         ``register``'s attempt against the cluster (:class:`AttemptCheck`) when the
         ResourceManager's address is known; return the secret file's path."""
         secret_file = super().credentials()
-        self.rm_url = rm_address(self.job.conf, self.hadoop_bin)
+        self.rm_url = rm_address(self.job.conf)
         if self.rm_url:
             self.keyring.verify = AttemptCheck(self.rm_url)
         return secret_file
@@ -196,7 +201,7 @@ class HadoopRunner(Runner):
                          self._fired(), cluster=self._cluster(), extra=extra)
 
     def _cluster(self) -> dict:
-        return cluster_facts(self.job.conf, self.hadoop_bin)
+        return cluster_facts(self.job.conf)
 
     def close(self) -> None:
         """Remove the local and HDFS scratch and the staging directory, unless

@@ -13,13 +13,11 @@
 from __future__ import annotations
 
 import os
-import posixpath
 import socket
-import xml.etree.ElementTree as ET
 
+from dirft.config.hadoop_client import require_webhdfs
 from dirft.core.jobplan import JobPlan, TaskPlan
 from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
-from dirft.errors import ConfigError
 from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
 
 ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
@@ -69,21 +67,28 @@ def advertised_url(bound_url: str, conf) -> str:
 
 
 def hdfs_storage(conf):
-    """The WebHDFS storage of ``dirft.webhdfs.*``. Raises ConfigError without a URL."""
+    """The WebHDFS storage of ``dirft.webhdfs.*``. Raises ConfigError without a URL
+    (:func:`~dirft.config.hadoop_client.require_webhdfs`)."""
     from dirft.storage.hdfs import HdfsStorage
 
-    url = conf.get("dirft.webhdfs.url")
-    if not url:
-        raise ConfigError("dirft.webhdfs.url is not set; the Hadoop runner needs the "
-                          "NameNode's WebHDFS address, e.g. -D dirft.webhdfs.url=http://nn:9870")
+    url = require_webhdfs(conf)
     return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"))
 
 
-def cluster_facts(conf, hadoop_bin: tuple, timeout: float = 5.0) -> dict:
+def hadoop_home_of(conf, hadoop_bin: tuple) -> str:
+    """The Hadoop home whose ``etc/hadoop`` holds the client's configuration when
+    ``HADOOP_CONF_DIR`` is unset: ``dirft.hadoop.home``, else ``$HADOOP_HOME``, else the
+    parent of the ``bin`` folder of ``hadoop_bin[0]`` (as ``bin/hadoop`` finds its home)."""
+    binary = hadoop_bin[0] if hadoop_bin else ""
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(binary))) if "/" in binary else ""
+    return conf.get("dirft.hadoop.home") or os.environ.get("HADOOP_HOME") or parent
+
+
+def cluster_facts(conf, timeout: float = 5.0) -> dict:
     """The YARN cluster as its ResourceManager reports it: ``{"source": "yarn", "rm": url,
     "nodes": active NodeManagers, "vcores": total, "memory_mb": total}``, or ``{"source":
     "not measured", "why": ...}`` when no ResourceManager answers (never raises)."""
-    url = rm_address(conf, hadoop_bin)
+    url = rm_address(conf)
     if not url:
         return {"source": "not measured", "why": "no ResourceManager address (set "
                 "dirft.yarn.rm.url)"}
@@ -99,30 +104,7 @@ def cluster_facts(conf, hadoop_bin: tuple, timeout: float = 5.0) -> dict:
         return {"source": "not measured", "why": f"{url}: {type(err).__name__}: {err}"[:300]}
 
 
-def rm_address(conf, hadoop_bin: tuple) -> str:
-    """The ResourceManager's web address: ``dirft.yarn.rm.url``, else the client's
-    ``yarn-site.xml`` (:func:`_rm_from_site`), else ""."""
-    return conf.get("dirft.yarn.rm.url") or _rm_from_site(hadoop_bin)
-
-
-def _rm_from_site(hadoop_bin: tuple) -> str:
-    """``http://`` + ``yarn.resourcemanager.webapp.address`` of the client's
-    ``yarn-site.xml`` (``${yarn.resourcemanager.hostname}:8088`` by default), or ""."""
-    home = os.path.dirname(os.path.dirname(os.path.realpath(hadoop_bin[0])))
-    for folder in (os.environ.get("HADOOP_CONF_DIR"), os.path.join(home, "etc", "hadoop")):
-        path = os.path.join(folder or "", "yarn-site.xml")
-        if folder and os.path.exists(path):
-            props = _properties(path)
-            host = props.get("yarn.resourcemanager.hostname", "0.0.0.0")
-            address = props.get("yarn.resourcemanager.webapp.address", f"{host}:8088")
-            address = address.replace("${yarn.resourcemanager.hostname}", host)
-            return "http://" + address.replace("0.0.0.0", "localhost")
-    return ""
-
-
-def _properties(path: str) -> dict:
-    try:
-        root = ET.parse(path).getroot()
-    except (ET.ParseError, OSError):
-        return {}
-    return {p.findtext("name", ""): p.findtext("value", "") for p in root.iter("property")}
+def rm_address(conf) -> str:
+    """The ResourceManager's web address, ``dirft.yarn.rm.url`` (the Hadoop client's
+    ``yarn-site.xml`` fills it when unset, see :mod:`dirft.config.hadoop_client`), or ""."""
+    return conf.get("dirft.yarn.rm.url")
