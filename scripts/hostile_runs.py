@@ -22,10 +22,12 @@ def main(argv: list) -> int:
     base = argv[1] if len(argv) > 1 else tempfile.mkdtemp(prefix="dirft-hostile-runs-")
     os.chmod(base, 0o1777)
     totals = {"keys_found": 0, "forged_lines": 0, "processes_left": 0, "mem_opened": 0,
-              "targets": 0, "processes_killed": 0, "failed_runs": 0}
+              "targets": 0, "new_targets": 0, "processes_killed": 0, "failed_runs": 0}
     for seed in range(runs):
         run = hostile_job(base, seed)
+        new = sum(bool(t.get("new")) for t in run["targets"])
         line = {"seed": seed, "code": run["code"], "targets": len(run["targets"]),
+                "new_targets": new,
                 "mem_opened": run["mem_opened"], "keys_found": run["keys_found"],
                 "forged_lines": run["forged_lines"], "processes_left": run["processes_left"],
                 "processes_killed": (run["report"].get("security") or {}).get(
@@ -34,13 +36,15 @@ def main(argv: list) -> int:
         for key in ("keys_found", "forged_lines", "mem_opened"):
             totals[key] += run[key]
         totals["targets"] += len(run["targets"])
+        totals["new_targets"] += new
         totals["processes_left"] += len(run["processes_left"])
         totals["processes_killed"] += line["processes_killed"] or 0
         totals["failed_runs"] += run["code"] != 0
         shutil.rmtree(run["work"], ignore_errors=True)
     print(f"over {runs} runs, {totals['keys_found']} keys found, {totals['forged_lines']} "
           f"forged lines, {totals['processes_left']} processes left; {totals['targets']} "
-          f"replicas attacked, {totals['mem_opened']} memory opened, "
+          f"processes attacked ({totals['new_targets']} started after the thief), "
+          f"{totals['mem_opened']} memory opened, "
           f"{totals['processes_killed']} processes killed, {totals['failed_runs']} failed runs")
     return 0
 

@@ -31,7 +31,10 @@ def test_a_mapper_watching_proc_finds_no_key_and_leaves_no_process(base):
         pytest.skip(str(err))
     run = hostile_job(base, seed=22)
     assert run["code"] == 0, run["stderr"][-2000:]
-    assert len(run["targets"]) >= 3, "the thief saw no replica start after it"
+    # the thief examines the first wave's replicas before any mapper may finish (a gate),
+    # so it sees at least those (replicas started after it are counted by
+    # scripts/hostile_runs.py: how many there are depends on the scheduling)
+    assert sum(not t["new"] for t in run["targets"]) >= 3, "the thief examined no replica"
     for target in run["targets"]:  # each replica was closed to it from its first instruction
         assert target["mem"] == "Permission denied" and target["ptrace"] != "attached"
     assert run["keys_found"] == 0 and run["forged_lines"] == 0
