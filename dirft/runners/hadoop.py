@@ -40,8 +40,6 @@ import time
 import uuid
 
 from dirft import aggregate
-from dirft.codecs import output_codec
-from dirft.config.hadoop_client import with_client_conf
 from dirft.contract.hadoop import EMIT_GROUP
 from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
 from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
@@ -51,8 +49,9 @@ from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry, tar_directories
 from dirft.runners.hadoop_attempts import AttemptCheck, security_section
-from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, cluster_facts,
-                                          hadoop_home_of, hdfs_storage, plan_hadoop_job,
+from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, client_conf,
+                                          cluster_facts, hdfs_storage, plan_hadoop_job,
+                                          refuse_unbuilt,
                                           rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_report import hadoop_section, placement
@@ -101,7 +100,7 @@ class HadoopRunner(Runner):
         self.hadoop_bin, self.jar = find_hadoop(conf.get("dirft.hadoop.home"),
                                                 conf.get("dirft.hadoop.bin"),
                                                 conf.get("dirft.hadoop.streaming.jar"))
-        self.job.conf = with_client_conf(conf, hadoop_home_of(conf, self.hadoop_bin))
+        self.job.conf = client_conf(conf, self.hadoop_bin)
         self.storage = self.storage or hdfs_storage(self.job.conf)
 
     def plan(self):
@@ -109,11 +108,7 @@ class HadoopRunner(Runner):
         files = self.storage.resolve_inputs(self.job.inputs)
         self.output = self.storage.absolute(self.job.output)
         check_output(self.storage, self.output)
-        output_codec(self.job.conf.get)  # Hadoop compresses the parts; refuse what we don't
-        if self.job.conf.get("stream.map.output.field.separator") != "\t":
-            raise ConfigError("stream.map.output.field.separator other than a tab is built for "
-                              "the local runner only: Hadoop splits the replicas' emitted "
-                              "lines again; leave it out with --runner hadoop")
+        refuse_unbuilt(self.job.conf)
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf, self.stored)
         return plan

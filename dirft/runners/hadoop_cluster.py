@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 import socket
 
-from dirft.config.hadoop_client import require_webhdfs
+from dirft.codecs import output_codec
+from dirft.config.hadoop_client import require_webhdfs, with_client_conf
 from dirft.core.jobplan import JobPlan, TaskPlan
 from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
+from dirft.errors import ConfigError
 from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
 
 ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
@@ -82,6 +84,24 @@ def hadoop_home_of(conf, hadoop_bin: tuple) -> str:
     binary = hadoop_bin[0] if hadoop_bin else ""
     parent = os.path.dirname(os.path.dirname(os.path.abspath(binary))) if "/" in binary else ""
     return conf.get("dirft.hadoop.home") or os.environ.get("HADOOP_HOME") or parent
+
+
+def client_conf(conf, hadoop_bin: tuple):
+    """``conf`` over the Hadoop client's configuration (:func:`~dirft.config.hadoop_client.
+    with_client_conf`, found through :func:`hadoop_home_of`); returns the new JobConf."""
+    return with_client_conf(conf, hadoop_home_of(conf, hadoop_bin))
+
+
+def refuse_unbuilt(conf) -> None:
+    """Raise ConfigError for what the Hadoop runner does not build: an output codec dirft
+    cannot name (:func:`~dirft.codecs.output_codec`; Hadoop compresses the parts) and a
+    map output separator other than a tab (Hadoop splits the replicas' emitted lines
+    again)."""
+    output_codec(conf.get)
+    if conf.get("stream.map.output.field.separator") != "\t":
+        raise ConfigError("stream.map.output.field.separator other than a tab is built for "
+                          "the local runner only: Hadoop splits the replicas' emitted "
+                          "lines again; leave it out with --runner hadoop")
 
 
 def cluster_facts(conf, timeout: float = 5.0) -> dict:
