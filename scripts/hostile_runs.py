@@ -22,7 +22,7 @@ def main(argv: list) -> int:
     base = argv[1] if len(argv) > 1 else tempfile.mkdtemp(prefix="dirft-hostile-runs-")
     os.chmod(base, 0o1777)
     totals = {"keys_found": 0, "forged_lines": 0, "processes_left": 0, "mem_opened": 0,
-              "targets": 0, "new_targets": 0, "processes_killed": 0, "failed_runs": 0}
+              "targets": 0, "new_targets": 0, "left_image": 0, "processes_killed": 0, "failed_runs": 0}
     for seed in range(runs):
         run = hostile_job(base, seed)
         new = sum(bool(t.get("new")) for t in run["targets"])
@@ -37,6 +37,7 @@ def main(argv: list) -> int:
             totals[key] += run[key]
         totals["targets"] += len(run["targets"])
         totals["new_targets"] += new
+        totals["left_image"] += run["left_image"]
         totals["processes_left"] += len(run["processes_left"])
         totals["processes_killed"] += line["processes_killed"] or 0
         totals["failed_runs"] += run["code"] != 0
@@ -44,7 +45,8 @@ def main(argv: list) -> int:
     print(f"over {runs} runs, {totals['keys_found']} keys found, {totals['forged_lines']} "
           f"forged lines, {totals['processes_left']} processes left; {totals['targets']} "
           f"processes attacked ({totals['new_targets']} started after the thief), "
-          f"{totals['mem_opened']} memory opened, "
+          f"{totals['left_image']} exec'd their mapper or ended during the attack, "
+          f"{totals['mem_opened']} replicas opened or attached, "
           f"{totals['processes_killed']} processes killed, {totals['failed_runs']} failed runs")
     return 0
 

@@ -53,7 +53,9 @@ def hostile_job(base: str, seed: int, input_bytes: int = 2 << 20,
                 sleepers: bool = True) -> dict:
     """Run streamSort of ``input_bytes`` of GridMix text (seed ``seed``) in 4 map tasks
     under the hostile mapper, in a fresh directory under ``base``; return what happened:
-    ``code``, ``stderr``, ``targets`` (the thief's lines), ``keys_found``, ``mem_opened``,
+    ``code``, ``stderr``, ``targets`` (the thief's lines), ``keys_found``, ``mem_opened``
+    (replicas whose memory opened or which the thief attached to), ``left_image``
+    (targets that exec'd their mapper or ended during the attack),
     ``forged_lines`` (output lines not in the input), ``processes_left`` (pids).
     ``sleepers``: whether every mapper run also leaves a ``setsid`` sleeper behind."""
     python, env, user = how_to_run()
@@ -84,7 +86,9 @@ def hostile_job(base: str, seed: int, input_bytes: int = 2 << 20,
     return {"code": done.returncode, "stderr": done.stderr, "work": str(work),
             "targets": targets, "daemons": len(daemons),
             "keys_found": sum(t["keys_found"] for t in targets),
-            "mem_opened": sum(t["mem"] == "opened" for t in targets),
+            "mem_opened": sum(t["mem"] == "opened" or t["ptrace"] == "attached"
+                              for t in targets if t["replica_image"]),
+            "left_image": sum(not t["replica_image"] for t in targets),
             "forged_lines": _forged(data, out), "processes_left": sorted(left),
             "report": _report(out)}
 
