@@ -20,41 +20,18 @@ the end.
 """
 
 import json
-import os
-import uuid
 
 import pytest
 
 from dirft.gridmix.generate import generate_file
 from e2e import assert_sorted_by_key, run_cli
-
-HOME, URL = os.environ.get("DIRFT_TEST_HADOOP_HOME"), os.environ.get("DIRFT_TEST_WEBHDFS_URL")
+from real_cluster import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.skipif(
     not (HOME and URL),
     reason="no Hadoop cluster: set DIRFT_TEST_HADOOP_HOME=/path/to/hadoop-3.x and "
            "DIRFT_TEST_WEBHDFS_URL=http://namenode:9870 (optionally DIRFT_TEST_WEBHDFS_USER, "
            "DIRFT_TEST_ADVERTISE_HOST, DIRFT_TEST_HADOOP_PYTHON) to run this suite")
-
-
-@pytest.fixture
-def hdfs_dir():
-    from dirft.storage.hdfs import HdfsStorage
-
-    storage = HdfsStorage(URL, os.environ.get("DIRFT_TEST_WEBHDFS_USER"))
-    folder = f"/tmp/dirft-it-{uuid.uuid4().hex[:12]}"
-    storage.makedirs(folder)
-    yield storage, folder
-    storage.delete(folder, recursive=True)
-
-
-def cluster_defines() -> list[str]:
-    pairs = {"dirft.hadoop.home": HOME, "dirft.webhdfs.url": URL,
-             "dirft.webhdfs.user": os.environ.get("DIRFT_TEST_WEBHDFS_USER", ""),
-             "dirft.service.bind.host": "0.0.0.0",
-             "dirft.service.advertise.host": os.environ.get("DIRFT_TEST_ADVERTISE_HOST", ""),
-             "dirft.hadoop.python": os.environ.get("DIRFT_TEST_HADOOP_PYTHON", "python3")}
-    return [arg for k, v in pairs.items() for arg in ("-D", f"{k}={v}")]
 
 
 @pytest.mark.parametrize("mode", ["fault-free", "exception", "kill"])

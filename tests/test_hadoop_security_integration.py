@@ -18,7 +18,7 @@ from dirft.config import JobConf
 from dirft.config.hadoop_client import with_client_conf
 from dirft.runners.hadoop_cluster import rm_address
 from e2e import ROOT, assert_sorted_by_key, run_cli
-from test_hadoop_integration import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401
+from real_cluster import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not (HOME and URL),

@@ -22,10 +22,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
-import os
 import pathlib
 import shutil
-import uuid
 import zlib
 from collections import Counter
 from itertools import groupby
@@ -33,12 +31,12 @@ from itertools import groupby
 import pytest
 
 from e2e import report, run_cli
+from real_cluster import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401 - a fixture
 
 CASES_DIR = pathlib.Path(__file__).resolve().parent / "fixtures" / "streaming"
 CASES = sorted(p.parent.name for p in CASES_DIR.glob("*/case.json"))
 FAULTS = ["-D", "mapred.map.tasks.fault.inject=true", "-D", "mapred.map.tasks.fault.percent=50",
           "-D", "mapred.map.tasks.fault.tolerance=1", "-D", "mapred.map.tasks.fault.nature=1"]
-HOME, URL = os.environ.get("DIRFT_TEST_HADOOP_HOME"), os.environ.get("DIRFT_TEST_WEBHDFS_URL")
 DECOMPRESS = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".deflate": zlib.decompress}
 
 
@@ -127,27 +125,6 @@ def test_the_comparison_sees_a_wrong_output(tmp_path):
     (ours / "part-00000.gz").rename(ours / "part-00000")
     with pytest.raises(AssertionError):
         assert_same_output(ours, theirs, {})
-
-
-def cluster_defines() -> list[str]:
-    """The keys that point dirft's Hadoop runner at the test cluster."""
-    pairs = {"dirft.hadoop.home": HOME, "dirft.webhdfs.url": URL,
-             "dirft.webhdfs.user": os.environ.get("DIRFT_TEST_WEBHDFS_USER", ""),
-             "dirft.service.bind.host": "0.0.0.0",
-             "dirft.service.advertise.host": os.environ.get("DIRFT_TEST_ADVERTISE_HOST", ""),
-             "dirft.hadoop.python": os.environ.get("DIRFT_TEST_HADOOP_PYTHON", "python3")}
-    return [arg for k, v in pairs.items() for arg in ("-D", f"{k}={v}")]
-
-
-@pytest.fixture
-def hdfs_dir():
-    from dirft.storage.hdfs import HdfsStorage
-
-    storage = HdfsStorage(URL, os.environ.get("DIRFT_TEST_WEBHDFS_USER"))
-    folder = f"/tmp/dirft-compat-{uuid.uuid4().hex[:12]}"
-    storage.makedirs(folder)
-    yield storage, folder
-    storage.delete(folder, recursive=True)
 
 
 @pytest.mark.skipif(not (HOME and URL), reason="no Hadoop cluster: set DIRFT_TEST_HADOOP_HOME "
