@@ -241,8 +241,9 @@ def test_key_of():
     assert key_of(b"no tab\n") == b"no tab"
 
 
-def _hadoop_split(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
-    """TextOutputReader.splitKeyVal, written out plainly: the key ends at the fields-th sep."""
+def hadoop_split(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
+    """Hadoop's TextOutputReader.splitKeyVal, written out plainly as the tests' model (also
+    of tests/test_streaming_options.py): the key ends at the fields-th sep."""
     pos = -len(sep)
     for _ in range(fields):
         pos = line.find(sep, pos + len(sep))
@@ -255,7 +256,7 @@ def _hadoop_split(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
        st.sampled_from([b".", b":", b"\t", b".:"]), st.integers(1, 4))
 def test_a_stored_map_output_line_keeps_hadoops_key_and_value(line, sep, fields):
     from dirft.records import key_end, split_line
-    key, value = _hadoop_split(line, sep, fields)
+    key, value = hadoop_split(line, sep, fields)
     assert split_line(line, sep, fields, True) == key + b"\t" + value
     try:
         stored = split_line(line, sep, fields, False)

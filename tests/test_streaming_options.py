@@ -6,6 +6,7 @@ import pathlib
 import pytest
 
 from e2e import leftovers, run_cli
+from test_records import hadoop_split as split_at
 
 CRASHES = ["-D", "mapred.map.tasks.fault.inject=true", "-D", "mapred.map.tasks.fault.percent=50",
            "-D", "mapreduce.input.fileinputformat.split.maxsize=700",
@@ -67,16 +68,6 @@ def test_missing_parents_of_the_output_are_created(data, tmp_path, capsys):
 
 DOTTED = b"".join(b"%s%s\n" % (b".".join(b"%d" % (j % 4 + 1) for j in range(i % 5 + 1)),
                                b"\tv%d" % (i % 9) if i % 3 else b"") for i in range(240))
-
-
-def split_at(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
-    """Hadoop's TextOutputReader.splitKeyVal, written out plainly for the model."""
-    pos = -len(sep)
-    for _ in range(fields):
-        pos = line.find(sep, pos + len(sep))
-        if pos < 0:
-            return line, b""
-    return line[:pos], line[pos + len(sep):]
 
 
 def test_separators_reach_partitioner_reducer_and_output_as_in_hadoop(tmp_path, capsys):
