@@ -58,6 +58,8 @@ from dirft.storage.hdfs import HdfsStorage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = ("free", "hang", "kill", "lost", "silent", "cpu1")
+#: ``hmc`` is a shell function of the mini cluster's env.sh (which exports HMC_DIR).
+HMC = """bash -c '. "$HMC_DIR/env.sh" && hmc {verb} {{node}}'"""
 JOB_ID = re.compile(r"\bjob_\d+_\d+\b")
 
 
@@ -81,8 +83,10 @@ def parse(argv: list | None) -> argparse.Namespace:
     p.add_argument("--lost-node", help="worker killed in the lost case, e.g. w2")
     p.add_argument("--kill-after", type=float, default=25.0, help="seconds into the job")
     p.add_argument("--restart-after", type=float, default=5.0, help="seconds after the kill")
-    p.add_argument("--kill-cmd", default="hmc kill-node {node}")
-    p.add_argument("--start-cmd", default="hmc start-node {node}")
+    p.add_argument("--kill-cmd", default=HMC.format(verb="kill-node"),
+                   help="command that kills {node} (default: the mini cluster's hmc)")
+    p.add_argument("--start-cmd", default=HMC.format(verb="start-node"),
+                   help="command that starts {node} again")
     p.add_argument("--dry-run-kill", action="store_true", help="log the node commands only")
     p.add_argument("--allow-kill-node", action="store_true",
                    help="really kill --lost-node (only where the cluster's users agreed)")
