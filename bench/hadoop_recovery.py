@@ -66,7 +66,10 @@ JOB_ID = re.compile(r"\bjob_\d+_\d+\b")
 def parse(argv: list | None) -> argparse.Namespace:
     """The command line (module doc)."""
     p = argparse.ArgumentParser(prog="python -m bench.hadoop_recovery")
-    p.add_argument("--input", required=True, help="HDFS text file of --maps blocks")
+    p.add_argument("--input", help="HDFS text file of --maps blocks (required to run)")
+    p.add_argument("--report", metavar="JSON",
+                   help="print the table and discards of a JSON written earlier (even by a "
+                   "run cut short), run nothing")
     p.add_argument("--maps", type=int, default=8, help="map tasks of a job over --input (8)")
     p.add_argument("--cases", default="free,hang,kill,silent",
                    help=f"comma-separated, of {','.join(CASES)}")
@@ -99,6 +102,8 @@ def parse(argv: list | None) -> argparse.Namespace:
 
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse unknown cases, a lost case without a node, cpu1 without its input."""
+    if not (args.input or args.report):
+        p.error("--input is required (or --report JSON)")
     unknown = set(args.cases) - set(CASES)
     if unknown:
         p.error(f"unknown case(s) {sorted(unknown)}; choose from {CASES}")
@@ -285,6 +290,11 @@ def log(line: str) -> None:
 def main(argv: list | None = None) -> int:
     """Run the benchmark; print the table and notes. Returns 0, or 2 without a cluster."""
     args = parse(argv)
+    if args.report:
+        with open(args.report, encoding="utf-8") as f:
+            saved = json.load(f)
+        print_results(figures.mark(saved["runs"]), saved["cases"], args.report)
+        return 0
     home, url = os.environ.get("DIRFT_TEST_HADOOP_HOME"), os.environ.get("DIRFT_TEST_WEBHDFS_URL")
     if not (home and url):
         print("set DIRFT_TEST_HADOOP_HOME and DIRFT_TEST_WEBHDFS_URL", file=sys.stderr)
@@ -295,12 +305,16 @@ def main(argv: list | None = None) -> int:
     finally:
         bench.write()
         bench.scratch.close()
-    print(figures.table(bench.runs, args.cases))
-    print(f"\n{_now()}; input {args.input}; load average at the end: {load_average()}; "
-          f"every run in {args.json}")
-    for line in figures.discarded(bench.runs):
-        print(f"- discarded: {line}")
+    print_results(bench.runs, args.cases, args.json)
     return 0
+
+
+def print_results(runs: list, cases: list, where: str) -> None:
+    """Print the table, the time and load, and one line per discarded run."""
+    print(figures.table(runs, cases))
+    print(f"\n{_now()}; load average: {load_average()}; every run in {where}")
+    for line in figures.discarded(runs):
+        print(f"- discarded: {line}")
 
 
 if __name__ == "__main__":

@@ -215,3 +215,14 @@ def test_the_lost_case_needs_a_node_and_a_yes_or_a_dry_run():
         parse(["--input", "/in", "--cases", "lost", "--lost-node", "w2"])
     assert parse(["--input", "/in", "--cases", "lost", "--lost-node", "w2",
                   "--dry-run-kill"]).dry_run_kill
+
+
+def test_a_saved_json_is_reported_without_a_cluster(tmp_path, capsys):
+    from bench.hadoop_recovery import main
+    runs = [_run(0, "free", v, s, planned=0, fired=0) for v, s in
+            (("plain", 30.0), ("none", 32.0), ("dirft", 35.0))]
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps({"cases": ["free"], "runs": runs}))
+    assert main(["--report", str(path)]) == 0
+    assert "| free | 1.17 | 1.07 (<= 1.1: met) | 1.09 (<= 1.1: met) | 3 of 3 |" in \
+        capsys.readouterr().out
