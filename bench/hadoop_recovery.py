@@ -67,9 +67,11 @@ def parse(argv: list | None) -> argparse.Namespace:
     """The command line (module doc)."""
     p = argparse.ArgumentParser(prog="python -m bench.hadoop_recovery")
     p.add_argument("--input", help="HDFS text file of --maps blocks (required to run)")
-    p.add_argument("--report", metavar="JSON",
-                   help="print the table and discards of a JSON written earlier (even by a "
-                   "run cut short), run nothing")
+    p.add_argument("--first-round", type=int, default=0,
+                   help="number (and fault seed) of the first round (0)")
+    p.add_argument("--report", metavar="JSON", nargs="+",
+                   help="print the table and discards of JSONs written earlier (even by runs "
+                   "cut short; each file's rounds kept apart), run nothing")
     p.add_argument("--maps", type=int, default=8, help="map tasks of a job over --input (8)")
     p.add_argument("--cases", default="free,hang,kill,silent",
                    help=f"comma-separated, of {','.join(CASES)}")
@@ -252,9 +254,10 @@ class Bench:
     def rounds(self) -> None:
         """Every round of every case and variant, in turn; the JSON rewritten after each run."""
         start = time.monotonic()
-        for rnd in range(self.args.rounds):
-            if rnd and time.monotonic() - start > self.args.budget:
-                log(f"budget of {self.args.budget:.0f} s used: stopping after {rnd} round(s)")
+        first = self.args.first_round
+        for rnd in range(first, first + self.args.rounds):
+            if rnd > first and time.monotonic() - start > self.args.budget:
+                log(f"budget of {self.args.budget:.0f} s used: stopping before round {rnd}")
                 break
             for case in self.args.cases:
                 for variant in variants(case):
@@ -291,9 +294,8 @@ def main(argv: list | None = None) -> int:
     """Run the benchmark; print the table and notes. Returns 0, or 2 without a cluster."""
     args = parse(argv)
     if args.report:
-        with open(args.report, encoding="utf-8") as f:
-            saved = json.load(f)
-        print_results(figures.mark(saved["runs"]), saved["cases"], args.report)
+        runs, cases = merged(args.report)
+        print_results(figures.mark(runs), cases, " ".join(args.report))
         return 0
     home, url = os.environ.get("DIRFT_TEST_HADOOP_HOME"), os.environ.get("DIRFT_TEST_WEBHDFS_URL")
     if not (home and url):
@@ -307,6 +309,19 @@ def main(argv: list | None = None) -> int:
         bench.scratch.close()
     print_results(bench.runs, args.cases, args.json)
     return 0
+
+
+def merged(paths: list) -> tuple[list, list]:
+    """(runs, cases) of several saved JSONs; with more than one file, a run's round becomes
+    ``"<file number>:<round>"`` so that only runs of one file's round are paired."""
+    runs, cases = [], []
+    for number, path in enumerate(paths):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        for run in saved["runs"]:
+            runs.append({**run, "round": f"{number}:{run['round']}"} if len(paths) > 1 else run)
+        cases += [c for c in saved["cases"] if c not in cases]
+    return runs, cases
 
 
 def print_results(runs: list, cases: list, where: str) -> None:

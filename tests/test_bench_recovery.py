@@ -226,3 +226,15 @@ def test_a_saved_json_is_reported_without_a_cluster(tmp_path, capsys):
     assert main(["--report", str(path)]) == 0
     assert "| free | 1.17 | 1.07 (<= 1.1: met) | 1.09 (<= 1.1: met) | 3 of 3 |" in \
         capsys.readouterr().out
+
+
+def test_saved_jsons_pair_only_runs_of_one_file(tmp_path):
+    from bench.hadoop_recovery import merged
+    one, two = tmp_path / "1.json", tmp_path / "2.json"
+    one.write_text(json.dumps({"cases": ["free"], "runs": [
+        _run(0, "free", "plain", 10.0, planned=0, fired=0)]}))
+    two.write_text(json.dumps({"cases": ["free", "kill"], "runs": [
+        _run(0, "free", "dirft", 10.0, planned=0, fired=0)]}))
+    runs, cases = merged([str(one), str(two)])
+    assert cases == ["free", "kill"] and [r["round"] for r in runs] == ["0:0", "1:0"]
+    assert figures.figures(figures.mark(runs), ["free"])["free"]["dirft/plain"]["pairs"] == 0
