@@ -50,6 +50,14 @@ class EnvironmentFault(DirftError):
     """
 
 
+class DataNodeUnavailable(EnvironmentFault, StorageError):
+    """A WebHDFS read or write that no DataNode would do: each one the NameNode named
+    refused, timed out or broke off (``dirft.webhdfs.datanode.attempts`` of them), or the
+    NameNode had none left that was not excluded. Raised by :mod:`dirft.storage.hdfs`;
+    the message names the path, each DataNode tried with its cause, and what to check.
+    A StorageError too, so code that handles storage failures handles it."""
+
+
 ENVIRONMENT_PREFIX = "environment: "
 """How a replica's ``failed`` reason marks an :class:`EnvironmentFault`."""
 

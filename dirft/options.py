@@ -287,6 +287,11 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "$HADOOP_USER_NAME, else the login name"),
     Option("dirft.webhdfs.timeout", "float", "60.0",
            "seconds one WebHDFS request may take", minimum=0, exclusive_minimum=True),
+    Option("dirft.webhdfs.datanode.attempts", "int", "3",
+           "DataNodes one WebHDFS read or write tries before it fails: after a DataNode "
+           "refuses, times out or breaks off, the NameNode is asked again with it in "
+           "excludedatanodes (as Hadoop's client: dfs.client.block.write.retries, 3)",
+           minimum=1),
 )}
 
 #: The simulated paper cluster's values where they differ from the defaults above (``dirft

@@ -11,6 +11,15 @@ fake hosts; switch it off to play a pre-3.2 NameNode), ``DELETE``, ``MKDIRS`` an
 IOExceptions and AccessControlException, 400 IllegalArgumentException). Paths under
 ``/forbidden`` are refused with AccessControlException. Every request is logged in
 :attr:`WebHdfsServer.requests` as ``(method, op, path)``.
+
+With ``datanodes`` (loopback addresses such as ``127.0.0.2``) the NameNode side redirects
+``OPEN`` and ``CREATE`` to those DataNodes instead, each its own listening socket, as the
+NameNode's ``chooseDatanode`` does: the first one (in the given order) that the request's
+``excludedatanodes`` does not name, by IP address or ``IP:9866`` (host names match
+nothing), else an ``IOException`` ("No active nodes contain this block", "Failed to find
+datanode, …"). A ``dead`` DataNode is a bound socket that never listens (connections are
+refused, as to a killed DataNode the NameNode still names); a ``breaking`` one sends half
+of an ``OPEN``'s bytes or reads part of a ``CREATE``'s body and then closes the connection.
 """
 
 from __future__ import annotations
@@ -18,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import threading
 
 from aiohttp import ClientPayloadError, web
+from yarl import URL
 
 PREFIX = "/webhdfs/v1"
 _JAVA = {"FileNotFoundException": "java.io.FileNotFoundException",
@@ -46,13 +57,22 @@ class WebHdfsServer:
 
     ``block_size`` (bytes) and ``hosts`` shape GETFILEBLOCKLOCATIONS (3 copies per block,
     rotating); ``block_locations=False`` refuses that op as Hadoop before 3.2 did.
+    ``datanodes``, ``dead``, ``breaking``: see the module doc. :attr:`choices` logs each
+    redirect as ``(op, excludedatanodes, chosen DataNode or None)``, :attr:`served` each
+    DataNode request as ``(op, DataNode)``.
     """
 
     def __init__(self, root: str, block_size: int = 1 << 20,
-                 hosts=("dn1", "dn2", "dn3"), block_locations: bool = True) -> None:
+                 hosts=("dn1", "dn2", "dn3"), block_locations: bool = True,
+                 datanodes=(), dead=(), breaking=()) -> None:
         self.root, self.block_size, self.hosts = root, block_size, tuple(hosts)
         self.block_locations = block_locations
+        self.datanodes, self.dead, self.breaking = tuple(datanodes), set(dead), set(breaking)
         self.requests: list[tuple[str, str, str]] = []
+        self.choices: list[tuple[str, str, str | None]] = []
+        self.served: list[tuple[str, str]] = []
+        self._datanode_urls: dict[str, str] = {}
+        self._sockets: list[socket.socket] = []
         self.url = ""
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,9 +100,22 @@ class WebHdfsServer:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         self.url = "http://127.0.0.1:%d" % runner.addresses[0][1]
+        for address in self.datanodes:
+            await self._start_datanode(runner, address)
         self._ready.set()
         await self._stop.wait()
         await runner.cleanup()
+        for sock in self._sockets:
+            sock.close()
+
+    async def _start_datanode(self, runner: web.AppRunner, address: str) -> None:
+        """Listen on ``address`` (a dead DataNode: bind only, so connections are refused)."""
+        sock = socket.socket()
+        sock.bind((address, 0))
+        self._sockets.append(sock)
+        if address not in self.dead:
+            await web.SockSite(runner, sock).start()
+        self._datanode_urls[address] = "http://%s:%d" % (address, sock.getsockname()[1])
 
     # -- dispatch -----------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
@@ -111,9 +144,34 @@ class WebHdfsServer:
             raise RemoteError("IllegalArgumentException", f"Invalid path name {path}")
         return os.path.join(self.root, *parts)
 
-    def _redirect(self, request: web.Request) -> web.Response:
-        location = str(request.url.update_query(datanode="true"))
+    def _redirect(self, request: web.Request, op: str) -> web.Response:
+        if not self.datanodes:
+            location = str(request.url.update_query(datanode="true"))
+        else:
+            query = {k: v for k, v in request.query.items() if k != "excludedatanodes"}
+            base = URL(self._datanode_urls[self._choose(request, op)])
+            location = str(base.with_path(request.rel_url.path).with_query(
+                {**query, "datanode": "true", "namenoderpcaddress": "localhost:8020"}))
         return web.Response(status=307, headers={"Location": location})
+
+    def _choose(self, request: web.Request, op: str) -> str:
+        """The first DataNode ``excludedatanodes`` does not name (by IP or IP:9866)."""
+        named = request.query.get("excludedatanodes", "")
+        excluded = {ip for ip, _, port in (e.strip().partition(":") for e in named.split(","))
+                    if port in ("", "9866")}
+        left = [dn for dn in self.datanodes if dn not in excluded]
+        self.choices.append((op, named, left[0] if left else None))
+        if not left:
+            raise RemoteError("IOException", "No active nodes contain this block" if op == "OPEN"
+                              else "Failed to find datanode, suggest to check cluster "
+                                   f"health. excludeDatanodes={named}")
+        return left[0]
+
+    def _datanode(self, request: web.Request, op: str) -> str | None:
+        """The DataNode address this DataNode-side request came to (logged), else None."""
+        address = request.transport.get_extra_info("sockname")[0] if self.datanodes else None
+        self.served.append((op, address))
+        return address
 
     def _status(self, path: str, suffix: str = "") -> dict:
         local = self.local(path)
@@ -132,7 +190,8 @@ class WebHdfsServer:
     async def _get_open(self, request, path):
         if request.query.get("datanode") != "true":
             self._status(path)
-            return self._redirect(request)
+            return self._redirect(request, "OPEN")
+        breaking = self._datanode(request, "OPEN") in self.breaking
         local = self.local(path)
         if not os.path.isfile(local):
             raise RemoteError("FileNotFoundException", f"File does not exist: {path}")
@@ -143,7 +202,19 @@ class WebHdfsServer:
         length = int(request.query["length"]) if "length" in request.query else size - offset
         with open(local, "rb") as f:
             f.seek(offset)
-            return web.Response(body=f.read(length), content_type="application/octet-stream")
+            data = f.read(length)
+        if breaking:
+            return await self._break_off(request, data)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _break_off(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        """Promise ``data`` (Content-Length), send half of it, close the connection."""
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        await response.write(data[:len(data) // 2])
+        request.transport.close()
+        return response
 
     async def _get_getfilestatus(self, request, path):
         return web.json_response({"FileStatus": self._status(path)})
@@ -187,7 +258,11 @@ class WebHdfsServer:
                                     request.query.get("overwrite", "").lower() != "true"):
             raise RemoteError("FileAlreadyExistsException", f"{path} already exists")
         if request.query.get("datanode") != "true":
-            return self._redirect(request)
+            return self._redirect(request, "CREATE")
+        if self._datanode(request, "CREATE") in self.breaking:
+            await request.content.read(1)
+            request.transport.close()
+            return web.Response(status=500)
         os.makedirs(os.path.dirname(local), exist_ok=True)
         try:
             with open(local, "wb") as f:

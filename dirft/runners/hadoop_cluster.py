@@ -74,7 +74,8 @@ def hdfs_storage(conf):
     from dirft.storage.hdfs import HdfsStorage
 
     url = require_webhdfs(conf)
-    return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"))
+    return HdfsStorage(url, conf.get("dirft.webhdfs.user"), conf.get("dirft.webhdfs.timeout"),
+                       conf.get("dirft.webhdfs.datanode.attempts"))
 
 
 def hadoop_home_of(conf, hadoop_bin: tuple) -> str:

@@ -10,7 +10,7 @@ from dirft.errors import ConfigError
 
 def open_storage(description: dict | None):
     """The storage ``description`` names: ``{}``/``{"kind": "local"}`` or
-    ``{"kind": "webhdfs", "url", "user", "timeout"}``. Raises ConfigError otherwise."""
+    ``{"kind": "webhdfs", "url", "user", "timeout", "attempts"}``. Raises ConfigError otherwise."""
     kind = (description or {}).get("kind", "local")
     if kind == "local":
         from dirft.storage.local import LOCAL
@@ -18,5 +18,7 @@ def open_storage(description: dict | None):
     if kind == "webhdfs":
         from dirft.storage.hdfs import HdfsStorage
         timeout = description.get("timeout", default_value("dirft.webhdfs.timeout"))
-        return HdfsStorage(description["url"], description.get("user"), float(timeout))
+        attempts = description.get("attempts", default_value("dirft.webhdfs.datanode.attempts"))
+        return HdfsStorage(description["url"], description.get("user"), float(timeout),
+                           int(attempts))
     raise ConfigError(f"job spec names storage kind {kind!r}; expected local or webhdfs")

@@ -11,6 +11,13 @@ sorts the copies by network distance), and :attr:`HdfsStorage.last_datanode` rec
 one served it. Writes go to a temporary path by the two-step ``CREATE`` (307 redirect,
 then ``PUT`` of the bytes, streamed) and are committed by ``RENAME``.
 
+A DataNode that refuses, times out or breaks off is replaced as Hadoop's own client
+replaces it (:mod:`dirft.storage.datanodes`): the NameNode is asked again with it in
+``excludedatanodes``, a read resumes at the byte it had reached, a write is sent again
+whole (while it is short enough to be kept, :data:`~dirft.storage.datanodes.REPLAY_BYTES`),
+and after ``dirft.webhdfs.datanode.attempts`` DataNodes the operation fails with
+:class:`~dirft.errors.DataNodeUnavailable`.
+
 WebHDFS errors arrive as ``{"RemoteException": {"exception", "javaClassName",
 "message"}}``; :func:`storage_error` turns them into one-line dirft errors:
 ``FileNotFoundException`` becomes :class:`~dirft.errors.InputError`, everything else
@@ -27,16 +34,21 @@ from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 from hdfs.client import InsecureClient, _Request
 from hdfs.util import HdfsError
 
 from dirft.config.values import default_value
 from dirft.core.planner import Block
 from dirft.errors import DirftError, InputError, StorageError
+from dirft.storage.datanodes import DataNodeTries, Replay
 from dirft.storage.base import Storage, cut_blocks, removing_on_error
 
 READ_AHEAD = 1 << 20  # bytes asked beyond a range's end (to finish its last line)
 UPLOAD_QUEUE = 16     # chunks buffered between a writer and its upload thread
+PERMANENT = frozenset({"FileNotFoundException", "AccessControlException", "SecurityException",
+                       "FileAlreadyExistsException", "IllegalArgumentException"})
+"""RemoteExceptions another DataNode would answer alike: not worth another attempt."""
 
 
 class WebHdfsClient(InsecureClient):
@@ -91,10 +103,17 @@ def remote_error(res: requests.Response) -> HdfsError:
         return HdfsError(f"HTTP {res.status_code}: {res.text[:200]}", exception=None)
 
 
+def failed_url(err: OSError) -> str:
+    """The URL a ``requests`` error happened at (after redirects: the DataNode's)."""
+    request = getattr(err, "request", None)
+    return getattr(request, "url", None) or ""
+
+
 class HdfsStorage(Storage):
     """HDFS at WebHDFS ``url`` (``http://namenode:9870``) as ``user`` (None: the login).
 
-    ``timeout``: seconds per HTTP request. Paths may carry an ``hdfs://`` prefix; relative
+    ``timeout``: seconds per HTTP request; ``attempts``: DataNodes one read or write tries
+    (``dirft.webhdfs.datanode.attempts``). Paths may carry an ``hdfs://`` prefix; relative
     paths are relative to the user's HDFS home directory.
     """
 
@@ -102,8 +121,10 @@ class HdfsStorage(Storage):
     where = " on HDFS"
 
     def __init__(self, url: str, user: str | None = None,
-                 timeout: float = default_value("dirft.webhdfs.timeout")) -> None:
-        self.url, self.user, self.timeout = url, user or None, timeout
+                 timeout: float = default_value("dirft.webhdfs.timeout"),
+                 attempts: int = default_value("dirft.webhdfs.datanode.attempts")) -> None:
+        self.url, self.user, self.timeout, self.attempts = url, user or None, timeout, attempts
+        self._namenodes = {urlparse(u.strip()).netloc for u in url.split(";")}
         session = requests.Session()
         session.trust_env = False  # the cluster's own network: no proxies, no .netrc
         self.client = WebHdfsClient(url, user=self.user, timeout=timeout, session=session)
@@ -112,7 +133,7 @@ class HdfsStorage(Storage):
     def describe(self) -> dict:
         """What a task needs to open the same storage (goes into the job spec)."""
         return {"kind": self.kind, "url": self.url, "user": self.user,
-                "timeout": self.timeout}
+                "timeout": self.timeout, "attempts": self.attempts}
 
     @contextmanager
     def _errors(self, what: str, path: str):
@@ -145,11 +166,34 @@ class HdfsStorage(Storage):
         with self.open_range(path, 0, 0) as f:
             return b"".join(iter(lambda: f.read(READ_AHEAD), b""))
 
-    def _open(self, path: str, offset: int, length: int) -> requests.Response:
-        with self._errors(f"read bytes {offset}-{offset + length} of", path):
-            res = self.client._open(path, offset=offset, length=length)
-        self.last_datanode = urlparse(res.url).hostname
-        return res
+    def _open(self, path: str, offset: int, length: int,
+              tries: DataNodeTries) -> requests.Response:
+        """OPEN ``length`` bytes of ``path`` from byte ``offset`` (HdfsCLI follows the
+        NameNode's redirect), on another DataNode while one fails (``tries``)."""
+        while True:
+            try:
+                res = self.client._open(path, strict=False, offset=offset, length=length,
+                                        **tries.params())
+            except requests.RequestException as err:
+                self._failed(tries, failed_url(err), err)
+                continue
+            if res.ok:
+                self.last_datanode = urlparse(res.url).hostname
+                return res
+            self._failed(tries, res.url, remote_error(res))
+
+    def _failed(self, tries: DataNodeTries, url: str, err: Exception) -> None:
+        """One attempt of ``tries`` failed at ``url`` with ``err``: return if another
+        DataNode may be tried; raise the NameNode's or a permanent error as a dirft error,
+        :class:`~dirft.errors.DataNodeUnavailable` when no DataNode is left."""
+        at_datanode = bool(url) and urlparse(url).netloc not in self._namenodes
+        exception = getattr(err, "exception", None)
+        if at_datanode and exception not in PERMANENT:
+            tries.failed(url, err)
+        elif tries.failures and exception == "IOException":
+            raise tries.give_up(f"the NameNode named no other: {err}")
+        else:
+            raise storage_error(err, tries.what, tries.path, self.url)
 
     # -- writing ------------------------------------------------------------------
     @contextmanager
@@ -167,11 +211,40 @@ class HdfsStorage(Storage):
             self._replace(tmp, final)
 
     def _create(self, path: str, data) -> None:
-        with self._errors("create", path):
-            res = self.client._create(path, overwrite=True)
-            put = self.client._request("PUT", res.headers["location"], data=data)
-            if not put.ok:
-                raise remote_error(put)
+        """Two-step CREATE of ``path`` with the chunks of ``data``, on another DataNode
+        while one refuses or breaks off and the body can be sent again whole."""
+        tries, body = DataNodeTries("create", path, self.attempts), Replay(data)
+        while True:
+            location = self._create_location(path, tries)
+            try:
+                put = self.client._request("PUT", location, data=body.chunks())
+            except requests.RequestException as err:
+                self._failed(tries, location, self._unsent(body, tries, location, err))
+                continue
+            if put.ok:
+                return
+            self._failed(tries, location, self._unsent(body, tries, location, remote_error(put)))
+
+    def _create_location(self, path: str, tries: DataNodeTries) -> str:
+        """The DataNode URL the NameNode names for a CREATE of ``path`` (307 Location)."""
+        try:
+            res = self.client._create(path, strict=False, overwrite=True, **tries.params())
+        except requests.RequestException as err:
+            raise storage_error(err, "create", path, self.url) from None
+        if not res.ok:
+            self._failed(tries, "", remote_error(res))  # the NameNode's own answer: raises
+        return res.headers["location"]
+
+    @staticmethod
+    def _unsent(body: Replay, tries: DataNodeTries, location: str, err: Exception) -> Exception:
+        """``err`` if ``body`` can be sent again; else raise a StorageError (not an
+        environment fault: the write's owner fails, as with a lost DataNode in Hadoop)."""
+        if body.replayable:
+            return err
+        host = urlparse(location).hostname
+        raise StorageError(f"cannot create {tries.path}: DataNode {host} broke "
+                           f"off the write after {body.sent} bytes, more than can be sent "
+                           f"again ({err}); nothing was committed") from None
 
     def _replace(self, tmp: str, final: str) -> None:
         with self._errors(f"rename {tmp} to", final):
@@ -258,6 +331,7 @@ class _RangeReader:
                  size: int) -> None:
         self.storage, self.path, self.size = storage, path, size
         self.pos, self.end_hint = start, start + hint + READ_AHEAD
+        self.tries = DataNodeTries(f"read from byte {start} of", path, storage.attempts)
         self._res: requests.Response | None = None
         self._left = 0  # bytes still due from the current response
 
@@ -277,20 +351,30 @@ class _RangeReader:
         while self.pos < self.size:
             if self._res is None:
                 self._request(n)
-            data = self._res.raw.read(min(n, self._left))
+            try:
+                data = self._res.raw.read(min(n, self._left))
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                self._broken(err)
+                continue
             if data:
                 self.pos += len(data)
                 self._left -= len(data)
                 return data
             if self._left:
-                raise StorageError(f"WebHDFS read of {self.path} ended early at byte "
-                                   f"{self.pos}; the DataNode may have gone away")
+                self._broken(EOFError(f"the answer ended early at byte {self.pos}"))
             self._drop()
         return b""
 
+    def _broken(self, err: BaseException) -> None:
+        """The DataNode serving the current response broke off: note it in ``tries``
+        (raises once none is left) and drop it; the next read asks for another copy."""
+        url = self._res.url
+        self._drop()
+        self.tries.failed(url, err)
+
     def _request(self, n: int) -> None:
         want = min(self.size - self.pos, max(n, self.end_hint - self.pos))
-        self._res = self.storage._open(self.path, self.pos, want)
+        self._res = self.storage._open(self.path, self.pos, want, self.tries)
         self._left = want
 
     def _drop(self) -> None:
