@@ -6,7 +6,9 @@ that point dirft's Hadoop runner at it, and a scratch folder on its HDFS.
 * ``DIRFT_TEST_WEBHDFS_URL`` — the NameNode's WebHDFS address, e.g. ``http://nn:9870``;
 * optional: ``DIRFT_TEST_WEBHDFS_USER`` (HDFS user), ``DIRFT_TEST_ADVERTISE_HOST`` (the
   name the cluster's nodes use to reach this machine; default: its FQDN),
-  ``DIRFT_TEST_HADOOP_PYTHON`` (python on the nodes; default ``python3``).
+  ``DIRFT_TEST_HADOOP_PYTHON`` (python on the nodes; default ``python3``),
+  ``DIRFT_TEST_KILLED_DATANODE`` (the host of a DataNode just killed, e.g. ``w2`` after
+  the mini cluster's ``kill-node w2``; ``tests/test_hdfs_lost_datanode.py``).
 """
 
 import os

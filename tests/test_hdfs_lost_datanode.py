@@ -180,15 +180,20 @@ class RefusingDataNode(HTTPAdapter):
 
 
 @pytest.mark.skipif(not real_cluster.URL, reason="needs DIRFT_TEST_WEBHDFS_URL")
-def test_on_a_real_cluster_a_refusing_datanode_is_excluded(hdfs_dir):
-    """Files written and read while the DataNode the NameNode names first refuses: with
-    another DataNode the bytes come back whole, every retry excluded the refusing one's IP;
-    with none (a single node) the NameNode's own answer ends the write."""
+def test_on_a_real_cluster_a_lost_datanode_is_excluded(hdfs_dir):
+    """Files written and read while one DataNode is lost: the one the NameNode names
+    first for a probe file, made to refuse, or the one ``DIRFT_TEST_KILLED_DATANODE`` names
+    (killed just before, while the NameNode still counts it live). With another DataNode
+    the bytes come back whole and every retry excluded the lost one's IP address; with
+    none (a single node) the NameNode's own answer ends the write."""
     storage, folder = hdfs_dir
-    storage.write_bytes(f"{folder}/probe", b"probe\n")
-    hosts = storage.blocks(f"{folder}/probe", 6, 1 << 20)[0].hosts
-    dead = RefusingDataNode(hosts[0])
-    storage.client._session.mount("http://", dead)
+    killed = os.environ.get("DIRFT_TEST_KILLED_DATANODE")
+    hosts: tuple = ()
+    if not killed:
+        storage.write_bytes(f"{folder}/probe", b"probe\n")
+        hosts = storage.blocks(f"{folder}/probe", 6, 1 << 20)[0].hosts
+    lost = RefusingDataNode(killed or hosts[0])
+    storage.client._session.mount("http://", lost)
     data = [os.urandom(1000 + 997 * i) for i in range(12)]
     if len(hosts) == 1:
         with pytest.raises(DataNodeUnavailable, match="Failed to find datanode"):
@@ -197,9 +202,9 @@ def test_on_a_real_cluster_a_refusing_datanode_is_excluded(hdfs_dir):
     for i, body in enumerate(data):
         storage.write_bytes(f"{folder}/f{i}", body)
     assert [storage.read_bytes(f"{folder}/f{i}") for i in range(12)] == data
-    to_datanodes = [urlsplit(u).hostname for u in dead.seen if "namenoderpcaddress=" in u]
-    excluded = [parse_qs(urlsplit(u).query)["excludedatanodes"] for u in dead.seen
+    to_datanodes = [urlsplit(u).hostname for u in lost.seen if "namenoderpcaddress=" in u]
+    excluded = [parse_qs(urlsplit(u).query)["excludedatanodes"] for u in lost.seen
                 if "excludedatanodes=" in u]
-    print(f"\nDataNode requests {Counter(to_datanodes)}, {dead.host} refusing; "
+    print(f"\nDataNode requests {Counter(to_datanodes)}, {lost.host} lost; "
           f"NameNode requests with excludedatanodes: {Counter(map(str, excluded))}")
-    assert excluded == [[exclusion(dead.host)]] * to_datanodes.count(dead.host)
+    assert excluded == [[exclusion(lost.host)]] * to_datanodes.count(lost.host)
