@@ -23,7 +23,7 @@ from dirft.cli_sim import add_commands as add_sim_commands
 from dirft.config import JobConf, check_defines, parse_cmdenv
 from dirft.errors import DirftError, JobAborted, UsageError
 from dirft.options import define
-from dirft.progress import ProgressPrinter, counter_lines, watching
+from dirft.progress import ProgressPrinter, report_counter_lines, watching
 from dirft.report import summary_lines
 from dirft.runners import runner_class
 from dirft.runners.base import StreamingJob
@@ -170,7 +170,7 @@ def _streaming(args) -> int:
     runner = runner_class(args.runner)(job_from_args(args))
     with watching(runner, ProgressPrinter()):
         report = runner.run()
-    for line in counter_lines(report.get("counters") or {}):
+    for line in report_counter_lines(report):
         print(line, file=sys.stderr)
     try:
         with held_signals():  # the summary is printed whole; then the signal is raised

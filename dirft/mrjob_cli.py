@@ -35,7 +35,7 @@ import tempfile
 
 from dirft.config import check_defines
 from dirft.errors import DirftError, UsageError
-from dirft.progress import counter_lines, watched
+from dirft.progress import report_counter_lines, watched
 from dirft.runners import RUNNER_NAMES
 from dirft.storage.local import LOCAL
 from dirft.switches import add_switches, given_before_script
@@ -236,5 +236,5 @@ def _print_run(script: str, own, run: dict, stream) -> None:
         for line in summary_lines(report):
             print(f"    {line}", file=stream)
     print(f"  total: {summary_line(run['summary'])}", file=stream)
-    for line in counter_lines(run["steps"][-1].get("counters") or {}):
+    for line in report_counter_lines(run["steps"][-1]):
         print(line, file=sys.stderr)

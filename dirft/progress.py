@@ -119,6 +119,36 @@ def watched(runner_class):
     return make
 
 
+def report_counter_lines(report: dict) -> list[str]:
+    """The counters a finished job shows on stderr, from its ``report``
+    (:func:`~dirft.report.build_report`).
+
+    On the Hadoop runner (a ``hadoop`` section), first each Hadoop job the run submitted, in
+    submission order, each under a line naming it (``dirft: Hadoop job 1 of 2:
+    job_…_0004 (replicas wave 0 and reduce)``) and followed by its listing exactly as
+    ``hadoop jar`` printed it (``counters_listing``), or by why there is none; each job's
+    counters stay its own, they are never summed. Then dirft's own counters
+    (:func:`counter_lines` of ``report["counters"]``), under a line saying so when Hadoop's
+    came first. Takes the report dict; returns lines without terminators.
+    """
+    jobs = (report.get("hadoop") or {}).get("submitted") or []
+    lines = []
+    for number, job in enumerate(jobs, start=1):
+        lines.append(f"dirft: Hadoop job {number} of {len(jobs)}: {job.get('job_id') or '(no id)'}"
+                     f" ({job['what']})")
+        lines += job.get("counters_listing") or [f"\t(no counters: {_why_none(job)})"]
+    if jobs:
+        lines.append(f"dirft: dirft's own counters of {report['job_id']}")
+    return lines + counter_lines(report.get("counters") or {})
+
+
+def _why_none(job: dict) -> str:
+    """Why a Hadoop job of the report printed no counters, from its ``returncode``."""
+    if job.get("returncode") is None:
+        return "dirft ended its hadoop jar client before the job ended"
+    return f"hadoop jar exited {job['returncode']} without printing them"
+
+
 def counter_lines(counters: dict) -> list[str]:
     """Hadoop's ``Counters.toString`` layout of ``{group: {name: value}}``: ``Counters: N``,
     then per group a tab-indented name and ``name=value`` lines indented by two tabs."""

@@ -38,12 +38,14 @@ def task_entry(plan_task, task_state) -> dict:
 class RunRecord:
     """What a runner recorded of one run: with the plan and the fault plan, all a report needs.
 
-    ``timings``: seconds by stage (``makespan``, ``map``, ``reduce``); ``counters``: the
-    job's counters, ``{group: {name: count}}``; ``fired``: the faults the injector recorded
+    ``timings``: seconds by stage (``makespan``, ``map``, ``reduce``); ``counters``: dirft's
+    own counters of the job, ``{group: {name: count}}`` (the winning copies' map counters and
+    the reducers'; on the Hadoop runner Hadoop's own counters of each Hadoop job are in
+    ``extra["hadoop"]``); ``fired``: the faults the injector recorded
     as fired (dicts with ``kind``, ``mode``); ``state``: the core's final
     :class:`~dirft.core.state.JobState`, or None when Hadoop ran the map stage itself
     (schemes se and none on the Hadoop runner: the figures then come from Hadoop's
-    ``Job Counters``); ``cluster``: ``{"nodes", "slots_per_node"}`` or None if unknown;
+    ``Job Counters`` in ``extra["hadoop"]``); ``cluster``: ``{"nodes", "slots_per_node"}`` or None if unknown;
     ``stragglers``: the slowdown factors applied, if not the fault plan's; ``succeeded``:
     the job's output was committed; ``extra``: the runner's own sections (``placement``,
     ``hadoop``, ``simulated``, ...), added to the report as they are.
@@ -70,7 +72,7 @@ def build_report(job_id: str, plan, fault_plan, record: RunRecord) -> dict:
     """
     scheme, fired = plan.scheme, record.fired
     figures = (_core_figures(plan, record.state, record.succeeded) if record.state is not None
-               else _hadoop_figures(plan, record.counters))
+               else _hadoop_figures(plan, hadoop_job_counters(record.extra.get("hadoop"))))
     injected = Counter(f["kind"] for f in fired)
     stragglers = fault_plan.stragglers if record.stragglers is None else record.stragglers
     faults = {"tasks_hit": list(fault_plan.tasks_hit), "stragglers": dict(stragglers),
@@ -112,14 +114,23 @@ def _core_figures(plan, state, succeeded: bool) -> dict:
     }
 
 
-def _hadoop_figures(plan, counters: dict) -> dict:
+def hadoop_job_counters(section: dict | None) -> dict:
+    """Hadoop's ``Job Counters`` (``{name: count}``) of the jobs a Hadoop runner's report
+    section lists (``{"submitted": [{"counters": {group: {name: count}}}, ...]}``; None: no
+    section), summed over them: launched and failed tasks add up across jobs."""
+    total: Counter = Counter()
+    for job in (section or {}).get("submitted", ()):
+        total.update(job.get("counters", {}).get(JOB_COUNTERS, {}))
+    return dict(total)
+
+
+def _hadoop_figures(plan, jobs: dict) -> dict:
     """The map stage's figures when Hadoop re-executed and speculated on its own (se, none).
 
-    Crashes detected are the failed map attempts Hadoop counted (``Job Counters``); the
-    extra work in bytes is not measured (Hadoop does not say how far a killed speculative
-    attempt got).
+    ``jobs``: Hadoop's ``Job Counters``, ``{name: count}``. Crashes detected are the failed
+    map attempts Hadoop counted; the extra work in bytes is not measured (Hadoop does not
+    say how far a killed speculative attempt got).
     """
-    jobs = counters.get(JOB_COUNTERS, {})
     failed = jobs.get("Failed map tasks", 0)
     return {
         "replicas_launched": jobs.get("Launched map tasks", len(plan.tasks)),

@@ -192,7 +192,7 @@ class HadoopRunner(Runner):
         extra = {"placement": None, "hadoop": hadoop_section(self.submitted)}
         timings = {"makespan": self.clock() - started,  # map and reduce: one Hadoop job,
                    "map": None, "reduce": None}         # not measured apart
-        return RunRecord(timings, result.counters,
+        return RunRecord(timings, _user_counters(result.counters).to_dict(),  # Hadoop's: extra
                          self._fired(), cluster=self._cluster(), extra=extra)
 
     def _cluster(self) -> dict:

@@ -7,7 +7,9 @@ What is reused from mrjob (0.7.4), which knows Hadoop's habits:
   and ``get_hadoop_streaming_jar`` (``hadoop*streaming*.jar`` under those homes and the
   one implied by the binary's path), used for discovery only, never to run a job;
 * reading what ``hadoop jar`` prints: ``mrjob.logs.step._interpret_hadoop_jar_command_stderr``
-  (log4j records, the job id, the counters block), and mrjob's patterns for the job id and
+  (log4j records, the job id, the counters block; its record callback hands over the
+  counters record whole, so the listing is also kept line for line as Hadoop printed it),
+  and mrjob's patterns for the job id and
   failed task attempts. Those two are matched line by line as the job runs (mrjob's parser
   hands on a record only when the next one starts, and the next line may be long in coming
   when every replica waits for a dead one), so the runner learns of each failed attempt at
@@ -21,6 +23,7 @@ substitute a fake ``hadoop`` executable (``tests/fake_hadoop``) without changing
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import re
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 
 from mrjob.hadoop import HadoopJobRunner
 from mrjob.logs.step import (_RUNNING_JOB_RE, _TASK_ATTEMPT_FAILED_RE,
-                             _interpret_hadoop_jar_command_stderr)
+                             _interpret_hadoop_jar_command_stderr, _is_counter_log4j_record)
 from mrjob.py2 import to_unicode
 
 from dirft.errors import ConfigError, DirftError
@@ -59,13 +62,17 @@ class AttemptFailed:
 @dataclass
 class StepResult:
     """The end of one ``hadoop jar``: exit status, Hadoop job id, counters
-    (``{group: {name: amount}}``), failed attempts and the local log file."""
+    (``{group: {name: amount}}``, names stripped), failed attempts, the local log file and
+    ``listing``: Hadoop's ``Counters: N`` block as ``hadoop jar`` printed it, one string a
+    line without the log4j prefix (tabs and the trailing space of ``Job Counters `` kept;
+    ``org.apache.hadoop.mapreduce.Counters.toString``), empty when it printed none."""
 
     returncode: int
     job_id: str | None
     counters: dict = field(default_factory=dict)
     failures: list = field(default_factory=list)
     log_path: str = ""
+    listing: list = field(default_factory=list)
 
     def cause(self) -> str:
         """One line on why the job failed: the first task error, else what ``hadoop jar``
@@ -146,12 +153,15 @@ class Running:
 
     def _read(self) -> None:
         failures: list = []
+        listing: list = []
         with open(self.log_path, "a", encoding="utf-8") as log:
-            step = _interpret_hadoop_jar_command_stderr(self._lines(log, failures))
+            step = _interpret_hadoop_jar_command_stderr(
+                self._lines(log, failures), record_callback=functools.partial(_keep_listing,
+                                                                              listing))
         code = self._proc.wait()
         self.result = StepResult(code, step.get("job_id") or self.job_id,
                                  _clean_counters(step.get("counters") or {}), failures,
-                                 self.log_path)
+                                 self.log_path, listing)
         self._done.set()
         self.on_event(self, ("done", self.result))
 
@@ -198,6 +208,13 @@ class Running:
         ``hadoop job -kill``)."""
         if self._proc.poll() is None:
             self._proc.terminate()
+
+
+def _keep_listing(listing: list, record: dict) -> None:
+    """Put the lines of ``record`` (a log4j record of mrjob's parser) into ``listing`` if it
+    is the counters block; the last such block wins, as in mrjob's own parse."""
+    if _is_counter_log4j_record(record):
+        listing[:] = record["message"].splitlines()
 
 
 def _clean_counters(counters: dict) -> dict:

@@ -6,7 +6,11 @@
   on the same host as another replica of that task, which are no longer independent
   (one machine failure takes both).
 * :func:`hadoop_section` — every ``hadoop jar`` the run submitted, with Hadoop's job id,
-  exit status and counters: how many Hadoop jobs the run took.
+  exit status and counters (as a mapping, and as the listing Hadoop printed): how many
+  Hadoop jobs the run took. Each job's counters stay its own: they are not summed over
+  jobs (a replica job counts manifest lines as ``Map input records``, a commit job counts
+  decided outputs, and Hadoop's ``Peak Map Physical memory (bytes)`` is a maximum, not a
+  sum).
 """
 
 from __future__ import annotations
@@ -50,11 +54,17 @@ def _holders(blocks_by_path: dict, split) -> list[str]:
 
 
 def hadoop_section(submitted: list) -> dict:
-    """``{"jobs": N, "submitted": [{what, job_id, returncode, counters}, ...]}``."""
+    """The report's ``hadoop`` section from ``submitted`` (``[(what, Running)]`` in the order
+    the jobs were submitted): ``{"jobs": N, "submitted": [{what, job_id, returncode,
+    counters, counters_listing}, ...]}``. ``counters``: ``{group: {name: amount}}``, names
+    stripped; ``counters_listing``: Hadoop's ``Counters: N`` block as ``hadoop jar`` printed
+    it, a string a line (``[]`` when it printed none: the job was killed, or its client
+    ended first); ``returncode`` None: the client had not ended."""
     entries = []
     for what, running in submitted:
         result = running.result
         entries.append({"what": what, "job_id": running.job_id,
                         "returncode": None if result is None else result.returncode,
-                        "counters": {} if result is None else result.counters})
+                        "counters": {} if result is None else result.counters,
+                        "counters_listing": [] if result is None else list(result.listing)})
     return {"jobs": len(entries), "submitted": entries}

@@ -26,7 +26,10 @@ Hadoop to run a streaming job here:
   part per map for 0 reduces; ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j
   form: ``Running job``, ``Task Id : …, Status : FAILED`` with the subprocess exit code for
   a failed attempt that is *not* the task's last (the last one is TIPFAILED, which the job
-  client does not print; killed attempts are not printed either), the ``Counters`` block.
+  client does not print; killed attempts are not printed either), the ``Counters`` block
+  laid out as Hadoop 3.3.6 prints it (``tests/fixtures/counters/``: the same groups in the
+  same order, with the same names and trailing spaces) but holding only the counters the
+  fake has figures for (:meth:`Job.print_counters`).
 
 Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for a
 "container", as on a small YARN cluster. ``$FAKE_HADOOP_STATE`` holds the applications
@@ -166,6 +169,12 @@ class Job:
         self.lock = threading.Lock()
         self.counters: dict = {}
         self.launched = self.failed_attempts = self.killed_attempts = 0
+        self.figures = {"in_bytes": 0, "in_records": 0, "map_records": 0, "groups": 0,
+                        "reduce_records": 0, "out_records": 0, "out_bytes": 0, "reduces": 0}
+
+    def figure(self, name: str, amount: int) -> None:
+        with self.lock:
+            self.figures[name] += amount
 
     def count(self, group: str, name: str, amount: int) -> None:
         with self.lock:
@@ -189,6 +198,9 @@ class Job:
                 continue
             if code == 0 and not os.path.exists(os.path.join(state_dir(), name + ".failed")):
                 self.user_counters(err)
+                self.figure("in_bytes", len(stdin))
+                self.figure("in_records", len(stdin.splitlines()))
+                self.figure("map_records", len(out.splitlines()))
                 return out
             failures += 1
             with self.lock:
@@ -242,13 +254,13 @@ class Job:
         log(" map 100% reduce 0%")
         if maps and failed * 100 > allowed * len(maps):
             log(f"Job {self.job_id} failed with state FAILED due to: Task failed")
-            self.print_counters(len(maps), failed)
+            self.print_counters()
             sys.stderr.write("Streaming Command Failed!\n")
             return 1
         self.reduce([o for o in outputs if o is not None], outputs)
         log(" map 100% reduce 100%")
         log(f"Job {self.job_id} completed successfully")
-        self.print_counters(len(maps), failed)
+        self.print_counters()
         return 0
 
     def reduce(self, outputs: list, by_map: list) -> None:
@@ -259,6 +271,7 @@ class Job:
             for i, data in enumerate(by_map):
                 with open(os.path.join(out_dir, f"part-{i:05d}"), "wb") as f:
                     f.write(normalize(data or b""))
+                self.figure("out_bytes", len(normalize(data or b"")))
         else:
             parts = [[] for _ in range(reduces)]
             for data in outputs:
@@ -282,20 +295,48 @@ class Job:
             if result.returncode:
                 raise SystemExit(f"fake hadoop: reducer failed: {result.stderr[-300:]!r}")
             self.user_counters(result.stderr)
+        self.figure("reduces", 1)
+        self.figure("groups", len({line.split(b"\t", 1)[0] for line in lines}))
+        self.figure("reduce_records", len(lines))
+        if reducer and reducer != "NONE":
             sort = result.stdout
+        self.figure("out_records", len(sort.splitlines()))
+        self.figure("out_bytes", len(normalize(sort)))
         with open(os.path.join(out_dir, f"part-{index:05d}"), "wb") as f:
             f.write(normalize(sort))
 
-    def print_counters(self, maps: int, failed: int) -> None:
-        groups = {"Job Counters": {"Launched map tasks": self.launched,
-                                   "Failed map tasks": self.failed_attempts,
-                                   "Killed map tasks": self.killed_attempts},
-                  **self.counters}
-        total = sum(len(g) for g in groups.values())
-        lines = [f"Counters: {total}"]
-        for group, names in groups.items():
+    def print_counters(self) -> None:
+        """The ``Counters: N`` block, as Hadoop 3.3.6's job client prints it: the groups of
+        ``tests/fixtures/counters/*.log`` in their order (``Job Counters ``, ``File Input
+        Format Counters `` and ``File Output Format Counters `` with Hadoop's trailing
+        space; ``Shuffle Errors`` and the reduce figures only with reduces; the user's
+        groups after ``Shuffle Errors``; a job counter only when not 0), each counter in
+        Hadoop's order, but only those the fake has a figure for: HDFS bytes read are the
+        maps' input, bytes written the parts'."""
+        f, reduces = self.figures, int(self.opts["D"].get("mapreduce.job.reduces", "1"))
+        jobs = [("Failed map tasks", self.failed_attempts),
+                ("Killed map tasks", self.killed_attempts),
+                ("Launched map tasks", self.launched), ("Launched reduce tasks", f["reduces"])]
+        framework = [("Map input records", f["in_records"]),
+                     ("Map output records", f["map_records"])]
+        if reduces:
+            framework += [("Reduce input groups", f["groups"]),
+                          ("Reduce input records", f["reduce_records"]),
+                          ("Reduce output records", f["out_records"])]
+        groups = [("File System Counters", [("HDFS: Number of bytes read", f["in_bytes"]),
+                                            ("HDFS: Number of bytes written", f["out_bytes"])]),
+                  ("Job Counters ", [(name, n) for name, n in jobs if n]),
+                  ("Map-Reduce Framework", framework)]
+        if reduces:
+            groups.append(("Shuffle Errors", [(name, 0) for name in (
+                "BAD_ID", "CONNECTION", "IO_ERROR", "WRONG_LENGTH", "WRONG_MAP", "WRONG_REDUCE")]))
+        groups += [(group, sorted(names.items())) for group, names in sorted(self.counters.items())]
+        groups += [("File Input Format Counters ", [("Bytes Read", f["in_bytes"])]),
+                   ("File Output Format Counters ", [("Bytes Written", f["out_bytes"])])]
+        lines = [f"Counters: {sum(len(names) for _, names in groups)}"]
+        for group, names in groups:
             lines.append(f"\t{group}")
-            lines += [f"\t\t{name}={amount}" for name, amount in sorted(names.items())]
+            lines += [f"\t\t{name}={amount}" for name, amount in names]
         log("\n".join(lines))
 
 
