@@ -41,11 +41,11 @@ class RunRecord:
     ``timings``: seconds by stage (``makespan``, ``map``, ``reduce``); ``counters``: dirft's
     own counters of the job, ``{group: {name: count}}`` (the winning copies' map counters and
     the reducers'; on the Hadoop runner Hadoop's own counters of each Hadoop job are in
-    ``extra["hadoop"]``); ``fired``: the faults the injector recorded
-    as fired (dicts with ``kind``, ``mode``); ``state``: the core's final
-    :class:`~dirft.core.state.JobState`, or None when Hadoop ran the map stage itself
-    (schemes se and none on the Hadoop runner: the figures then come from Hadoop's
-    ``Job Counters`` in ``extra["hadoop"]``); ``cluster``: ``{"nodes", "slots_per_node"}`` or None if unknown;
+    ``extra["hadoop"]``); ``fired``: the faults the injector recorded as fired (dicts with
+    ``kind``, ``mode``); ``state``: the core's final :class:`~dirft.core.state.JobState`,
+    or None when Hadoop ran the map stage itself (schemes se and none on the Hadoop runner:
+    the figures then come from Hadoop's ``Job Counters`` in ``extra["hadoop"]``);
+    ``cluster``: ``{"nodes", "slots_per_node"}`` or None if unknown;
     ``stragglers``: the slowdown factors applied, if not the fault plan's; ``succeeded``:
     the job's output was committed; ``extra``: the runner's own sections (``placement``,
     ``hadoop``, ``simulated``, ...), added to the report as they are.
@@ -117,7 +117,8 @@ def _core_figures(plan, state, succeeded: bool) -> dict:
 def hadoop_job_counters(section: dict | None) -> dict:
     """Hadoop's ``Job Counters`` (``{name: count}``) of the jobs a Hadoop runner's report
     section lists (``{"submitted": [{"counters": {group: {name: count}}}, ...]}``; None: no
-    section), summed over them: launched and failed tasks add up across jobs."""
+    section), summed over them (launched and failed tasks add up; schemes se and none, the
+    callers, run one Hadoop job)."""
     total: Counter = Counter()
     for job in (section or {}).get("submitted", ()):
         total.update(job.get("counters", {}).get(JOB_COUNTERS, {}))
