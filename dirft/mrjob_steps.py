@@ -378,11 +378,13 @@ def _run_steps(jobs: list, runner_class, on_step) -> list[dict]:
 def summarize(reports: list[dict]) -> dict:
     """One summary of step reports (``_dirft_report.json`` dicts, in step order).
 
-    Seconds, tasks, replicas, extra work (bytes) and fault counts add up over the steps;
+    Seconds, tasks, replicas, extra work (bytes) and fault counts (planned, fired,
+    injected, detected, corrected; a count a report lacks is 0) add up over the steps;
     ``phases_per_task`` merges {phases: tasks}; ``input_bytes`` is the first step's input.
     """
-    faults = {k: {kind: sum(r["faults"][k][kind] for r in reports) for kind in ("crash", "silent")}
-              for k in ("injected", "detected", "corrected")}
+    faults = {k: {kind: sum(r["faults"].get(k, {}).get(kind, 0) for r in reports)
+                  for kind in ("crash", "silent")}
+              for k in ("planned", "fired", "injected", "detected", "corrected")}
     phases = sum((Counter({int(p): c for p, c in r["phases_per_task"].items()})
                   for r in reports), Counter())
     total = {key: sum(r[key] for r in reports)
@@ -411,7 +413,17 @@ def summary_line(summary: dict) -> str:
             f"({map_part}), {summary['tasks']} map tasks, "
             f"{summary['replicas_launched']} replicas; faults injected {inj['crash']} crash "
             f"{inj['silent']} silent, detected {det['crash']}/{det['silent']}, corrected "
-            f"{cor['crash']}/{cor['silent']}")
+            f"{cor['crash']}/{cor['silent']}{_planned_part(summary['faults'])}")
+
+
+def _planned_part(faults: dict) -> str:
+    """``; planned P, fired F`` (crash/silent) when faults were planned, else ""."""
+    planned, fired = faults.get("planned"), faults.get("fired")
+    if not planned or not sum(planned.values()):
+        return ""
+    warn = " (fewer fired than planned: see each step's report)" if fired != planned else ""
+    return (f"; planned {planned['crash']}/{planned['silent']}, fired "
+            f"{fired['crash']}/{fired['silent']}{warn}")
 
 
 def _json_bytes(data: dict) -> bytes:

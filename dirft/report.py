@@ -76,6 +76,7 @@ def build_report(job_id: str, plan, fault_plan, record: RunRecord) -> dict:
     injected = Counter(f["kind"] for f in fired)
     stragglers = fault_plan.stragglers if record.stragglers is None else record.stragglers
     faults = {"tasks_hit": list(fault_plan.tasks_hit), "stragglers": dict(stragglers),
+              **planned_and_fired(fault_plan, fired),
               "injected": {"crash": injected["crash"], "silent": injected["silent"]},
               "injected_by_mode": dict(sorted(Counter(f["mode"] for f in fired).items())),
               **figures.pop("faults")}
@@ -92,6 +93,34 @@ def build_report(job_id: str, plan, fault_plan, record: RunRecord) -> dict:
         "reduce_seconds": _seconds(record.timings.get("reduce", 0.0)),
         "counters": record.counters, **record.extra,
     }
+
+
+def planned_and_fired(fault_plan, fired: list) -> dict:
+    """The fault plan's faults against those that fired: ``planned`` and ``fired``
+    ({"crash": n, "silent": n}; a planned node loss is one crash), ``fired_on_sibling``
+    (planned faults that struck a sibling of their replica, which had not started when its
+    work was handed out: :mod:`fault_injector.strike`) and ``not_fired`` (each planned
+    fault that did not fire: task, planned replica, kind, mode, phase; or the node).
+
+    ``fired``: the fired records (dicts with ``task``, ``replica``, ``kind``, and
+    ``planned_replica`` for a planned fault, ``node`` for a node loss, ``bad_node`` for a
+    bad node's corruption, which no plan counts in advance and is left out here).
+    """
+    planned = {(t, r): f for (t, r), f in sorted(fault_plan.faults.items())}
+    losses = {loss.node for loss in fault_plan.node_losses}
+    keys = {(f["task"], f["planned_replica"]): f["replica"] for f in fired
+            if "planned_replica" in f}
+    nodes = {f["node"] for f in fired if f.get("mode") == "node" and "node" in f}
+    kinds = Counter(f.kind for f in planned.values())
+    struck = Counter(f.kind for key, f in planned.items() if key in keys)
+    missed = [{"task": t, "replica": r, "kind": f.kind, "mode": f.mode, "phase": f.phase}
+              for (t, r), f in planned.items() if (t, r) not in keys]
+    missed += [{"node": node, "kind": "crash", "mode": "node"} for node in sorted(losses - nodes)]
+    return {"planned": {"crash": kinds["crash"] + len(losses), "silent": kinds["silent"]},
+            "fired": {"crash": struck["crash"] + len(losses & nodes), "silent": struck["silent"]},
+            "fired_on_sibling": sum(1 for (t, r), x in keys.items()
+                                    if (t, r) in planned and x != r),
+            "not_fired": missed}
 
 
 def _core_figures(plan, state, succeeded: bool) -> dict:
@@ -163,6 +192,7 @@ def summary_lines(report: dict) -> list[str]:
         f"{faults['detected']['crash']} crash{_modes(faults['crashes_detected_by'])}, "
         f"{faults['detected']['silent']} silent; corrected: {faults['corrected']['crash']} "
         f"crash, {faults['corrected']['silent']} silent",
+        *_planned_lines(faults),
         _times(report),
     ]
     if report.get("nodes_quarantined"):
@@ -174,6 +204,31 @@ def summary_lines(report: dict) -> list[str]:
         lines.append(f"note: scheme {report['scheme']} does not check for silent errors: "
                      f"a silently corrupted map output would go undetected")
     return lines
+
+
+def _planned_lines(faults: dict) -> list[str]:
+    """The planned-against-fired line (none when no fault was planned), and a warning
+    naming each planned fault that did not fire."""
+    planned, fired = faults.get("planned"), faults.get("fired")
+    if not planned or not sum(planned.values()):
+        return []
+    moved = faults.get("fired_on_sibling", 0)
+    lines = [f"faults planned: {planned['crash']} crash, {planned['silent']} silent; fired: "
+             f"{fired['crash']} crash, {fired['silent']} silent"
+             + (f" ({moved} on a sibling of a replica not yet started)" if moved else "")]
+    missed = faults.get("not_fired", [])
+    if missed:
+        named = "; ".join(_fault_text(m) for m in missed[:5])
+        lines.append(f"warning: {len(missed)} of {sum(planned.values())} planned fault(s) "
+                     f"did not fire: {named}{'; …' if len(missed) > 5 else ''}")
+    return lines
+
+
+def _fault_text(fault: dict) -> str:
+    if "node" in fault:
+        return f"loss of node {fault['node']}"
+    return (f"task {fault['task']} replica {fault['replica']} {fault['kind']} "
+            f"({fault['mode']}, phase {fault['phase']})")
 
 
 def _seconds(value: float | None) -> float | None:

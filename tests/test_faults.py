@@ -2,7 +2,9 @@
 
 import pytest
 
+from dirft.core import actions as A
 from dirft.gridmix.generate import generate_file
+from dirft.runners.cluster import LocalCluster
 from e2e import c_sorted, leftovers, parts, report, streaming
 
 FAST_HEARTBEAT = ["-D", "dirft.heartbeat.interval=0.1", "-D", "dirft.heartbeat.timeout=3"]
@@ -32,8 +34,9 @@ def test_within_tolerance_the_output_is_the_fault_free_one(scheme, nature, mode,
     assert code == 0, err
     assert parts(out)["part-00000"] == c_sorted(data)
     rep = report(out)
-    if scheme == "dirft":  # every replica runs its faulty phase; elsewhere a faster copy
-        assert rep["faults"]["injected_by_mode"].get(mode, 0) > 0  # may win before it fires
+    if scheme == "dirft":  # every planned fault fires; elsewhere a faster copy may win
+        assert rep["faults"]["fired"] == rep["faults"]["planned"]  # before it fires
+        assert rep["faults"]["injected_by_mode"].get(mode, 0) > 0
     assert rep["faults"]["detected"] == rep["faults"]["corrected"]
     assert leftovers(tmp_path) == []
 
@@ -79,3 +82,67 @@ def test_beyond_tolerance_real_faults_abort_cleanly(mode, data, tmp_path, capsys
     assert code == 3, err
     assert "task " in err and "sub-split" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+
+class LateSlots:
+    """A schedule for :class:`LocalCluster`: a replica that carries a planned fault gets no
+    map slot until a sibling has been handed a second sub-split (or none is left live), as
+    when its YARN container comes late. Its planned phase then cannot come: its sibling
+    has taken the sub-split it was to map."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.held: list[tuple[int, int, str]] = []
+        self.released = 0
+        launch, step, kill = LocalCluster.launch, LocalCluster.step, LocalCluster.kill
+
+        def late_launch(cluster, task, replica, node):
+            if cluster.driver.strikes.plan.for_replica(task, replica) is None:
+                launch(cluster, task, replica, node)
+            else:
+                self.held.append((task, replica, node))
+
+        def late_step(cluster, now):
+            for held in [h for h in self.held if self._due(cluster.driver, *h[:2])]:
+                self.held.remove(held)
+                self.released += 1
+                launch(cluster, *held)
+            step(cluster, now)
+
+        def late_kill(cluster, task, replica):
+            self.held = [h for h in self.held if h[:2] != (task, replica)]
+            kill(cluster, task, replica)
+        monkeypatch.setattr(LocalCluster, "launch", late_launch)
+        monkeypatch.setattr(LocalCluster, "step", late_step)
+        monkeypatch.setattr(LocalCluster, "kill", late_kill)
+
+    @staticmethod
+    def _due(driver, task: int, replica: int) -> bool:
+        siblings = [r for r in driver.state.tasks[task].replicas if r != replica]
+        went_on = any(isinstance(d, A.AssignSubsplit) and d.task == task and d.phase == 2
+                      and d.replica != replica for d in list(driver.decisions))
+        return went_on or not any(driver.replica_live(task, r) for r in siblings)
+
+
+@pytest.mark.parametrize("mode", ["exception", "kill", "hang"])
+def test_a_crash_whose_replica_gets_no_slot_in_time_strikes_its_sibling(mode, data, tmp_path,
+                                                                        capsys, monkeypatch):
+    # Every task is hit (4 crashes); each faulty replica waits for its slot until its
+    # sibling maps the faulty one's planned sub-split in its own phase 2. The crash goes
+    # with that sub-split to the sibling (fault_injector.strike); the late replica then
+    # maps it. Without the rule no crash fires in this schedule.
+    late = LateSlots(monkeypatch)
+    out = tmp_path / "out"
+    code, stdout, err = streaming(capsys, data, out, "-mapper", "cat", "-reducer", "cat",
+                                  "-D", f"dirft.fault.crash.mode={mode}",
+                                  "-D", "mapred.map.tasks.fault.percent=100", *FAST_HEARTBEAT)
+    assert code == 0, err
+    assert late.released == 4 and late.held == []
+    assert parts(out)["part-00000"] == c_sorted(data)
+    faults = report(out)["faults"]
+    assert faults["planned"] == faults["fired"] == {"crash": 4, "silent": 0}
+    assert faults["fired_on_sibling"] == 4 and faults["not_fired"] == []
+    assert faults["detected"] == faults["corrected"] == faults["injected"]
+    assert "faults planned: 4 crash, 0 silent; fired: 4 crash, 0 silent (4 on a sibling" in \
+        stdout
+    assert "did not fire" not in stdout and leftovers(tmp_path) == []

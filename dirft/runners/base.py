@@ -109,13 +109,17 @@ class Runner(ABC):
         """True if replicas report signatures to a voting service (default: always)."""
         return True
 
-    def new_driver(self, plan):
+    def new_driver(self, plan, faults=None):
         """Step 4's core behind its lock: a :class:`~dirft.runners.driver.Driver` on
-        ``plan`` with this runner's clock and ``dirft.poll.interval``, kept as
+        ``plan`` with this runner's clock and ``dirft.poll.interval``, whose assignments
+        carry the fault plan ``faults``' faults (None: none), kept as
         :attr:`driver` (the report and the console's progress read it); returns it."""
         from dirft.runners.driver import Driver
 
-        self.driver = Driver(plan, self.clock, self.job.conf.get("dirft.poll.interval"))
+        from fault_injector.plan import NO_FAULTS
+
+        self.driver = Driver(plan, self.clock, self.job.conf.get("dirft.poll.interval"),
+                             NO_FAULTS if faults is None else faults)
         return self.driver
 
     def credentials(self) -> str:

@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 from dirft.config.values import default_value
 from dirft.core import actions as A
@@ -22,6 +23,8 @@ from dirft.core.state import JobState
 from dirft.counters import Counters
 from dirft.errors import (ENVIRONMENT_PREFIX, DirftError, EnvironmentFault, JobAborted,
                           ProtocolError)
+from fault_injector.plan import NO_FAULTS, FaultPlan
+from fault_injector.strike import AssignedUnit, FaultStrikes, Strike
 
 DECISIONS = A.DECISIONS  # logged in order in :attr:`Driver.decisions`
 ACTION, NOTICE = "action", "notice"  # the tags of the outbox's ``(tag, item)`` entries
@@ -32,7 +35,9 @@ class Driver:
 
     ``plan``: the :class:`~dirft.core.jobplan.JobPlan`; ``clock``: seconds, monotonic
     (injected so tests and the simulator can drive time); ``poll_interval``: seconds a
-    waiting replica is told to wait before asking again. ``outbox`` receives non-reply
+    waiting replica is told to wait before asking again; ``faults``: the job's
+    :class:`~fault_injector.plan.FaultPlan`, whose faults an assignment carries to its
+    replica by the rule of :mod:`fault_injector.strike` (:attr:`strikes`). ``outbox`` receives non-reply
     actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
     counters a replica reported, so the job's counters sum only the winning copies;
     ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with;
@@ -42,8 +47,11 @@ class Driver:
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,
-                 poll_interval: float = default_value("dirft.poll.interval")) -> None:
+                 poll_interval: float = default_value("dirft.poll.interval"),
+                 faults: FaultPlan = NO_FAULTS) -> None:
         self.plan = plan
+        self.strikes = FaultStrikes(faults)
+        self._struck: dict[tuple[int, int, int], Strike] = {}
         self.state = JobState(plan)
         self.clock = clock
         self.poll_interval = poll_interval
@@ -63,9 +71,20 @@ class Driver:
             for action in actions:
                 if isinstance(action, A.CommitTaskOutput):
                     self.commits[action.task] = action.winners
+                elif isinstance(action, A.AssignSubsplit):
+                    self._strike(action)
                 if not isinstance(action, A.REPLY_ACTIONS):
                     self.outbox.put((ACTION, action))
         return actions
+
+    def _strike(self, assign: A.AssignSubsplit) -> None:
+        """Note the planned fault ``assign`` carries, if any (lock held)."""
+        task, scheme = self.state.tasks[assign.task], self.plan.scheme
+        unit = AssignedUnit(task, assign.subsplit, scheme.quorum,
+                            lazy=not (scheme.eager or task.eager))
+        strike = self.strikes.strike(assign.task, assign.replica, assign.phase, unit)
+        if strike is not None:
+            self._struck[(assign.task, assign.replica, assign.phase)] = strike
 
     def notify(self, notice) -> None:
         """Queue one of the runner's own notices behind the core's actions (any thread)."""
@@ -173,11 +192,21 @@ class Driver:
                 raise ProtocolError(f"task {task} replica {replica}: {action.reason}",
                                     action.status)
             if isinstance(action, A.AssignSubsplit):
-                return {"action": "assign", "subsplit": action.subsplit, "phase": action.phase}
+                return {"action": "assign", "subsplit": action.subsplit, "phase": action.phase,
+                        **self._fault_field(action)}
             if isinstance(action, A.WaitForWork):
                 return {"action": "wait", "retry_after": self.poll_interval}
             return {"action": "exit"}
         return {"action": "ok"} if kind != "request" else {"action": "exit"}
+
+    def _fault_field(self, assign: A.AssignSubsplit) -> dict:
+        """``{"fault": {...}}`` for an assignment that carries a planned fault (the
+        :class:`~fault_injector.plan.Fault`'s fields and ``planned_replica``), else {}."""
+        with self._lock:
+            strike = self._struck.get((assign.task, assign.replica, assign.phase))
+        if strike is None:
+            return {}
+        return {"fault": {**asdict(strike.fault), "planned_replica": strike.planned}}
 
     def abort_error(self, abort: A.AbortJob) -> DirftError:
         """The error to raise for ``abort``: :class:`EnvironmentFault` naming the cause if a

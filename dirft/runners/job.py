@@ -130,7 +130,7 @@ class Job:
         from dirft.service.server import VotingService  # aiohttp: only the voted schemes
 
         runner, conf = self.runner, self.runner.job.conf
-        driver = runner.new_driver(plan)
+        driver = runner.new_driver(plan, faults)
         secret_file = runner.credentials()
         service = VotingService(runner.keyring, runner.job_id, runner.dispatcher(driver),
                                 conf.get("dirft.service.bind.host"),

@@ -3,9 +3,11 @@
 One process per replica (docs/design.md, 'Replica task runtime'): it registers with the voting
 service, then loops — ask for work, run the assigned sub-split through the user's mapper
 (:func:`~dirft.runtime.mapphase.run_map_phase`), commit, report the SHA-256 — until told to
-exit, heartbeating from a second thread meanwhile. Emulated faults from the job's fault plan
-strike here, at the end of a phase: a crash raises before the report, a silent error
-tampers the reported signature (the paper's fault injector).
+exit, heartbeating from a second thread meanwhile. Emulated faults of the job's fault plan
+strike here, in the phase whose assignment carries them (:mod:`fault_injector.strike`):
+a crash raises before the report (or kills or stops the replica inside the phase), a
+silent error tampers the reported signature or flips a bit of the output (the paper's
+fault injector).
 """
 
 import json
@@ -17,6 +19,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict
+from functools import partial
 
 from dirft.config.values import read_value
 from dirft.contract.env import hadoop_ids, streaming_env
@@ -31,7 +34,7 @@ from dirft.service.client import VotingClient
 from dirft.service.keys import offer_key
 from dirft.storage.base import Storage
 from dirft.storage.local import LOCAL
-from fault_injector.plan import EMULATED_CRASH_EXIT, FaultPlan, record_fired, tamper
+from fault_injector.plan import EMULATED_CRASH_EXIT, Fault, FaultPlan, record_fired, tamper
 
 
 class EmulatedCrash(Exception):
@@ -186,28 +189,34 @@ class Replica:
         s, phase = assignment["subsplit"], assignment["phase"]
         start, length = unit_span(self.split["subsplits"], s)
         final = output_path(self.spec.map_output_dir, self.task, s, self.replica)
+        fault, note = carried_fault(assignment), {}
+        if fault is not None:
+            note = {"planned_replica": assignment["fault"]["planned_replica"]}
+        else:
+            fault = self.faults.bad_node_fault(self.node, self.task, self.replica, s, phase)
+            note = {"bad_node": self.node} if fault is not None else {}
         with open(os.path.join(self.cwd, "stderr"), "ab") as log:
-            bad = self.faults.bad_node_fault(self.node, self.task, self.replica, s, phase)
             result, signature = self._map(start, length, phase, beat, final, log,
                                           slowdown=self.faults.stragglers.get(self.node, 1.0),
-                                          fault=bad)
+                                          fault=fault, note=note)
         return {"subsplit": s, "signature": signature, "output_bytes": result.output_bytes,
                 "counters": _within_limits(result.counters.to_dict())}
 
     def _map(self, start: int, length: int, phase: int, beat: Heartbeat, final: str, log,
-             commit=None, slowdown: float = 1.0, fault=None):
-        """Map bytes ``(start, start+length]`` of the split's file as phase ``phase``, with
-        this replica's planned fault (or ``fault``, a bad node's); return (PhaseResult, the
-        signature to report).
+             commit=None, slowdown: float = 1.0, fault=None, note=None):
+        """Map bytes ``(start, start+length]`` of the split's file as phase ``phase``,
+        carrying out ``fault`` (the planned fault its assignment carries, or a bad node's;
+        None: none); return (PhaseResult, the signature to report). ``note``: fields added
+        to the fault's fired record.
 
         Raises EmulatedCrash (a crash fault at the phase's end), TaskError, StorageError.
         """
-        fault = self._fault(phase) or fault
+        fired = partial(self._fired, fault, **(note or {}))
         data_fault = fault is not None and fault.mode == "data"
         result = run_map_phase(
             self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
             final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
-            on_progress=self._progress(beat, length, fault),
+            on_progress=self._progress(beat, length, fault, fired),
             corrupt_bit=fault.bit if data_fault else None, slowdown=slowdown,
             storage=self.storage, commit=commit,
             key_fields=read_value(self.spec.jobconf, "stream.num.map.output.key.fields"),
@@ -216,8 +225,8 @@ class Replica:
             separator=read_value(self.spec.jobconf, "stream.map.output.field.separator").encode(),
             text_output=self._map_only_here())
         if result.corrupted:
-            self._fired(fault)
-        return result, self._at_phase_end(fault, result.signature)
+            fired()
+        return result, self._at_phase_end(fault, result.signature, phase, fired)
 
     def _map_only_here(self) -> bool:
         """True when this output is a map-only job's part as it is: the local runner's (on
@@ -236,42 +245,46 @@ class Replica:
         """
         self._prepare_cwd()
         beat = Heartbeat(None, 0)  # progress holder only; never started
+        fault = self.faults.for_replica(self.task, self.replica)  # its one phase comes
         self._map(self.split["start"], self.split["length"], 1, beat, "-", log,
-                  commit=lambda _: nullcontext(out))
+                  commit=lambda _: nullcontext(out), fault=fault,
+                  note={"planned_replica": self.replica})
 
-    def _fault(self, phase: int):
-        fault = self.faults.for_replica(self.task, self.replica)
-        return fault if fault is not None and fault.phase == phase else None
-
-    def _progress(self, beat: Heartbeat, length: int, fault):
-        """Progress callback: feeds heartbeats; a kill or hang fault strikes at its point."""
+    def _progress(self, beat: Heartbeat, length: int, fault, fired):
+        """Progress callback: feeds heartbeats; a kill or hang fault strikes at its point
+        (``fired()`` records it first)."""
         armed = [fault is not None and fault.mode in ("kill", "hang")]
 
         def on_progress(fed: int) -> None:
             beat.progress = min(1.0, fed / length) if length else 1.0
             if armed[0] and fed >= fault.at * length:
                 armed[0] = False  # strikes once, even if the signal lands a chunk later
-                self._fired(fault)
+                fired()
                 _signal_own_group(signal.SIGKILL if fault.mode == "kill" else signal.SIGSTOP)
         return on_progress
 
-    def _at_phase_end(self, fault, signature: str) -> str:
-        """The paper's faults strike at the end of a phase, before the report."""
+    def _at_phase_end(self, fault, signature: str, phase: int, fired) -> str:
+        """The paper's faults strike at the end of a phase (``phase``), before the report
+        (``fired()`` records it first)."""
         if fault is None or fault.mode not in ("exception", "signature"):
             return signature
-        self._fired(fault)
+        fired()
         if fault.kind == "crash":
-            raise EmulatedCrash(f"emulated crash fault at the end of phase {fault.phase}")
+            raise EmulatedCrash(f"emulated crash fault at the end of phase {phase}")
         return tamper(signature)
 
-    def _fired(self, fault) -> None:
+    def _fired(self, fault, **note) -> None:
+        """Record that ``fault`` fired here (``note``: ``planned_replica`` of a planned
+        fault, ``bad_node`` of a bad node's): a line of the local fault log, or one HDFS
+        file per fault in the fault-log folder (the runner lists them)."""
         if not self.spec.fault_log:
             return
         if self.storage.kind == "local":
-            record_fired(self.spec.fault_log, self.task, self.replica, fault)
+            record_fired(self.spec.fault_log, self.task, self.replica, fault, **note)
             return
         name = f"t{self.task:05d}-r{self.replica:03d}-{fault.kind}-p{fault.phase}.json"
-        line = json.dumps({"task": self.task, "replica": self.replica, **asdict(fault)})
+        line = json.dumps({"task": self.task, "replica": self.replica, **asdict(fault),
+                           **note})
         self.storage.write_bytes(posixpath.join(self.spec.fault_log, name), line.encode())
 
     def _env(self, start: int, length: int) -> dict:
@@ -292,6 +305,16 @@ class Replica:
             link = os.path.join(self.cwd, os.path.basename(path))
             if not os.path.lexists(link):
                 os.symlink(path, link)
+
+
+def carried_fault(assignment: dict) -> Fault | None:
+    """The planned fault an ``assign`` answer carries (field ``fault``: the
+    :class:`~fault_injector.plan.Fault`'s fields and ``planned_replica``; the rule of
+    :mod:`fault_injector.strike`), or None."""
+    fields = assignment.get("fault")
+    if not fields:
+        return None
+    return Fault(**{k: v for k, v in fields.items() if k != "planned_replica"})
 
 
 def _within_limits(counters: dict) -> dict:

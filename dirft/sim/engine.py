@@ -13,9 +13,10 @@ LaunchReplica        queue for a map slot on that node; when one frees: ``Replic
                      then ``startup_s`` later ``ReplicaRegistered`` + ``WorkRequested``
 AssignSubsplit       the phase ends ``CostModel.phase_seconds`` later with
                      ``SignatureReported`` (sha256 of ``"task/subsplit"``) +
-                     ``WorkRequested``, unless the fault plan strikes (crash at the end of
-                     the phase: ``ReplicaExited(75)``; silent: a tampered signature;
-                     kill at a fraction of the phase: ``ReplicaExited(-9)``; hang: silence)
+                     ``WorkRequested``, unless a fault strikes (``fault_injector.strike``;
+                     crash at the end of the phase: ``ReplicaExited(75)``; silent: a
+                     tampered signature; kill at a fraction of the phase:
+                     ``ReplicaExited(-9)``; hang: silence)
 WaitForWork          ``WorkRequested`` again ``poll_interval_s`` later
 ExitReplica          ``ReplicaExited(0)``; the slot frees
 KillReplica          ``ReplicaExited(-9)``; the slot frees (a queued launch is dropped)
@@ -47,6 +48,7 @@ from dirft.core.nodeslots import LossSchedule, NodeSlots
 from dirft.core.state import JobState
 from dirft.errors import ConfigError, DirftError
 from fault_injector.plan import EMULATED_CRASH_EXIT, SILENT_MODES, tamper
+from fault_injector.strike import AssignedUnit, FaultStrikes
 
 KILLED = -9  # ReplicaExited code of a SIGKILLed process, as Popen reports it
 #: crash and silent fault modes the engine carries out (others raise ConfigError)
@@ -91,8 +93,9 @@ class Proc:
 class Engine:
     """Runs one job's map stage in virtual time; see the module doc.
 
-    ``plan``: the :class:`~dirft.core.jobplan.JobPlan`; ``faults``: a fault plan with
-    ``for_replica(task, replica)``; ``cost``: a :class:`~dirft.sim.costmodel.CostModel`;
+    ``plan``: the :class:`~dirft.core.jobplan.JobPlan`; ``faults``: the
+    :class:`~fault_injector.plan.FaultPlan` (its faults strike by the rule of
+    :mod:`fault_injector.strike`, :attr:`strikes`); ``cost``: a :class:`~dirft.sim.costmodel.CostModel`;
     ``slots``: map slots per node; ``slowdown``: {node: straggler factor >= 1};
     ``heartbeat_interval``: seconds between heartbeats and clock ticks; ``node_losses``:
     {node: virtual second it is lost} (the fault plan's own ``node_losses``, lost after a
@@ -104,6 +107,7 @@ class Engine:
                  heartbeat_interval: float = 3.0, node_losses=None,
                  horizon: float = 1e7) -> None:
         self.plan, self.faults, self.cost, self.slots = plan, faults, cost, slots
+        self.strikes = FaultStrikes(faults)
         self.slowdown = dict(slowdown or {})
         self.heartbeat_interval, self.horizon = heartbeat_interval, horizon
         self.node_losses = dict(node_losses or {})
@@ -194,29 +198,44 @@ class Engine:
         span = self.cost.phase_seconds(nbytes, proc.node in self._hosts[act.task],
                                        self.slowdown.get(proc.node, 1.0))
         proc.working, proc.phase_start, proc.phase_end = True, self.now, self.now + span
-        fault = self.faults.for_replica(act.task, act.replica)
-        if fault is None or fault.phase != act.phase:
-            bad = getattr(self.faults, "bad_node_fault", None)
-            fault = bad and bad(proc.node, act.task, act.replica, act.subsplit, act.phase)
-        if fault is not None and fault.phase == act.phase:
-            self._plan_fault(proc, act, fault, span)
+        fault, note = self._carried(act)
+        if fault is None:
+            fault = self.faults.bad_node_fault(proc.node, act.task, act.replica, act.subsplit,
+                                               act.phase)
+            note = {"bad_node": proc.node}
+        if fault is not None:
+            self._plan_fault(proc, act, fault, span, note)
             return
         self._at(proc.phase_end, self._report, proc, act.subsplit,
                  true_signature(act.task, act.subsplit), nbytes)
 
-    def _plan_fault(self, proc: Proc, act: A.AssignSubsplit, fault, span: float) -> None:
-        """Schedule what the fault plan says strikes this phase (see module doc)."""
+    def _carried(self, act: A.AssignSubsplit) -> tuple:
+        """``(fault, note)``: the planned fault the assignment ``act`` carries, by the rule
+        of :mod:`fault_injector.strike` (the local and Hadoop runners' driver applies it
+        too), and ``{"planned_replica": r}`` for its fired record; ``(None, {})`` if none."""
+        task, scheme = self.state.tasks[act.task], self.plan.scheme
+        unit = AssignedUnit(task, act.subsplit, scheme.quorum,
+                            lazy=not (scheme.eager or task.eager))
+        strike = self.strikes.strike(act.task, act.replica, act.phase, unit)
+        if strike is None:
+            return None, {}
+        return strike.fault, {"planned_replica": strike.planned}
+
+    def _plan_fault(self, proc: Proc, act: A.AssignSubsplit, fault, span: float,
+                    note: dict) -> None:
+        """Schedule what ``fault`` does to this phase (see module doc); ``note``: fields of
+        its fired record."""
         nbytes = self.state.tasks[act.task].unit(act.subsplit).length
         if fault.kind == "silent" and fault.mode in SILENT_MODES:
-            self._fired(proc, fault)
+            self._fired(proc, fault, note)
             self._at(proc.phase_end, self._report, proc, act.subsplit,
                      tamper(true_signature(act.task, act.subsplit)), nbytes)
         elif fault.kind == "crash" and fault.mode in CRASH_AT_END:
-            self._at(proc.phase_end, self._crash, proc, fault, EMULATED_CRASH_EXIT)
+            self._at(proc.phase_end, self._crash, proc, fault, EMULATED_CRASH_EXIT, note)
         elif fault.kind == "crash" and fault.mode in CRASH_INSIDE:
             when = proc.phase_start + span * _fraction(fault)
             self._at(when, self._crash if fault.mode == "kill" else self._hang, proc, fault,
-                     KILLED)
+                     KILLED, note)
         else:
             raise ConfigError(f"simulator: fault mode {fault.kind}/{fault.mode} is not "
                               f"simulated yet (task {act.task} replica {act.replica})")
@@ -272,22 +291,22 @@ class Engine:
         ``node`` of :mod:`fault_injector.plan`)."""
         self.reports += count
         for node in self._losses_after.due(self.reports):
-            self._at(self.now, self._lose_node, node)
+            self._at(self.now, self._lose_node, node, True)
 
     def _poll(self, proc: Proc) -> None:
         if proc.alive and not proc.hung:
             self._feed(E.WorkRequested(self.now, proc.task, proc.replica))
 
-    def _crash(self, proc: Proc, fault, code: int) -> None:
+    def _crash(self, proc: Proc, fault, code: int, note: dict) -> None:
         if proc.alive and not proc.hung:
-            self._fired(proc, fault)
+            self._fired(proc, fault, note)
             proc.alive = False
             self._end(proc, code)
 
-    def _hang(self, proc: Proc, fault, _code: int) -> None:
+    def _hang(self, proc: Proc, fault, _code: int, note: dict) -> None:
         """The process stops (SIGSTOP): no heartbeat, no report; the core's timeout finds it."""
         if proc.alive and not proc.hung:
-            self._fired(proc, fault)
+            self._fired(proc, fault, note)
             proc.hung = True
 
     def _end(self, proc: Proc, code: int) -> None:
@@ -312,19 +331,24 @@ class Engine:
         if self.finished_at is None and self.abort is None:
             self._at(now + self.heartbeat_interval, self._tick)
 
-    def _lose_node(self, node: str) -> None:
-        """Lose ``node``: its processes die with it, it takes no more replicas; NodeLost."""
+    def _lose_node(self, node: str, planned: bool = False) -> None:
+        """Lose ``node``: its processes die with it, it takes no more replicas; NodeLost.
+        ``planned``: the fault plan's loss (recorded as fired, as the local runner does)."""
         if node in self.cluster.lost or self.finished_at is not None:
             return
+        if planned:
+            self.fired.append({"task": -1, "replica": -1, "kind": "crash", "mode": "node",
+                               "phase": 0, "at": self.now, "node": node})
         for proc in [p for p in self.procs.values() if p.node == node]:
             proc.alive = False
             del self.procs[(proc.task, proc.replica)]
         self.cluster.lose(node)
         self._feed(E.NodeLost(self.now, node))
 
-    def _fired(self, proc: Proc, fault) -> None:
+    def _fired(self, proc: Proc, fault, note: dict) -> None:
+        """Record that ``fault`` fired in ``proc`` now, with the ``note``'s fields."""
         self.fired.append({"task": proc.task, "replica": proc.replica, "kind": fault.kind,
-                           "mode": fault.mode, "phase": fault.phase, "at": self.now})
+                           "mode": fault.mode, "phase": fault.phase, "at": self.now, **note})
 
     def _stuck(self) -> str:
         undecided = [t.index for t in self.state.tasks if not t.decided]
