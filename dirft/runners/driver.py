@@ -37,13 +37,13 @@ class Driver:
     (injected so tests and the simulator can drive time); ``poll_interval``: seconds a
     waiting replica is told to wait before asking again; ``faults``: the job's
     :class:`~fault_injector.plan.FaultPlan`, whose faults an assignment carries to its
-    replica by the rule of :mod:`fault_injector.strike` (:attr:`strikes`). ``outbox`` receives non-reply
-    actions. ``reports`` keeps, per (task, sub-split, replica), the output bytes and
-    counters a replica reported, so the job's counters sum only the winning copies;
-    ``registrations`` the (Hadoop attempt id or ``""``, host) each replica registered with;
-    ``failures`` the reason each replica that gave up reported. ``plan`` stays readable;
-    shells ask the core's state only through :meth:`replica_state`, :meth:`replica_live`
-    and :meth:`snapshot`, under the lock.
+    replica by the rule of :mod:`fault_injector.strike` (:attr:`strikes`). ``outbox``
+    receives non-reply actions. ``reports`` keeps, per (task, sub-split, replica), the
+    output bytes and counters a replica reported, so the job's counters sum only the winning
+    copies; ``registrations`` the (Hadoop attempt id or ``""``, host) each replica
+    registered with; ``failures`` the reason each replica that gave up reported. ``plan``
+    stays readable; shells ask the core's state only through :meth:`replica_state`,
+    :meth:`replica_live` and :meth:`snapshot`, under the lock.
     """
 
     def __init__(self, plan, clock: Callable[[], float] = time.monotonic,

@@ -211,7 +211,7 @@ class Replica:
 
         Raises EmulatedCrash (a crash fault at the phase's end), TaskError, StorageError.
         """
-        fired = partial(self._fired, fault, **(note or {}))
+        fired = partial(self._fired, fault, phase, **(note or {}))
         data_fault = fault is not None and fault.mode == "data"
         result = run_map_phase(
             self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
@@ -273,16 +273,18 @@ class Replica:
             raise EmulatedCrash(f"emulated crash fault at the end of phase {phase}")
         return tamper(signature)
 
-    def _fired(self, fault, **note) -> None:
-        """Record that ``fault`` fired here (``note``: ``planned_replica`` of a planned
-        fault, ``bad_node`` of a bad node's): a line of the local fault log, or one HDFS
-        file per fault in the fault-log folder (the runner lists them)."""
+    def _fired(self, fault, phase: int, **note) -> None:
+        """Record that ``fault`` fired here in this replica's phase ``phase`` (``note``:
+        ``planned_replica`` of a planned fault, ``bad_node`` of a bad node's): a line of
+        the local fault log, or one HDFS file per fault in the fault-log folder (the
+        runner lists them)."""
         if not self.spec.fault_log:
             return
+        note = {**note, "fired_phase": phase}
         if self.storage.kind == "local":
             record_fired(self.spec.fault_log, self.task, self.replica, fault, **note)
             return
-        name = f"t{self.task:05d}-r{self.replica:03d}-{fault.kind}-p{fault.phase}.json"
+        name = f"t{self.task:05d}-r{self.replica:03d}-{fault.kind}-p{phase}.json"
         line = json.dumps({"task": self.task, "replica": self.replica, **asdict(fault),
                            **note})
         self.storage.write_bytes(posixpath.join(self.spec.fault_log, name), line.encode())

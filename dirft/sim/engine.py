@@ -95,12 +95,12 @@ class Engine:
 
     ``plan``: the :class:`~dirft.core.jobplan.JobPlan`; ``faults``: the
     :class:`~fault_injector.plan.FaultPlan` (its faults strike by the rule of
-    :mod:`fault_injector.strike`, :attr:`strikes`); ``cost``: a :class:`~dirft.sim.costmodel.CostModel`;
-    ``slots``: map slots per node; ``slowdown``: {node: straggler factor >= 1};
-    ``heartbeat_interval``: seconds between heartbeats and clock ticks; ``node_losses``:
-    {node: virtual second it is lost} (the fault plan's own ``node_losses``, lost after a
-    number of signature reports, apply too); ``horizon``: virtual seconds after which a run
-    that has not ended is a bug (:class:`SimulationError`).
+    :mod:`fault_injector.strike`, :attr:`strikes`); ``cost``: a
+    :class:`~dirft.sim.costmodel.CostModel`; ``slots``: map slots per node; ``slowdown``:
+    {node: straggler factor >= 1}; ``heartbeat_interval``: seconds between heartbeats and
+    clock ticks; ``node_losses``: {node: virtual second it is lost} (the fault plan's own
+    ``node_losses``, lost after a number of signature reports, apply too); ``horizon``:
+    virtual seconds after which a run that has not ended is a bug (:class:`SimulationError`).
     """
 
     def __init__(self, plan, faults, cost, slots: int, slowdown=None,
