@@ -146,3 +146,24 @@ def test_a_crash_whose_replica_gets_no_slot_in_time_strikes_its_sibling(mode, da
     assert "faults planned: 4 crash, 0 silent; fired: 4 crash, 0 silent (4 on a sibling" in \
         stdout
     assert "did not fire" not in stdout and leftovers(tmp_path) == []
+
+
+def test_a_silent_data_fault_whose_replica_gets_no_slot_in_time_still_corrupts_a_phase(
+        data, tmp_path, capsys, monkeypatch):
+    # f_s = 1: 3 replicas, quorum 2. Each hit task's faulty replica waits for its slot
+    # until a sibling is handed its second sub-split; the bit flip then goes to the
+    # sibling that maps the faulty one's planned sub-split without it, in a phase that
+    # sibling really runs, and the vote finds it.
+    late = LateSlots(monkeypatch)
+    out = tmp_path / "out"
+    code, _, err = streaming(capsys, data, out, "-mapper", "cat", "-reducer", "cat",
+                             "-D", "mapred.map.tasks.fault.nature=2",
+                             "-D", "dirft.fault.silent.mode=data",
+                             "-D", "mapred.map.tasks.fault.percent=100", *FAST_HEARTBEAT)
+    assert code == 0, err
+    assert late.released == 4
+    assert parts(out)["part-00000"] == c_sorted(data)
+    faults = report(out)["faults"]
+    assert faults["planned"] == faults["fired"] == {"crash": 0, "silent": 4}
+    assert faults["injected_by_mode"] == {"data": 4} and faults["not_fired"] == []
+    assert faults["detected"]["silent"] == faults["corrected"]["silent"] == 4
