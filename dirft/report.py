@@ -215,7 +215,8 @@ def _planned_lines(faults: dict) -> list[str]:
     moved = faults.get("fired_on_sibling", 0)
     lines = [f"faults planned: {planned['crash']} crash, {planned['silent']} silent; fired: "
              f"{fired['crash']} crash, {fired['silent']} silent"
-             + (f" ({moved} on a sibling of a replica not yet started)" if moved else "")]
+             + (f" ({moved} by the sibling that took over their replica's sub-split)"
+                if moved else "")]
     missed = faults.get("not_fired", [])
     if missed:
         named = "; ".join(_fault_text(m) for m in missed[:5])

@@ -143,7 +143,7 @@ def test_a_crash_whose_replica_gets_no_slot_in_time_strikes_its_sibling(mode, da
     assert faults["planned"] == faults["fired"] == {"crash": 4, "silent": 0}
     assert faults["fired_on_sibling"] == 4 and faults["not_fired"] == []
     assert faults["detected"] == faults["corrected"] == faults["injected"]
-    assert "faults planned: 4 crash, 0 silent; fired: 4 crash, 0 silent (4 on a sibling" in \
+    assert "faults planned: 4 crash, 0 silent; fired: 4 crash, 0 silent (4 by the sibling" in \
         stdout
     assert "did not fire" not in stdout and leftovers(tmp_path) == []
 
