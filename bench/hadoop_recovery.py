@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -242,8 +243,11 @@ class Bench:
         return sum(injected.values())
 
     def compare(self, run: dict, out: str) -> None:
-        """Count ``run``'s output lines against the first fault-free output of its input."""
-        lines = figures.count_lines(self.scratch.output_bytes(out))
+        """Count ``run``'s output lines against the first fault-free output of its input;
+        keep the SHA-256 of its output bytes (comparable across benchmark runs)."""
+        data = self.scratch.output_bytes(out)
+        run["output_sha256"] = hashlib.sha256(data).hexdigest()
+        lines = figures.count_lines(data)
         key = "cpu" if run["case"] == "cpu1" else "text"
         if run["case"] in ("free", "cpu1") and key not in self.references:
             self.references[key] = lines
