@@ -244,7 +244,8 @@ class Bench:
 
     def compare(self, run: dict, out: str) -> None:
         """Count ``run``'s output lines against the first fault-free output of its input;
-        keep the SHA-256 of its output bytes (comparable across benchmark runs)."""
+        keep the SHA-256 of its output bytes (a hint across benchmark runs, not a check:
+        a reduce's order of one key's values may differ from run to run)."""
         data = self.scratch.output_bytes(out)
         run["output_sha256"] = hashlib.sha256(data).hexdigest()
         lines = figures.count_lines(data)
