@@ -195,6 +195,8 @@ def summary_lines(report: dict) -> list[str]:
         *_planned_lines(faults),
         _times(report),
     ]
+    if placement_line(report.get("placement")):
+        lines.append(placement_line(report["placement"]))
     if report.get("nodes_quarantined"):
         lines.append("nodes quarantined (no new replicas): " + ", ".join(
             f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))
@@ -230,6 +232,24 @@ def _fault_text(fault: dict) -> str:
         return f"loss of node {fault['node']}"
     return (f"task {fault['task']} replica {fault['replica']} {fault['kind']} "
             f"({fault['mode']}, phase {fault['phase']})")
+
+
+def placement_line(section: dict | None) -> str | None:
+    """The console's line about the Hadoop runner's ``placement`` section
+    (:func:`dirft.runners.hadoop_report.placement`), or None without one:
+    ``placement: 15 of 16 replicas data-local (94%), 15 on their planned host, 0 sharing a
+    host with a replica of their task; manifests: 9 of 9 on their planned host's DataNode``."""
+    if not section or not section.get("registered_replicas"):
+        return None
+    line = (f"placement: {section['data_local_replicas']} of {section['registered_replicas']}"
+            f" replicas data-local ({section['data_local_share']:.0%}), "
+            f"{section['ran_on_planned_host']} on their planned host, "
+            f"{section['replicas_sharing_a_host']} sharing a host with a replica of their task")
+    files = section.get("manifests")
+    if files:
+        line += (f"; manifests: {files['on_planned_host']} of {files['map_tasks']} on their "
+                 f"planned host's DataNode")
+    return line
 
 
 def _seconds(value: float | None) -> float | None:

@@ -24,11 +24,19 @@ JAR = "share/hadoop/tools/lib/hadoop-streaming-3.3.6.jar"
 
 
 class FakeCluster:
-    """Use as ``with FakeCluster(tmp_path, monkeypatch) as cluster:``."""
+    """Use as ``with FakeCluster(tmp_path, monkeypatch) as cluster:``.
+
+    ``hosts``: map tasks run "on" the WebHDFS server's hosts (``dn1``-``dn3``), at their
+    split's location but for ``miss`` percent of them (``$FAKE_HADOOP_HOSTS``,
+    ``$FAKE_HADOOP_MISS``); ``block_locations=False`` plays a NameNode older than 3.2,
+    ``located_blocks=False`` one that does not answer ``GET_BLOCK_LOCATIONS``; ``copies``:
+    the copies of each input block (on rotating hosts)."""
 
     def __init__(self, tmp_path: pathlib.Path, monkeypatch, block_size: int = 1 << 16,
-                 block_locations: bool = True) -> None:
+                 block_locations: bool = True, hosts: bool = False, miss: float = 0,
+                 located_blocks: bool = True, copies: int = 3) -> None:
         self.tmp, self.monkeypatch = tmp_path, monkeypatch
+        self.hosts, self.miss = hosts, miss  # map tasks run "on" dn1-dn3 (fake_hadoop)
         self.root = tmp_path / "hdfs"
         self.home = tmp_path / "hadoop-home"
         self.log = tmp_path / "hadoop-argv.jsonl"
@@ -39,13 +47,17 @@ class FakeCluster:
         (self.home / JAR).write_bytes(b"")
         (tmp_path / "local").mkdir()
         self.server = WebHdfsServer(str(self.root), block_size=block_size,
-                                    block_locations=block_locations)
+                                    block_locations=block_locations,
+                                    located_blocks=located_blocks, copies=copies)
 
     def __enter__(self) -> "FakeCluster":
         self.server.__enter__()
         env = {"FAKE_HDFS_ROOT": str(self.root), "FAKE_HADOOP_LOG": str(self.log),
                "FAKE_HADOOP_STATE": str(self.tmp / "fake-state"),
-               "FAKE_HADOOP_PYTHON": sys.executable}
+               "FAKE_HADOOP_PYTHON": sys.executable, "FAKE_WEBHDFS_URL": self.server.url}
+        if self.hosts:
+            env.update(FAKE_HADOOP_HOSTS=",".join(self.server.hosts),
+                       FAKE_HADOOP_MISS=str(self.miss))
         for name, value in env.items():
             self.monkeypatch.setenv(name, value)
         for name in ("HADOOP_HOME", "HADOOP_PREFIX", "HADOOP_INSTALL", "HADOOP_MAPRED_HOME",

@@ -69,24 +69,27 @@ SCHEME_KEYS = {
 SCHEME_KEYS["frft"] = SCHEME_KEYS["bft"] = SCHEME_KEYS["dirft"]
 
 
-def expected_first_job(cluster, runner, scheme: str) -> list:
+def expected_first_job(cluster, runner, scheme: str, largest: int = 0) -> list:
     """The exact ``hadoop jar`` argv of a scheme's first job (see README): the only job
-    of a fault-free run, reduce included, under every scheme; 2 replicas per map task
-    under the voted schemes (``dirft.hadoop.replicas.per.map``), 1 split each else."""
+    of a fault-free run, reduce included, under every scheme; under the voted schemes a
+    folder of manifest files, one per map task of 2 replicas
+    (``dirft.hadoop.replicas.per.map``), the largest ``largest`` bytes long (the least
+    split size); 1 split each else."""
     voted = scheme in cmd.VOTED_SCHEMES
     name = "replicas wave 0 and reduce" if voted else "map and reduce"
     scratch = "/tmp/dirft/job_dirfttest_0001"
     return [
         "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "vote" if voted else "direct"),
         "-D", "mapreduce.input.fileinputformat.split.maxsize=65536",
-        "-D", f"mapreduce.input.lineinputformat.linespermap={2 if voted else 1}",
+        *(["-D", f"mapreduce.input.fileinputformat.split.minsize={largest}"] if voted else
+          ["-D", "mapreduce.input.lineinputformat.linespermap=1"]),
         "-D", f"mapreduce.job.name=dirft streaming job [job_dirfttest_0001 {name}]",
         # (no slowstart.completedmaps=1.0: a quorum of 1, see hadoop_cmd.replica_jobconf)
         "-D", "mapreduce.job.reduces=1", *SCHEME_KEYS[scheme],
         "-D", "stream.map.input.ignoreKey=true",
         "-cmdenv", "LC_ALL=C", "-cmdenv", "PYTHONHASHSEED=0", "-cmdenv", "PYTHONPATH=dirft.zip",
-        "-inputformat", NLINE,
-        "-input", f"{scratch}/manifests/{'wave-000' if voted else 'direct'}.txt",
+        *([] if voted else ["-inputformat", NLINE]),
+        "-input", f"{scratch}/manifests/{'wave-000' if voted else 'direct.txt'}",
         "-output", "/user/me/.out.job_dirfttest_0001.staging",
         "-mapper", f"{PY} -m dirft.task --manifest-stdin", "-reducer", "cat"]
 
@@ -139,7 +142,9 @@ def test_each_scheme_submits_its_exact_command_lines_and_sorts(scheme, cluster, 
     runner, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
                          "-D", f"dirft.scheme={scheme}")
     jobs = cluster.jar_calls()
-    assert jobs == [expected_first_job(cluster, runner, scheme)]  # one YARN application
+    minsize = [a for a in jobs[0] if a.startswith("mapreduce.input.fileinputformat.split.min")]
+    largest = int(minsize[0].rpartition("=")[2]) if minsize else 0
+    assert jobs == [expected_first_job(cluster, runner, scheme, largest)]  # one application
     assert report["hadoop"]["jobs"] == 1
     out = cluster.output("/user/me/out")
     assert out["part-00000"] == c_sorted(data) and out["_SUCCESS"] == b""
@@ -283,8 +288,8 @@ def test_extra_replicas_go_in_a_follow_up_job(cluster, data):
     # (dirft.hadoop.wave.delay); either way after wave 0 and before the commit job. Two
     # follow-up waves run at once, so the fake hadoop may record them in either order.
     assert 2 <= len(waves) <= 3 and inputs[:len(waves)] == waves
-    assert waves[0].endswith("/wave-000.txt")
-    assert sorted(w.rsplit("/", 1)[1] for w in waves) == [f"wave-{i:03d}.txt"
+    assert waves[0].endswith("/wave-000")
+    assert sorted(w.rsplit("/", 1)[1] for w in waves) == [f"wave-{i:03d}"
                                                            for i in range(len(waves))]
     assert len(jobs) == len(waves) + 1 and report["hadoop"]["jobs"] == len(jobs)
     assert inputs[-1].endswith("/manifests/commit.txt")  # decided outside wave 0: no emitter

@@ -5,8 +5,12 @@ status codes and JSON bodies: ``OPEN`` (offset/length; the NameNode answers 307 
 "DataNode" — this same server, ``datanode=true`` — sends the bytes), ``CREATE`` in two
 steps (307 redirect, then ``PUT`` of the data, 201), ``RENAME``, ``GETFILESTATUS``,
 ``LISTSTATUS``, ``GETFILEBLOCKLOCATIONS`` (blocks of ``block_size`` bytes on rotating
-fake hosts; switch it off to play a pre-3.2 NameNode), ``DELETE``, ``MKDIRS`` and
-``GETHOMEDIRECTORY``. Errors are ``{"RemoteException": {"exception", "javaClassName",
+fake hosts; switch it off to play a pre-3.2 NameNode), ``GET_BLOCK_LOCATIONS`` (the same
+blocks as ``LocatedBlocks``, each fake host's DataNode at 127.0.0.1 and the port of its own
+web server), ``DELETE``, ``MKDIRS`` and ``GETHOMEDIRECTORY``. Each fake host has a DataNode
+web port of its own (:attr:`WebHdfsServer.host_ports`): a ``CREATE`` sent there with
+``replication=1`` puts the file's one block on that host (:attr:`WebHdfsServer.placed`), as
+a real DataNode writing for itself does. Errors are ``{"RemoteException": {"exception", "javaClassName",
 "message"}}`` with WebHDFS's statuses (404 FileNotFoundException, 403 for other
 IOExceptions and AccessControlException, 400 IllegalArgumentException). Paths under
 ``/forbidden`` are refused with AccessControlException. Every request is logged in
@@ -25,6 +29,7 @@ of an ``OPEN``'s bytes or reads part of a ``CREATE``'s body and then closes the 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -41,6 +46,7 @@ _JAVA = {"FileNotFoundException": "java.io.FileNotFoundException",
          "PathIsNotEmptyDirectoryException":
              "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException",
          "IOException": "java.io.IOException"}
+DATANODE = web.RequestKey("datanode", str)  # the fake host whose DataNode port it came to
 _STATUS = {"FileNotFoundException": 404, "IllegalArgumentException": 400}
 
 
@@ -55,8 +61,8 @@ class RemoteError(Exception):
 class WebHdfsServer:
     """Serve ``root`` as an HDFS namespace on 127.0.0.1 (``with WebHdfsServer(...) as s``).
 
-    ``block_size`` (bytes) and ``hosts`` shape GETFILEBLOCKLOCATIONS (3 copies per block,
-    rotating); ``block_locations=False`` refuses that op as Hadoop before 3.2 did.
+    ``block_size`` (bytes), ``hosts`` and ``copies`` shape GETFILEBLOCKLOCATIONS (3
+    copies per block by default, on hosts rotating by block); ``block_locations=False`` refuses that op as Hadoop before 3.2 did.
     ``datanodes``, ``dead``, ``breaking``: see the module doc. :attr:`choices` logs each
     redirect as ``(op, excludedatanodes, chosen DataNode or None)``, :attr:`served` each
     DataNode request as ``(op, DataNode)``.
@@ -64,9 +70,13 @@ class WebHdfsServer:
 
     def __init__(self, root: str, block_size: int = 1 << 20,
                  hosts=("dn1", "dn2", "dn3"), block_locations: bool = True,
-                 datanodes=(), dead=(), breaking=()) -> None:
+                 datanodes=(), dead=(), breaking=(), located_blocks: bool = True,
+                 copies: int = 3) -> None:
         self.root, self.block_size, self.hosts = root, block_size, tuple(hosts)
-        self.block_locations = block_locations
+        self.block_locations, self.located_blocks = block_locations, located_blocks
+        self.copies = copies
+        self.placed: dict[str, str] = {}  # HDFS path -> the one fake host holding its block
+        self.host_ports: dict[str, int] = {}  # fake host -> port of its DataNode web server
         self.datanodes, self.dead, self.breaking = tuple(datanodes), set(dead), set(breaking)
         self.requests: list[tuple[str, str, str]] = []
         self.choices: list[tuple[str, str, str | None]] = []
@@ -102,8 +112,11 @@ class WebHdfsServer:
         self.url = "http://127.0.0.1:%d" % runner.addresses[0][1]
         for address in self.datanodes:
             await self._start_datanode(runner, address)
+        hosts = [await self._host_site(host) for host in self.hosts]
         self._ready.set()
         await self._stop.wait()
+        for site in hosts:
+            await site.cleanup()
         await runner.cleanup()
         for sock in self._sockets:
             sock.close()
@@ -117,10 +130,24 @@ class WebHdfsServer:
             await web.SockSite(runner, sock).start()
         self._datanode_urls[address] = "http://%s:%d" % (address, sock.getsockname()[1])
 
+    async def _host_site(self, host: str) -> web.AppRunner:
+        """A port of its own for fake host ``host``'s DataNode (:attr:`host_ports`)."""
+        app = web.Application(client_max_size=1 << 30)
+
+        async def handle(request: web.Request) -> web.Response:
+            return await self._handle(request, host)
+        app.router.add_route("*", PREFIX + "{path:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self.host_ports[host] = runner.addresses[0][1]
+        return runner
+
     # -- dispatch -----------------------------------------------------------------
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request, host: str = "") -> web.Response:
         op = request.query.get("op", "").upper()
         path = "/" + request.match_info["path"].lstrip("/")
+        request[DATANODE] = host
         self.requests.append((request.method, op, path))
         handler = getattr(self, f"_{request.method.lower()}_{op.lower()}", None)
         try:
@@ -188,7 +215,7 @@ class WebHdfsServer:
 
     # -- GET ------------------------------------------------------------------------
     async def _get_open(self, request, path):
-        if request.query.get("datanode") != "true":
+        if request.query.get("datanode") != "true" and not request[DATANODE]:
             self._status(path)
             return self._redirect(request, "OPEN")
         breaking = self._datanode(request, "OPEN") in self.breaking
@@ -240,12 +267,26 @@ class WebHdfsServer:
         start = int(request.query.get("offset", 0))
         end = start + int(request.query.get("length", size))
         return web.json_response({"BlockLocations": {"BlockLocation": [
-            self._block(i, off, min(self.block_size, size - off))
+            self._block(i, off, min(self.block_size, size - off), path)
             for i, off in enumerate(range(0, size, self.block_size))
             if off < end and off + self.block_size > start]}})
 
-    def _block(self, index: int, offset: int, length: int) -> dict:
-        hosts = [self.hosts[(index + j) % len(self.hosts)] for j in range(min(3, len(self.hosts)))]
+    async def _get_get_block_locations(self, request, path):
+        if not self.located_blocks:
+            raise RemoteError("IllegalArgumentException",
+                              'Invalid value for webhdfs parameter "op": No enum constant '
+                              "GET_BLOCK_LOCATIONS")
+        blocks = (await self._get_getfileblocklocations(request, path)).text
+        return web.json_response({"LocatedBlocks": {"locatedBlocks": [
+            {"startOffset": b["offset"], "block": {"numBytes": b["length"]},
+             "locations": [{"hostName": h, "ipAddr": "127.0.0.1", "xferPort": 9866,
+                            "infoPort": self.host_ports[h]} for h in b["hosts"]]}
+            for b in json.loads(blocks)["BlockLocations"]["BlockLocation"]]}})
+
+    def _block(self, index: int, offset: int, length: int, path: str = "") -> dict:
+        hosts = [self.placed[path]] if path in self.placed else \
+            [self.hosts[(index + j) % len(self.hosts)]
+             for j in range(min(self.copies, len(self.hosts)))]
         return {"cachedHosts": [], "corrupt": False, "hosts": hosts, "length": length,
                 "names": [f"{h}:9866" for h in hosts], "offset": offset,
                 "storageTypes": ["DISK"] * len(hosts),
@@ -257,13 +298,16 @@ class WebHdfsServer:
         if os.path.isdir(local) or (os.path.exists(local) and
                                     request.query.get("overwrite", "").lower() != "true"):
             raise RemoteError("FileAlreadyExistsException", f"{path} already exists")
-        if request.query.get("datanode") != "true":
+        if request.query.get("datanode") != "true" and not request[DATANODE]:
             return self._redirect(request, "CREATE")
         if self._datanode(request, "CREATE") in self.breaking:
             await request.content.read(1)
             request.transport.close()
             return web.Response(status=500)
         os.makedirs(os.path.dirname(local), exist_ok=True)
+        self.placed.pop(path, None)
+        if request[DATANODE] and request.query.get("replication") == "1":
+            self.placed[path] = request[DATANODE]  # the writer's node holds the only copy
         try:
             with open(local, "wb") as f:
                 async for chunk in request.content.iter_chunked(1 << 16):
@@ -287,6 +331,8 @@ class WebHdfsServer:
                 not os.path.isdir(os.path.dirname(dst)):
             return web.json_response({"boolean": False})
         os.rename(src, dst)
+        if path in self.placed:
+            self.placed[request.query.get("destination", "")] = self.placed.pop(path)
         return web.json_response({"boolean": True})
 
     # -- DELETE ---------------------------------------------------------------------

@@ -49,16 +49,17 @@ from dirft.runners import hadoop_cmd as cmd
 from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry, tar_directories
 from dirft.runners.hadoop_attempts import AttemptCheck, security_section
-from dirft.runners.hadoop_cluster import (ANY_HOST, advertised_url, client_conf,
-                                          cluster_facts, hdfs_storage, plan_hadoop_job,
-                                          refuse_unbuilt,
+from dirft.runners.hadoop_cluster import (advertised_url, client_conf, cluster_facts,
+                                          hdfs_storage, plan_hadoop_job, refuse_unbuilt,
                                           rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
+from dirft.runners.hadoop_manifests import ManifestWriter, replica_line
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_replicas import ReplicaBook
 from dirft.runners.hadoop_waves import WaveScheduler
 from dirft.runners.inputs import readable_inputs
 from dirft.runners.job import stage_timings
+from dirft.runners.locality import group_host, is_host
 from dirft.runners.package import build_task_zip
 
 
@@ -81,6 +82,7 @@ class HadoopRunner(Runner):
         self.hadoop_bin: tuple = ()
         self.jar = ""
         self.blocks: dict = {}     # {path: blocks} of the input files
+        self.manifests: ManifestWriter | None = None  # the waves' input files (plan)
         self.stored: dict = {}     # {path: Stored} of the compressed input files
         self.scheduler: WaveScheduler | None = None  # the map stage's (run_map_stage)
         self.book: ReplicaBook | None = None  # the voting service's side (dispatcher)
@@ -111,6 +113,7 @@ class HadoopRunner(Runner):
         refuse_unbuilt(self.job.conf)
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf, self.stored)
+        self.manifests = ManifestWriter(self.storage, self.blocks)
         return plan
 
     def check_faults(self) -> None:
@@ -181,7 +184,8 @@ class HadoopRunner(Runner):
         mapped = mapped if self.decided_at is None else self.decided_at
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))
-        extra = {"placement": placement(plan, self.book.hosts(), self.blocks),
+        extra = {"placement": placement(plan, self.book.hosts(), self.blocks,
+                                        self.book.planned(), self.manifests.summary()),
                  "hadoop": hadoop_section(self.submitted), "security": security_section(self.rm_url)}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          self._fired(), self.driver.snapshot(), self._cluster(), extra=extra)
@@ -242,12 +246,13 @@ class HadoopRunner(Runner):
         return tuple(files)
 
     def _command(self, files: tuple, jobconf: dict, manifest: str, output: str,
-                 mapper: str, reducer: str | None) -> cmd.StreamingCommand:
+                 mapper: str, reducer: str | None,
+                 inputformat: str | None = cmd.NLINE_INPUT_FORMAT) -> cmd.StreamingCommand:
         archives = tuple((os.path.abspath(p) if "://" not in p else p, n) for p, n in
                          (split_entry(a, "-archives") for a in self.ship[1]))
         return cmd.StreamingCommand(self.hadoop_bin, self.jar, files, jobconf,
                                     cmd.task_cmdenv(self.job.cmdenv), manifest, output,
-                                    mapper, reducer, archives=archives,
+                                    mapper, reducer, archives=archives, inputformat=inputformat,
                                     extra=("-lazyOutput",) if self.job.lazy_output else ())
 
     def _user_conf(self) -> dict:
@@ -314,39 +319,31 @@ class HadoopRunner(Runner):
         return result if book.emitted_all(result.counters) else None
 
     def _submit_wave(self, plan, files: tuple, number: int, groups: list, on_event):
-        """Submit one replica job: map task *i* gets the lines of ``groups[i]``, padded
-        with blank lines to ``dirft.hadoop.replicas.per.map`` lines per map task."""
-        per_map = self.job.conf.get("dirft.hadoop.replicas.per.map")
-        lines = [line for group in groups for line in
-                 [self._replica_line(plan, t, r, node) for t, r, node in group]
-                 + [None] * (per_map - len(group))]
-        manifest = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}.txt")
-        self.storage.write_bytes(manifest, manifest_bytes(lines))
+        """Submit one replica job: map task *i* runs the replicas of ``groups[i]``, read
+        from its own manifest file on its planned host's DataNode (:mod:`hadoop_manifests`)."""
+        folder = posixpath.join(self.scratch, "manifests", f"wave-{number:03d}")
+        largest = self.manifests.write_wave(folder, [[self._replica_line(
+            plan, t, r, node) for t, r, node in group] for group in groups],
+            [group_host(group) for group in groups])
         emits = number == 0 and self._emits()
         what = f"replicas wave {number}" + (" and reduce" if emits else "")
         python = self.job.conf.get("dirft.hadoop.python")
-        jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(),
-                                      self._name(what), self.job.num_reduces if emits else 0,
-                                      per_map, plan.scheme.quorum)
+        jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(), self._name(what),
+                                      self.job.num_reduces if emits else 0,
+                                      quorum=plan.scheme.quorum, whole_files=largest)
         output = (self.staging() if emits
                   else posixpath.join(self.scratch, "waves", f"w{number:03d}"))
-        command = self._command(files, jobconf, manifest, output,
+        command = self._command(files, jobconf, folder, output,
                                 cmd.runtime_command(python, "--manifest-stdin"),
-                                self._reducer(python) if emits else None)
+                                self._reducer(python) if emits else None, inputformat=None)
         return self._start(what, command, on_event)
 
     def _name(self, what: str) -> str:
         return cmd.job_name(self.job.conf.get("mapreduce.job.name"), self.job_id, what)
 
     def _replica_line(self, plan, task: int, replica: int, node: str) -> ReplicaLine:
-        split, stored = plan.tasks[task].split, self.stored.get(plan.tasks[task].split.path)
-        blocks = [[b.offset, b.length, list(b.hosts)] for b in self.blocks.get(split.path, ())
-                  if stored or (b.offset < split.end + 1 and b.offset + b.length > split.start)]
-        return ReplicaLine(self.job_id, task, replica, "" if node.startswith(ANY_HOST) else node,
-                           split.path, split.start, split.length,
-                           _file_size(self.blocks, split.path, split.end),
-                           [[s.start, s.length] for s in plan.tasks[task].subsplits], blocks,
-                           *(stored or ("", 0)))
+        return replica_line(self.job_id, plan, self.blocks, self.stored, task, replica,
+                            node if is_host(node) else "")
 
     def _kill_task(self, attempt: str) -> None:
         argv = cmd.fail_task_argv(self.hadoop_bin, attempt)
@@ -425,11 +422,6 @@ def _node_argv(argv: list | None, python: str) -> list | None:
 
 def _node_command(argv: list, python: str) -> str:
     return cmd.node_command(argv, python)
-
-
-def _file_size(blocks_by_path: dict, path: str, at_least: int) -> int:
-    blocks = blocks_by_path.get(path, ())
-    return max([at_least] + [b.offset + b.length for b in blocks])
 
 
 def _no_faults():

@@ -18,11 +18,10 @@ import socket
 from dirft.codecs import output_codec
 from dirft.config.hadoop_client import require_webhdfs, with_client_conf
 from dirft.core.jobplan import JobPlan, TaskPlan
-from dirft.core.planner import compute_splits, make_subsplits, replica_nodes
+from dirft.core.planner import compute_splits, make_subsplits
 from dirft.errors import ConfigError
 from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
-
-ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
+from dirft.runners.locality import ANY_HOST, plan_hosts
 
 
 def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
@@ -30,9 +29,10 @@ def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
     """Plan the map stage from the input files' real HDFS blocks.
 
     Splits follow each file's own block size (the first block's length) and the new-API
-    rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas prefer
-    distinct hosts holding its block, then other DataNodes, then "any host" placeholders
-    (Hadoop may still run two replicas on one host: the report counts them). Returns the
+    rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas get distinct
+    planned hosts, holders of its block first, then other DataNodes, then "any host"
+    placeholders, so that replicas sharing a map task share a host
+    (:func:`~dirft.runners.locality.plan_hosts`). Returns the
     plan and ``{path: blocks}``. ``stored``: ``{path: Stored}`` of the compressed files
     (:func:`dirft.runners.inputs.readable_inputs`), whose blocks are those of their stored
     bytes and whose one split spans their decompressed size. Raises ConfigError/InputError
@@ -52,9 +52,10 @@ def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
     wanted = scheme.initial_replicas + scheme.extra_replicas
     nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])
     seed = conf.get("dirft.placement.seed")
-    tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits),
-                           replica_nodes(s, scheme.initial_replicas, nodes, seed))
-                  for s in splits)
+    per_map = conf.get("dirft.hadoop.replicas.per.map") if scheme.voted else 1
+    planned = plan_hosts(splits, scheme.initial_replicas, per_map, nodes, seed)
+    tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits), hosts)
+                  for s, hosts in zip(splits, planned))
     return JobPlan(tasks, nodes, scheme, conf.get("dirft.heartbeat.timeout"), seed,
                    conf.get("dirft.startup.timeout")), blocks_by_path
 

@@ -7,12 +7,13 @@ Hadoop's generic options, first; then ``-cmdenv``, ``-inputformat``, ``-input``,
 
 Two kinds of streaming job (README "Running on a Hadoop cluster"):
 
-* a **replica job** ("wave"): the input is a replica manifest, one line per replica
-  (``NLineInputFormat``, ``linespermap`` = replicas per map task, 1 under se and none), the
-  mapper the replica task runtime
-  (``python3 -m dirft.task --manifest-stdin``). Under dirft, frft and bft the layer owns
-  re-execution (:func:`scheme_jobconf`) and the job is map-only; under se and none Hadoop
-  owns it and the same job runs the user's reducer.
+* a **replica job** ("wave"): one line per replica, the mapper the replica task runtime
+  (``python3 -m dirft.task --manifest-stdin``). Under dirft, frft and bft the input is a
+  folder of one manifest file per map task (streaming's default ``TextInputFormat``: a
+  file's split carries the host of its block, :mod:`dirft.runners.hadoop_manifests`);
+  under se and none one manifest (``NLineInputFormat``, one line per map task). Under
+  dirft, frft and bft the layer owns re-execution (:func:`scheme_jobconf`) and the job is
+  map-only; under se and none Hadoop owns it and the same job runs the user's reducer.
 * a **commit job**: its mappers stream the decided map outputs, re-verified, to Hadoop's
   shuffle and the user's reducer (``python3 -m dirft.task --emit-verified``).
 
@@ -52,6 +53,7 @@ class StreamingCommand:
     reducer: str | None = None
     extra: tuple = field(default_factory=tuple)
     archives: tuple = field(default_factory=tuple)  # (path, name) pairs, for -archives
+    inputformat: str | None = NLINE_INPUT_FORMAT  # None: streaming's TextInputFormat
 
     def argv(self) -> list[str]:
         """The argv, ready for ``subprocess``."""
@@ -64,8 +66,9 @@ class StreamingCommand:
             args += ["-D", f"{key}={value}"]
         for name, value in sorted(self.cmdenv.items()):
             args += ["-cmdenv", f"{name}={value}"]
-        args += ["-inputformat", NLINE_INPUT_FORMAT, "-input", self.input,
-                 "-output", self.output, "-mapper", self.mapper]
+        if self.inputformat:
+            args += ["-inputformat", self.inputformat]
+        args += ["-input", self.input, "-output", self.output, "-mapper", self.mapper]
         if self.reducer is not None:
             args += ["-reducer", self.reducer]
         return args + list(self.extra)
@@ -146,10 +149,16 @@ def job_name(base: str, job_id: str, what: str) -> str:
 
 
 def replica_jobconf(scheme: str, user: dict, name: str, reduces: int,
-                    lines_per_map: int = 1, quorum: int = 1) -> dict[str, str]:
+                    lines_per_map: int = 1, quorum: int = 1,
+                    whole_files: int = 0) -> dict[str, str]:
     """Jobconf of a replica job: the user's keys, then the scheme's, the manifest's input
-    format settings (``lines_per_map`` manifest lines per map task: the replicas it runs)
-    and the number of reduces (0 for the voted schemes, except for the wave that emits).
+    format settings and the number of reduces (0 for the voted schemes, except for the
+    wave that emits). One manifest read with ``NLineInputFormat``: ``lines_per_map`` lines
+    per map task (the replicas it runs). A folder of per-map-task manifest files read with
+    ``TextInputFormat`` (``whole_files``: the largest file's length in bytes, > 0):
+    ``split.minsize`` at least that, so the old-API ``FileInputFormat.getSplits`` never
+    cuts a file (its goal size is the input's size over ``mapreduce.job.maps``, default 2)
+    and map task *i* is file *i*.
 
     Under a ``quorum`` above 1 the emitting wave's reducers start only once every map is
     over (``slowstart.completedmaps=1.0``): a replica may then wait for another's vote,
@@ -163,8 +172,11 @@ def replica_jobconf(scheme: str, user: dict, name: str, reduces: int,
     if scheme in VOTED_SCHEMES and reduces and quorum > 1:
         conf["mapreduce.job.reduce.slowstart.completedmaps"] = "1.0"
     conf.update({"mapreduce.job.name": name, "mapreduce.job.reduces": str(reduces),
-                 "mapreduce.input.lineinputformat.linespermap": str(lines_per_map),
                  "stream.map.input.ignoreKey": "true"})
+    if whole_files:
+        conf["mapreduce.input.fileinputformat.split.minsize"] = str(whole_files)
+    else:
+        conf["mapreduce.input.lineinputformat.linespermap"] = str(lines_per_map)
     return conf
 
 

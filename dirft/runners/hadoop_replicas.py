@@ -17,6 +17,7 @@ import threading
 from dirft.contract.hadoop import EMIT_GROUP, emit_counter, map_index
 from dirft.contract.spec import output_path
 from dirft.core import events as E
+from dirft.runners.locality import group_host
 
 
 class ReplicaBook:
@@ -162,6 +163,13 @@ class ReplicaBook:
         a successful attempt (``counters``: ``{group: {name: amount}}``)."""
         got, tasks = counters.get(EMIT_GROUP, {}), len(self.driver.plan.tasks)
         return len(got) == tasks and all(got.get(emit_counter(t)) == 1 for t in range(tasks))
+
+    def planned(self) -> dict:
+        """``{(task, replica): planned host}`` of every replica a wave holds: the host its
+        map task asked for (:func:`~dirft.runners.locality.group_host`; "" for none)."""
+        with self._lock:
+            return {key: group_host(wave.groups[index])
+                    for key, (wave, index) in self._where.items()}
 
     def hosts(self) -> dict:
         """``{(task, replica): host}`` each replica registered from."""

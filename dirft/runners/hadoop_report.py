@@ -1,10 +1,12 @@
 """What the Hadoop runner adds to the job report (:mod:`dirft.report` builds the rest).
 
-* :func:`placement` — where each replica was meant to run (a host holding a copy of its
-  block), where it ran (the host its ``register`` message named), whether that host held a
-  copy (a data-local read) and ``replicas_sharing_a_host``: replicas of one task that ran
-  on the same host as another replica of that task, which are no longer independent
-  (one machine failure takes both).
+* :func:`placement` — where each replica was meant to run (its map task's planned host, a
+  host holding a copy of its block), where it ran (the host its ``register`` message
+  named), whether that host held a copy (a data-local read), the share of data-local
+  replicas, how the manifest files were placed, and ``replicas_sharing_a_host``: replicas
+  of one task that ran on the same host as another replica of that task, which are no
+  longer independent (one machine failure takes both); the console's line about it is
+  :func:`dirft.report.placement_line`.
 * :func:`hadoop_section` — every ``hadoop jar`` the run submitted, with Hadoop's job id,
   exit status and counters (as a mapping, and as the listing Hadoop printed): how many
   Hadoop jobs the run took. Each job's counters stay its own: they are not summed over
@@ -20,11 +22,17 @@ from collections import Counter
 from dirft.contract.manifest import same_host
 
 
-def placement(plan, hosts: dict, blocks_by_path: dict) -> dict:
+def placement(plan, hosts: dict, blocks_by_path: dict, planned: dict | None = None,
+              manifests: dict | None = None) -> dict:
     """Placement of the voted schemes' replicas.
 
     ``hosts``: ``{(task, replica): host it registered from}``; ``blocks_by_path``: the
-    input files' blocks. Replicas that never registered are left out.
+    input files' blocks; ``planned``: ``{(task, replica): host its map task asked for}``
+    (default: the plan's nodes of the initial replicas); ``manifests``: how the waves'
+    manifest files were placed (:meth:`~dirft.runners.hadoop_manifests.ManifestWriter.
+    summary`). Replicas that never registered are left out. ``data_local_share`` is the
+    share of registered replicas that ran on a host holding a copy of their split's first
+    block (None when none registered).
     """
     replicas, sharing = [], 0
     for task in plan.tasks:
@@ -33,13 +41,22 @@ def placement(plan, hosts: dict, blocks_by_path: dict) -> dict:
         sharing += sum(c for c in counts.values() if c > 1)
         holders = _holders(blocks_by_path, task.split)
         for replica, host in ran.items():
-            planned = task.nodes[replica] if replica < len(task.nodes) else ""
-            replicas.append({"task": task.index, "replica": replica, "planned": planned,
+            replicas.append({"task": task.index, "replica": replica,
+                             "planned": _planned(task, replica, planned),
                              "ran_on": host,
                              "data_local": any(same_host(host, h) for h in holders)})
-    return {"replicas_sharing_a_host": sharing,
-            "data_local_replicas": sum(r["data_local"] for r in replicas),
-            "replicas": replicas}
+    local = sum(r["data_local"] for r in replicas)
+    return {"replicas_sharing_a_host": sharing, "data_local_replicas": local,
+            "registered_replicas": len(replicas),
+            "data_local_share": round(local / len(replicas), 4) if replicas else None,
+            "ran_on_planned_host": sum(same_host(r["ran_on"], r["planned"]) for r in replicas),
+            "manifests": manifests, "replicas": replicas}
+
+
+def _planned(task, replica: int, planned: dict | None) -> str:
+    if planned is not None:
+        return planned.get((task.index, replica), "")
+    return task.nodes[replica] if replica < len(task.nodes) else ""
 
 
 def _short(host: str) -> str:

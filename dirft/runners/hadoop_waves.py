@@ -9,9 +9,9 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   mismatch) are gathered for ``dirft.hadoop.wave.delay`` seconds and submitted together as
   a **follow-up wave**. A fault-free job has one wave.
 * **Replicas per map task** (``dirft.hadoop.replicas.per.map``, k): each map task of a
-  wave runs up to k replicas, each its own OS process, never two of one task
-  (:func:`group_launches`): a YARN container and a map-task JVM per replica would double
-  the per-task cost Hadoop charges (measured on the single node: BENCHMARKS.md). One
+  wave runs up to k replicas, each its own OS process, never two of one task, all planned
+  on one host (:func:`~dirft.runners.locality.group_launches`): a YARN container and a
+  map-task JVM per replica would double the per-task cost Hadoop charges (measured on the single node: BENCHMARKS.md). One
   replica's end does not end the others (:mod:`dirft.runtime.container`): the replicas
   still running name it in their next heartbeat (``ended``), which is its exit
   (``ReplicaExited``) if it shares their map task; when none is left to tell, the attempt
@@ -59,6 +59,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dirft.runners.hadoop_launcher import HadoopJobFailed
+from dirft.runners.locality import group_launches
 from dirft.runners.shell import MapStageShell
 
 
@@ -90,23 +91,6 @@ class Wave:
     def replicas(self) -> list:
         """``(task, replica)`` of every replica of the wave, in manifest order."""
         return [(t, r) for t, r, _ in self.launches]
-
-
-def group_launches(launches: list, per_map: int) -> list[list]:
-    """``launches`` (``(task, replica, node)``) in groups of at most ``per_map``, one group
-    per map task, never two replicas of one task in a group: a failed map attempt then
-    costs each task at most one replica, as DIRFT places a task's replicas apart (paper,
-    Sec. III). Greedy in (replica, task) order: a launch joins the emptiest group with room
-    and none of its task (the lowest such), else opens a group; ceil(n / per_map) groups
-    when the tasks allow. Returns the non-empty groups, fullest first (stable)."""
-    groups: list = [[] for _ in range(max(1, -(-len(launches) // per_map)))]
-    for launch in sorted(launches, key=lambda x: (x[1], x[0])):
-        fits = [g for g in groups if len(g) < per_map and all(x[0] != launch[0] for x in g)]
-        if not fits:
-            groups.append([])
-            fits = [groups[-1]]
-        min(fits, key=len).append(launch)
-    return sorted((g for g in groups if g), key=len, reverse=True)
 
 
 @dataclass(frozen=True)

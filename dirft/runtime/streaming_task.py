@@ -1,8 +1,9 @@
 """The replica task runtime as a Hadoop Streaming mapper (the Hadoop runner's entry modes).
 
 ``python -m dirft.task --manifest-stdin [--spec dirft-job.json] [--node HOST]``
-    The map of a replica job. Hadoop hands the mapper its manifest lines on stdin
-    (``NLineInputFormat``). Mode ``vote`` (schemes dirft, frft, bft): the line's replica
+    The map of a replica job. Hadoop hands the mapper its manifest lines on stdin (its
+    manifest file under the voted schemes, ``NLineInputFormat`` lines under se and none);
+    ``HOST`` defaults to the container's ``NM_HOST`` (:func:`node_name`). Mode ``vote`` (schemes dirft, frft, bft): the line's replica
     registers with the voting service from the host it really runs on and works as under
     the local runner (:class:`~dirft.runtime.replica.Replica`), reading its sub-splits from
     HDFS and committing partial outputs there; a map task given several lines
@@ -62,7 +63,7 @@ def main(argv: list) -> int:
     mode.add_argument("--manifest-stdin", action="store_true")
     mode.add_argument("--emit-verified", action="store_true")
     parser.add_argument("--spec", default=SPEC_NAME)
-    parser.add_argument("--node", default=socket.gethostname())
+    parser.add_argument("--node", default=node_name())
     args = parser.parse_args(argv)
     try:
         spec = JobSpec.load(args.spec)
@@ -75,6 +76,13 @@ def main(argv: list) -> int:
     except (DirftError, OSError, ValueError) as err:
         print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+
+
+def node_name(env=os.environ) -> str:
+    """The host this map attempt runs on as YARN knows it: ``NM_HOST``, which the
+    NodeManager puts in every container's environment (the name HDFS and YARN match a
+    split's locations against), else ``socket.gethostname()``."""
+    return env.get("NM_HOST") or socket.gethostname()
 
 
 def _ending_descendants(body) -> int:

@@ -14,7 +14,8 @@ Hadoop to run a streaming job here:
   ``hadoop jar`` client only follows it; a killed client leaves it running. HDFS paths are
   files under ``$FAKE_HDFS_ROOT`` (the directory a loopback WebHDFS server serves in the
   same test); with ``NLineInputFormat`` every ``linespermap`` input lines (1) are one map
-  task, otherwise each input file is. Map tasks are numbered as Hadoop's job submitter
+  task, otherwise each input file is (an ``-input`` folder: its files in name order).
+  Map tasks are numbered as Hadoop's job submitter
   numbers splits: by length, largest first (stable), so map *i* is not line *i* when lines
   differ in length. Every map task runs the ``-mapper`` command (no shell) in its own
   directory holding the ``-files`` links and the ``-archives`` unpacked, with the jobconf
@@ -32,12 +33,17 @@ Hadoop to run a streaming job here:
   fake has figures for (:meth:`Job.print_counters`).
 
 Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for a
-"container", as on a small YARN cluster. ``$FAKE_HADOOP_STATE`` holds the applications
+"container", as on a small YARN cluster. **Hosts and locality**: with
+``$FAKE_HADOOP_HOSTS`` (``dn1,dn2,dn3``) every map task runs "on" one of them, which its
+container's ``NM_HOST`` says; a file's split is located at its block's hosts (asked of the
+WebHDFS server at ``$FAKE_WEBHDFS_URL``) and runs there, but for ``$FAKE_HADOOP_MISS``
+percent of them, seeded (:func:`node_of`). ``$FAKE_HADOOP_STATE`` holds the applications
 (``apps/JOB.pid`` while running) and attempts. Only the standard library.
 """
 
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -45,6 +51,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 NLINE = "org.apache.hadoop.mapred.lib.NLineInputFormat"
@@ -107,18 +116,47 @@ def new_job_id() -> str:
     return f"job_{CLUSTER}_{number:04d}"
 
 
+def input_files(path: str) -> list:
+    """The files an ``-input`` names: the file, or a folder's files in name order without
+    the hidden ones (``_``, ``.``), as ``FileInputFormat.listStatus`` lists them."""
+    folder = local(path)
+    if not os.path.isdir(folder):
+        return [path]
+    return [path.rstrip("/") + "/" + name for name in sorted(os.listdir(folder))
+            if not name.startswith(("_", "."))]
+
+
+def split_hosts(path: str) -> list:
+    """The hosts of the block holding ``path``'s first byte, as the "NameNode" (the
+    loopback WebHDFS server at ``$FAKE_WEBHDFS_URL``) answers ``GETFILEBLOCKLOCATIONS``;
+    [] without one, or when it does not answer that (a server playing a NameNode older
+    than 3.2). ``FileInputFormat`` gives a split these hosts as its locations."""
+    url = os.environ.get("FAKE_WEBHDFS_URL")
+    if not url:
+        return []
+    hdfs = "/" + local(path)[len(os.environ["FAKE_HDFS_ROOT"]):].lstrip("/")
+    query = f"{url}/webhdfs/v1{urllib.parse.quote(hdfs)}?op=GETFILEBLOCKLOCATIONS"
+    try:
+        with urllib.request.urlopen(query, timeout=30) as reply:
+            blocks = json.load(reply)["BlockLocations"]["BlockLocation"]
+    except urllib.error.HTTPError:
+        return []
+    return list(blocks[0]["hosts"]) if blocks else []
+
+
 def map_inputs(opts: dict) -> list:
-    """``(input file, offset, stdin bytes)`` of each map task (NLineInputFormat:
-    ``linespermap`` lines each), in map number order: the
-    splits sorted by length, largest first, as ``JobSubmitter.writeOldSplits`` does (a
-    stable sort: splits of equal length keep input order)."""
+    """``(input file, offset, stdin bytes, split hosts)`` of each map task
+    (NLineInputFormat: ``linespermap`` lines each, no hosts; otherwise each file is one
+    split, located at its block's hosts), in map number order: the splits sorted by
+    length, largest first, as ``JobSubmitter.writeOldSplits`` does (a stable sort: splits
+    of equal length keep input order)."""
     ignore_key = opts["D"].get("stream.map.input.ignoreKey", "false") == "true"
     maps = []
-    for path in opts["input"]:
+    for path in (f for given in opts["input"] for f in input_files(given)):
         with open(local(path), "rb") as f:
             data = f.read()
         if opts["inputformat"] != NLINE:
-            maps.append((path, 0, data, len(data)))
+            maps.append((path, 0, data, len(data), split_hosts(path)))
             continue
         per_map = int(opts["D"].get("mapreduce.input.lineinputformat.linespermap", "1"))
         lines = data.splitlines(keepends=True)
@@ -130,13 +168,34 @@ def map_inputs(opts: dict) -> list:
                 records += text + b"\n" if ignore_key else \
                     str(offset).encode() + b"\t" + text + b"\n"
                 offset += len(line)
-            maps.append((path, start, records, offset - start))
+            maps.append((path, start, records, offset - start, []))
     by_length = sorted(maps, key=lambda m: -m[3])
-    return [m[:3] for m in by_length]
+    return [(m[0], m[1], m[2], m[4]) for m in by_length]
 
 
-def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str) -> dict:
+def node_of(job_id: str, index: int, wanted: list) -> str:
+    """The host map ``index`` runs on, ``""`` when ``$FAKE_HADOOP_HOSTS`` names none.
+
+    As YARN with the MapReduce AppMaster's requests: the split's first location when it
+    is a host of the cluster, except that ``$FAKE_HADOOP_MISS`` percent of such maps
+    (drawn with ``random.Random`` seeded by ``$FAKE_HADOOP_SEED``, the job and the map)
+    run on the next host instead, as when delay scheduling gives up on a busy host; a
+    split without a location runs on host ``index`` modulo their number."""
+    hosts = [h for h in os.environ.get("FAKE_HADOOP_HOSTS", "").split(",") if h]
+    if not hosts:
+        return ""
+    if not wanted or wanted[0] not in hosts:
+        return hosts[index % len(hosts)]
+    rng = random.Random(f"{os.environ.get('FAKE_HADOOP_SEED', '0')}:{job_id}:{index}")
+    missed = rng.random() * 100 < float(os.environ.get("FAKE_HADOOP_MISS", "0"))
+    return hosts[(hosts.index(wanted[0]) + missed) % len(hosts)]
+
+
+def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str,
+             host: str = "") -> dict:
     env = dict(os.environ)
+    if host:
+        env["NM_HOST"] = host  # as the NodeManager sets it in each container
     for key, value in opts["D"].items():
         env["".join(c if c.isalnum() else "_" for c in key)] = value
     tid = f"{job_id[4:]}_m_{index:06d}"
@@ -181,7 +240,7 @@ class Job:
             self.counters.setdefault(group, {})
             self.counters[group][name] = self.counters[group].get(name, 0) + amount
 
-    def run_map(self, index: int, path: str, stdin: bytes):
+    def run_map(self, index: int, path: str, stdin: bytes, host: str = ""):
         """Attempts of map ``index`` until one succeeds; its stdout, or None (TIPFAILED).
 
         A killed attempt (``-kill-task``) runs again without counting; a failed one
@@ -190,7 +249,7 @@ class Job:
         attempt = failures = 0
         while failures < allowed:
             name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
-            code, out, err = self.attempt(index, attempt, path, stdin)
+            code, out, err = self.attempt(index, attempt, path, stdin, host)
             attempt += 1
             if os.path.exists(os.path.join(state_dir(), name + ".killed")):
                 with self.lock:
@@ -212,7 +271,7 @@ class Job:
                     f"PipeMapRed.waitOutputThreads(PipeMapRed.java:326)")
         return None
 
-    def attempt(self, index: int, attempt: int, path: str, stdin: bytes):
+    def attempt(self, index: int, attempt: int, path: str, stdin: bytes, host: str = ""):
         name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
         cwd = os.path.join(state_dir(), "attempts", name)
         os.makedirs(cwd)
@@ -223,7 +282,8 @@ class Job:
                 open(os.path.join(cwd, "stderr"), "wb") as err:
             proc = subprocess.Popen(shlex.split(self.opts["mapper"]), cwd=cwd, stdout=out,
                                     stderr=err, stdin=subprocess.PIPE,
-                                    env=task_env(self.opts, self.job_id, index, attempt, path))
+                                    env=task_env(self.opts, self.job_id, index, attempt, path,
+                                                 host))
             with open(os.path.join(state_dir(), name + ".pid"), "w") as pid:
                 pid.write(str(proc.pid))
             try:
@@ -248,7 +308,8 @@ class Job:
         maps = map_inputs(self.opts)
         slots = int(os.environ.get("FAKE_HADOOP_SLOTS", "8"))
         with ThreadPoolExecutor(max_workers=slots) as pool:
-            outputs = list(pool.map(lambda m: self.run_map(m[0], *m[1][::2]), enumerate(maps)))
+            outputs = list(pool.map(lambda m: self.run_map(
+                m[0], m[1][0], m[1][2], node_of(self.job_id, m[0], m[1][3])), enumerate(maps)))
         failed = sum(out is None for out in outputs)
         allowed = float(self.opts["D"].get("mapreduce.map.failures.maxpercent", "0"))
         log(" map 100% reduce 0%")

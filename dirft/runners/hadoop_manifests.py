@@ -1,0 +1,119 @@
+"""A replica wave's input on Hadoop: one manifest file per map task, on its planned host.
+
+Under the voted schemes a replica job ("wave") reads a folder holding one small manifest
+file per map task, the replica lines of the replicas it runs (:mod:`dirft.contract.manifest`),
+with Hadoop Streaming's default ``TextInputFormat``. A file smaller than a block is one
+split whose location is the host of its block, and the MapReduce ApplicationMaster asks
+YARN for a container on that host. So each file is written straight to its map task's
+planned host's DataNode with replication 1 (:func:`~dirft.storage.placing.create_on`):
+its only block, and the split's only location, is there. A file that cannot be placed so
+(its group has no real planned host, no DataNode address is known, the DataNode refused)
+is written through the NameNode as any file (default replication, the NameNode's
+placement); :meth:`ManifestWriter.summary` says how many and why, for the report.
+
+Map numbering: Hadoop's job submitter numbers map tasks by split length, largest first
+(``JobSubmitter.writeOldSplits``; on the 3-worker cluster files of equal length kept the
+folder's name order, ``tests/fixtures/locality/RECORDED.md``), so file *i* is made one byte
+longer than file *i + 1* (:func:`manifest_files`): map task *i* is file *i* whatever order
+equal lengths would get. The replica still registers with the attempt id Hadoop gave it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import Counter
+
+from dirft.contract.manifest import ReplicaLine, to_line
+from dirft.errors import DirftError
+from dirft.storage.placing import create_on, datanode_addresses
+
+
+def manifest_files(groups: list) -> list[bytes]:
+    """The bytes of each map task's manifest file: ``groups[i]`` (replica lines, or any
+    entry :func:`~dirft.contract.manifest.to_line` takes) one JSON line each, the last
+    line space-padded (JSON ignores trailing blanks) so that file *i* is exactly one byte
+    longer than file *i + 1* (module doc). Every group must be non-empty."""
+    texts = ["".join(to_line(entry) + "\n" for entry in group) for group in groups]
+    longest = max((len(t) + i for i, t in enumerate(texts)), default=0)
+    return [(t[:-1] + " " * (longest - i - len(t)) + "\n").encode()
+            for i, t in enumerate(texts)]
+
+
+class ManifestWriter:
+    """Writes the waves' manifest files on ``storage`` (an
+    :class:`~dirft.storage.hdfs.HdfsStorage`; another storage gets plain writes).
+
+    ``blocks_by_path``: the input files' blocks (``{path: blocks}``), whose hosts are the
+    planned hosts and whose files tell the DataNodes' addresses
+    (:func:`~dirft.storage.placing.datanode_addresses`, asked once, at the first write).
+    """
+
+    def __init__(self, storage, blocks_by_path: dict) -> None:
+        self.storage, self.blocks_by_path = storage, blocks_by_path
+        self.addresses: dict | None = None
+        self.unknown = ""  # why DataNode addresses are missing ("" if the NameNode said)
+        self.placed: list[dict] = []  # per file: wave, map, planned host, block hosts, how
+
+    def write_wave(self, folder: str, groups: list, hosts: list) -> int:
+        """Write ``groups[i]`` (replica lines) as ``folder/map-0000i.txt`` on the DataNode
+        of ``hosts[i]`` ("" for none); return the largest file's length in bytes. Raises
+        :class:`DirftError` if even the NameNode's write fails."""
+        wave = len({p["wave"] for p in self.placed})
+        files = manifest_files(groups)
+        for index, (data, host) in enumerate(zip(files, hosts)):
+            path = posixpath.join(folder, f"map-{index:05d}.txt")
+            how = self._write(path, data, host)
+            self.placed.append({"wave": wave, "map": index, "planned": host, "how": how})
+        return max(map(len, files), default=0)
+
+    def _write(self, path: str, data: bytes, host: str) -> str:
+        """Write one file; return ``"datanode"`` if its block is on ``host`` (checked
+        with the NameNode), else why it went through the NameNode."""
+        address = self._address(host) if host else None
+        if address is None:
+            self.storage.write_bytes(path, data)
+            return "namenode: " + (self.unknown or f"no DataNode address for host {host}"
+                                   if host else "no planned host")
+        try:
+            create_on(self.storage, path, data, address)
+            on = {h for b in self.storage.blocks(path, len(data), 0) for h in b.hosts}
+        except DirftError as err:
+            self.storage.write_bytes(path, data)
+            return f"namenode: {err}"
+        return "datanode" if host in on else \
+            f"namenode: written through {address}, its block is on {', '.join(sorted(on))}"
+
+    def _address(self, host: str) -> str | None:
+        if self.addresses is None:
+            if not hasattr(self.storage, "client"):
+                self.addresses, self.unknown = {}, "the storage is not WebHDFS"
+            else:
+                files = [(p, max((b.offset + b.length for b in bs), default=0))
+                         for p, bs in self.blocks_by_path.items()]
+                wanted = {h for bs in self.blocks_by_path.values() for b in bs for h in b.hosts}
+                self.addresses, self.unknown = datanode_addresses(self.storage, files, wanted)
+        return self.addresses.get(host)
+
+    def summary(self) -> dict:
+        """For the report: ``{"map_tasks", "on_planned_host", "placed_by_namenode",
+        "why"}`` over every file written (``why``: each distinct reason a file went
+        through the NameNode, with how many files)."""
+        fallbacks = Counter(p["how"][len("namenode: "):] for p in self.placed
+                            if p["how"] != "datanode")
+        return {"map_tasks": len(self.placed),
+                "on_planned_host": len(self.placed) - sum(fallbacks.values()),
+                "placed_by_namenode": sum(fallbacks.values()), "why": dict(fallbacks)}
+
+
+def replica_line(job_id: str, plan, blocks_by_path: dict, stored: dict, task: int,
+                 replica: int, host: str) -> ReplicaLine:
+    """The manifest line of ``replica`` of ``task``: its split, sub-splits, the blocks the
+    split touches with their hosts (every block of a compressed file, ``stored``:
+    ``{path: Stored}``), and ``host``, its planned host ("" for none)."""
+    split, packed = plan.tasks[task].split, stored.get(plan.tasks[task].split.path)
+    blocks = [[b.offset, b.length, list(b.hosts)] for b in blocks_by_path.get(split.path, ())
+              if packed or (b.offset < split.end + 1 and b.offset + b.length > split.start)]
+    size = max([split.end] + [b.offset + b.length for b in blocks_by_path.get(split.path, ())])
+    return ReplicaLine(job_id, task, replica, host, split.path, split.start, split.length,
+                       size, [[s.start, s.length] for s in plan.tasks[task].subsplits],
+                       blocks, *(packed or ("", 0)))
