@@ -5,6 +5,8 @@ Messages go straight to :meth:`ReplicaBook.dispatch` as the voting service would
 them over (already validated); ``submit`` records the waves instead of running them.
 """
 
+from dataclasses import replace
+
 from core_harness import make_plan, true_signature
 from dirft.core import events as E
 from dirft.core.scheme import Tolerance, make_scheme
@@ -25,6 +27,11 @@ def scheduler(tasks: int = 2, fs: int = 0, per_map: int = 1, killed=None):
     """A DIRFT scheduler in one-application mode, wave 0 submitted (nothing runs);
     ``killed``: a list that gets each attempt id the scheduler fails."""
     plan = make_plan(make_scheme("dirft", Tolerance(1 - fs, fs)), tasks=tasks)
+    # replicas sharing a map task share a planned host (locality.group_launches): task t's
+    # replicas on node0 and node1, odd tasks the other way round, so map 0 runs task 0
+    # replica 0 with task 1 replica 1, as plan_hosts pairs them
+    plan = replace(plan, tasks=tuple(t._replace(nodes=("node0", "node1")[::1 - t.index % 2 * 2])
+                                     for t in plan.tasks))
     driver = Driver(plan, Clock())
     book = ReplicaBook(driver, emit=True, output_dir="/maps")
     sched = WaveScheduler(driver, book, lambda n, launches, on_event: None,
