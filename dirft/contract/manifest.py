@@ -1,9 +1,11 @@
 """Replica manifests: the input of the Hadoop runner's streaming jobs, one JSON line each.
 
-On Hadoop each replica is one line of a manifest read with ``NLineInputFormat``, k lines
-per map task (``mapreduce.input.lineinputformat.linespermap``: the replicas one map task
-runs, ``dirft.hadoop.replicas.per.map``; blank lines fill a short group). Hadoop's job
-submitter numbers map tasks by split length (docs/hadoop.md, 'Map task numbering'), so
+On Hadoop each replica is one line of a manifest. Under the voted schemes each map task
+of a wave reads a manifest file of its own, the lines of the replicas it runs
+(:mod:`dirft.runners.hadoop_manifests`). Elsewhere (se, none, the commit job) one manifest
+is read with ``NLineInputFormat``, k lines per map task
+(``mapreduce.input.lineinputformat.linespermap``; blank lines fill a short group). Hadoop's
+job submitter numbers map tasks by split length (docs/hadoop.md, 'Map task numbering'), so
 :func:`manifest_bytes` pads the lines so that every split has the same length: then the
 stable sort keeps line order and map task *i* gets lines *ik* to *ik + k - 1*. The replica still
 reports the attempt id Hadoop gave it when it registers, and that id is what kills use.

@@ -2,7 +2,7 @@
 
 With ``dirft.hadoop.replicas.per.map`` = k, a map task of a replica job gets k manifest
 lines, replicas of k different tasks of the dirft job
-(:func:`dirft.runners.hadoop_waves.group_launches`). Its streaming mapper
+(:func:`dirft.runners.locality.group_launches`). Its streaming mapper
 (``python -m dirft.task --manifest-stdin``) then runs :func:`supervise`: it starts one
 replica process per line and watches them; Hadoop sees one attempt. Rules:
 
