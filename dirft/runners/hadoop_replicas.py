@@ -149,7 +149,7 @@ class ReplicaBook:
     def replicas_of(self, wave, attempt: str) -> list:
         """``(task, replica)`` of every replica that ran in ``attempt`` of ``wave``: the
         map task of a replica that registered with that attempt id, else map task ``i``'s
-        group (padded manifests keep Hadoop's map order the manifest's)."""
+        group (padded manifest files keep Hadoop's map order theirs)."""
         with self._lock:
             located = [self._where[k] for k, a in self._attempts.items()
                        if a == attempt and self._where.get(k, (None,))[0] is wave]

@@ -23,7 +23,7 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   Hadoop attempt id it runs as (kept for kills and the report).
 * ``Task Id : attempt_…, Status : FAILED`` in the job's output is the replica's process
   exit (``ReplicaExited``), found by the attempt id it registered with (else by its map
-  number: manifest lines are padded so map *i* is line *i*). Replica jobs allow 2 attempts
+  number: manifest files are padded so map *i* is file *i*). Replica jobs allow 2 attempts
   per map so that a failed replica's attempt is printed as FAILED (with 1, Hadoop reports
   it as TIPFAILED and prints nothing); the second attempt ends at once without
   registering (the replica runtime's Hadoop entry mode). The wave's end is the exit of every
@@ -66,7 +66,7 @@ from dirft.runners.shell import MapStageShell
 @dataclass
 class Wave:
     """One replica job: its number, the launches (``(task, replica, node)``) each of its
-    map tasks runs (``groups[i]``: map task *i*, manifest lines padded so Hadoop keeps that
+    map tasks runs (``groups[i]``: map task *i*, manifest files padded so Hadoop keeps that
     order), the :class:`Running` submission, and whether it carries the reduce
     (``emits``)."""
 
