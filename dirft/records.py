@@ -331,3 +331,59 @@ def key_of(line: bytes) -> bytes:
     if tab >= 0:
         return line[:tab]
     return line[:-1] if line.endswith(b"\n") else line
+
+
+def unmarked(line: bytes, separator: bytes, fields: int) -> bytes:
+    """A stored map output line (no terminator) as Hadoop Streaming must read it again to
+    split it as it split the mapper's own line: without the ``separator`` the normalizer
+    appended (:func:`split_line`) when that leaves it fewer than ``fields`` separators.
+
+    Hadoop's ``TextOutputReader.splitKeyVal`` makes a line with fewer than ``fields``
+    separators all key; ``line + separator`` is read back right only if it then has
+    ``fields`` of them (``fields`` = 1, or ``line`` had ``fields`` - 1). Otherwise
+    ``line`` itself gives Hadoop the same key and the same empty value. Takes and returns
+    bytes; raises nothing.
+    """
+    if fields == 1 or separator_at(line, separator, fields) >= 0 \
+            or not line.endswith(separator):
+        return line
+    return line[:-len(separator)]
+
+
+class UnmarkingWriter:
+    """A binary stream that hands Hadoop's shuffle stored map output lines as Hadoop
+    Streaming must read them (:func:`unmarked`), for ``stream.num.map.output.key.fields``
+    above 1; the Hadoop runner's emitting replicas, commit job and direct mode write
+    through it. ``write`` takes chunks cut anywhere (lines end at ``\\n``); ``flush``
+    passes on a last line without a terminator as it is, unmarked, and flushes ``out``.
+    The signed bytes stay the stored ones: only what Hadoop reads is rewritten.
+    """
+
+    def __init__(self, out, separator: bytes, fields: int) -> None:
+        """Write to the binary stream ``out``; ``separator``: the map output separator."""
+        self.out, self.separator, self.fields = out, separator, fields
+        self._tail = b""
+
+    def write(self, data: bytes) -> int:
+        """Take the next chunk; write the lines now complete; return ``len(data)``."""
+        joined = self._tail + data
+        cut = joined.rfind(b"\n") + 1
+        self._tail = joined[cut:]
+        if cut:
+            lines = joined[:cut - 1].split(b"\n")
+            self.out.write(b"\n".join([unmarked(line, self.separator, self.fields)
+                                       for line in lines]) + b"\n")
+        return len(data)
+
+    def flush(self) -> None:
+        """Write a pending last line (no terminator) and flush ``out``."""
+        if self._tail:
+            self.out.write(unmarked(self._tail, self.separator, self.fields))
+            self._tail = b""
+        self.out.flush()
+
+
+def hadoop_stream(out, separator: bytes, fields: int):
+    """``out`` itself where Hadoop Streaming reads the stored lines as they are (one key
+    field: the appended separator is the first one), else an :class:`UnmarkingWriter`."""
+    return out if fields == 1 else UnmarkingWriter(out, separator, fields)

@@ -489,3 +489,11 @@ def test_an_input_codec_dirft_does_not_read_is_refused_before_any_job(name, code
                                      "/user/me/out", "-mapper", "cat")
     assert code == 1 and codec in err and name in err and len(err.strip().splitlines()) == 1
     assert cluster.jar_calls() == []
+
+
+def test_a_combiner_with_field_separators_is_refused_before_any_job(cluster, capsys):
+    code, _, err = cluster.streaming(capsys, "-input", "/user/me/in.txt", "-output",
+                                     "/user/me/out", "-mapper", "cat", "-combiner", "cat",
+                                     "-D", "stream.reduce.output.field.separator=.")
+    assert code == 1 and "-combiner with stream.*.field.separator" in err, err
+    assert len(err.strip().splitlines()) == 1 and cluster.jar_calls() == []

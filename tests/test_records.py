@@ -265,3 +265,45 @@ def test_a_stored_map_output_line_keeps_hadoops_key_and_value(line, sep, fields)
         return
     end = key_end(stored, sep, fields)
     assert (stored[:end], stored[end + len(sep):]) == (key, value)
+
+
+LINES = st.lists(st.lists(st.sampled_from([b"a", b".", b"\t", b":", b"b"]), max_size=10)
+                 .map(b"".join), min_size=1, max_size=6)
+
+
+@given(LINES, st.sampled_from([b".", b":", b"\t", b".:"]), st.integers(1, 4),
+       st.lists(st.integers(0, 80), max_size=4))
+def test_hadoop_splits_the_emitted_lines_as_it_splits_the_mappers_own(lines, sep, fields, cuts):
+    """The Hadoop runner's emitters write the stored (signed) lines through
+    hadoop_stream: Hadoop's split of what they write is its split of the mapper's lines."""
+    from dirft.records import hadoop_stream
+    normalizer = LineNormalizer(fields, sep)
+    try:
+        stored = normalizer.feed(b"\n".join(lines) + b"\n") + normalizer.close()
+    except TaskError:
+        assert len(sep) > 1  # a multi-byte separator overlapping a line's end is refused
+        return
+    out = io.BytesIO()
+    stream = hadoop_stream(out, sep, fields)
+    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(stored)]):
+        stream.write(stored[a:max(a, b)])
+    stream.flush()
+    emitted = out.getvalue().split(b"\n")
+    assert emitted.pop() == b""
+    assert [hadoop_split(e, sep, fields) for e in emitted] == \
+        [hadoop_split(line, sep, fields) for line in lines]
+
+
+def test_a_line_with_too_few_separators_is_emitted_as_the_mapper_wrote_it():
+    from dirft.records import UnmarkingWriter, unmarked
+    assert unmarked(b"1\tv0.", b".", 2) == b"1\tv0"  # stored form of "1\tv0": all key
+    assert unmarked(b"a.b.", b".", 2) == b"a.b."      # key a.b, empty value either way
+    assert unmarked(b"a\tb\t", b"\t", 3) == b"a\tb"
+    assert unmarked(b"x.", b".", 1) == b"x."          # one key field: read back right
+    out = io.BytesIO()
+    writer = UnmarkingWriter(out, b".", 3)
+    writer.write(b"a.b.c.d\nx.")
+    assert out.getvalue() == b"a.b.c.d\n"
+    writer.write(b"\ny")
+    writer.flush()
+    assert out.getvalue() == b"a.b.c.d\nx\ny"

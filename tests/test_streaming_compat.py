@@ -151,3 +151,33 @@ def test_hadoop_runner_gives_hadoops_output(name, hdfs_dir, tmp_path, capsys):
         if not is_dir:
             (ours / entry).write_bytes(storage.read_bytes(f"{output}/{entry}"))
     assert_same_output(ours, CASES_DIR / name / "out", case)
+
+
+SEPARATOR_CASES = [n for n in CASES if "stream.map.output.field.separator" in
+                   " ".join(json.loads((CASES_DIR / n / "case.json").read_text())["args"])]
+
+
+@pytest.mark.parametrize("scheme", ["dirft", "none"])
+@pytest.mark.parametrize("name", SEPARATOR_CASES)
+def test_hadoop_runner_emits_what_hadoop_splits_as_the_mapper(name, scheme, tmp_path,
+                                                               monkeypatch, capsys):
+    """The separator cases through the Hadoop runner on the fake cluster, which splits the
+    map output lines as Streaming does: the emitting replica (dirft; a map-only job's
+    commit job) or the direct mode (none) must write what Hadoop splits as it splits the
+    mapper's own lines, so the recorded answer of the real Hadoop comes out."""
+    from hadoop_fixture import FakeCluster
+    case = load(name)
+    with FakeCluster(tmp_path, monkeypatch) as cluster:
+        for n in case["inputs"]:
+            cluster.put(f"/user/me/in/{n}", (CASES_DIR / name / "in" / n).read_bytes())
+        inputs = [a for n in case["inputs"] for a in ("-input", f"/user/me/in/{n}")]
+        code, _, err = cluster.streaming(capsys, *files_args(name, case), *case["args"],
+                                         *inputs, "-output", "/user/me/out",
+                                         "-D", f"dirft.scheme={scheme}")
+        assert code == 0, err
+        ours = tmp_path / "ours"
+        ours.mkdir()
+        for entry, data in cluster.output("/user/me/out").items():
+            if entry != "_dirft_report.json":
+                (ours / entry).write_bytes(data)
+    assert_same_output(ours, CASES_DIR / name / "out", case)

@@ -110,7 +110,7 @@ class HadoopRunner(Runner):
         files = self.storage.resolve_inputs(self.job.inputs)
         self.output = self.storage.absolute(self.job.output)
         check_output(self.storage, self.output)
-        refuse_unbuilt(self.job.conf)
+        refuse_unbuilt(self.job)
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf, self.stored)
         self.manifests = ManifestWriter(self.storage, self.blocks)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 
+from dirft.aggregate import combiner_beside_hadoop
 from dirft.codecs import output_codec
 from dirft.config.hadoop_client import require_webhdfs, with_client_conf
 from dirft.core.jobplan import JobPlan, TaskPlan
@@ -22,6 +23,7 @@ from dirft.core.planner import compute_splits, make_subsplits
 from dirft.errors import ConfigError
 from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
 from dirft.runners.locality import ANY_HOST, plan_hosts
+from dirft.shuffle.keys import stream_separators
 
 
 def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
@@ -94,16 +96,26 @@ def client_conf(conf, hadoop_bin: tuple):
     return with_client_conf(conf, hadoop_home_of(conf, hadoop_bin))
 
 
-def refuse_unbuilt(conf) -> None:
+def refuse_unbuilt(job) -> None:
     """Raise ConfigError for what the Hadoop runner does not build: an output codec dirft
-    cannot name (:func:`~dirft.codecs.output_codec`; Hadoop compresses the parts) and a
-    map output separator other than a tab (Hadoop splits the replicas' emitted lines
-    again)."""
+    cannot name (:func:`~dirft.codecs.output_codec`; Hadoop compresses the parts), an
+    empty ``stream.*.field.separator`` (:func:`~dirft.shuffle.keys.stream_separators`), and
+    a combiner the replicas run (:func:`~dirft.aggregate.combiner_beside_hadoop` of the
+    :class:`~dirft.runners.base.StreamingJob` ``job``) with other separators than Streaming's
+    defaults: Hadoop's ``PipeCombiner`` reads and splits with the reducer's separator
+    keys, which the replicas' map-side combine does not model (the local runner refuses it
+    too). The map and reduce separators themselves reach Hadoop in the jobconf; the
+    replicas emit lines it splits as it splits the mapper's own
+    (:func:`dirft.records.unmarked`)."""
+    conf = job.conf
     output_codec(conf.get)
-    if conf.get("stream.map.output.field.separator") != "\t":
-        raise ConfigError("stream.map.output.field.separator other than a tab is built for "
-                          "the local runner only: Hadoop splits the replicas' emitted "
-                          "lines again; leave it out with --runner hadoop")
+    split = stream_separators(conf.items())
+    combiner = combiner_beside_hadoop(job.combiner, job.reducer, job.num_reduces)
+    if combiner is not None and split != (b"\t", b"\t", b"\t", 1):
+        raise ConfigError("-combiner with stream.*.field.separator or "
+                          "stream.num.reduce.output.key.fields set is not built yet "
+                          "(Hadoop's combiner takes the reducer's separators); drop the "
+                          "combiner or those keys")
 
 
 def cluster_facts(conf, timeout: float = 5.0) -> dict:

@@ -43,10 +43,12 @@ import signal
 import socket
 import sys
 
+from dirft.config.values import read_value
 from dirft.contract.hadoop import EMIT_GROUP, attempt_number, attempt_of, emit_counter
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
+from dirft.records import hadoop_stream
 from dirft.runtime.container import EndedNeighbours, supervise
 from dirft.runtime.reaper import become_subreaper, end_descendants
 from dirft.runtime.replica import EmulatedCrash, Replica, run_replica
@@ -70,7 +72,7 @@ def main(argv: list) -> int:
         storage = open_storage(spec.storage)
         if args.emit_verified:
             return emit_verified(read_lines(sys.stdin, CommitLine), storage,
-                                 sys.stdout.buffer)
+                                 shuffle_stream(spec, sys.stdout.buffer))
         return _ending_descendants(lambda: run_lines(
             spec, storage, read_lines(sys.stdin, ReplicaLine), args.node, args.spec))
     except (DirftError, OSError, ValueError) as err:
@@ -147,7 +149,7 @@ def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     with VotingClient(spec.service_url, key, spec.job_id, line.task, line.replica,
                       enrollment=enrollment) as client:
         replica = Replica(spec, line.task, line.replica, client, node, line.split(), storage,
-                          attempt=attempt_of(), on_emit=_emitter(line, storage),
+                          attempt=attempt_of(), on_emit=_emitter(spec, line, storage),
                           on_reply=_reply_handler(line), ended=EndedNeighbours.from_env())
         return run_replica(replica, client, reported_failure_code=0)
 
@@ -164,15 +166,15 @@ def _reply_handler(line: ReplicaLine):
     return on_reply
 
 
-def _emitter(line: ReplicaLine, storage):
+def _emitter(spec: JobSpec, line: ReplicaLine, storage):
     """``on_emit``: write the task's decided outputs (``reply["outputs"]``: ``[path,
-    SHA-256]`` per sub-split, in order) to stdout, re-hashed, then count
+    SHA-256]`` per sub-split, in order) to stdout (:func:`shuffle_stream`), re-hashed, then count
     ``dirft-emit/task-NNNNN`` = 1. Any failure ends the process with status 3, so Hadoop
     discards the attempt's output and its counter (the runner then commits another way)."""
     def on_emit(reply: dict) -> None:
         try:
             code = emit_verified([CommitLine(line.job, line.task, reply["outputs"])],
-                                 storage, sys.stdout.buffer)
+                                 storage, shuffle_stream(spec, sys.stdout.buffer))
         except BaseException as err:  # noqa: BLE001 - any failure must fail the attempt
             print(f"dirft: task {line.task} replica {line.replica}: emitting the decided "
                   f"outputs failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
@@ -187,12 +189,24 @@ def _emitter(line: ReplicaLine, storage):
 def _run_direct(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     replica = Replica(spec, line.task, attempt_number(), None, node, line.split(), storage)
     try:
-        replica.run_direct(sys.stdout.buffer, sys.stderr.buffer)
-        sys.stdout.buffer.flush()
+        out = shuffle_stream(spec, sys.stdout.buffer)
+        replica.run_direct(out, sys.stderr.buffer)
+        out.flush()
         return 0
     except EmulatedCrash as err:
         print(f"dirft: task {line.task} attempt {replica.replica}: {err}", file=sys.stderr)
         return EMULATED_CRASH_EXIT
+
+
+def shuffle_stream(spec: JobSpec, out):
+    """``out`` (this mapper's stdout, which Hadoop Streaming splits into key and value
+    with the user's ``stream.map.output.field.separator`` and
+    ``stream.num.map.output.key.fields``) as the stored map output lines must be written to
+    it for Hadoop to split them as it split the mapper's own lines
+    (:func:`dirft.records.hadoop_stream`)."""
+    separator = read_value(spec.jobconf, "stream.map.output.field.separator").encode()
+    return hadoop_stream(out, separator,
+                         read_value(spec.jobconf, "stream.num.map.output.key.fields"))
 
 
 def emit_verified(lines: list, storage, out) -> int:

@@ -22,9 +22,13 @@ Hadoop to run a streaming job here:
   and ``-cmdenv`` in its environment and its lines on stdin, up to
   ``mapreduce.map.maxattempts`` failed attempts (4); the job fails when more than
   ``mapreduce.map.failures.maxpercent`` percent of the maps failed. Only a successful
-  attempt's output and counters count. Then Hadoop's shuffle (``HashPartitioner`` on the key
-  before the first tab, keys sorted as bytes) and the ``-reducer`` per partition, or one
-  part per map for 0 reduces; ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j
+  attempt's output and counters count. A map's output lines are split into key and value
+  as Streaming's ``TextOutputReader`` splits them (``stream.map.output.field.separator``,
+  ``stream.num.map.output.key.fields``). Then Hadoop's shuffle (``HashPartitioner`` on the
+  key, keys sorted as bytes) and the ``-reducer`` per partition, reading key,
+  ``stream.reduce.input.field.separator``, value (its output split by
+  ``stream.reduce.output.*``), or one part per map for 0 reduces; part files hold
+  ``key<TAB>value`` lines (``TextOutputFormat``); ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j
   form: ``Running job``, ``Task Id : …, Status : FAILED`` with the subprocess exit code for
   a failed attempt that is *not* the task's last (the last one is TIPFAILED, which the job
   client does not print; killed attempts are not printed either), the ``Counters`` block
@@ -328,24 +332,33 @@ class Job:
         out_dir = local(self.opts["output"])
         os.makedirs(out_dir)
         reduces = int(self.opts["D"].get("mapreduce.job.reduces", "1"))
+        map_split = self.split_keys("stream.map.output.field.separator",
+                                    "stream.num.map.output.key.fields")
         if reduces == 0:
             for i, data in enumerate(by_map):
                 with open(os.path.join(out_dir, f"part-{i:05d}"), "wb") as f:
-                    f.write(normalize(data or b""))
-                self.figure("out_bytes", len(normalize(data or b"")))
+                    f.write(text_output(data or b"", map_split))
+                self.figure("out_bytes", len(text_output(data or b"", map_split)))
         else:
             parts = [[] for _ in range(reduces)]
             for data in outputs:
-                for line in normalize(data).splitlines(keepends=True):
-                    parts[partition(line.split(b"\t", 1)[0], reduces)].append(line)
-            for i, lines in enumerate(parts):
-                self.reduce_one(i, lines, out_dir)
+                for key, value in pairs(data, map_split):
+                    parts[partition(key, reduces)].append((key, value))
+            for i, records in enumerate(parts):
+                self.reduce_one(i, records, out_dir)
         open(os.path.join(out_dir, "_SUCCESS"), "wb").close()
 
-    def reduce_one(self, index: int, lines: list, out_dir: str) -> None:
-        env = {**os.environ, "LC_ALL": "C"}
-        sort = subprocess.run(["sort", "-t", "\t", "-k1,1"], input=b"".join(lines), env=env,
-                              capture_output=True, check=True).stdout
+    def split_keys(self, separator: str, fields: str) -> tuple:
+        """(separator bytes, key fields) of a Streaming split, from the jobconf."""
+        return (self.opts["D"].get(separator, "\t").encode(),
+                int(self.opts["D"].get(fields, "1")))
+
+    def reduce_one(self, index: int, records: list, out_dir: str) -> None:
+        """Sort one partition's (key, value) pairs by key as bytes (ties by value, as
+        GNU sort's last resort did), feed the reducer key, the reduce input separator and
+        value per line, and write its output split as TextOutputFormat writes it."""
+        between = self.opts["D"].get("stream.reduce.input.field.separator", "\t").encode()
+        sort = b"".join(key + between + value + b"\n" for key, value in sorted(records))
         reducer = self.opts["reducer"]
         if reducer and reducer != "NONE":
             cwd = os.path.join(state_dir(), "attempts", f"reduce_{self.job_id}_{index}")
@@ -357,14 +370,16 @@ class Job:
                 raise SystemExit(f"fake hadoop: reducer failed: {result.stderr[-300:]!r}")
             self.user_counters(result.stderr)
         self.figure("reduces", 1)
-        self.figure("groups", len({line.split(b"\t", 1)[0] for line in lines}))
-        self.figure("reduce_records", len(lines))
+        self.figure("groups", len({key for key, _ in records}))
+        self.figure("reduce_records", len(records))
         if reducer and reducer != "NONE":
             sort = result.stdout
+        written = text_output(sort, self.split_keys("stream.reduce.output.field.separator",
+                                                     "stream.num.reduce.output.key.fields"))
         self.figure("out_records", len(sort.splitlines()))
-        self.figure("out_bytes", len(normalize(sort)))
+        self.figure("out_bytes", len(written))
         with open(os.path.join(out_dir, f"part-{index:05d}"), "wb") as f:
-            f.write(normalize(sort))
+            f.write(written)
 
     def print_counters(self) -> None:
         """The ``Counters: N`` block, as Hadoop 3.3.6's job client prints it: the groups of
@@ -401,10 +416,25 @@ class Job:
         log("\n".join(lines))
 
 
-def normalize(data: bytes) -> bytes:
-    """Streaming's key/value split and TextOutputFormat: a line without a tab gets one."""
-    lines = data.splitlines()
-    return b"".join(line + (b"\n" if b"\t" in line else b"\t\n") for line in lines)
+def split_key(line: bytes, separator: bytes, fields: int) -> tuple:
+    """Streaming's ``TextOutputReader.splitKeyVal``: the key ends at the ``fields``-th
+    ``separator``; a line with fewer is all key and an empty value."""
+    pos = -len(separator)
+    for _ in range(fields):
+        pos = line.find(separator, pos + len(separator))
+        if pos < 0:
+            return line, b""
+    return line[:pos], line[pos + len(separator):]
+
+
+def pairs(data: bytes, split: tuple) -> list:
+    """A program's output lines as Streaming reads them: (key, value) pairs."""
+    return [split_key(line, *split) for line in data.splitlines()]
+
+
+def text_output(data: bytes, split: tuple) -> bytes:
+    """Streaming's split of a program's output, then TextOutputFormat: key TAB value."""
+    return b"".join(key + b"\t" + value + b"\n" for key, value in pairs(data, split))
 
 
 def partition(key: bytes, reduces: int) -> int:
