@@ -28,13 +28,13 @@ Hadoop to run a streaming job here:
   key, keys sorted as bytes) and the ``-reducer`` per partition, reading key,
   ``stream.reduce.input.field.separator``, value (its output split by
   ``stream.reduce.output.*``), or one part per map for 0 reduces; part files hold
-  ``key<TAB>value`` lines (``TextOutputFormat``); ``_SUCCESS``. It prints what ``hadoop jar`` prints, in log4j
-  form: ``Running job``, ``Task Id : …, Status : FAILED`` with the subprocess exit code for
-  a failed attempt that is *not* the task's last (the last one is TIPFAILED, which the job
-  client does not print; killed attempts are not printed either), the ``Counters`` block
-  laid out as Hadoop 3.3.6 prints it (``tests/fixtures/counters/``: the same groups in the
-  same order, with the same names and trailing spaces) but holding only the counters the
-  fake has figures for (:meth:`Job.print_counters`).
+  ``key<TAB>value`` lines (``TextOutputFormat``); ``_SUCCESS``. It prints what ``hadoop
+  jar`` prints, in log4j form: ``Running job``, ``Task Id : …, Status : FAILED`` with the
+  subprocess exit code for a failed attempt that is *not* the task's last (the last one is
+  TIPFAILED, which the job client does not print; killed attempts are not printed either),
+  the ``Counters`` block laid out as Hadoop 3.3.6 prints it (``tests/fixtures/counters/``:
+  the same groups in the same order, with the same names and trailing spaces) but holding
+  only the counters the fake has figures for (:meth:`Job.print_counters`).
 
 Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for a
 "container", as on a small YARN cluster. **Hosts and locality**: with
