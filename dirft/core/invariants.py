@@ -66,9 +66,24 @@ def _check_task(state: JobState, task: TaskState) -> None:
     if task.decided and task.live_replicas():
         raise _fail(task, f"decided, yet replicas {[r.rid for r in task.live_replicas()]} "
                     f"are live")
+    _check_hosts(state, task)
     if task.extra_launched > state.scheme.extra_replicas:
         raise _fail(task, f"{task.extra_launched} extra replicas launched, at most "
                     f"{state.scheme.extra_replicas} allowed")
+
+
+def _check_hosts(state: JobState, task: TaskState) -> None:
+    """When the cluster places replicas: no more replacements than ``host_retries``, and
+    two registered live replicas share a host only once the task has used them all."""
+    retries = state.plan.host_retries
+    if task.relocated > (retries or 0):
+        raise _fail(task, f"{task.relocated} replicas replaced for their host, at most "
+                    f"{retries or 0} allowed")
+    hosts = Counter(r.node for r in task.replicas.values() if r.live and r.state != "pending")
+    shared = sorted(h for h, n in hosts.items() if n > 1)
+    if retries is not None and shared and task.relocated < retries:
+        raise _fail(task, f"live replicas share host(s) {shared} with "
+                    f"{retries - task.relocated} host retries left")
 
 
 def _check_replica(state: JobState, task: TaskState, rep: ReplicaState) -> None:
@@ -88,7 +103,7 @@ def _check_replica(state: JobState, task: TaskState, rep: ReplicaState) -> None:
     if rep.phase < len(rep.processed):
         raise _fail(task, f"{name} reported {len(rep.processed)} sub-splits in "
                     f"{rep.phase} phase(s)")
-    if rep.live and rep.node in state.lost_nodes:
+    if rep.live and rep.node in state.lost_nodes and not (rep.state == "pending" and state.plan.host_retries is not None):
         raise _fail(task, f"{name} is {rep.state} on lost node {rep.node}")
     if state.aborted is not None and rep.live:
         raise _fail(task, f"{name} is {rep.state} after the job aborted")

@@ -44,7 +44,12 @@ class JobPlan:
     started replica may take to register; ``slots``: map slots per node when the runner
     knows them (adaptive DIRFT then gang-starts tasks as slots free), else None (every
     replica is launched at job start and waits in the runner's queue); ``quarantine``: when
-    a node gets no new replicas (:class:`~dirft.core.adaptive.Quarantine`).
+    a node gets no new replicas (:class:`~dirft.core.adaptive.Quarantine`);
+    ``host_retries``: None when the runner starts each replica on its planned node (local,
+    sim); a count >= 0 when the cluster places replicas itself (YARN: the planned node is a
+    preference, the host is known when the replica starts): a replica that starts on a lost
+    node, or on a host already running a registered live replica of its task, is not an
+    independent replica and is replaced, at most ``host_retries`` times per task.
     """
 
     tasks: tuple[TaskPlan, ...]
@@ -55,6 +60,7 @@ class JobPlan:
     startup_timeout: float = 60.0
     slots: int | None = None
     quarantine: Quarantine = Quarantine()
+    host_retries: int | None = None
 
     def node_for_extra(self, task: int, exclude: Collection[str],
                        lost: Collection[str] = ()) -> str | None:

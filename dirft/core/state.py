@@ -43,6 +43,7 @@ from dirft.core import events as E
 from dirft.core import invariants, liveness
 from dirft.core.adaptive import (BatchPlan, NodeRecord, SlotBook, pieces_of, place_tail,
                                  place_wave, shape_units, tail_widths, wave_done)
+from dirft.core.hosts import preference, replacement_node, twin_on
 from dirft.core.jobplan import JobPlan
 from dirft.core.quorum import first_voter, votes_text
 from dirft.core.speculation import pick_stragglers
@@ -118,8 +119,9 @@ class JobState:
         if rep.state == "stopping":  # cancelled while the runner was starting it
             out.append(A.KillReplica(ev.task, ev.replica, "not needed any more"))
             return
-        rep.node, rep.last_seen = ev.node, ev.now
-        self._move(task, rep, "started", f"process started on {ev.node}")
+        if not self._not_independent(task, rep, ev.node, out):
+            rep.node, rep.last_seen = ev.node, ev.now
+            self._move(task, rep, "started", f"process started on {ev.node}")
 
     def _replica_registered(self, ev: E.ReplicaRegistered, out: list[A.Action]) -> None:
         found = self._lookup(ev, out)
@@ -189,13 +191,32 @@ class JobState:
         self.lost_nodes.add(ev.node)
         for task in self.tasks:
             for rep in list(task.replicas.values()):
-                if rep.live and rep.node == ev.node:
+                if rep.live and rep.node == ev.node and not preference(self.plan, rep):
                     self._kill(task, rep, "node-lost", f"node {ev.node} lost", out)
         if self.book is not None:  # its slots are gone with its processes: no exit comes
             self.book.lose(ev.node)
             self._admit(out)
 
     # -- rules -------------------------------------------------------------------------
+    def _not_independent(self, task: TaskState, rep: ReplicaState, host: str,
+                         out: list[A.Action]) -> bool:
+        """Stop a replica started on a lost node or beside a registered sibling (host
+        retries left), replace it while they last (:mod:`dirft.core.hosts`); True if so."""
+        retries, twin = self.plan.host_retries, twin_on(task, rep, host)
+        lost = host in self.lost_nodes
+        if retries is None or not lost and (twin is None or task.relocated >= retries):
+            return False
+        rep.node, rep.shared = host, True
+        where = (f"lost node {host}" if lost or twin is None
+                 else f"host {host}, which runs r{twin.rid} of this task")
+        self._cancel(task, rep, "stopping", f"started on {where}: not independent", out)
+        node = replacement_node(self.plan, task, host, self.lost_nodes)
+        if task.relocated < retries and node is not None:
+            task.relocated += 1
+            self._launch(task, max(task.replicas) + 1, node, out)
+        self._ensure_progress(task, out)
+        return True
+
     def _record_vote(self, task: TaskState, rep: ReplicaState, s: int, sig: str,
                      out: list[A.Action]) -> None:
         unit = task.by_id[s]
@@ -443,7 +464,6 @@ class JobState:
         unit = task.unit(ev.subsplit)
         return (unit is not None and ev.subsplit in rep.processed
                 and unit.votes.get(rep.rid) == ev.signature)
-
 
     # -- adaptive DIRFT: gang start, waves, the tail, recovery (dirft.core.adaptive) -----
     def _admit(self, out: list[A.Action]) -> None:

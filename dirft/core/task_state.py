@@ -52,7 +52,9 @@ class ReplicaState:
 
     ``processed`` holds the sub-splits it reported a signature for; ``current`` the
     sub-split in flight (or None); ``phase`` how many assignments it got (1-based phases);
-    ``last_seen`` the ``now`` (seconds) of its latest sign of life; ``cause`` why it died.
+    ``last_seen`` the ``now`` (seconds) of its latest sign of life; ``cause`` why it died;
+    ``shared``: it started on a host that was not independent (a lost node, or one running
+    a sibling) and was replaced, so it did no work.
     """
 
     rid: int
@@ -66,6 +68,7 @@ class ReplicaState:
     assigned_at: float = 0.0
     progress: float = 0.0
     backup: bool = False
+    shared: bool = False
 
     @property
     def live(self) -> bool:
@@ -112,7 +115,9 @@ class TaskState:
     ``units``: the units still in use, in byte order (their outputs, concatenated, are the
     task's output); ``order``: unit ids of the rotation (DIRFT's sub-splits, or the pieces
     of a wide task); ``pieces``: unit ids cut later for recovery; ``eager``: replicas work on
-    a unit even when enough votes are in flight (full-replication shape). ``extra_launched`` counts replicas launched beyond the initial ones; ``work_bytes`` the
+    a unit even when enough votes are in flight (full-replication shape). ``extra_launched`` counts replicas launched beyond the initial ones;
+    ``relocated`` the replicas replaced because they started on a host that was not
+    independent (:attr:`~dirft.core.jobplan.JobPlan.host_retries`); ``work_bytes`` the
     input bytes of every assignment handed out (for "extra work"); ``story`` is a list of
     one-line transitions, for error messages.
     """
@@ -122,6 +127,7 @@ class TaskState:
     units: list[SubsplitState] = field(default_factory=list)
     decided: bool = False
     extra_launched: int = 0
+    relocated: int = 0
     work_bytes: int = 0
     mismatches: int = 0
     failures: Counter[str] = field(default_factory=Counter)
