@@ -31,7 +31,7 @@ from dirft.gridmix.generate import generate_file
 JOB_ARGS = ["-mapper", 'sh -c "sleep 5; cat"', "-reducer", "cat",
             "-D", "mapred.map.tasks.fault.inject=false", "-D", "dirft.heartbeat.timeout=2",
             "-D", "dirft.heartbeat.interval=0.25",
-            "-D", "mapreduce.input.fileinputformat.split.maxsize=1048576"]
+            "-D", "dirft.split.maxsize=1048576"]
 STALL_AFTER_S = 3.0
 """Seconds after the job's start at which the driver is stopped."""
 

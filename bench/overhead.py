@@ -81,7 +81,7 @@ def run_job(task: Task, input_path: str, workdir: str) -> float:
         argv += ["-combiner", task.combiner_cmd] if task.combiner_cmd else []
         for define in (f"dirft.scheme=none", "dirft.nodes=1", "dirft.slots.per.node=1",
                        f"dfs.blocksize={BIG}", f"dirft.local.dir={out_parent}",
-                       f"mapreduce.input.fileinputformat.split.maxsize={BIG}"):
+                       f"dirft.split.maxsize={BIG}"):
             argv += ["-D", define]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
         if done.returncode != 0:

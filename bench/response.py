@@ -1,7 +1,7 @@
 """Response time of one map task (no fault, and one emulated crash), scheme against scheme.
 
 Each run is a real ``dirft streaming`` job (``python -m dirft.cli``, local runner) over ONE
-64 MiB split of GridMix text: ``dfs.blocksize`` and ``split.maxsize`` are 128 MiB, so the
+64 MiB split of GridMix text: ``dfs.blocksize`` and ``dirft.split.maxsize`` are 128 MiB, so the
 input is one map task. The job is word count with a combiner (:mod:`bench.wordcount`, or
 the MRJob fixture ``tests/fixtures/mr_wordcount.py`` with ``job="mrjob"``). The figure of
 a run is the report's ``map_seconds`` (map stage = the one task's response time here);
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SPLIT_BYTES = 64 << 20
-BIG = "128m"  # dfs.blocksize and split.maxsize: the 64 MiB input is one split
+BIG = "128m"  # dfs.blocksize and dirft.split.maxsize: the 64 MiB input is one split
 JOB_TIMEOUT_S = 600
 
 JOBS = {
@@ -61,7 +61,7 @@ class Variant:
         keys = {"dirft.scheme": self.scheme, "mapred.map.tasks.fault.tolerance": f,
                 "mapred.map.tasks.fault.nature": nature, "dirft.nodes": self.nodes,
                 "dirft.slots.per.node": self.slots, "dfs.blocksize": BIG,
-                "mapreduce.input.fileinputformat.split.maxsize": BIG}
+                "dirft.split.maxsize": BIG}
         if self.fault:
             keys |= {"mapred.map.tasks.fault.inject": "true",
                      "mapred.map.tasks.fault.percent": 100}

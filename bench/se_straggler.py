@@ -22,7 +22,7 @@ from dirft.runners.base import StreamingJob
 from dirft.runners.local import LocalRunner
 from dirft.units import parse_bytes
 
-SETTINGS = ["mapreduce.input.fileinputformat.split.maxsize=4194304", "dfs.blocksize=8388608",
+SETTINGS = ["dirft.split.maxsize=4194304", "dfs.blocksize=8388608",
             "dirft.nodes=4", "dirft.slots.per.node=1", "dirft.fault.straggler.nodes=1",
             "dirft.fault.straggler.factor=4", "dirft.heartbeat.interval=0.1",
             "dirft.se.min.runtime=0.3", "mapreduce.job.speculative.retry-after-no-speculate=100",

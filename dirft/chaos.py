@@ -27,7 +27,7 @@ from dirft.runners.local import LocalRunner
 #: Settings of every run. The heartbeat timeout is dirft's default (10 s): with 3 s, a loaded
 #: machine (load 20 on 2 cores) stalled a replica past it, a false crash beyond f_c = 0 that
 #: aborted a run within tolerance; the check is about outcomes, not detection speed.
-BASE = ["mapreduce.input.fileinputformat.split.maxsize=131072", "dfs.blocksize=262144",
+BASE = ["dirft.split.maxsize=131072", "dfs.blocksize=262144",
         "dirft.nodes=6", "dirft.slots.per.node=8", "dirft.heartbeat.interval=0.1",
         "dirft.heartbeat.timeout=10", "mapred.map.tasks.fault.inject=true"]
 

@@ -256,15 +256,15 @@ def _dir_name(entry: str) -> str:
 
 def local_split_defines(conf_files: list, defines: list, input_bytes: int) -> list[str]:
     """mrjob's local runner's split rule for a step of ``input_bytes`` bytes: about two map
-    tasks per core (``mrjob.sim._pick_mapper_split_size``), as
-    ``mapreduce.input.fileinputformat.split.maxsize``, unless the job's configuration
-    already sets it or ``dfs.blocksize`` (then Hadoop's rule applies unchanged)."""
+    tasks per core (``mrjob.sim._pick_mapper_split_size``), as ``dirft.split.maxsize``,
+    unless the job's configuration already sets it or ``dfs.blocksize`` (then dirft's
+    rule applies unchanged: Hadoop Streaming's, or ``dirft.split.maxsize``'s)."""
     conf = JobConf.load(conf_files, defines)
-    keys = ("mapreduce.input.fileinputformat.split.maxsize", "dfs.blocksize")
+    keys = ("dirft.split.maxsize", "dfs.blocksize")
     if any(conf.source(k) != "default" for k in keys) or input_bytes <= 0:
         return []
     per_split = -(-input_bytes // (2 * (os.cpu_count() or 1)))
-    return [define("mapreduce.input.fileinputformat.split.maxsize", max(per_split, 1))]
+    return [define("dirft.split.maxsize", max(per_split, 1))]
 
 
 def step_jobs(script: str, described: dict, plans: list, inputs: list, scratch: str,

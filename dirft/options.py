@@ -67,14 +67,20 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("mapreduce.input.fileinputformat.split.minsize", "bytes", "1",
            "smallest input split in bytes (Hadoop FileInputFormat)", minimum=0),
     Option("mapreduce.input.fileinputformat.split.maxsize", "bytes", str(LONG_MAX),
-           "largest input split in bytes (Hadoop FileInputFormat, new API)",
-           minimum=1, maximum=LONG_MAX),
+           "largest input split in bytes of the new mapreduce API's FileInputFormat; Hadoop "
+           "Streaming's old mapred API ignores it, and so does dirft (dirft.split.maxsize "
+           "makes smaller map tasks)", minimum=1, maximum=LONG_MAX),
+    Option("dirft.split.maxsize", "bytes", "0",
+           "dirft's own knob for more, smaller map tasks: when > 0, splits of max(split."
+           "minsize, min(this, block size)) bytes in input order (the new mapreduce API's "
+           "rule) instead of Hadoop Streaming's goal size; 0 plans as Hadoop Streaming",
+           minimum=0, maximum=LONG_MAX),
     Option("dfs.blocksize", "bytes", "134217728",
            "HDFS block size in bytes; accepts 128m (Hadoop getLongBytes)", minimum=1),
     Option("mapreduce.job.maps", "int", "2",
            "the old mapred API's goal number of map tasks (Hadoop Streaming's "
-           "FileInputFormat: goal split size = total input / this); dirft reads it only to "
-           "tell whether Hadoop reads a .bz2 file as one split", minimum=1),
+           "FileInputFormat: goal split size = total input / this), as dirft plans its "
+           "splits unless dirft.split.maxsize is set", minimum=1),
     Option("mapreduce.output.fileoutputformat.compress", "bool", "false",
            "compress the job's part files with ...compress.codec (Hadoop "
            "FileOutputFormat): part-00000.gz, .bz2 or .deflate"),

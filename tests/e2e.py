@@ -11,7 +11,7 @@ from dirft.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "mapred-site.example.xml"
-SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=262144",
+SMALL = ["-D", "dirft.split.maxsize=262144",
          "-D", "dfs.blocksize=524288", "-D", "dirft.slots.per.node=8"]
 
 

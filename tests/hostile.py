@@ -70,7 +70,7 @@ def hostile_job(base: str, seed: int, input_bytes: int = 2 << 20,
     argv = [*python, "-m", "dirft.cli", "streaming", "-input", str(data), "-output",
             str(out), "-mapper", f"{python[0]} {MAPPER}", "-reducer", "cat",
             "-D", "mapred.map.tasks.fault.tolerance=1", "-D", "mapred.map.tasks.fault.nature=2",
-            "-D", "mapreduce.input.fileinputformat.split.maxsize=524288",
+            "-D", "dirft.split.maxsize=524288",
             "-D", "dfs.blocksize=524288", "-D", "dirft.nodes=3", "-D", "dirft.slots.per.node=2",
             "-cmdenv", f"THIEF_DIR={thief}", "-cmdenv", "THIEF_SECONDS=40",
             "-cmdenv", f"THIEF_SLEEPERS={int(sleepers)}"]

@@ -80,7 +80,7 @@ def test_num_reduce_tasks_partitions_the_sorted_output(data, tmp_path, capsys):
 def test_reducer_none_writes_one_part_per_map_task(data, tmp_path, capsys):
     out = tmp_path / "out"
     code, _, err = streaming(capsys, data, out, "-mapper", "cat", "-reducer", "NONE",
-                             "-D", "mapreduce.input.fileinputformat.split.maxsize=100000")
+                             "-D", "dirft.split.maxsize=100000")
     assert code == 0, err
     assert report(out)["tasks"] == 3
     got = parts(out)

@@ -294,11 +294,17 @@ def test_replicas_fit_check_applies_to_dirft_and_frft_only():
         assert JobConf.load(defines=defines + [f"dirft.scheme={scheme}"]).replicas == 4
 
 
-def test_split_minsize_must_not_exceed_maxsize():
+def test_split_minsize_must_not_exceed_dirfts_split_maxsize():
     message = _error(["mapreduce.input.fileinputformat.split.minsize=2m",
-                      "mapreduce.input.fileinputformat.split.maxsize=1m"])
+                      "dirft.split.maxsize=1m"])
     assert message.startswith("mapreduce.input.fileinputformat.split.minsize=2097152")
-    assert "split.maxsize=1048576" in message
+    assert "dirft.split.maxsize=1048576" in message
+
+
+def test_hadoops_split_maxsize_below_minsize_is_accepted_as_streaming_ignores_it():
+    conf = JobConf.load(defines=["mapreduce.input.fileinputformat.split.minsize=2m",
+                                 "mapreduce.input.fileinputformat.split.maxsize=1m"])
+    assert conf.get("mapreduce.input.fileinputformat.split.maxsize") == 1 << 20
 
 
 # ---------------------------------------------------------------- the XML reader
@@ -435,10 +441,10 @@ def test_the_example_file_loads_with_its_settings():
     assert (conf.fault_tolerance, conf.fault_nature, conf.replicas) == (1, 1, 2)
     assert conf.get("mapred.map.tasks.fault.inject") is True
     assert conf.get("mapred.map.tasks.fault.percent") == 25.0
-    assert conf.get("mapreduce.input.fileinputformat.split.maxsize") == 8 * 1024 ** 2
+    assert conf.get("dirft.split.maxsize") == 8 * 1024 ** 2
     assert conf.get("dfs.blocksize") == 16 * 1024 ** 2
     assert (conf.get("dirft.nodes"), conf.get("dirft.slots.per.node")) == (4, 6)
-    assert 64 * 1024 ** 2 // conf.get("mapreduce.input.fileinputformat.split.maxsize") == 8
+    assert 64 * 1024 ** 2 // conf.get("dirft.split.maxsize") == 8
 
 
 def test_the_example_file_lists_exactly_the_known_keys():
@@ -447,7 +453,7 @@ def test_the_example_file_lists_exactly_the_known_keys():
 
 def test_the_example_file_keeps_every_other_default():
     changed = {"mapred.map.tasks.fault.inject", "mapred.map.tasks.fault.percent",
-               "mapreduce.input.fileinputformat.split.maxsize", "dfs.blocksize",
+               "dirft.split.maxsize", "dfs.blocksize",
                "dirft.slots.per.node"}
     example = read_site_xml(str(EXAMPLE))
     assert {k for k, o in OPTIONS.items() if example[k] != o.default} == changed

@@ -46,7 +46,7 @@ def test_streamsort_survives_crashes_on_a_real_cluster(mode, hdfs_dir, tmp_path,
         capsys, "streaming", "--runner", "hadoop", *cluster_defines(),
         "-input", f"{folder}/input.txt", "-output", f"{folder}/out",
         "-mapper", "cat", "-reducer", "cat", "--json",
-        "-D", "mapreduce.input.fileinputformat.split.maxsize=2m",
+        "-D", "dirft.split.maxsize=2m",
         "-D", f"mapred.map.tasks.fault.inject={str(mode != 'fault-free').lower()}",
         "-D", "mapred.map.tasks.fault.percent=50",
         "-D", f"dirft.fault.crash.mode={'exception' if mode == 'fault-free' else mode}")

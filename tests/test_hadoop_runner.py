@@ -25,7 +25,7 @@ from dirft.runners.hadoop import HadoopRunner
 from e2e import c_sorted, parts, streaming as local_streaming
 from hadoop_fixture import FAKE, JAR, FakeCluster
 
-SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=65536"]
+SMALL = ["-D", "dirft.split.maxsize=65536"]
 PY = f"{FAKE / 'python3-bare'}"
 NLINE = "org.apache.hadoop.mapred.lib.NLineInputFormat"
 
@@ -80,7 +80,6 @@ def expected_first_job(cluster, runner, scheme: str, largest: int = 0) -> list:
     scratch = "/tmp/dirft/job_dirfttest_0001"
     return [
         "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "vote" if voted else "direct"),
-        "-D", "mapreduce.input.fileinputformat.split.maxsize=65536",
         *(["-D", f"mapreduce.input.fileinputformat.split.minsize={largest}"] if voted else
           ["-D", "mapreduce.input.lineinputformat.linespermap=1"]),
         "-D", f"mapreduce.job.name=dirft streaming job [job_dirfttest_0001 {name}]",
@@ -97,7 +96,7 @@ def expected_first_job(cluster, runner, scheme: str, largest: int = 0) -> list:
 def expected_commit_job(cluster, runner) -> list:
     return [
         "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "commit"),
-        "-D", "mapreduce.input.fileinputformat.split.maxsize=65536",
+        "-D", "dirft.split.maxsize=65536",
         "-D", "mapreduce.input.lineinputformat.linespermap=1",
         "-D", "mapreduce.job.name=dirft streaming job [job_dirfttest_0001 commit]",
         "-D", "mapreduce.job.reduces=1", "-D", "mapreduce.map.speculative=false",
@@ -451,7 +450,7 @@ def test_eight_tasks_with_a_replica_queued_emit_every_task_in_one_application(cl
     # already moved it to "stopping"; the real cluster ran a commit job for every run).
     monkeypatch.setenv("FAKE_HADOOP_SLOTS", "15")
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
-                    "-D", "mapreduce.input.fileinputformat.split.maxsize=16384")
+                    "-D", "dirft.split.maxsize=16384")
     first = report["hadoop"]["submitted"][0]
     assert report["tasks"] == 8 and report["hadoop"]["jobs"] == 1
     assert first["counters"]["dirft-emit"] == {f"task-{t:05d}": 1 for t in range(8)}

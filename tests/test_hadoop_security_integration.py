@@ -54,7 +54,7 @@ def test_a_mapper_registering_as_its_sibling_for_a_made_up_attempt_is_refused(
         "-D", f"dirft.yarn.rm.url={_rm()}", "-files", str(MAPPER),
         "-input", f"{folder}/input.txt", "-output", f"{folder}/out",
         "-mapper", f"{python} {MAPPER.name}", "-reducer", "cat", "--json",
-        "-D", "mapreduce.input.fileinputformat.split.maxsize=2m")
+        "-D", "dirft.split.maxsize=2m")
     assert code == 0, err
     assert_sorted_by_key(storage.read_bytes(f"{folder}/out/part-00000"), data)
     report = json.loads(storage.read_bytes(f"{folder}/out/_dirft_report.json"))

@@ -17,7 +17,7 @@ from e2e import run_cli
 
 KFC = "org.apache.hadoop.mapred.lib.KeyFieldBasedComparator"
 KFP = "org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner"
-SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=2000", "-D", "dfs.blocksize=4096"]
+SMALL = ["-D", "dirft.split.maxsize=2000", "-D", "dfs.blocksize=4096"]
 
 
 def _parts(out) -> list[bytes]:

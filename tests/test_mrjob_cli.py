@@ -13,7 +13,7 @@ from dirft.gridmix.generate import generate_file
 from e2e import ROOT, leftovers, run_cli
 
 EXAMPLES = pathlib.Path(mrjob.examples.__file__).parent
-SPLITS = ["-D", "mapreduce.input.fileinputformat.split.maxsize=40000",
+SPLITS = ["-D", "dirft.split.maxsize=40000",
           "-D", "dfs.blocksize=65536"]
 CRASHES = ["-D", "mapred.map.tasks.fault.inject=true",
            "-D", "mapred.map.tasks.fault.percent=50"]

@@ -14,7 +14,7 @@ from hadoop_fixture import FakeCluster
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 EXAMPLES = pathlib.Path(mrjob.examples.__file__).parent
-SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=40000"]
+SMALL = ["-D", "dirft.split.maxsize=40000"]
 CRASHES = ["-D", "mapred.map.tasks.fault.inject=true",
            "-D", "mapred.map.tasks.fault.percent=50"]
 

@@ -13,7 +13,7 @@ from dirft.gridmix.jobs import JOBS_DIR
 from e2e import leftovers, run_cli
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
-SPLITS = ["-D", "mapreduce.input.fileinputformat.split.maxsize=40000",
+SPLITS = ["-D", "dirft.split.maxsize=40000",
           "-D", "dfs.blocksize=65536"]
 CRASHES = ["-D", "mapred.map.tasks.fault.inject=true", "-D",
            "mapred.map.tasks.fault.percent=50"]

@@ -9,7 +9,7 @@ from e2e import leftovers, run_cli
 from test_records import hadoop_split as split_at
 
 CRASHES = ["-D", "mapred.map.tasks.fault.inject=true", "-D", "mapred.map.tasks.fault.percent=50",
-           "-D", "mapreduce.input.fileinputformat.split.maxsize=700",
+           "-D", "dirft.split.maxsize=700",
            "-D", "dirft.heartbeat.timeout=3"]
 LINES = b"".join(b"%d.%d\tv%d\n" % (i % 7, i % 3, i) for i in range(200))
 

@@ -37,8 +37,8 @@ def check_combinations(typed: Mapping[str, Any], sources: Mapping[str, str]) -> 
     """Refuse impossible combinations of typed values (from :func:`parse_all`).
 
     Checks: heartbeat timeout > interval; R <= ``dirft.nodes`` for schemes dirft and frft
-    (R distinct nodes, DESIGN §1); split minsize <= maxsize. Raises ConfigError naming the
-    keys, their values and sources.
+    (R distinct nodes, DESIGN §1); split minsize <= ``dirft.split.maxsize`` when set.
+    Raises ConfigError naming the keys, their values and sources.
     """
     _check_heartbeat(typed, sources)
     _check_replicas_fit(typed, sources)
@@ -72,10 +72,10 @@ def _check_replicas_fit(typed: Mapping[str, Any], sources: Mapping[str, str]) ->
 
 
 def _check_split_sizes(typed: Mapping[str, Any], sources: Mapping[str, str]) -> None:
-    """Raise ConfigError if the split minsize exceeds the split maxsize."""
-    low = "mapreduce.input.fileinputformat.split.minsize"
-    high = "mapreduce.input.fileinputformat.split.maxsize"
-    if typed[low] > typed[high]:
+    """Raise ConfigError if the split minsize exceeds ``dirft.split.maxsize`` when that is
+    set (Hadoop Streaming ignores ``split.maxsize``, so that pair is never checked)."""
+    low, high = "mapreduce.input.fileinputformat.split.minsize", "dirft.split.maxsize"
+    if typed[high] and typed[low] > typed[high]:
         raise ConfigError(f"{_where(low, typed, sources)} exceeds "
                           f"{_where(high, typed, sources)}")
 

@@ -5,14 +5,14 @@ pieces (:mod:`dirft.core.planner`) and handed to :class:`dirft.core.state.JobSta
 """
 
 import gc
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from dirft.core.adaptive import Quarantine
 from dirft.core.planner import (InputFile, InputSplit, SubSplit, compute_splits,
-                                place_blocks, replica_candidates, replica_nodes,
+                                hadoop_order, place_blocks, replica_candidates, replica_nodes,
                                 subsplits_of)
 from dirft.core.scheme import Scheme
 from dirft.errors import ConfigError
@@ -88,17 +88,23 @@ def node_names(count: int) -> tuple[str, ...]:
 def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
                block_size: int, min_split: int, max_split: int, seed: int,
                heartbeat_timeout: float, startup_timeout: float = 60.0,
-               slots: int | None = None, quarantine: Quarantine = Quarantine()) -> JobPlan:
+               slots: int | None = None, quarantine: Quarantine = Quarantine(),
+               old_api: bool = False, lengths: Mapping[str, int] | None = None) -> JobPlan:
     """Plan the map stage: HDFS-like block placement, Hadoop's splits, sub-splits, nodes.
 
     Sizes in bytes, ``heartbeat_timeout`` in seconds; ``slots`` and ``quarantine`` as in
-    :class:`JobPlan`. Raises :class:`ConfigError` when a
+    :class:`JobPlan`. ``old_api``: Hadoop Streaming's splits (``max_split`` its goal size,
+    :func:`~dirft.core.planner.compute_splits` with ``old_api``), numbered largest first
+    (:func:`~dirft.core.planner.hadoop_order` with ``lengths``); else the new API's, in
+    file order. Raises :class:`ConfigError` when a
     task cannot get its replicas on distinct nodes (more replicas than nodes). Runs with
     the cyclic garbage collector paused (:func:`_gc_paused`).
     """
     with _gc_paused():
         blocks = place_blocks(files, block_size, nodes, seed)
-        splits = compute_splits(files, blocks, block_size, min_split, max_split)
+        splits = compute_splits(files, blocks, block_size, min_split, max_split, old_api)
+        if old_api:
+            splits = hadoop_order(splits, lengths)
         tasks = _plan_tasks(splits, scheme, nodes, seed)
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
                    heartbeat_timeout=heartbeat_timeout, seed=seed,

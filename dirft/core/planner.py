@@ -6,11 +6,13 @@ any machine. The rules follow Hadoop where Hadoop has one:
 
 * :func:`place_blocks` — HDFS-like block placement (in :mod:`dirft.core.blocks`, with
   :class:`InputFile` and :class:`Block`; re-exported here).
-* :func:`compute_splits` — the new-API ``org.apache.hadoop.mapreduce.lib.input.
-  FileInputFormat.getSplits``: split size ``max(minsize, min(maxsize, blocksize))``, the
-  1.1 ``SPLIT_SLOP`` at the end, hosts of the block holding the split's first byte.
-  Plain Hadoop Streaming uses the old ``mapred`` API, which ignores ``split.maxsize``;
-  dirft honours it on purpose (docs/hadoop.md, 'Input splits').
+* :func:`compute_splits` — ``FileInputFormat.getSplits``: split size ``max(minsize,
+  min(maxsize, blocksize))``, the 1.1 ``SPLIT_SLOP`` at the end. With ``maxsize`` the
+  goal size of :func:`goal_size` and ``old_api`` it is Hadoop Streaming's old ``mapred``
+  API (hosts holding most of a split's bytes, ``getSplitHosts``); otherwise the new
+  ``mapreduce`` API (hosts of the block holding the split's first byte), which dirft uses
+  for ``dirft.split.maxsize`` (docs/hadoop.md, 'Input splits').
+* :func:`hadoop_order` — ``JobSubmitter``'s numbering of the splits: largest first.
 * :func:`make_subsplits` — DIRFT's R byte ranges of one split (docs/design.md, 'Sub-splits');
   :func:`subsplits_of` for all the splits of a job.
 * :func:`replica_nodes` — R distinct nodes for a task's replicas, block holders first.
@@ -31,8 +33,9 @@ from dirft.core.blocks import (Block, InputFile, _check_files, _check_nodes, _ne
 from dirft.errors import ConfigError, InputError
 
 __all__ = ["MAX_SPLIT_SIZE", "SPLIT_SLOP", "Block", "InputFile", "InputSplit", "SubSplit",
-           "compute_splits", "make_subsplits", "place_blocks", "replica_candidates",
-           "replica_nodes", "seeded_sample", "subsplits_of"]
+           "compute_splits", "goal_size", "hadoop_order", "make_subsplits", "place_blocks",
+           "replica_candidates", "replica_nodes", "seeded_sample", "split_hosts",
+           "subsplits_of"]
 
 #: ``FileInputFormat.SPLIT_SLOP``: the last split may be up to 10% larger than the split size.
 SPLIT_SLOP = 1.1
@@ -85,9 +88,9 @@ class SubSplit(NamedTuple):
 
 
 def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence[Block]],
-                   block_size: int, min_size: int = 1,
-                   max_size: int = MAX_SPLIT_SIZE) -> list[InputSplit]:
-    """Return the input splits of ``files``, as new-API ``FileInputFormat.getSplits`` does.
+                   block_size: int, min_size: int = 1, max_size: int = MAX_SPLIT_SIZE,
+                   old_api: bool = False) -> list[InputSplit]:
+    """Return the input splits of ``files``, as ``FileInputFormat.getSplits`` does.
 
     Takes the files (in job order), their blocks (as from :func:`place_blocks`, for hosts),
     ``block_size``, ``min_size`` and ``max_size`` in bytes (``mapreduce.input.
@@ -96,14 +99,96 @@ def compute_splits(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequ
     splitSize > 1.1`` (``SPLIT_SLOP``, compared in doubles as Java does) a split of
     ``splitSize`` is cut; a non-zero remainder is the last split. A zero-length file gives
     one empty split ``(start 0, length 0, hosts ())``. Hosts are those of the block holding
-    the split's start (``getBlockIndex``). A file with ``splittable`` false is one split
-    of its whole size. Indices run 0.. across all files in order.
+    the split's start (``getBlockIndex``; the new ``mapreduce`` API). A file with
+    ``splittable`` false is one split of its whole size. Indices run 0.. across all files
+    in order. ``old_api``: the old ``mapred`` API's hosts instead (:func:`split_hosts`,
+    over all the stored blocks of an unsplittable file); its split size is this one with
+    ``max_size`` = :func:`goal_size` (``computeSplitSize(goalSize, minSize, blockSize)``).
     Raises :class:`ConfigError` for bad sizes, :class:`InputError` when a file's blocks do
     not cover a split's start offset.
     """
     split_size = _split_size(block_size, min_size, max_size)
     _check_files(files)
-    return _splits_of(files, blocks_by_path, split_size)
+    splits = _splits_of(files, blocks_by_path, split_size)
+    return _old_api_hosts(splits, files, blocks_by_path) if old_api else splits
+
+
+def goal_size(total: int, maps: int) -> int:
+    """The old ``mapred`` API's goal split size for ``total`` input bytes and ``maps``
+    (``mapreduce.job.maps``): ``totalSize / numSplits`` (0 maps read as 1), raised to 1.
+
+    ``computeSplitSize(goal, minSize, blockSize)`` is ``max(minSize, min(goal, blockSize))``,
+    :func:`compute_splits`' size with ``max_size = goal``; a goal of 0 and a goal of 1 give
+    the same size (``minSize`` >= 1), so the raise changes nothing.
+    """
+    return max(1, total // (maps or 1))
+
+
+def hadoop_order(splits: Sequence[InputSplit],
+                 lengths: Mapping[str, int] | None = None) -> list[InputSplit]:
+    """Return ``splits`` numbered as ``JobSubmitter.writeOldSplits`` (and ``writeNewSplits``)
+    orders them: by length, largest first, a stable sort (equal lengths keep input order),
+    indices renumbered from 0. ``lengths``: ``{path: bytes}`` that stand for the length of
+    that file's split (a compressed file's one split: its stored size, the ``FileSplit``'s
+    length), else the split's own length.
+    """
+    lengths = lengths or {}
+    ordered = sorted(splits, key=lambda s: -lengths.get(s.path, s.length))
+    return [s._replace(index=i) for i, s in enumerate(ordered)]
+
+
+def split_hosts(blocks: Sequence[Block], offset: int, length: int) -> tuple[str, ...]:
+    """The old ``mapred`` ``FileInputFormat.getSplitHosts``: the hosts of a split of
+    ``length`` bytes (> 0) from ``offset`` of a file whose ``blocks`` are in offset order.
+
+    If the block holding ``offset`` holds the whole split, its hosts as listed; else each
+    host of the blocks the split touches is credited the split's bytes in each block, and
+    the hosts with most bytes come first (ties in order of first appearance: Hadoop's
+    order of ties is a hash set's), as many as the last touched block has hosts. One rack:
+    dirft's blocks carry no topology (Hadoop then puts every host in ``/default-rack``).
+    Raises :class:`InputError` when the blocks end before the split does.
+    """
+    first = _block_index(blocks, offset)
+    in_first = blocks[first].offset + blocks[first].length - offset
+    if in_first >= length:
+        return tuple(blocks[first].hosts)
+    credit: dict[str, int] = {}
+    remaining, last = length, ()
+    for k in range(first, len(blocks)):
+        share = in_first if k == first else min(remaining, blocks[k].length)
+        remaining, last = remaining - share, blocks[k].hosts
+        for host in dict.fromkeys(last):
+            credit[host] = credit.get(host, 0) + share
+        if remaining <= 0:
+            return tuple(sorted(credit, key=lambda h: -credit[h])[:len(last)])
+    raise _no_block(InputFile(blocks[0].path, offset + length), offset + length - remaining)
+
+
+def _block_index(blocks: Sequence[Block], offset: int) -> int:
+    """``getBlockIndex``: the first of ``blocks`` holding byte ``offset``. Raises InputError."""
+    for k, block in enumerate(blocks):
+        if block.offset <= offset < block.offset + block.length:
+            return k
+    raise InputError(f"input {blocks[0].path if blocks else '?'}: no block covers offset "
+                     f"{offset}; the block list does not match the file size")
+
+
+def _old_api_hosts(splits: list[InputSplit], files: Sequence[InputFile],
+                   blocks_by_path: Mapping[str, Sequence[Block]]) -> list[InputSplit]:
+    """``splits`` with the hosts of :func:`split_hosts`; an unsplittable file's split
+    counts all its blocks (its stored bytes, as Hadoop's ``getSplitHosts(blocks, 0,
+    length)``); an empty split keeps no hosts."""
+    whole = {f.path for f in files if not f.splittable}
+    out = []
+    for split in splits:
+        blocks = blocks_by_path.get(split.path, ())
+        start, length = split.start, split.length
+        if split.path in whole:
+            start, length = 0, sum(b.length for b in blocks)
+        if length and blocks:
+            split = split._replace(hosts=split_hosts(blocks, start, length))
+        out.append(split)
+    return out
 
 
 def _splits_of(files: Sequence[InputFile], blocks_by_path: Mapping[str, Sequence[Block]],

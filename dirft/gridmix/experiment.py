@@ -12,7 +12,7 @@ as they are read back over WebHDFS; everything the grid wrote there is removed a
 
 Each run gets the jobconf of :func:`dirft.gridmix.spec.grid_conf` on top of the spec's
 ``jobconf``: its scheme, nature, f, fault percentage (injection on when > 0), fault and
-placement seed ``seed + repetition``, the cluster, and split maxsize = block size = the
+placement seed ``seed + repetition``, the cluster, and dirft.split.maxsize = block size = the
 largest part file, so each part is one map task.
 """
 

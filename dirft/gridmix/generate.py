@@ -326,7 +326,7 @@ def generate_splits(directory: str, splits: int, split_size: int, seed: int,
     rule) into the new directory ``directory``; return their sizes in bytes.
 
     One part per input split, as GridMix's generator writes one part per map: with
-    ``mapreduce.input.fileinputformat.split.maxsize`` and ``dfs.blocksize`` at least the
+    ``dirft.split.maxsize`` and ``dfs.blocksize`` at least the
     largest part, each part is one split. Part ``i`` is :func:`generate_text` with
     ``part=i``. The directory is built under a hidden name beside it and renamed into
     place, so it appears whole or not at all.

@@ -49,6 +49,7 @@ GRID_KEYS = {
     "mapred.map.tasks.fault.inject": "fault_percent", "dirft.nodes": "cluster.nodes",
     "dirft.slots.per.node": "cluster.slots", "dirft.fault.seed": "seed",
     "dirft.placement.seed": "seed", "dfs.blocksize": "split_size",
+    "dirft.split.maxsize": "split_size",
     "mapreduce.input.fileinputformat.split.maxsize": "split_size",
 }
 
@@ -315,7 +316,7 @@ def check_grid(spec: Spec, fields: dict) -> None:
 def grid_conf(spec: Spec, scheme: str, nature: int, percent: float, repetition: int,
               split_bytes: int) -> dict:
     """The jobconf keys the grid sets for one run (strings), ``split_bytes`` the largest
-    part file: split maxsize and block size, so each part file is one split."""
+    part file: ``dirft.split.maxsize`` and block size, so each part file is one split."""
     conf = {"dirft.scheme": "dirft" if scheme == PLAIN else scheme,
             "mapred.map.tasks.fault.nature": str(nature),
             "mapred.map.tasks.fault.tolerance": str(spec.f),
@@ -323,7 +324,7 @@ def grid_conf(spec: Spec, scheme: str, nature: int, percent: float, repetition: 
             "mapred.map.tasks.fault.percent": f"{percent:g}",
             "dirft.fault.seed": str(spec.seed + repetition),
             "dirft.placement.seed": str(spec.seed + repetition),
-            "mapreduce.input.fileinputformat.split.maxsize": str(split_bytes),
+            "dirft.split.maxsize": str(split_bytes),
             "dfs.blocksize": str(split_bytes)}
     if scheme == PLAIN:
         conf["dirft.adaptive"] = "false"

@@ -22,6 +22,7 @@ from dirft.core.jobplan import JobPlan, build_plan, node_names
 from dirft.core.planner import InputFile
 from dirft.core.scheme import Scheme, Speculation, Tolerance, make_scheme
 from dirft.errors import InputError, StorageError
+from dirft.runners.inputs import split_rule, stored_lengths
 from dirft.shutdown import held_signals
 from dirft.storage.local import LOCAL
 
@@ -278,12 +279,15 @@ def speculation_of(conf: JobConf) -> Speculation:
         retry_after_no_speculate=conf.get(key + "retry-after-no-speculate") / 1000)
 
 
-def plan_job(files: list[InputFile], conf: JobConf) -> JobPlan:
-    """Plan the map stage on the emulated cluster (``dirft.nodes`` nodes) from the jobconf."""
+def plan_job(files: list[InputFile], conf: JobConf, stored: dict | None = None) -> JobPlan:
+    """Plan the map stage on the emulated cluster (``dirft.nodes`` nodes) from the jobconf;
+    splits as :func:`~dirft.runners.inputs.split_rule` says (``stored``: ``{path: Stored}``
+    of the compressed inputs, :func:`~dirft.runners.inputs.readable_inputs`)."""
+    stored = stored or {}
+    max_size, old_api = split_rule(conf, files, stored)
     return build_plan(files, scheme_of(conf), node_names(conf.get("dirft.nodes")),
                       conf.get("dfs.blocksize"),
-                      conf.get("mapreduce.input.fileinputformat.split.minsize"),
-                      conf.get("mapreduce.input.fileinputformat.split.maxsize"),
+                      conf.get("mapreduce.input.fileinputformat.split.minsize"), max_size,
                       conf.get("dirft.placement.seed"), conf.get("dirft.heartbeat.timeout"),
                       conf.get("dirft.startup.timeout"), conf.get("dirft.slots.per.node"),
-                      quarantine_of(conf))
+                      quarantine_of(conf), old_api, stored_lengths(stored))

@@ -19,9 +19,10 @@ from dirft.aggregate import combiner_beside_hadoop
 from dirft.codecs import output_codec
 from dirft.config.hadoop_client import require_webhdfs, with_client_conf
 from dirft.core.jobplan import JobPlan, TaskPlan
-from dirft.core.planner import compute_splits, make_subsplits
+from dirft.core.planner import compute_splits, hadoop_order, make_subsplits
 from dirft.errors import ConfigError
 from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
+from dirft.runners.inputs import split_rule, stored_lengths
 from dirft.runners.locality import ANY_HOST, plan_hosts
 from dirft.shuffle.keys import stream_separators
 
@@ -30,8 +31,10 @@ def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
                     ) -> tuple[JobPlan, dict]:
     """Plan the map stage from the input files' real HDFS blocks.
 
-    Splits follow each file's own block size (the first block's length) and the new-API
-    rule of :func:`~dirft.core.planner.compute_splits`; each task's replicas get distinct
+    Splits follow each file's own block size (the first block's length; a file of one
+    block is smaller than its block size, which then cannot cut it) and the rule of
+    :func:`~dirft.runners.inputs.split_rule` (Hadoop Streaming's, numbered largest first,
+    unless ``dirft.split.maxsize`` is set); each task's replicas get distinct
     planned hosts, holders of its block first, then other DataNodes, then "any host"
     placeholders, so that replicas sharing a map task share a host
     (:func:`~dirft.runners.locality.plan_hosts`). Returns the
@@ -41,15 +44,17 @@ def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
     as the planner does.
     """
     scheme, splits, blocks_by_path, stored = scheme_of(conf), [], {}, stored or {}
+    max_size, old_api = split_rule(conf, files, stored)
     for f in files:
         size_on_hdfs = stored[f.path].size if f.path in stored else f.size
         blocks = storage.blocks(f.path, size_on_hdfs, conf.get("dfs.blocksize"))
         blocks_by_path[f.path] = blocks
-        size = blocks[0].length if len(blocks) > 1 else conf.get("dfs.blocksize")
-        for split in compute_splits([f], {f.path: blocks}, size,
-                                    conf.get("mapreduce.input.fileinputformat.split.minsize"),
-                                    conf.get("mapreduce.input.fileinputformat.split.maxsize")):
-            splits.append(split._replace(index=len(splits)))
+        size = blocks[0].length if len(blocks) > 1 else max(f.size, conf.get("dfs.blocksize"))
+        splits += compute_splits([f], {f.path: blocks}, size,
+                                 conf.get("mapreduce.input.fileinputformat.split.minsize"),
+                                 max_size, old_api)
+    splits = (hadoop_order(splits, stored_lengths(stored)) if old_api
+              else [s._replace(index=i) for i, s in enumerate(splits)])
     hosts = sorted({h for bs in blocks_by_path.values() for b in bs for h in b.hosts})
     wanted = scheme.initial_replicas + scheme.extra_replicas
     nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])

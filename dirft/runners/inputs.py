@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from dirft.codecs import (Codec, compress_file, decompressed_size, decompressing,
                           input_codec)
-from dirft.core.planner import SPLIT_SLOP, InputFile
+from dirft.core.planner import SPLIT_SLOP, InputFile, goal_size
 from dirft.errors import InputError
 
 
@@ -64,6 +64,26 @@ def readable_inputs(storage, files: list[InputFile], conf) -> tuple[list[InputFi
     return planned, stored
 
 
+def split_rule(conf, files: list[InputFile], stored: dict) -> tuple[int, bool]:
+    """``(max_size, old_api)`` for :func:`~dirft.core.planner.compute_splits` from the
+    jobconf: ``dirft.split.maxsize`` when set (dirft's own knob: the new API's rule with
+    that maximum), else Hadoop Streaming's old ``mapred`` rule, whose goal size is the
+    input's stored bytes (``files``, a compressed one by its ``stored`` size) over
+    ``mapreduce.job.maps``; ``mapreduce.input.fileinputformat.split.maxsize`` plays no
+    part, as in Hadoop Streaming."""
+    knob = conf.get("dirft.split.maxsize")
+    if knob:
+        return knob, False
+    total = sum(stored[f.path].size if f.path in stored else f.size for f in files)
+    return goal_size(total, conf.get("mapreduce.job.maps")), True
+
+
+def stored_lengths(stored: dict) -> dict:
+    """``{path: stored bytes}`` of the compressed inputs: their splits' length in Hadoop's
+    numbering of map tasks (:func:`~dirft.core.planner.hadoop_order`)."""
+    return {path: entry.size for path, entry in stored.items()}
+
+
 def hadoop_one_split(size: int, total: int, maps: int, block_size: int, min_size: int) -> bool:
     """Whether the old ``mapred`` ``FileInputFormat.getSplits`` (Hadoop Streaming's) makes a
     splittable file of ``size`` bytes one split.
@@ -73,8 +93,7 @@ def hadoop_one_split(size: int, total: int, maps: int, block_size: int, min_size
     size ``max(minSize, min(goalSize, blockSize))``; a second split is cut when
     ``size / splitSize > 1.1`` (``SPLIT_SLOP``, in doubles).
     """
-    goal = total // max(1, maps)
-    split_size = max(max(1, min_size), min(goal, block_size))
+    split_size = max(max(1, min_size), min(goal_size(total, maps), block_size))
     return size == 0 or float(size) / float(split_size) <= SPLIT_SLOP
 
 

@@ -66,7 +66,7 @@ class LocalRunner(Runner):
         check_output(self.storage, self.output)
         self.codec = output_codec(self.job.conf.get)  # an unwritable codec: refused up front
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
-        plan = plan_job(files, self.job.conf)
+        plan = plan_job(files, self.job.conf, self.stored)
         self.rules = key_rules(self.job.conf.items())  # a bad comparator: refused up front
         self.combiner, self.reducer, self.rules = programs(self.job, self.rules)
         return plan
