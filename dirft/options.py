@@ -64,8 +64,10 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("mapreduce.job.reduces", "int", "1",
            "number of reduce tasks (partitions); 0 makes a map-only job (Hadoop)",
            minimum=0),
-    Option("mapreduce.input.fileinputformat.split.minsize", "bytes", "1",
-           "smallest input split in bytes (Hadoop FileInputFormat)", minimum=0),
+    Option("mapreduce.input.fileinputformat.split.minsize", "int", "1",
+           "smallest input split in bytes (Hadoop FileInputFormat); a whole number with no "
+           "size suffix, as Hadoop reads it (Configuration.getLong: 3m fails the job)",
+           minimum=0),
     Option("mapreduce.input.fileinputformat.split.maxsize", "bytes", str(LONG_MAX),
            "largest input split in bytes of the new mapreduce API's FileInputFormat; Hadoop "
            "Streaming's old mapred API ignores it, and so does dirft (dirft.split.maxsize "

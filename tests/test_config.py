@@ -294,15 +294,20 @@ def test_replicas_fit_check_applies_to_dirft_and_frft_only():
         assert JobConf.load(defines=defines + [f"dirft.scheme={scheme}"]).replicas == 4
 
 
+def test_split_minsize_takes_no_size_suffix_as_hadoops_getlong():
+    message = _error(["mapreduce.input.fileinputformat.split.minsize=3m"])
+    assert message.startswith("mapreduce.input.fileinputformat.split.minsize") and "3m" in message
+
+
 def test_split_minsize_must_not_exceed_dirfts_split_maxsize():
-    message = _error(["mapreduce.input.fileinputformat.split.minsize=2m",
+    message = _error(["mapreduce.input.fileinputformat.split.minsize=2097152",
                       "dirft.split.maxsize=1m"])
     assert message.startswith("mapreduce.input.fileinputformat.split.minsize=2097152")
     assert "dirft.split.maxsize=1048576" in message
 
 
 def test_hadoops_split_maxsize_below_minsize_is_accepted_as_streaming_ignores_it():
-    conf = JobConf.load(defines=["mapreduce.input.fileinputformat.split.minsize=2m",
+    conf = JobConf.load(defines=["mapreduce.input.fileinputformat.split.minsize=2097152",
                                  "mapreduce.input.fileinputformat.split.maxsize=1m"])
     assert conf.get("mapreduce.input.fileinputformat.split.maxsize") == 1 << 20
 

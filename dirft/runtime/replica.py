@@ -215,7 +215,7 @@ class Replica:
         data_fault = fault is not None and fault.mode == "data"
         result = run_map_phase(
             self.split["path"], start, length, self.spec.mapper, self.spec.combiner,
-            final, self._env(start, length), self.cwd, log, self.spec.sort_memory,
+            final, self._env(), self.cwd, log, self.spec.sort_memory,
             on_progress=self._progress(beat, length, fault, fired),
             corrupt_bit=fault.bit if data_fault else None, slowdown=slowdown,
             storage=self.storage, commit=commit,
@@ -289,9 +289,12 @@ class Replica:
                            **note})
         self.storage.write_bytes(posixpath.join(self.spec.fault_log, name), line.encode())
 
-    def _env(self, start: int, length: int) -> dict:
-        """The task environment; a compressed split shows Hadoop's ``FileSplit`` of the
-        whole stored file (start 0, its stored length), as Hadoop 3.3.6 gives it."""
+    def _env(self) -> dict:
+        """The task environment: Hadoop's ``FileSplit`` of the task's split (its start and
+        length, whichever sub-split this mapper maps, as every mapper of the task sees in
+        Hadoop); a compressed split shows the whole stored file (start 0, its stored
+        length), as Hadoop 3.3.6 gives it."""
+        start, length = self.split["start"], self.split["length"]
         if "codec" in self.split:
             start, length = 0, self.split["stored_length"]
         ids = hadoop_ids(self.spec.job_number, self.task, self.replica, True, self.spec.stamp)
