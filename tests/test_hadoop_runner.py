@@ -96,7 +96,6 @@ def expected_first_job(cluster, runner, scheme: str, largest: int = 0) -> list:
 def expected_commit_job(cluster, runner) -> list:
     return [
         "jar", f"{cluster.home}/{JAR}", "-files", files_arg(runner, "commit"),
-        "-D", "dirft.split.maxsize=65536",
         "-D", "mapreduce.input.lineinputformat.linespermap=1",
         "-D", "mapreduce.job.name=dirft streaming job [job_dirfttest_0001 commit]",
         "-D", "mapreduce.job.reduces=1", "-D", "mapreduce.map.speculative=false",
