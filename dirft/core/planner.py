@@ -255,7 +255,7 @@ def _split_size(block_size: int, min_size: int, max_size: int) -> int:
         raise ConfigError(f"mapreduce.input.fileinputformat.split.minsize: {min_size} is negative")
     if max_size < 1:
         raise ConfigError(
-            f"mapreduce.input.fileinputformat.split.maxsize: {max_size} is not positive")
+            f"dirft.split.maxsize (or the goal size): {max_size} is not positive")
     return max(max(1, min_size), min(max_size, block_size))
 
 
