@@ -153,7 +153,8 @@ def split_hosts(blocks: Sequence[Block], offset: int, length: int) -> tuple[str,
     if in_first >= length:
         return tuple(blocks[first].hosts)
     credit: dict[str, int] = {}
-    remaining, last = length, ()
+    remaining = length
+    last: tuple[str, ...] = ()
     for k in range(first, len(blocks)):
         share = in_first if k == first else min(remaining, blocks[k].length)
         remaining, last = remaining - share, blocks[k].hosts
