@@ -14,7 +14,7 @@ import pytest
 from dirft.gridmix.generate import generate_file
 from hadoop_fixture import FakeCluster
 
-SMALL = ["-D", "mapreduce.input.fileinputformat.split.maxsize=16384"]
+SMALL = ["-D", "dirft.split.maxsize=16384"]
 
 
 @pytest.fixture(scope="module")
