@@ -273,6 +273,11 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.hadoop.wave.delay", "float", "1.0",
            "seconds the Hadoop runner gathers extra replicas before submitting them as one "
            "follow-up streaming job", minimum=0),
+    Option("dirft.hadoop.host.retries", "int", "2",
+           "times a task replaces a replica that YARN started on a host already running a "
+           "live replica of the task, or on a lost host, before it keeps one on a shared "
+           "host (Hadoop runner; 0 when the ResourceManager lists fewer usable hosts than "
+           "replicas per task)", minimum=0),
     Option("dirft.hadoop.replicas.per.map", "int", "2",
            "replicas one map task (one YARN container) of a replica job runs, each its own "
            "OS process, never two of one task; a crash of one fails the map attempt and the "

@@ -197,6 +197,10 @@ def summary_lines(report: dict) -> list[str]:
     ]
     if placement_line(report.get("placement")):
         lines.append(placement_line(report["placement"]))
+    if faults.get("nodes_lost"):
+        how = (report.get("placement") or {}).get("lost_hosts") or {}
+        lines.append("nodes lost: " + ", ".join(
+            f"{node} ({how[node]})" if node in how else node for node in faults["nodes_lost"]))
     if report.get("nodes_quarantined"):
         lines.append("nodes quarantined (no new replicas): " + ", ".join(
             f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))

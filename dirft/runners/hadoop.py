@@ -43,6 +43,7 @@ from dirft import aggregate
 from dirft.contract.hadoop import EMIT_GROUP
 from dirft.contract.manifest import CommitLine, ReplicaLine, manifest_bytes
 from dirft.contract.spec import SECRET_NAME, SPEC_NAME, ZIP_NAME, JobSpec, output_path
+from dirft.core.scheme import VOTED_SCHEMES
 from dirft.errors import ConfigError, JobAborted
 from dirft.report import RunRecord
 from dirft.runners import hadoop_cmd as cmd
@@ -55,8 +56,9 @@ from dirft.runners.hadoop_cluster import (advertised_url, client_conf, cluster_f
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_manifests import ManifestWriter, replica_line
 from dirft.runners.hadoop_report import hadoop_section, placement
+from dirft.runners.hadoop_nodes import close_losses, host_losses, with_host_retries
 from dirft.runners.hadoop_replicas import ReplicaBook
-from dirft.runners.hadoop_waves import WaveScheduler
+from dirft.runners.hadoop_waves import WaveScheduler, end_waves
 from dirft.runners.inputs import readable_inputs
 from dirft.runners.job import stage_timings
 from dirft.runners.locality import group_host, is_host
@@ -92,6 +94,7 @@ class HadoopRunner(Runner):
         self._tracking = threading.Lock()
         self.decided_at: float | None = None  # clock when the last task was decided
         self.rm_url = ""  # where each register's attempt is checked (credentials)
+        self.losses = None  # the map stage's HostLosses (lost hosts, emulated node faults)
 
     # -- the pipeline's steps --------------------------------------------------------
     def open(self) -> None:
@@ -114,15 +117,16 @@ class HadoopRunner(Runner):
         files, self.stored = readable_inputs(self.storage, files, self.job.conf)
         plan, self.blocks = plan_hadoop_job(files, self.storage, self.job.conf, self.stored)
         self.manifests = ManifestWriter(self.storage, self.blocks)
-        return plan
+        return with_host_retries(plan, self.job.conf)
 
     def check_faults(self) -> None:
-        """Refuse ``dirft.fault.crash.mode=node``: losing a real node is not emulated."""
+        """Refuse ``dirft.fault.crash.mode=node`` under se and none (Hadoop runs their map
+        tasks; the voted schemes' map stage emulates it, :mod:`.hadoop_nodes`)."""
         conf = self.job.conf
-        if conf.get("mapred.map.tasks.fault.inject") and \
-                conf.get("dirft.fault.crash.mode") == "node":
-            raise ConfigError("dirft.fault.crash.mode=node is emulated by the local runner "
-                              "only; on Hadoop use exception, kill or hang")
+        if conf.get("mapred.map.tasks.fault.inject") and conf.get("dirft.scheme") not in \
+                VOTED_SCHEMES and conf.get("dirft.fault.crash.mode") == "node":
+            raise ConfigError("dirft.fault.crash.mode=node on Hadoop needs scheme dirft, "
+                              "frft or bft; under se and none use exception, kill or hang")
 
     def prepare(self, plan, faults) -> None:
         """Make the local scratch, build the runtime's zip, make the HDFS fault folder."""
@@ -159,15 +163,19 @@ class HadoopRunner(Runner):
         url = advertised_url(service.url, conf)
         spec_path = self._spec(plan, faults, self.zip_path, url, secret_file, "vote")
         files = self._files(spec_path, self.zip_path, secret_file)
+        self.losses = host_losses(driver, self.book, self._kill_task, faults, self.storage,
+                                  posixpath.join(self.scratch, "faults"), self.rm_url)
         self.scheduler = WaveScheduler(
             driver, self.book, functools.partial(self._submit_wave, plan, files),
             self._kill_task, self._kill_job, service.heard_until,
             min(0.25, conf.get("dirft.heartbeat.interval")), conf.get("dirft.hadoop.wave.delay"),
-            per_map=conf.get("dirft.hadoop.replicas.per.map"), on_finish=self._decided)
+            per_map=conf.get("dirft.hadoop.replicas.per.map"), on_finish=self._decided,
+            hosts=self.losses)
         try:
             self.scheduler.run()
         finally:
-            _end_waves(self.scheduler)
+            close_losses(self.losses)
+            end_waves(self.scheduler)
 
     def finish(self, plan, faults, started: float, mapped: float) -> RunRecord:
         """Keep wave 0's output if it emitted every task (one application), else run the
@@ -185,7 +193,8 @@ class HadoopRunner(Runner):
         counters = self.driver.winning_counters()
         counters.merge(_user_counters(result.counters))
         extra = {"placement": placement(plan, self.book.hosts(), self.blocks,
-                                        self.book.planned(), self.manifests.summary()),
+                                        self.book.planned(), self.manifests.summary(),
+                                        self.driver.snapshot(), self.losses.section()),
                  "hadoop": hadoop_section(self.submitted), "security": security_section(self.rm_url)}
         return RunRecord(stage_timings(started, mapped, self.clock()), counters.to_dict(),
                          self._fired(), self.driver.snapshot(), self._cluster(), extra=extra)
@@ -404,14 +413,6 @@ class HadoopRunner(Runner):
         folder = posixpath.join(self.scratch, "faults")
         return [json.loads(self.storage.read_bytes(posixpath.join(folder, name)))
                 for name, _, is_dir in self.storage.list_dir(folder) if not is_dir]
-
-
-def _end_waves(scheduler, grace: float = 60.0) -> None:
-    """Kill the waves still running and wait for their ``hadoop jar`` clients to end."""
-    scheduler.kill_all()
-    for wave in scheduler.waves:
-        if wave.running is not None and wave.running.wait(grace) is None:
-            wave.running.terminate()
 
 
 def _node_argv(argv: list | None, python: str) -> list | None:

@@ -112,14 +112,17 @@ class WaveScheduler(MapStageShell):
     ``kill_task(attempt_id)`` and ``kill_job(wave)`` kill on the cluster; ``heard``: the
     voting service's listening clock (:class:`MapStageShell`); ``tick``, ``wave_delay``,
     ``grace`` in seconds; ``per_map``: replicas per map task (:func:`group_launches`);
-    ``on_finish``: called once when every task is decided (the runner notes the time).
+    ``on_finish``: called once when every task is decided (the runner notes the time);
+    ``hosts``: the :class:`~dirft.runners.hadoop_nodes.HostLosses` of lost hosts (None:
+    none are watched or emulated).
     """
 
     def __init__(self, driver, book, submit, kill_task, kill_job, heard, tick: float,
                  wave_delay: float, grace: float = 30.0, per_map: int = 1,
-                 on_finish=None) -> None:
+                 on_finish=None, hosts=None) -> None:
         super().__init__(driver, tick, grace, heard)
         self.book, self.per_map, self.on_finish = book, per_map, on_finish
+        self.hosts = hosts
         self.submit, self.kill_task, self.kill_job = submit, kill_task, kill_job
         self.wave_delay = wave_delay
         self.deferred: dict = {}  # (task, replica) -> when to fail it if still there
@@ -139,8 +142,12 @@ class WaveScheduler(MapStageShell):
         self.pending.append((task, replica, node))
 
     def observe(self, notice: WaveEvent) -> None:
-        """A launcher notice about a wave: its job id, a failed attempt, its end."""
-        self._wave_event(notice.wave, notice.event)
+        """A launcher notice about a wave (its job id, a failed attempt, its end), or a
+        lost host (:class:`~dirft.runners.hadoop_nodes.NodeDown`)."""
+        if isinstance(notice, WaveEvent):
+            self._wave_event(notice.wave, notice.event)
+        elif self.hosts is not None:
+            self.hosts.lose(notice.host, notice.how)
 
     def stopped(self) -> None:
         """The job is decided or aborted: launches not yet submitted are dropped; once
@@ -150,7 +157,10 @@ class WaveScheduler(MapStageShell):
             self.on_finish()
 
     def step(self, now: float) -> None:
-        """Submit the gathered launches when due; fail replicas told to go still there."""
+        """Submit the gathered launches when due; fail replicas told to go still there;
+        carry out planned host losses."""
+        if self.hosts is not None and not (self.finished or self.aborted):
+            self.hosts.step()
         self._maybe_submit(now)
         self._deferred_kills(now)
 
@@ -211,6 +221,8 @@ class WaveScheduler(MapStageShell):
         task works; not needed: after a grace)."""
         self.pending = [p for p in self.pending if p[:2] != (task, replica)]
         if self.driver.replica_state(task, replica) == "dead":
+            if self.hosts is not None:  # silent or lost: is its host still there?
+                self.hosts.suspect(task, replica)
             self.deferred[(task, replica)] = self.driver.now()  # once its map task is free
             self._deferred_kills(self.driver.now())
         else:
@@ -236,3 +248,11 @@ class WaveScheduler(MapStageShell):
                 wave.killed = True
                 self.kill_job(wave)
 
+
+
+def end_waves(scheduler: WaveScheduler, grace: float = 60.0) -> None:
+    """Kill the waves still running and wait for their ``hadoop jar`` clients to end."""
+    scheduler.kill_all()
+    for wave in scheduler.waves:
+        if wave.running is not None and wave.running.wait(grace) is None:
+            wave.running.terminate()
