@@ -180,3 +180,18 @@ def _follow_ups(out, hosts, work, lost):
         elif isinstance(a, (A.ExitReplica, A.KillReplica)) and key in hosts:
             todo.append(("exit" if isinstance(a, A.ExitReplica) else "killed", *key))
     return todo
+
+
+def test_a_replica_whose_map_task_ended_before_it_started_is_replaced_not_a_crash():
+    """On YARN a lost node's attempts are re-run, and a replica job's re-run ends at once:
+    a replica that never registered ends without having run. It is replaced within the
+    host retries; past them its end is a crash as any other."""
+    state = JobState(_plan(1), validate=True)
+    state.handle(E.JobStarted(0))
+    _started(state, 0, 0, "node0")
+    out = state.handle(E.ReplicaExited(2, 0, 1, 0))
+    assert [(a.task, a.replica) for a in out if isinstance(a, A.LaunchReplica)] == [(0, 2)]
+    assert state.tasks[0].replicas[1].state == "exited" and not state.tasks[0].failures
+    out = state.handle(E.ReplicaExited(3, 0, 2, 0))
+    assert not any(isinstance(a, A.LaunchReplica) for a in out)
+    assert state.tasks[0].replicas[2].state == "dead" and state.tasks[0].failures["exit"] == 1

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from dirft.core.adaptive import SlotBook
+from dirft.core.hosts import preference
 from dirft.core.task_state import LIVE_STATES, TRANSITIONS, ReplicaState, TaskState
 from dirft.errors import InvariantViolated
 
@@ -103,7 +104,7 @@ def _check_replica(state: JobState, task: TaskState, rep: ReplicaState) -> None:
     if rep.phase < len(rep.processed):
         raise _fail(task, f"{name} reported {len(rep.processed)} sub-splits in "
                     f"{rep.phase} phase(s)")
-    if rep.live and rep.node in state.lost_nodes and not (rep.state == "pending" and state.plan.host_retries is not None):
+    if rep.live and rep.node in state.lost_nodes and not preference(state.plan, rep):
         raise _fail(task, f"{name} is {rep.state} on lost node {rep.node}")
     if state.aborted is not None and rep.live:
         raise _fail(task, f"{name} is {rep.state} after the job aborted")

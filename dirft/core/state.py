@@ -43,7 +43,7 @@ from dirft.core import events as E
 from dirft.core import invariants, liveness
 from dirft.core.adaptive import (BatchPlan, NodeRecord, SlotBook, pieces_of, place_tail,
                                  place_wave, shape_units, tail_widths, wave_done)
-from dirft.core.hosts import preference, replacement_node, twin_on
+from dirft.core.hosts import not_independent, preference, replacement_node
 from dirft.core.jobplan import JobPlan
 from dirft.core.quorum import first_voter, votes_text
 from dirft.core.speculation import pick_stragglers
@@ -119,9 +119,11 @@ class JobState:
         if rep.state == "stopping":  # cancelled while the runner was starting it
             out.append(A.KillReplica(ev.task, ev.replica, "not needed any more"))
             return
-        if not self._not_independent(task, rep, ev.node, out):
-            rep.node, rep.last_seen = ev.node, ev.now
-            self._move(task, rep, "started", f"process started on {ev.node}")
+        rep.node, why = ev.node, not_independent(self.plan, task, rep, ev.node, self.lost_nodes)
+        if why is not None:  # a lost node, or a registered sibling's host (dirft.core.hosts)
+            return self._replace(task, rep, why, out)
+        rep.last_seen = ev.now
+        self._move(task, rep, "started", f"process started on {ev.node}")
 
     def _replica_registered(self, ev: E.ReplicaRegistered, out: list[A.Action]) -> None:
         found = self._lookup(ev, out)
@@ -179,6 +181,8 @@ class JobState:
     def _exited(self, ev: E.ReplicaExited, out: list[A.Action]) -> None:
         task, rep = self._task(ev.task), self._replica_or_bug(ev)
         self._free_slot(ev.task, ev.replica, out)
+        if preference(self.plan, rep) and task.relocated < (self.plan.host_retries or 0):
+            self._replace(task, rep, f"its map task ended (code {ev.returncode}) first", out)
         if rep.state in ENDING_STATES:
             self._move(task, rep, "exited", f"process ended (code {ev.returncode})")
         elif rep.live:
@@ -198,24 +202,17 @@ class JobState:
             self._admit(out)
 
     # -- rules -------------------------------------------------------------------------
-    def _not_independent(self, task: TaskState, rep: ReplicaState, host: str,
-                         out: list[A.Action]) -> bool:
-        """Stop a replica started on a lost node or beside a registered sibling (host
-        retries left), replace it while they last (:mod:`dirft.core.hosts`); True if so."""
-        retries, twin = self.plan.host_retries, twin_on(task, rep, host)
-        lost = host in self.lost_nodes
-        if retries is None or not lost and (twin is None or task.relocated >= retries):
-            return False
-        rep.node, rep.shared = host, True
-        where = (f"lost node {host}" if lost or twin is None
-                 else f"host {host}, which runs r{twin.rid} of this task")
-        self._cancel(task, rep, "stopping", f"started on {where}: not independent", out)
-        node = replacement_node(self.plan, task, host, self.lost_nodes)
-        if task.relocated < retries and node is not None:
+    def _replace(self, task: TaskState, rep: ReplicaState, why: str,
+                 out: list[A.Action]) -> None:
+        """Stop ``rep``, which did no work, and launch a replacement preferring another
+        node while the task has host retries left (:mod:`dirft.core.hosts`)."""
+        rep.shared = True
+        self._cancel(task, rep, "stopping", why, out)
+        node = replacement_node(self.plan, task, rep.node, self.lost_nodes)
+        if task.relocated < (self.plan.host_retries or 0) and node is not None:
             task.relocated += 1
             self._launch(task, max(task.replicas) + 1, node, out)
         self._ensure_progress(task, out)
-        return True
 
     def _record_vote(self, task: TaskState, rep: ReplicaState, s: int, sig: str,
                      out: list[A.Action]) -> None:
