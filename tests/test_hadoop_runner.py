@@ -187,7 +187,10 @@ def assert_one_phase_and_placement(report: dict, cluster) -> None:
     assert report["replicas_launched"] == 4
     placement = report["placement"]
     assert len(placement["replicas"]) == 4  # every replica registered with its host
-    assert placement["replicas_sharing_a_host"] == 4  # all ran on this one machine
+    # all ran on this one machine; only replicas that worked count (one whose sibling did
+    # both sub-splits before its container came worked on nothing)
+    assert placement["replicas_sharing_a_host"] in (
+        (4,) if report["phases_per_task"] == {"1": 2} else (0, 2, 4))
     assert {r["planned"] for r in placement["replicas"]} <= {"dn1", "dn2", "dn3"}
     assert report == cluster.output("/user/me/out")["_dirft_report.json"]
 
