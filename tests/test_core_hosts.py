@@ -195,3 +195,20 @@ def test_a_replica_whose_map_task_ended_before_it_started_is_replaced_not_a_cras
     out = state.handle(E.ReplicaExited(3, 0, 2, 0))
     assert not any(isinstance(a, A.LaunchReplica) for a in out)
     assert state.tasks[0].replicas[2].state == "dead" and state.tasks[0].failures["exit"] == 1
+
+
+def test_a_replica_lost_through_no_fault_of_its_own_keeps_its_votes_and_is_replaced():
+    state = JobState(_plan(2), validate=True)
+    state.handle(E.JobStarted(0))
+    _started(state, 0, 0, "node0")
+    _started(state, 0, 1, "node1")
+    first = state.handle(E.WorkRequested(2, 0, 0))[0]
+    state.handle(E.SignatureReported(3, 0, 0, first.subsplit, true_signature(0, first.subsplit)),
+                 E.WorkRequested(3, 0, 0), E.WorkRequested(3, 0, 1))
+    out = state.handle(E.ReplicaLost(4, 0, 0, "its ApplicationMaster's node was lost"),
+                       E.ReplicaLost(4, 0, 1, "its ApplicationMaster's node was lost"))
+    assert [(a.task, a.replica) for a in out if isinstance(a, A.LaunchReplica)] == [(0, 2),
+                                                                                  (0, 3)]
+    task = state.tasks[0]
+    assert not task.failures and not state.aborted and task.units[first.subsplit].decided
+    assert all(not u.in_flight for u in task.units)

@@ -33,6 +33,7 @@ class FakeRM:
 
     def __init__(self, states: dict) -> None:
         self.states, self.answering, self.asked = dict(states), set(states), []
+        self.am: dict = {}  # application id -> hosts of its ApplicationMaster attempts
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +41,11 @@ class FakeRM:
                 fake.asked.append(self.path)
                 if self.path == "/ws/v1/cluster/nodes":
                     body = {"nodes": {"node": [fake.node(h, s) for h, s in fake.states.items()]}}
+                elif self.path.endswith("/appattempts"):
+                    app = self.path.split("/")[-2]
+                    body = {"appAttempts": {"appAttempt": [
+                        {"id": i + 1, "nodeHttpAddress": f"{h}:8042"}
+                        for i, h in enumerate(fake.am.get(app, []))]}}
                 else:
                     body = {"nodeInfo": {}}
                 data = json.dumps(body).encode()
@@ -127,21 +133,28 @@ class Clock:
         return self.now
 
 
-def scheduler(retries=2, losses=(), tasks: int = 2):
+def scheduler(retries=2, losses=(), tasks: int = 2, watch=None):
     """A DIRFT (f_c = 1) scheduler with lost hosts watched, wave 0 submitted; returns it,
     the attempts it failed and the faults it recorded."""
     plan = dataclasses.replace(make_plan(make_scheme("dirft", Tolerance(1, 0)), tasks=tasks,
                                          nodes=3), host_retries=retries)
     driver = Driver(plan, Clock())
     book = ReplicaBook(driver, emit=True, output_dir="/maps")
-    failed, fired, waves = [], [], []
-    hosts = HostLosses(driver, book, failed.append, losses, fired.append)
-    sched = WaveScheduler(driver, book, lambda n, groups, on_event: waves.append(groups),
+    failed, fired = [], []
+    hosts = HostLosses(driver, book, failed.append, losses, fired.append, watch)
+    sched = WaveScheduler(driver, book, lambda n, groups, on_event: _Running(f"job_1_{n + 1:04d}"),
                           failed.append, lambda wave: None, lambda: None, 0.1, 0.0,
                           per_map=1, hosts=hosts)
     driver.handle(E.JobStarted(0.0))
     pump(sched)
     return sched, failed, fired
+
+
+class _Running:
+    """A submitted wave's ``hadoop jar`` client that never ends, with its job id."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id, self.done, self.result = job_id, False, None
 
 
 def pump(sched):
@@ -222,3 +235,20 @@ def test_the_console_names_the_lost_hosts():
               "makespan_seconds": 1.0, "map_seconds": 1.0, "reduce_seconds": 0.0}
     assert "nodes lost: w2 (ResourceManager: node LOST)" in summary_lines(report)
 
+
+
+def test_the_replicas_of_a_wave_whose_application_master_was_lost_are_replaced(rm):
+    """The AM of wave 0 ran on node2: its replicas on node0 and node1 die with the
+    application attempt through no fault of their own; the job goes on with new ones."""
+    sched, _, _ = scheduler(tasks=1, watch=NodeWatch(rm.url, lambda notice: None))
+    rm.am["application_1_0001"] = ["node2"]
+    register(sched, 0, 0, "node0"), register(sched, 0, 1, "node1")
+    first = ask(sched, 0, 0)
+    ask(sched, 0, 0, first["subsplit"])  # a vote that stays
+    sched.driver.notify(NodeDown("node2", "ResourceManager: node LOST"))
+    pump(sched), pump(sched)  # the notice, then the core's launches
+    state = sched.driver.state
+    assert [state.tasks[0].replicas[r].state for r in (0, 1)] == ["stopping", "stopping"]
+    assert not state.tasks[0].failures and not state.aborted  # not counted as crashes
+    assert [w.replicas for w in sched.waves[1:]] == [[(0, 2), (0, 3)]]
+    assert state.tasks[0].units[first["subsplit"]].decided  # its vote stayed

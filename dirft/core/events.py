@@ -99,6 +99,20 @@ class NodeLost:
 
 
 @dataclass(frozen=True)
+class ReplicaLost:
+    """The runner lost the replica through no fault of its own (on YARN: its replica job's
+    ApplicationMaster went with a lost node, and every container of that application
+    attempt with it): its in-flight work is revoked, the votes it reported stay, and it is
+    replaced within the task's host retries (:mod:`dirft.core.hosts`), not counted as a
+    crash. ``reason``: one line for the task's story."""
+
+    now: float
+    task: int
+    replica: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class ClockTicked:
     """Time passed: the core checks heartbeat timeouts against ``now``.
 
@@ -124,4 +138,4 @@ class ReplicaEvent(Protocol):
 
 Event = (JobStarted | ReplicaStarted | ReplicaRegistered | HeartbeatReceived
          | SignatureReported | WorkRequested | ReplicaGaveUp | ReplicaExited | NodeLost
-         | ClockTicked)
+         | ReplicaLost | ClockTicked)

@@ -202,11 +202,13 @@ class JobState:
             self._admit(out)
 
     # -- rules -------------------------------------------------------------------------
-    def _replace(self, task: TaskState, rep: ReplicaState, why: str,
-                 out: list[A.Action]) -> None:
-        """Stop ``rep``, which did no work, and launch a replacement preferring another
-        node while the task has host retries left (:mod:`dirft.core.hosts`)."""
-        rep.shared = True
+    def _replica_lost(self, ev: E.ReplicaLost, out: list[A.Action]) -> None:
+        if (rep := self._replica_or_bug(ev)).live:  # not its fault: its votes stay
+            self._replace(self.tasks[ev.task], rep, ev.reason, out, shared=False)
+
+    def _replace(self, task: TaskState, rep: ReplicaState, why: str, out: list[A.Action],
+                 shared: bool = True) -> None:
+        rep.shared = shared  # stop it (shared: it did no work), replace it within host retries
         self._cancel(task, rep, "stopping", why, out)
         node = replacement_node(self.plan, task, rep.node, self.lost_nodes)
         if task.relocated < (self.plan.host_retries or 0) and node is not None:
@@ -255,7 +257,6 @@ class JobState:
         out.append(A.CommitTaskOutput(task.index, winners))
         for rep in task.replicas.values():
             if rep.live:
-                self._revoke(task, rep)
                 self._cancel(task, rep, "stopping", "task decided", out)
         self._maybe_finish(out)
 
@@ -624,8 +625,9 @@ class JobState:
 
     def _cancel(self, task: TaskState, rep: ReplicaState, to: ReplicaStatus, why: str,
                 out: list[A.Action]) -> None:
-        """Move ``rep`` to ``to`` and kill it; a pending launch, which the runner drops
-        without a word, gives its map slot back at once."""
+        """Withdraw ``rep``'s in-flight work, move it to ``to`` and kill it; a pending
+        launch, which the runner drops without a word, gives its map slot back at once."""
+        self._revoke(task, rep)
         was_pending = rep.state == "pending"
         self._move(task, rep, to, why if to == "dead" else f"{why}; work not needed")
         out.append(A.KillReplica(task.index, rep.rid, why))
@@ -693,5 +695,6 @@ _HANDLERS: dict[type, Callable[[JobState, Any, list[A.Action]], None]] = {
     E.ReplicaGaveUp: JobState._gave_up,
     E.ReplicaExited: JobState._exited,
     E.NodeLost: JobState._node_lost,
+    E.ReplicaLost: JobState._replica_lost,
     E.ClockTicked: JobState._clock_ticked,
 }

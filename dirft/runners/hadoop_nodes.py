@@ -17,7 +17,10 @@ by whichever comes first:
 Either way the host is reported once (:class:`NodeDown`), and :class:`HostLosses` tells the
 core (``NodeLost``, for the host name the replicas registered with): its live replicas are
 dead, their work goes to the survivors, nothing new is started there (a replica that
-starts there is replaced, :mod:`dirft.core.hosts`), and the report names it.
+starts there is replaced, :mod:`dirft.core.hosts`), and the report names it. If a
+running replica job's ApplicationMaster ran there, YARN ends every container of that
+application attempt and the next attempt's re-runs end at once: that job's live replicas
+are lost through no fault of their own (``ReplicaLost``) and replaced.
 ``dirft.fault.crash.mode=node`` on the Hadoop runner is :meth:`HostLosses.step`: once the
 planned number of signature reports came, every replica on one host is failed (``hadoop
 job -fail-task`` of each attempt that registered from it) and the host is lost the same
@@ -56,6 +59,23 @@ def cluster_nodes(rm_url: str, timeout: float = 5.0, session=None) -> list[dict]
                 headers={"Accept": "application/json"})
     reply.raise_for_status()
     return list(((reply.json() or {}).get("nodes") or {}).get("node") or [])
+
+
+def am_hosts(rm_url: str, job_id: str, timeout: float = 5.0) -> set[str]:
+    """The hosts every ApplicationMaster attempt of the YARN application of MapReduce job
+    ``job_id`` ran on (``/ws/v1/cluster/apps/<app>/appattempts``, ``nodeHttpAddress``);
+    empty without an address or an answer (never raises)."""
+    if not rm_url or not job_id.startswith("job_"):
+        return set()
+    app = "application_" + job_id[len("job_"):]
+    try:
+        reply = requests.get(f"{rm_url.rstrip('/')}/ws/v1/cluster/apps/{app}/appattempts",
+                             timeout=timeout, headers={"Accept": "application/json"})
+        reply.raise_for_status()
+        attempts = ((reply.json() or {}).get("appAttempts") or {}).get("appAttempt") or []
+        return {str(a.get("nodeHttpAddress", "")).rsplit(":", 1)[0] for a in attempts} - {""}
+    except (requests.RequestException, ValueError, AttributeError):
+        return set()
 
 
 def usable_hosts(rm_url: str, timeout: float = 5.0) -> int | None:
@@ -182,6 +202,7 @@ class HostLosses:
         self.driver, self.book, self.kill_task = driver, book, kill_task
         self.schedule, self.record, self.watch = LossSchedule(losses), record, watch
         self.lost: dict[str, str] = {}  # host -> how it was found, in order
+        self.scheduler = None  # the WaveScheduler, which binds itself (its waves)
 
     def step(self) -> None:
         """Carry out the planned (emulated) host losses that are due."""
@@ -204,8 +225,21 @@ class HostLosses:
         self.lost[host] = how
         names = {h for h in self.book.hosts().values() if same_host(h, host)}
         names |= {n for n in self.driver.plan.nodes if same_host(n, host)}
-        now = self.driver.now()
-        self.driver.handle(*(E.NodeLost(now, name) for name in sorted(names or {host})))
+        now, why = self.driver.now(), f"its replica job's ApplicationMaster ran on lost {host}"
+        self.driver.handle(*(E.NodeLost(now, name) for name in sorted(names or {host})),
+                           *(E.ReplicaLost(now, t, r, why) for t, r in self._orphans(host)))
+
+    def _orphans(self, host: str) -> list[tuple[int, int]]:
+        """The live replicas of every running wave whose ApplicationMaster ran on ``host``:
+        YARN ends every container of a failed application attempt, and the attempts the
+        next ApplicationMaster re-runs end at once (a replica job's second attempt), so
+        they are lost through no fault of their own."""
+        waves = self.scheduler.waves if self.scheduler is not None else []
+        rm_url = self.watch.rm_url if self.watch is not None else ""
+        return [(t, r) for w in waves if not w.ended and w.running.job_id
+                and any(same_host(h, host) for h in am_hosts(rm_url, w.running.job_id))
+                for t, r in w.replicas
+                if self.driver.replica_live(t, r) and not self.book.gone(t, r)]
 
     def suspect(self, task: int, replica: int) -> None:
         """Replica (task, replica) was declared dead: have its host's NodeManager asked."""

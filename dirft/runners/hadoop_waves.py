@@ -123,6 +123,8 @@ class WaveScheduler(MapStageShell):
         super().__init__(driver, tick, grace, heard)
         self.book, self.per_map, self.on_finish = book, per_map, on_finish
         self.hosts = hosts
+        if hosts is not None:
+            hosts.scheduler = self  # it asks which waves run (their ApplicationMasters)
         self.submit, self.kill_task, self.kill_job = submit, kill_task, kill_job
         self.wave_delay = wave_delay
         self.deferred: dict = {}  # (task, replica) -> when to fail it if still there
