@@ -185,7 +185,7 @@ def test_a_replica_registering_on_its_siblings_host_exits_and_another_is_launche
     pump(sched)
     assert [w.replicas for w in sched.waves[1:]] == [[(0, 2)]]  # the follow-up wave
     assert register(sched, 0, 2, "node2")["action"] != "exit"
-    report = placement(sched.driver.plan, sched.book.hosts(), {}, sched.driver.snapshot())
+    report = placement(sched.driver.plan, sched.book.hosts(), {}, state=sched.driver.snapshot())
     assert report["replicas_sharing_a_host"] == 0 and report["replicas_replaced_for_host"] == 1
 
 
