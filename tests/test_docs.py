@@ -19,7 +19,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Spelled in pieces so that this file does not cite them itself.
-OUTSIDE = re.compile("|".join([r"DESIGN" + r"\.md", r"HADOOP_STREAMING" + r"_FACTS",
+OUTSIDE = re.compile("|".join([r"DESIGN" + r"\.md", r"DESIGN" + r" §",
+                               r"HADOOP_STREAMING" + r"_FACTS",
                                r"\.\./" + r"shared\b", r"/work/" + r"shared\b"]).encode())
 CITATION = re.compile(rb"""docs/([\w.-]+\.md)(?:,\s*(?:'([^'\n]+)'|"([^"\n]+)"))?""")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
@@ -106,7 +107,8 @@ def test_the_citation_pattern(text, expected):
 
 
 def test_the_outside_pattern_would_catch_each_form():
-    for text in (b"see DESIGN" b".md", b"HADOOP_STREAMING" b"_FACTS.md", b"../" b"shared/x"):
+    for text in (b"see DESIGN" b".md", "DESIGN \u00a72".encode(),
+                 b"HADOOP_STREAMING" b"_FACTS.md", b"../" b"shared/x"):
         assert OUTSIDE.search(text)
 
 

@@ -21,8 +21,8 @@ def fault_counts(tolerance: int, nature: str) -> Tuple[int, int]:
     """Return ``(f_c, f_s)`` for ``f = tolerance`` and fault nature ``"1"``/``"2"``/``"3"``.
 
     The rule is :meth:`dirft.core.scheme.Tolerance.from_paper_keys` (nature 1 counts crashes
-    only, 2 silent errors only, 3 both; DIRFT paper, DESIGN §2). Raises ConfigError for a
-    negative ``tolerance`` or another nature.
+    only, 2 silent errors only, 3 both; DIRFT paper; docs/design.md, "Tolerance and
+    replicas"). Raises ConfigError for a negative ``tolerance`` or another nature.
     """
     rule = Tolerance.from_paper_keys(int(tolerance), int(nature))
     return rule.crash, rule.silent
@@ -37,8 +37,9 @@ def check_combinations(typed: Mapping[str, Any], sources: Mapping[str, str]) -> 
     """Refuse impossible combinations of typed values (from :func:`parse_all`).
 
     Checks: heartbeat timeout > interval; R <= ``dirft.nodes`` for schemes dirft and frft
-    (R distinct nodes, DESIGN §1); split minsize <= ``dirft.split.maxsize`` when set.
-    Raises ConfigError naming the keys, their values and sources.
+    (R distinct nodes, docs/design.md, "Tolerance and replicas"); split minsize <=
+    ``dirft.split.maxsize`` when set. Raises ConfigError naming the keys, their values and
+    sources.
     """
     _check_heartbeat(typed, sources)
     _check_replicas_fit(typed, sources)
