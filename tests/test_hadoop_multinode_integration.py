@@ -87,7 +87,7 @@ def test_a_worker_killed_mid_map_loses_nothing(hdfs_dir, tmp_path, capsys):
             "-input", f"{folder}/input.txt", "-output", f"{folder}/out",
             "-mapper", "cat", "-reducer", "cat", "--json",
             "-D", f"dirft.hadoop.tmp.dir={folder}/scratch",
-            "-D", "mapreduce.input.fileinputformat.split.maxsize=2m")
+            "-D", "mapreduce.job.maps=8")
     finally:
         stop.set()
         killer.join()
