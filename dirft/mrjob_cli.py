@@ -194,14 +194,18 @@ def _remove_tmp(storage, tmp: str) -> None:
 
 def _storage(own, options):
     """Where the steps' outputs live: None (local files) for the local runner, HDFS through
-    WebHDFS (``dirft.webhdfs.*`` from ``-conf``, mrjob.conf and ``-D``) for hadoop."""
+    WebHDFS for hadoop: ``dirft.webhdfs.*`` from ``-conf``, mrjob.conf and ``-D``, over the
+    Hadoop client's configuration (``$HADOOP_CONF_DIR``, as each step's Hadoop runner reads
+    it: :func:`~dirft.config.hadoop_client.with_client_conf`). Raises ConfigError when
+    neither names a NameNode."""
     if own.runner != "hadoop":
         return None
     from dirft.config import JobConf
+    from dirft.config.hadoop_client import with_client_conf
     from dirft.runners.hadoop import hdfs_storage
 
-    return hdfs_storage(JobConf.load(list(options.conf_files),
-                                     list(options.jobconf) + list(options.defines)))
+    conf = JobConf.load(list(options.conf_files), list(options.jobconf) + list(options.defines))
+    return hdfs_storage(with_client_conf(conf, conf.get("dirft.hadoop.home")))
 
 
 def _step_line(n: int, total: int) -> None:

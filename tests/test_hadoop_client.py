@@ -119,3 +119,17 @@ def test_no_client_conf_at_all_names_the_key_and_hadoop_conf_dir(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="dirft.webhdfs.url is not set and HADOOP_CONF_DIR"):
         hdfs_storage(with_client_conf(JobConf.from_layers({})))
+
+
+def test_dirft_run_finds_the_namenode_in_the_client_configuration(client):
+    """``dirft run -r hadoop`` keeps its step outputs on the HDFS the client configuration
+    names, as each step's Hadoop runner does (found on the real single node: it said
+    "dirft.webhdfs.url is not set" with HADOOP_CONF_DIR set)."""
+    from types import SimpleNamespace
+
+    from dirft.mrjob_cli import _storage
+
+    site(client, "hdfs-site.xml", dfs__namenode__http___address="web.example:9871")
+    options = SimpleNamespace(conf_files=[], jobconf=[], defines=[])
+    storage = _storage(SimpleNamespace(runner="hadoop"), options)
+    assert "web.example:9871" in repr(vars(storage))
