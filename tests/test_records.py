@@ -14,6 +14,8 @@ from hypothesis import given, strategies as st
 from dirft.core.planner import InputSplit, make_subsplits
 from dirft.errors import DirftError, InputError, TaskError
 from dirft.records import LineNormalizer, key_of, read_records, split_records
+# One model of Hadoop's TextOutputReader.splitKeyVal: the fake hadoop's, which it splits by.
+from fake_hadoop.fake_hadoop import split_key as hadoop_split
 
 FACTS_INPUT = (b"b line without tab\n" b"a\tone\r\n" b"c\tx\ty\n" b"\n" b"b\tzz\n"
                b"last no newline")
@@ -239,17 +241,6 @@ def test_key_of():
     assert key_of(b"k\tv\tw\n") == b"k"
     assert key_of(b"\t\n") == b""
     assert key_of(b"no tab\n") == b"no tab"
-
-
-def hadoop_split(line: bytes, sep: bytes, fields: int) -> tuple[bytes, bytes]:
-    """Hadoop's TextOutputReader.splitKeyVal, written out plainly as the tests' model (also
-    of tests/test_streaming_options.py): the key ends at the fields-th sep."""
-    pos = -len(sep)
-    for _ in range(fields):
-        pos = line.find(sep, pos + len(sep))
-        if pos < 0:
-            return line, b""
-    return line[:pos], line[pos + len(sep):]
 
 
 @given(st.lists(st.sampled_from([b"a", b".", b"\t", b":", b"b"]), max_size=12).map(b"".join),
