@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from core_harness import make_plan, true_signature
+from core_harness import make_plan
 from dirft.core import events as E
 from dirft.core.scheme import Tolerance, make_scheme
 from dirft.report import summary_lines
@@ -24,6 +24,7 @@ from dirft.runners.hadoop_replicas import ReplicaBook
 from dirft.runners.hadoop_report import placement
 from dirft.runners.hadoop_waves import WaveScheduler
 from fault_injector.plan import NodeLoss
+from test_hadoop_waves import ask  # one request helper for the wave scheduler tests
 
 
 class FakeRM:
@@ -168,14 +169,6 @@ def register(sched, task: int, replica: int, host: str) -> dict:
     return sched.book.dispatch({"kind": "register", "task": task, "replica": replica,
                                 "host": host, "pid": 1,
                                 "attempt": f"attempt_1_0001_m_{task * 9 + replica:06d}_0"})
-
-
-def ask(sched, task: int, replica: int, done=None) -> dict:
-    report = None if done is None else {
-        "subsplit": done, "signature": true_signature(task, done), "output_bytes": 10,
-        "counters": {}}
-    return sched.book.dispatch({"kind": "request", "task": task, "replica": replica,
-                                "report": report})
 
 
 def test_a_replica_registering_on_its_siblings_host_exits_and_another_is_launched():
