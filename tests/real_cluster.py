@@ -29,6 +29,17 @@ def cluster_defines() -> list[str]:
     return [arg for k, v in pairs.items() for arg in ("-D", f"{k}={v}")]
 
 
+def put_generated(storage, hdfs_path: str, local, size: int, seed: int) -> None:
+    """Write ``size`` bytes of seeded GridMix text to the local file ``local`` and copy it
+    to ``hdfs_path`` through ``storage``, a MiB at a time."""
+    from dirft.gridmix.generate import generate_file
+
+    generate_file(str(local), size, seed=seed)
+    with open(local, "rb") as src, storage.commit(hdfs_path) as out:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            out.write(chunk)
+
+
 @pytest.fixture
 def hdfs_dir():
     """``(storage, folder)``: a fresh ``/tmp/dirft-it-*`` folder on the cluster's HDFS,

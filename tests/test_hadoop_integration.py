@@ -23,9 +23,9 @@ import json
 
 import pytest
 
-from dirft.gridmix.generate import generate_file
 from e2e import assert_sorted_by_key, run_cli
-from real_cluster import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401 - a fixture
+from real_cluster import (HOME, URL, cluster_defines, hdfs_dir,  # noqa: F401 - a fixture
+                          put_generated)
 
 pytestmark = pytest.mark.skipif(
     not (HOME and URL),
@@ -38,10 +38,7 @@ pytestmark = pytest.mark.skipif(
 def test_streamsort_survives_crashes_on_a_real_cluster(mode, hdfs_dir, tmp_path, capsys):
     storage, folder = hdfs_dir
     data = tmp_path / "input.txt"
-    generate_file(str(data), 16 << 20, seed=11)
-    with open(data, "rb") as src, storage.commit(f"{folder}/input.txt") as out:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            out.write(chunk)
+    put_generated(storage, f"{folder}/input.txt", data, 16 << 20, seed=11)
     code, stdout, err = run_cli(
         capsys, "streaming", "--runner", "hadoop", *cluster_defines(),
         "-input", f"{folder}/input.txt", "-output", f"{folder}/out",

@@ -34,9 +34,9 @@ import threading
 
 import pytest
 
-from dirft.gridmix.generate import generate_file
 from e2e import assert_sorted_by_key, run_cli
-from real_cluster import HOME, URL, cluster_defines, hdfs_dir  # noqa: F401 - a fixture
+from real_cluster import (HOME, URL, cluster_defines, hdfs_dir,  # noqa: F401 - a fixture
+                          put_generated)
 
 KILL, START = os.environ.get("DIRFT_TEST_KILL_NODE"), os.environ.get("DIRFT_TEST_START_NODE")
 HOST = os.environ.get("DIRFT_TEST_KILL_HOST") or ((KILL or "").split() or [""])[-1]
@@ -73,10 +73,7 @@ def _committed(storage, scratch: str) -> bool:
 def test_a_worker_killed_mid_map_loses_nothing(hdfs_dir, tmp_path, capsys):
     storage, folder = hdfs_dir
     data = tmp_path / "input.txt"
-    generate_file(str(data), 16 << 20, seed=12)
-    with open(data, "rb") as src, storage.commit(f"{folder}/input.txt") as out:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            out.write(chunk)
+    put_generated(storage, f"{folder}/input.txt", data, 16 << 20, seed=12)
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_mid_map,
                               args=(storage, f"{folder}/scratch", stop, killed))
