@@ -197,10 +197,12 @@ def summary_lines(report: dict) -> list[str]:
     ]
     if placement_line(report.get("placement")):
         lines.append(placement_line(report["placement"]))
-    if faults.get("nodes_lost"):
-        how = (report.get("placement") or {}).get("lost_hosts") or {}
+    how = (report.get("placement") or {}).get("lost_hosts") or {}
+    known = list(faults.get("nodes_lost") or [])  # the core's; then any found later
+    lost = known + [host for host in how if host not in known]
+    if lost:
         lines.append("nodes lost: " + ", ".join(
-            f"{node} ({how[node]})" if node in how else node for node in faults["nodes_lost"]))
+            f"{node} ({how[node]})" if node in how else node for node in lost))
     if report.get("nodes_quarantined"):
         lines.append("nodes quarantined (no new replicas): " + ", ".join(
             f"{node} ({why})" for node, why in report["nodes_quarantined"].items()))

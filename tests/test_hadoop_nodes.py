@@ -8,9 +8,6 @@ them over; ``submit`` records the waves instead of running them (as test_hadoop_
 """
 
 import dataclasses
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from core_harness import make_plan
@@ -18,62 +15,14 @@ from dirft.core import events as E
 from dirft.core.scheme import Tolerance, make_scheme
 from dirft.report import summary_lines
 from dirft.runners.driver import Driver
-from dirft.runners.hadoop_nodes import (HostLosses, NodeDown, NodeWatch, usable_hosts,
-                                        with_host_retries)
+from dirft.runners.hadoop_nodes import (HostLosses, NodeDown, NodeWatch, close_losses,
+                                        usable_hosts, with_host_retries)
 from dirft.runners.hadoop_replicas import ReplicaBook
 from dirft.runners.hadoop_report import placement
 from dirft.runners.hadoop_waves import WaveScheduler
+from fake_rm import FakeRM
 from fault_injector.plan import NodeLoss
 from test_hadoop_waves import ask  # one request helper for the wave scheduler tests
-
-
-class FakeRM:
-    """``/ws/v1/cluster/nodes`` of :attr:`states` (host -> YARN node state); each node's
-    ``nodeHTTPAddress`` is this server for hosts in :attr:`answering` (its
-    ``/ws/v1/node/info`` answers), else a closed port (a dead NodeManager)."""
-
-    def __init__(self, states: dict) -> None:
-        self.states, self.answering, self.asked = dict(states), set(states), []
-        self.am: dict = {}  # application id -> hosts of its ApplicationMaster attempts
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                fake.asked.append(self.path)
-                if self.path == "/ws/v1/cluster/nodes":
-                    body = {"nodes": {"node": [fake.node(h, s) for h, s in fake.states.items()]}}
-                elif self.path.endswith("/appattempts"):
-                    app = self.path.split("/")[-2]
-                    body = {"appAttempts": {"appAttempt": [
-                        {"id": i + 1, "nodeHttpAddress": f"{h}:8042"}
-                        for i, h in enumerate(fake.am.get(app, []))]}}
-                else:
-                    body = {"nodeInfo": {}}
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-        self.dead_port = closed.server_port  # nobody listens there once closed
-        closed.server_close()
-
-    def node(self, host: str, state: str) -> dict:
-        port = self.server.server_port if host in self.answering else self.dead_port
-        return {"id": f"{host}:8041", "nodeHostName": host, "state": state,
-                "nodeHTTPAddress": f"127.0.0.1:{port}"}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -108,6 +57,17 @@ def test_a_silent_hosts_nodemanager_is_asked_and_lost_if_it_does_not_answer(rm):
     watch.suspect("node1")
     watch.poll()
     assert [d.host for d in seen] == ["node1"] and "does not answer" in seen[0].how
+
+
+def test_a_host_lost_after_the_last_poll_of_the_map_stage_is_still_named(rm):
+    told = []
+    losses = HostLosses(driver=None, book=None, kill_task=None,
+                        watch=NodeWatch(rm.url, told.append, interval=3600, timeout=2.0))
+    losses.watch.poll()  # the baseline: nothing lost
+    rm.states["node1"] = "LOST"  # after the map stage's last turn
+    close_losses(losses)
+    assert told == [] and losses.section() == {
+        "node1": "ResourceManager: node LOST, found after the map stage"}
 
 
 def test_host_retries_need_as_many_usable_hosts_as_replicas(rm):

@@ -306,6 +306,13 @@ def host_losses(driver, book, kill_task, faults, storage, folder: str, rm_url: s
 
 
 def close_losses(losses: HostLosses | None) -> None:
-    """Stop the :class:`NodeWatch` of ``losses``, if any."""
-    if losses is not None and losses.watch is not None:
-        losses.watch.stop()
+    """Stop the :class:`NodeWatch` of ``losses``, if any, after one last poll: a host lost
+    so late that the map stage ended before a poll saw it (its replicas' work was done or
+    taken over) is still named in the report, as found after the map stage (the core,
+    done, is not told)."""
+    if losses is None or losses.watch is None:
+        return
+    losses.watch.stop()
+    losses.watch.notify = lambda down: losses.lost.setdefault(
+        down.host, f"{down.how}, found after the map stage")
+    losses.watch.poll()

@@ -41,8 +41,17 @@ Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for
 ``$FAKE_HADOOP_HOSTS`` (``dn1,dn2,dn3``) every map task runs "on" one of them, which its
 container's ``NM_HOST`` says; a file's split is located at its block's hosts (asked of the
 WebHDFS server at ``$FAKE_WEBHDFS_URL``) and runs there, but for ``$FAKE_HADOOP_MISS``
-percent of them, seeded (:func:`node_of`). ``$FAKE_HADOOP_STATE`` holds the applications
-(``apps/JOB.pid`` while running) and attempts. Only the standard library.
+percent of them, seeded (:func:`node_of`). **A lost host**: with ``$FAKE_HADOOP_LOSE``
+(a host), that host is lost as ``kill-node`` loses a worker mid-map (:func:`lose_host`):
+the first ``reporter:status`` line of a map attempt there that names a phase (a replica is
+mapping) marks it ``lost/HOST`` (the tests' fake ResourceManager, ``tests/fake_rm.py``,
+then reports it ``LOST``), every attempt running there is killed (as YARN's lost node's
+containers: KILLED, run again elsewhere without counting, in every application), no map
+runs there again, and an attempt whose split's every location was there fails with
+Hadoop's ``BlockMissingException`` (its file's only copy was lost). Map outputs already
+finished there stay (real Hadoop re-runs those maps when reducers cannot fetch them).
+``$FAKE_HADOOP_STATE`` holds the applications (``apps/JOB.pid`` while running) and attempts
+(``ATTEMPT.pid``, ``.host``, ``.done``). Only the standard library.
 """
 
 import json
@@ -184,15 +193,55 @@ def node_of(job_id: str, index: int, wanted: list) -> str:
     is a host of the cluster, except that ``$FAKE_HADOOP_MISS`` percent of such maps
     (drawn with ``random.Random`` seeded by ``$FAKE_HADOOP_SEED``, the job and the map)
     run on the next host instead, as when delay scheduling gives up on a busy host; a
-    split without a location runs on host ``index`` modulo their number."""
+    split without a location runs on host ``index`` modulo their number. A lost host is
+    skipped for the next live one ("" when none is left)."""
     hosts = [h for h in os.environ.get("FAKE_HADOOP_HOSTS", "").split(",") if h]
     if not hosts:
         return ""
     if not wanted or wanted[0] not in hosts:
-        return hosts[index % len(hosts)]
-    rng = random.Random(f"{os.environ.get('FAKE_HADOOP_SEED', '0')}:{job_id}:{index}")
-    missed = rng.random() * 100 < float(os.environ.get("FAKE_HADOOP_MISS", "0"))
-    return hosts[(hosts.index(wanted[0]) + missed) % len(hosts)]
+        first = index
+    else:
+        rng = random.Random(f"{os.environ.get('FAKE_HADOOP_SEED', '0')}:{job_id}:{index}")
+        missed = rng.random() * 100 < float(os.environ.get("FAKE_HADOOP_MISS", "0"))
+        first = hosts.index(wanted[0]) + missed
+    live = [hosts[(first + i) % len(hosts)] for i in range(len(hosts))
+            if not is_lost(hosts[(first + i) % len(hosts)])]
+    return live[0] if live else ""
+
+
+def is_lost(host: str) -> bool:
+    """True once ``host`` was lost (:func:`lose_host`)."""
+    return bool(host) and os.path.exists(os.path.join(state_dir(), "lost", host))
+
+
+def lose_host(host: str) -> None:
+    """Lose ``host`` once (module doc): mark it, then kill every attempt running there, of
+    every application, as KILLED."""
+    folder = os.path.join(state_dir(), "lost")
+    os.makedirs(folder, exist_ok=True)
+    try:
+        open(os.path.join(folder, host), "x").close()
+    except FileExistsError:
+        return
+    for entry in sorted(os.listdir(state_dir())):
+        name = entry[:-len(".host")]
+        if not entry.endswith(".host") or os.path.exists(attempt_file(name, "done")):
+            continue
+        with open(attempt_file(name, "host")) as f:
+            if f.read() == host:
+                kill_task(name, "killed")
+
+
+def attempt_file(name: str, what: str) -> str:
+    """``ATTEMPT.what`` in the state folder."""
+    return os.path.join(state_dir(), f"{name}.{what}")
+
+
+def due_to_lose(host: str, line: bytes) -> bool:
+    """True if ``line`` of an attempt's stderr on ``host`` loses it: ``$FAKE_HADOOP_LOSE``
+    names that host and the line is a replica's status inside a phase."""
+    return (bool(host) and host == os.environ.get("FAKE_HADOOP_LOSE")
+            and line.startswith(b"reporter:status:") and b" phase " in line)
 
 
 def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str,
@@ -209,6 +258,15 @@ def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str,
                 "mapreduce_task_partition": str(index), "mapreduce_map_input_file": path})
     env.update(opts["cmdenv"])
     return env
+
+
+def feed(proc: subprocess.Popen, data: bytes) -> None:
+    """Write ``data`` to the attempt's stdin and close it (it may end before reading)."""
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except BrokenPipeError:  # killed before it read its line
+        pass
 
 
 def link_files(opts: dict, cwd: str) -> None:
@@ -244,16 +302,22 @@ class Job:
             self.counters.setdefault(group, {})
             self.counters[group][name] = self.counters[group].get(name, 0) + amount
 
-    def run_map(self, index: int, path: str, stdin: bytes, host: str = ""):
-        """Attempts of map ``index`` until one succeeds; its stdout, or None (TIPFAILED).
+    def run_map(self, index: int, path: str, stdin: bytes, wanted: list):
+        """Attempts of map ``index`` (split locations ``wanted``) until one succeeds; its
+        stdout, or None (TIPFAILED).
 
-        A killed attempt (``-kill-task``) runs again without counting; a failed one
-        (non-zero exit or ``-fail-task``) counts, and is printed unless it was the last."""
+        A killed attempt (``-kill-task``, a lost host) runs again without counting, on a
+        host :func:`node_of` picks again; a failed one (non-zero exit or ``-fail-task``)
+        counts, and is printed unless it was the last."""
         allowed = int(self.opts["D"].get("mapreduce.map.maxattempts", "4"))
         attempt = failures = 0
         while failures < allowed:
             name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
-            code, out, err = self.attempt(index, attempt, path, stdin, host)
+            host = node_of(self.job_id, index, wanted)
+            if wanted and all(is_lost(h) for h in wanted):
+                code, out, err = 1, b"", b"org.apache.hadoop.hdfs.BlockMissingException\n"
+            else:
+                code, out, err = self.attempt(index, attempt, path, stdin, host)
             attempt += 1
             if os.path.exists(os.path.join(state_dir(), name + ".killed")):
                 with self.lock:
@@ -269,10 +333,12 @@ class Job:
             with self.lock:
                 self.failed_attempts += 1
             if failures < allowed:
-                log(f"Task Id : {name}, Status : FAILED\n"
-                    f"Error: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): "
+                log(f"Task Id : {name}, Status : FAILED\n" + (
+                    f"Error: org.apache.hadoop.hdfs.BlockMissingException: Could not obtain "
+                    f"block of {path}" if err.startswith(b"org.apache.hadoop.hdfs.Block")
+                    else f"Error: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): "
                     f"subprocess failed with code {code}\n\tat org.apache.hadoop.streaming."
-                    f"PipeMapRed.waitOutputThreads(PipeMapRed.java:326)")
+                    f"PipeMapRed.waitOutputThreads(PipeMapRed.java:326)"))
         return None
 
     def attempt(self, index: int, attempt: int, path: str, stdin: bytes, host: str = ""):
@@ -285,15 +351,22 @@ class Job:
         with open(os.path.join(cwd, "stdout"), "wb") as out, \
                 open(os.path.join(cwd, "stderr"), "wb") as err:
             proc = subprocess.Popen(shlex.split(self.opts["mapper"]), cwd=cwd, stdout=out,
-                                    stderr=err, stdin=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, stdin=subprocess.PIPE,
                                     env=task_env(self.opts, self.job_id, index, attempt, path,
                                                  host))
-            with open(os.path.join(state_dir(), name + ".pid"), "w") as pid:
+            with open(attempt_file(name, "host"), "w") as where:
+                where.write(host)
+            with open(attempt_file(name, "pid"), "w") as pid:
                 pid.write(str(proc.pid))
-            try:
-                proc.communicate(stdin)
-            except BrokenPipeError:  # killed before it read its line
-                proc.wait()
+            feeder = threading.Thread(target=feed, args=(proc, stdin), daemon=True)
+            feeder.start()
+            for line in proc.stderr:
+                err.write(line)
+                if due_to_lose(host, line):
+                    lose_host(host)
+            proc.wait()
+            feeder.join()
+            open(attempt_file(name, "done"), "w").close()
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         with open(os.path.join(cwd, "stdout"), "rb") as f, \
                 open(os.path.join(cwd, "stderr"), "rb") as e:
@@ -312,8 +385,8 @@ class Job:
         maps = map_inputs(self.opts)
         slots = int(os.environ.get("FAKE_HADOOP_SLOTS", "8"))
         with ThreadPoolExecutor(max_workers=slots) as pool:
-            outputs = list(pool.map(lambda m: self.run_map(
-                m[0], m[1][0], m[1][2], node_of(self.job_id, m[0], m[1][3])), enumerate(maps)))
+            outputs = list(pool.map(lambda m: self.run_map(m[0], m[1][0], m[1][2], m[1][3]),
+                                    enumerate(maps)))
         failed = sum(out is None for out in outputs)
         allowed = float(self.opts["D"].get("mapreduce.map.failures.maxpercent", "0"))
         log(" map 100% reduce 0%")
