@@ -4,15 +4,17 @@ grouping of a wave's replicas into map tasks (dirft.runners.hadoop_waves.group_l
 import io
 import os
 import select
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from hypothesis import given, strategies as st
 
 from dirft.contract.manifest import ReplicaLine
 from dirft.runners.hadoop_waves import group_launches
-from dirft.runtime.container import supervise
+from dirft.runtime.container import EndedNeighbours, Watchdog, supervise
 
 FAKE = [sys.executable, str(Path(__file__).parent / "fixtures" / "fake_replica.py")]
 
@@ -80,6 +82,71 @@ def test_no_replica_outlives_its_supervisor(tmp_path):
     # the replica's pidfd turns readable when it has died (bounded, not a clock assertion)
     assert select.select([replica], [], [], 60)[0] == [replica]
     os.close(replica)
+
+
+def test_a_finished_replica_lingers_to_acknowledge_its_neighbours_ends(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    # replica "7" is idle from its start; it goes only once the emitter (0) and the crashed
+    # replica (2) have ended, so both ends are acknowledged and the attempt succeeds
+    assert supervise([line(0, 0), line(2, 2), line(5, 7)], FAKE, out) == 0
+    assert out.getvalue() == b"emitted by task 0\n" * 3 + b"told 0 0 0;2 2 -9\n"
+    # replicas idle at once are let go together: nobody waits for another forever
+    assert supervise([line(1, 7), line(3, 7)], FAKE, out) == 0
+
+
+def file_clock(path):
+    """A fake clock whose reading (seconds) is the number in ``path``: it moves only when
+    a lingering fake replica beats."""
+    path.write_text("0")
+    return lambda: float(path.read_text())
+
+
+def test_the_watchdog_kills_a_silent_replica_and_its_end_is_acknowledged(tmp_path,
+                                                                        monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    clock = file_clock(tmp_path / "clock")
+    watchdog = Watchdog(limit=3.0, startup=3.0, clock=clock)
+    # replica "6" stops itself and never speaks; replica "7" beats, moving the clock on:
+    # past 3 fake seconds the supervisor SIGKILLs "6", tells "7", which acknowledges it
+    code = supervise([line(4, 6), line(2, 7, str(tmp_path / "clock"))], FAKE, out, watchdog)
+    assert code == 0
+    assert out.getvalue() == b"told 4 6 -9\n"
+    err = capfd.readouterr().err
+    assert "task 4 replica 6 (pid" in err and "said nothing for" in err
+    assert err.count("said nothing for") == 1  # "7" beat: never silent, never killed
+
+
+def test_a_silent_replica_nobody_can_acknowledge_fails_the_attempt(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ticks = iter(range(0, 10**6, 5))  # every reading 5 s later: past the limit at once
+    watchdog = Watchdog(limit=3.0, startup=3.0, clock=lambda: float(next(ticks)))
+    assert supervise([line(0, 6)], FAKE, io.BytesIO(), watchdog) == 128 + 9
+
+
+def test_the_watchdog_limits_come_from_the_jobs_heartbeat_settings():
+    dog = Watchdog.of_job({"dirft.heartbeat.timeout": "10", "dirft.startup.timeout": "60"}, 1.5)
+    assert (dog.limit, dog.startup) == (13.0, 63.0)
+
+
+def test_the_replicas_side_beats_acknowledges_and_lingers_until_go():
+    ours, theirs = socket.socketpair()
+    ended = EndedNeighbours(theirs.fileno())
+    ours.sendall(b"3 1 -9\n")
+    assert ended.poll() == [[3, 1, -9]]
+    ended.beat()
+    ended.sent([[3, 1, -9]])
+    assert ended.poll() == [] and ours.recv(100) == b"beat\n3 1\n"
+    waiting = threading.Thread(target=ended.linger, args=(0.05,))
+    waiting.start()
+    assert ours.recv(100) == b"idle\n"  # blocks until the replica says it is idle
+    assert not ended.released.is_set()  # only "go" (or the supervisor's end) releases it
+    ours.sendall(b"2 0 0\ngo\n")
+    waiting.join(60)
+    assert not waiting.is_alive() and ended.released.is_set()
+    assert ended.poll() == [[2, 0, 0]]  # still named by the last heartbeat
+    ours.close(), theirs.close()
 
 
 LAUNCHES = st.lists(st.tuples(st.integers(0, 9), st.integers(0, 4)), unique=True,

@@ -21,6 +21,17 @@ replica process per line and watches them; Hadoop sees one attempt. Rules:
   in its next heartbeat (``ended``, :class:`EndedNeighbours`) and, once the driver has
   answered that heartbeat, acknowledges it (``task replica``): the driver has found the
   end by exit, promptly, while the attempt runs on;
+* **finished replicas linger**: a replica whose work is over (answered ``exit``, or done
+  emitting) says ``idle`` and keeps its process, still heartbeating, until the supervisor
+  answers ``go``: once every other replica of the map task has ended or is idle too. So
+  while any replica of the attempt lives, one is there to acknowledge an end, and a
+  neighbour's crash or hang never fails the attempt (nor discards what it emitted);
+* **watchdog** (:class:`Watchdog`): a replica says ``beat`` at every heartbeat it sends;
+  one silent for longer than ``dirft.heartbeat.timeout`` + 2 ``dirft.heartbeat.interval``
+  (until its first word: ``dirft.startup.timeout`` + 2 intervals) is SIGKILLed with its
+  process group (a hung replica, stopped by its ``hang`` fault included). By then it has
+  missed its heartbeats to the driver too, which holds it dead; its end is then told to
+  the others like any end;
 * a replica that ended with a non-zero status and that no replica acknowledged (none was
   running, or none got to its next heartbeat) fails the attempt with that status once all
   have ended: Hadoop prints it FAILED, so its end is still found by exit (what the
@@ -38,6 +49,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
+import selectors
 import shutil
 import signal
 import socket
@@ -45,8 +58,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Callable
 
+from dirft.config.values import read_value
 from dirft.contract.manifest import ReplicaLine, to_line
 from dirft.runtime.reaper import end_descendants
 from dirft.service.messages import MAX_ENDED
@@ -54,38 +70,95 @@ from dirft.units import CHUNK
 
 _PR_SET_PDEATHSIG = 1
 ENDED_FD = "DIRFT_ENDED_FD"
+GO, BEAT, IDLE = b"go", b"beat", b"idle"  # the words on the socket besides ends and acks
+_CHECK_EVERY = 1.0  # seconds: the watchdog looks at least this often
 
 
 @dataclass
 class Child:
-    """One replica process of the map task: its manifest line, process, stdout file and
-    the supervisor's end of its socket of notices."""
+    """One replica process of the map task: its manifest line, process, stdout file, the
+    supervisor's end of its socket of notices, and what the supervisor heard on it
+    (``heard``: clock reading of its last word, or of its start; ``spoke``: it said
+    anything; ``idle``: its work is over, it lingers; ``acks``: ``(task, replica)`` of the
+    ends it acknowledged)."""
 
     line: ReplicaLine
     proc: subprocess.Popen
     sink: object
     notices: socket.socket
+    heard: float = 0.0
+    spoke: bool = False
+    idle: bool = False
+    released: bool = False
+    killed: bool = False
+    acks: set = field(default_factory=set)
+    buffer: bytes = b""
 
     @property
     def name(self) -> str:
         """``task T replica R`` (pid P)."""
         return f"task {self.line.task} replica {self.line.replica} (pid {self.proc.pid})"
 
+    def hear(self, now: float) -> bool:
+        """Read what the replica wrote so far (never blocks): ``beat``, ``idle`` and
+        acknowledgements ``task replica``, each a line; ``now``: the clock's reading.
+        Returns False once its end of the socket is closed (nothing more will come)."""
+        open_ = True
+        try:
+            while chunk := self.notices.recv(65536):
+                self.buffer += chunk
+            open_ = False
+        except OSError:  # nothing more to read now (non-blocking), or the socket is gone
+            pass
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for word in filter(None, (line.strip() for line in lines)):
+            self.heard, self.spoke = now, True
+            if word == IDLE:
+                self.idle = True
+            elif word != BEAT and len(fields := word.split()) == 2:
+                self.acks.add((int(fields[0]), int(fields[1])))
+        return open_
 
-def supervise(lines: list, command: list, out=None) -> int:
+
+@dataclass(frozen=True)
+class Watchdog:
+    """When the supervisor SIGKILLs a silent replica: ``limit`` seconds after its last
+    word, or ``startup`` seconds after its start while it has said nothing; ``clock``:
+    seconds, monotonic (tests inject one)."""
+
+    limit: float
+    startup: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def of_job(cls, jobconf: dict, interval: float) -> "Watchdog":
+        """The limits of a job: ``dirft.heartbeat.timeout`` and ``dirft.startup.timeout``
+        (from ``jobconf``), each + 2 heartbeat ``interval`` s (module doc)."""
+        return cls(read_value(jobconf, "dirft.heartbeat.timeout") + 2 * interval,
+                   read_value(jobconf, "dirft.startup.timeout") + 2 * interval)
+
+    def deadline(self, child: Child) -> float:
+        """The clock reading after which ``child`` is silent too long."""
+        return child.heard + (self.limit if child.spoke else self.startup)
+
+
+def supervise(lines: list, command: list, out=None, watchdog: Watchdog | None = None) -> int:
     """Run one replica process per :class:`ReplicaLine` of ``lines`` with ``command`` (its
     line on stdin) and apply the module's rules; return the exit status. ``out``: where
-    emitted records go (binary; default stdout). Raises OSError if a process cannot start
-    (the attempt fails: exit 1 in :mod:`dirft.runtime.streaming_task`)."""
+    emitted records go (binary; default stdout); ``watchdog``: None kills no silent
+    replica. Raises OSError if a process cannot start (the attempt fails: exit 1 in
+    :mod:`dirft.runtime.streaming_task`)."""
     out = out or sys.stdout.buffer
+    clock = watchdog.clock if watchdog is not None else time.monotonic
     children: list = []
     signal.signal(signal.SIGTERM, lambda *_: (_end(children), os._exit(143)))
     for line in lines:
-        children.append(_start(line, command))
-    failures = _wait(children)
-    acknowledged = set().union(*(_acks(child.notices) for child in children))
+        children.append(_start(line, command, clock()))
+    failures = _watch(children, watchdog, clock)
+    acknowledged = set().union(*(child.acks for child in children))
     code = next((c for key, c in failures if key not in acknowledged), 0)
     for child in children:
+        child.notices.close()
         if child.proc.returncode == 0:
             child.sink.seek(0)
             shutil.copyfileobj(child.sink, out, CHUNK)
@@ -94,7 +167,7 @@ def supervise(lines: list, command: list, out=None) -> int:
     return code
 
 
-def _start(line: ReplicaLine, command: list) -> Child:
+def _start(line: ReplicaLine, command: list, now: float) -> Child:
     sink = tempfile.TemporaryFile(prefix="dirft-replica-", dir=".")
     ours, theirs = socket.socketpair()
     try:
@@ -104,11 +177,12 @@ def _start(line: ReplicaLine, command: list) -> Child:
                                 env={**os.environ, ENDED_FD: str(theirs.fileno())})
     finally:
         theirs.close()
-    child = Child(line, proc, sink, ours)
+    ours.setblocking(False)
+    child = Child(line, proc, sink, ours, heard=now)
     try:
         proc.stdin.write((to_line(line) + "\n").encode())
         proc.stdin.close()
-    except BrokenPipeError:  # it ended before reading its line: _wait reports its status
+    except BrokenPipeError:  # it ended before reading its line: _watch reports its status
         pass
     return child
 
@@ -119,64 +193,105 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _wait(children: list) -> list:
-    """Reap the replicas as they end, telling those still running (module doc); return
+def _watch(children: list, watchdog: Watchdog | None, clock) -> list:
+    """Listen to the replicas and reap them as they end (each end told to those still
+    running), kill the silent ones, let the idle ones go (module doc); return
     ``((task, replica), exit status)`` of each that failed (128 + N for signal N)."""
-    running = {c.proc.pid: c for c in children}
-    failed = []
-    while running:
-        pid, status = os.wait()
-        child = running.pop(pid, None)
-        if child is None:
-            continue
-        child.proc.returncode = code = os.waitstatus_to_exitcode(status)
-        told = [o for o in running.values() if _tell(o, child, code)]
-        if code != 0:
-            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-            whom = ", ".join(o.name for o in told) or "nobody"
-            print(f"dirft: {child.name} ended ({how}); told {whom} (if no replica "
-                  f"acknowledges it, this map attempt fails, so Hadoop reports it)",
-                  file=sys.stderr, flush=True)
-            failed.append(((child.line.task, child.line.replica),
-                           code if code > 0 else 128 - code))
+    running, failed = list(children), []
+    with selectors.DefaultSelector() as selector:
+        for child in children:
+            selector.register(child.notices, selectors.EVENT_READ, child)
+            selector.register(os.pidfd_open(child.proc.pid), selectors.EVENT_READ, child)
+        while running:
+            for key, _ in selector.select(_timeout(running, watchdog, clock())):
+                child = key.data
+                if key.fileobj is child.notices:
+                    if not child.hear(clock()):
+                        selector.unregister(child.notices)
+                    continue
+                selector.unregister(key.fileobj)
+                os.close(key.fd)
+                running.remove(child)
+                failed += _reap(child, running, clock())
+            _kill_silent(running, watchdog, clock())
+            _release(running)
     return failed
 
 
-def _tell(other: Child, child: Child, code: int) -> bool:
-    """Send ``task replica status`` of ``child`` to ``other``; False if it is gone."""
+def _timeout(running: list, watchdog: Watchdog | None, now: float) -> float | None:
+    """Seconds until the watchdog must look again (None without one)."""
+    if watchdog is None:
+        return None
+    deadlines = [watchdog.deadline(c) - now for c in running if not c.killed]
+    return max(0.0, min(deadlines + [_CHECK_EVERY]))
+
+
+def _reap(child: Child, running: list, now: float) -> list:
+    """Collect the ended ``child``'s status and its last words, tell ``running`` of its
+    end; return ``[((task, replica), status)]`` if it failed, else []."""
+    _, status = os.waitpid(child.proc.pid, 0)
+    child.hear(now)
+    child.proc.returncode = code = os.waitstatus_to_exitcode(status)
+    told = [o for o in running if _say(o, f"{child.line.task} {child.line.replica} {code}")]
+    if code == 0:
+        return []
+    how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    whom = ", ".join(o.name for o in told) or "nobody"
+    print(f"dirft: {child.name} ended ({how}); told {whom} (if no replica "
+          f"acknowledges it, this map attempt fails, so Hadoop reports it)",
+          file=sys.stderr, flush=True)
+    return [((child.line.task, child.line.replica), code if code > 0 else 128 - code)]
+
+
+def _kill_silent(running: list, watchdog: Watchdog | None, now: float) -> None:
+    """SIGKILL the process group of each replica silent past its deadline (once)."""
+    for child in running:
+        if watchdog is None or child.killed or now <= watchdog.deadline(child):
+            continue
+        child.killed = True
+        print(f"dirft: {child.name} said nothing for {now - child.heard:.1f} s (limit "
+              f"{watchdog.limit if child.spoke else watchdog.startup:.1f} s: the heartbeat "
+              f"or startup timeout + 2 heartbeats); killing it and its mapper",
+              file=sys.stderr, flush=True)
+        try:
+            os.killpg(child.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it ended meanwhile: its pidfd says so
+            pass
+
+
+def _release(running: list) -> None:
+    """Tell the idle replicas they may go once every replica still running is idle."""
+    if running and all(child.idle for child in running):
+        for child in running:
+            if not child.released:
+                child.released = _say(child, GO.decode())
+
+
+def _say(other: Child, line: str) -> bool:
+    """Send ``line`` to ``other``; False if it is gone."""
     try:
-        other.notices.sendall(f"{child.line.task} {child.line.replica} {code}\n".encode())
+        other.notices.sendall(f"{line}\n".encode())
         return True
     except OSError:  # it ended (its socket is closed) and is about to be reaped
         return False
 
 
-def _acks(notices: socket.socket) -> set:
-    """``(task, replica)`` of every end the child acknowledged (all its writes are in the
-    socket's buffer once it has ended); closes the socket."""
-    notices.setblocking(False)
-    data = b""
-    try:
-        while chunk := notices.recv(65536):
-            data += chunk
-    except OSError:  # nothing more
-        pass
-    notices.close()
-    return {tuple(int(x) for x in ack.split()) for ack in data.split(b"\n") if ack.strip()}
-
-
 class EndedNeighbours:
-    """The replica's side of the notices (module doc): what it names in its heartbeats.
+    """The replica's side of its supervisor's socket (module doc).
 
-    ``fd``: its socket (``$DIRFT_ENDED_FD``). :meth:`poll` returns the ``[task, replica,
-    status]`` read so far and not yet sent (at most ``MAX_ENDED``); :meth:`sent` drops those a
-    heartbeat delivered and acknowledges them to the supervisor. Never blocks.
+    ``fd``: the socket (``$DIRFT_ENDED_FD``). :meth:`poll` returns the ``[task, replica,
+    status]`` read so far and not yet sent (at most ``MAX_ENDED``); :meth:`sent` drops those
+    a heartbeat delivered and acknowledges them to the supervisor; :meth:`beat` says a
+    heartbeat goes out; :meth:`linger` waits, idle, until the supervisor says ``go``.
+    Never blocks but in :meth:`linger`.
     """
 
     def __init__(self, fd: int) -> None:
         os.set_blocking(fd, False)
         self.fd, self.buffer, self.pending = fd, b"", []
-        self.lock = threading.Lock()  # the heartbeat thread and the last flush
+        self.lock = threading.Lock()  # the heartbeat thread and the main thread
+        self.released = threading.Event()
+        self.lingering = False
 
     @classmethod
     def from_env(cls, env=os.environ):
@@ -186,23 +301,51 @@ class EndedNeighbours:
 
     def poll(self) -> list:
         """Unsent ``[task, replica, status]`` entries, oldest first, at most
-        :data:`~dirft.service.messages.MAX_ENDED` (what one heartbeat may carry)."""
+        :data:`~dirft.service.messages.MAX_ENDED` (what one heartbeat may carry). A ``go``
+        read, or the supervisor's end of the socket closed, releases :meth:`linger`."""
         with self.lock:
-            try:
-                while chunk := os.read(self.fd, 4096):
-                    self.buffer += chunk
-            except OSError:  # nothing more to read now (non-blocking)
-                pass
+            self._read()
             *lines, self.buffer = self.buffer.split(b"\n")
-            self.pending += [[int(x) for x in line.split()] for line in lines if line.strip()]
+            for word in filter(None, (line.strip() for line in lines)):
+                if word == GO:
+                    self.released.set()
+                else:
+                    self.pending.append([int(x) for x in word.split()])
             return self.pending[:MAX_ENDED]
+
+    def _read(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 4096):
+                self.buffer += chunk
+            self.released.set()  # end of file: the supervisor is gone
+        except BlockingIOError:  # nothing more to read now
+            pass
+        except OSError:  # the socket is gone
+            self.released.set()
 
     def sent(self, entries: list) -> None:
         """``entries`` (a :meth:`poll` result) reached the driver."""
         with self.lock:
             del self.pending[:len(entries)]
+        self._say(b"".join(f"{t} {r}\n".encode() for t, r, _ in entries))
+
+    def beat(self) -> None:
+        """A heartbeat goes out to the driver: tell the supervisor's watchdog."""
+        self._say(BEAT + b"\n")
+
+    def linger(self, wait: float) -> None:
+        """This replica's work is over: say ``idle``, then read notices (for the heartbeats
+        to name) until :meth:`poll` is released, looking at least every ``wait`` s."""
+        self.lingering = True
+        self._say(IDLE + b"\n")
+        while not self.released.is_set():
+            select.select([self.fd], [], [], wait)
+            self.poll()
+
+    def _say(self, data: bytes) -> None:
+        with self.lock:
             try:
-                os.write(self.fd, b"".join(f"{t} {r}\n".encode() for t, r, _ in entries))
+                os.write(self.fd, data)
             except OSError:  # the supervisor is gone: so is this process, soon
                 pass
 

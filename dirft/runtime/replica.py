@@ -75,15 +75,29 @@ class Heartbeat(threading.Thread):
                 print(f"dirft: heartbeat failed: {err}", file=sys.stderr)
                 silent = time.monotonic() - last_ok
                 if self.give_up_after is not None and silent > self.give_up_after:
-                    _leave(f"no heartbeat answered for {silent:.0f} s")
+                    self._give_up(f"no heartbeat answered for {silent:.0f} s")
                 continue
             last_ok = time.monotonic()
             if self.on_reply is not None:
                 self.on_reply(reply, self)
 
+    def _give_up(self, why: str) -> None:
+        """The driver is gone: a replica lingering with its work over just stops waiting
+        (it ends with status 0, what it emitted kept); any other leaves (:func:`_leave`)."""
+        if self.ended is not None and self.ended.lingering:
+            print(f"dirft: {why}; this replica's work is over: it stops lingering",
+                  file=sys.stderr, flush=True)
+            self.ended.released.set()
+            self.stop()
+        else:
+            _leave(why)
+
     def _beat(self) -> dict:
-        """Send one heartbeat, naming the ended replicas not yet named; return the answer."""
+        """Send one heartbeat, naming the ended replicas not yet named (and telling the
+        supervisor's watchdog it went out); return the answer."""
         ended = self.ended.poll() if self.ended is not None else []
+        if self.ended is not None:
+            self.ended.beat()
         reply = self.client.call("heartbeat", phase=self.phase, progress=self.progress,
                                  **({"ended": ended} if ended else {}))
         if ended:
@@ -141,7 +155,9 @@ class Replica:
         self.cwd = replica_dir(spec.work_dir, task, replica) if spec.work_dir else os.getcwd()
 
     def run(self) -> None:
-        """Register, then work until told to exit. Raises EmulatedCrash, TaskError, RemoteFault."""
+        """Register, then work until told to exit (or to emit, then emit); under a Hadoop
+        container supervisor (``ended``), then linger until it lets this replica go
+        (:mod:`dirft.runtime.container`). Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid(), attempt=self.attempt)
         timeout = read_value(self.spec.jobconf, "dirft.heartbeat.timeout")
@@ -162,10 +178,12 @@ class Replica:
                 report = self._phase(reply, beat)
                 self._set_in_phase(False)
                 reply = self.client.call("request", report=report)
+            if reply.get("action") == "emit" and self.on_emit is not None:
+                self.on_emit(reply)  # heartbeating on: the supervisor's watchdog listens
+            if self.ended is not None:  # under a supervisor: linger (container module doc)
+                self.ended.linger(self.spec.heartbeat_interval)
         finally:
             beat.stop()
-        if reply.get("action") == "emit" and self.on_emit is not None:
-            self.on_emit(reply)
         beat.flush_ended()
 
     def _poll_interval(self) -> float:

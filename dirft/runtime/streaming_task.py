@@ -49,7 +49,7 @@ from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
 from dirft.records import hadoop_stream
-from dirft.runtime.container import EndedNeighbours, supervise
+from dirft.runtime.container import EndedNeighbours, Watchdog, supervise
 from dirft.runtime.reaper import become_subreaper, end_descendants
 from dirft.runtime.replica import EmulatedCrash, Replica, run_replica
 from dirft.service.client import VotingClient
@@ -116,7 +116,8 @@ def run_lines(spec: JobSpec, storage, lines: list, node: str,
             raise TaskError(f"manifest line of job {line.job} given to job {spec.job_id}")
     if spec.mode != "direct" and len(lines) > 1:
         return supervise(lines, [sys.executable, "-m", "dirft.task", "--manifest-stdin",
-                                 "--spec", spec_path, "--node", node])
+                                 "--spec", spec_path, "--node", node],
+                         watchdog=Watchdog.of_job(spec.jobconf, spec.heartbeat_interval))
     codes = [0]
     for line in lines:
         print(f"dirft: {_placement(line, node)}", file=sys.stderr, flush=True)
