@@ -120,21 +120,77 @@ def test_a_replica_tells_of_the_end_of_one_in_its_map_task_only():
     assert tasks[0].replicas[0].live and tasks[1].replicas[0].live
 
 
-def test_a_dead_replica_is_failed_only_once_its_map_task_has_no_other_working_replica():
+def hold_dead(sched, task: int, replica: int, others) -> None:
+    """Let the plan's 5 s heartbeat timeout pass with ``others`` beating and ``replica`` of
+    ``task`` silent; the core declares it dead and the scheduler gets its KillReplica."""
+    clock = sched.driver.clock
+    clock.now += 6.0
+    for t, r in others:
+        beat(sched, t, r, [])
+    sched.driver.handle(E.ClockTicked(clock.now, clock.now))
+    for _, action in sched.driver.take_actions(0):
+        sched._carry_out(action)
+    assert sched.driver.state.tasks[task].replicas[replica].state == "dead"
+    sched.step(clock.now)
+
+
+def test_a_dead_replica_with_a_neighbour_is_not_failed_its_end_is_named():
     killed: list = []
     sched = scheduler(per_map=2, killed=killed)
     for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
         register(sched, task, replica)
+    hold_dead(sched, 1, 1, [(0, 0), (1, 0), (0, 1)])
+    assert killed == []  # its map task's supervisor kills it; its neighbour names the end
+    sched.driver.clock.now += 2.0
+    beat(sched, 0, 0, [[1, 1, -9]])
+    sched.driver.clock.now += 10.0  # long past the grace: its end is known, nothing to fail
+    beat(sched, 0, 0, [])
+    sched.step(sched.driver.clock.now)
+    assert killed == [] and sched.book.gone(1, 1)
+
+
+def test_a_dead_replica_is_failed_only_once_its_map_task_is_stuck():
+    killed: list = []
+    sched = scheduler(per_map=2, killed=killed)
+    for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
+        register(sched, task, replica)
+    hold_dead(sched, 1, 1, [(0, 0), (1, 0), (0, 1)])
     clock = sched.driver.clock
-    clock.now = 6.0  # past the plan's 5 s heartbeat timeout for whoever stays silent
-    for task, replica in ((0, 0), (1, 0), (0, 1)):
-        beat(sched, task, replica, [])
-    sched.driver.handle(E.ClockTicked(clock.now, clock.now))
-    for _, action in sched.driver.take_actions(0):
-        sched._carry_out(action)
-    assert sched.driver.state.tasks[1].replicas[1].state == "dead"
+    clock.now += 4.0  # within the grace (the plan's heartbeat timeout, 5 s)
     sched.step(clock.now)
-    assert killed == []  # failing map 0 now would end task 0 replica 0, which works
-    sched.book.exited(0, 0, 0)  # its neighbour ended (told by the supervisor, or Hadoop)
+    assert killed == []
+    clock.now += 2.0  # past it, and still nobody named its end: the map task is stuck
     sched.step(clock.now)
     assert killed == ["attempt_1_0001_m_000003_0"]  # the attempt task 1 replica 1 ran as
+
+
+def test_a_dead_replica_nobody_is_left_to_name_is_failed_at_once():
+    killed: list = []
+    sched = scheduler(per_map=2, killed=killed)
+    for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
+        register(sched, task, replica)
+    hold_dead(sched, 1, 1, [(0, 0), (1, 0), (0, 1)])
+    assert killed == []
+    sched.book.exited(0, 0, 0)  # its neighbour ended (Hadoop's FAILED line, say)
+    sched.step(sched.driver.clock.now)
+    assert killed == ["attempt_1_0001_m_000003_0"]
+
+
+def test_a_replica_told_to_go_that_still_talks_is_lingering_not_hung():
+    killed: list = []
+    sched = scheduler(tasks=1, per_map=1, killed=killed)
+    register(sched, 0, 0), register(sched, 0, 1)
+    ask(sched, 0, 0), ask(sched, 0, 1)
+    ask(sched, 0, 0, 0)
+    assert ask(sched, 0, 1, 1)["action"] == "emit"
+    assert ask(sched, 0, 0)["action"] == "exit"
+    sched.kill(0, 0)  # as the core's cancel would: told to go
+    clock = sched.driver.clock
+    for _ in range(4):  # it lingers, heartbeating, past the grace
+        clock.now += 2.0
+        beat(sched, 0, 0, [])
+        sched.step(clock.now)
+    assert killed == []
+    clock.now += 6.0  # then silent for longer than the heartbeat timeout: hung
+    sched.step(clock.now)
+    assert killed == ["attempt_1_0001_m_000000_0"]

@@ -5,8 +5,8 @@ Two threads meet here: the voting service's, which hands each replica message to
 (:class:`~dirft.runners.hadoop_waves.WaveScheduler`), which submits waves, fails attempts
 and reads Hadoop's notices. Both keep and read, under the book's one lock, where each
 replica runs (its wave and map task), whether its container started (its first
-``register``, with the host and the Hadoop attempt id it runs as), whether it ended, and
-which replica of a decided task was answered ``emit``. The rules are the waves' (module doc
+``register``, with the host and the Hadoop attempt id it runs as), when it last spoke,
+whether it ended, and which replica of a decided task was answered ``emit``. The rules are the waves' (module doc
 of :mod:`dirft.runners.hadoop_waves`).
 """
 
@@ -39,6 +39,7 @@ class ReplicaBook:
         self._hosts: dict = {}     # (task, replica) -> host it registered from
         self._attempts: dict = {}  # (task, replica) -> Hadoop attempt id
         self._emitters: dict = {}  # task -> replica answered "emit"
+        self._heard: dict = {}     # (task, replica) -> driver clock at its last message
 
     # -- the voting service's side --------------------------------------------------
     def dispatch(self, message: dict) -> dict:
@@ -47,6 +48,8 @@ class ReplicaBook:
         ``ended`` entries about replicas of the sender's map task are their exits; an
         ``exit`` answer may become ``emit``. Returns the reply (a dict)."""
         task, replica = message["task"], message["replica"]
+        with self._lock:
+            self._heard[(task, replica)] = self.driver.now()
         if message["kind"] == "register":
             self._start(task, replica, message["host"], message.get("attempt", ""))
         for t, r, status in message.get("ended", ()):
@@ -117,6 +120,12 @@ class ReplicaBook:
         """True once the replica's end is known."""
         with self._lock:
             return (task, replica) in self._exited
+
+    def silence(self, task: int, replica: int, now: float) -> float:
+        """Seconds from the replica's last message to ``now`` (driver clock); infinite if
+        it never sent one. A replica lingering under its supervisor still heartbeats."""
+        with self._lock:
+            return now - self._heard.get((task, replica), float("-inf"))
 
     def located(self, task: int, replica: int) -> tuple | None:
         """``(wave, map index)`` the replica runs in, or None if no wave holds it yet."""

@@ -29,13 +29,17 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   registering (the replica runtime's Hadoop entry mode). The wave's end is the exit of every
   replica of it not yet over.
 * ``KillReplica`` — ``hadoop job -fail-task`` of the attempt the replica registered as
-  (a killed attempt would be re-run; a failed one counts). A dead replica (heartbeat
-  timeout) is failed at once, or, if another replica of its map task still works, once
-  none does (failing the attempt would end it too); one that is merely not needed any
-  more is told to exit by its next message and failed only if it has not gone after
-  ``dirft.heartbeat.timeout`` (a hung one) and no other replica of its map task works or
-  emits. A replica that never registered is not killed: when its container starts
-  it is told to exit.
+  (a killed attempt would be re-run; a failed one counts), only when its map task is
+  stuck. A dead replica (heartbeat timeout) alone in its map task is failed at once. One
+  with neighbours in its map task is not: the supervisor's watchdog SIGKILLs a silent
+  replica and a lingering neighbour names its end (:mod:`dirft.runtime.container`), so
+  the attempt ends well and keeps what it emitted; it is failed only if its end is still
+  unknown and it still silent ``dirft.heartbeat.timeout`` later. One that is merely not
+  needed any more is told to exit by its next message (it lingers under a supervisor) and
+  failed only if, ``dirft.heartbeat.timeout`` later, its end is unknown, it has been
+  silent that long (a hung one) and no other replica of its map task works or emits. A
+  replica that never registered is not killed: when its container starts it is told to
+  exit.
 * **Emitting** (the runner's one-application mode, ``emit=True``): wave 0 carries the
   user's reducer. When a task is decided, the first of its wave-0 replicas that asks for
   work is answered ``emit`` with the decided outputs: it writes them, re-hashed, to stdout
@@ -172,16 +176,28 @@ class WaveScheduler(MapStageShell):
         self.kill_all("grace period over", emitting=bool(self.aborted))
 
     def _deferred_kills(self, now: float) -> None:
-        """Fail the replicas told to go that are still there after their deadline, and
-        the dead ones, once no other replica in their map attempt still works (or, for
-        one told to go, emits): failing the attempt ends them all."""
+        """Fail each replica whose deadline passed, whose end is still unknown and whose
+        map task is stuck (:meth:`_stuck`); forget those whose end is known."""
         for key, when in list(self.deferred.items()):
-            gone = self.book.gone(*key)
-            dead = self.driver.replica_state(*key) == "dead"
-            if gone or (now >= when and not self._busy_sharers(*key, emitting=not dead)):
+            if self.book.gone(*key):
                 del self.deferred[key]
-                if not gone and (dead or not self.book.emitting(*key)):
-                    self._fail(*key)
+            elif self._stuck(*key, now, when):
+                del self.deferred[key]
+                self._fail(*key)
+
+    def _stuck(self, task: int, replica: int, now: float, when: float) -> bool:
+        """True if failing the attempt is the only way left (module doc): the replica is
+        dead and no neighbour of its map task is left to name its end; or, past ``when``,
+        it has been silent for the heartbeat timeout and is dead, or, told to go, neither
+        it nor a neighbour of its map task works or emits."""
+        dead = self.driver.replica_state(task, replica) == "dead"
+        if dead and not self.book.neighbours(task, replica):
+            return True
+        if now < when or \
+                self.book.silence(task, replica, now) <= self.driver.plan.heartbeat_timeout:
+            return False  # it talks: lingering, or back from a stall; not hung
+        return dead or not (self.book.emitting(task, replica) or
+                            self._busy_sharers(task, replica))
 
     def _busy_sharers(self, task: int, replica: int, emitting: bool = True) -> list:
         """The other replicas of this replica's map task that still work (live in the
@@ -219,17 +235,18 @@ class WaveScheduler(MapStageShell):
                 self.book.exited(task, replica, 0)
 
     def kill(self, task: int, replica: int) -> None:
-        """``KillReplica``: see module doc (dead: now, or once no other replica of its map
-        task works; not needed: after a grace)."""
+        """``KillReplica``: see module doc (dead: now if alone in its map task, else only if
+        still silent after a grace; not needed: after a grace, if hung)."""
         self.pending = [p for p in self.pending if p[:2] != (task, replica)]
+        now, later = self.driver.now(), self.driver.now() + self.driver.plan.heartbeat_timeout
         if self.driver.replica_state(task, replica) == "dead":
             if self.hosts is not None:  # silent or lost: is its host still there?
                 self.hosts.suspect(task, replica)
-            self.deferred[(task, replica)] = self.driver.now()  # once its map task is free
-            self._deferred_kills(self.driver.now())
+            alone = not self.book.neighbours(task, replica)
+            self.deferred.setdefault((task, replica), now if alone else later)
+            self._deferred_kills(now)
         else:
-            self.deferred.setdefault((task, replica), self.driver.now() +
-                                     self.driver.plan.heartbeat_timeout)
+            self.deferred.setdefault((task, replica), later)
 
     def _fail(self, task: int, replica: int) -> None:
         attempt, gone = self.book.attempt(task, replica), self.book.gone(task, replica)
