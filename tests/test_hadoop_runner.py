@@ -277,6 +277,28 @@ def test_a_crash_costs_only_its_own_task_a_replica_in_a_shared_map_task(cluster,
     assert "task 0 replica 0 (pid" in (folder / first / "stderr").read_text()
 
 
+@pytest.mark.parametrize("mode", ["hang", "kill"])
+def test_a_hung_or_killed_replica_costs_no_failed_attempt_nor_a_commit_job(
+        mode, cluster, data):
+    # Two replicas per map task (the default) and one task's replica struck mid-split: the
+    # supervisor's watchdog SIGKILLs a hung one, and whoever ended first, the replica
+    # beside it lingers to name its end. So no attempt is failed (no -fail-task, no FAILED
+    # line), every emitter's records stay in the shuffle, and one Hadoop job does it all.
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=50", "-D", "dirft.fault.seed=2",
+                    "-D", f"dirft.fault.crash.mode={mode}", "-D", "dirft.heartbeat.timeout=5")
+    faults = report["faults"]
+    assert faults["planned"] == faults["fired"] == {"crash": 1, "silent": 0}
+    assert faults["injected_by_mode"] == {mode: 1}
+    assert faults["detected"]["crash"] == faults["corrected"]["crash"] == 1
+    assert report["hadoop"]["jobs"] == 1 and len(cluster.jar_calls()) == 1
+    assert not [c for c in cluster.calls() if c[:2] == ["job", "-fail-task"]]
+    folder = cluster.tmp / "fake-state" / "attempts"
+    assert not [a for a in os.listdir(folder) if not a.endswith("_0")]  # no second attempt
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
 def test_extra_replicas_go_in_a_follow_up_job(cluster, data):
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat", "-D", "dirft.scheme=bft",
                     "-D", "mapred.map.tasks.fault.inject=true",

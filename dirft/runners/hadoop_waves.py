@@ -14,8 +14,10 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   map-task JVM per replica would double the per-task cost Hadoop charges (measured on the single node: BENCHMARKS.md). One
   replica's end does not end the others (:mod:`dirft.runtime.container`): the replicas
   still running name it in their next heartbeat (``ended``), which is its exit
-  (``ReplicaExited``) if it shares their map task; when none is left to tell, the attempt
-  fails and Hadoop's FAILED line is the exit of every replica of it not yet over.
+  (``ReplicaExited``) if it shares their map task; a replica whose work is over lingers
+  until its neighbours have ended, so one is there to name an end, and the map task's
+  watchdog ends a hung one; when none is left to tell, the attempt fails and Hadoop's
+  FAILED line is the exit of every replica of it not yet over.
 * a replica is **pending** until it registers: YARN may queue its container for a long
   time on a small cluster, and a pending replica reserves no work (its siblings take its
   share), so waiting for a container is never a fault. Its first ``register`` message is
@@ -240,7 +242,8 @@ class WaveScheduler(MapStageShell):
         self.pending = [p for p in self.pending if p[:2] != (task, replica)]
         now, later = self.driver.now(), self.driver.now() + self.driver.plan.heartbeat_timeout
         if self.driver.replica_state(task, replica) == "dead":
-            if self.hosts is not None:  # silent or lost: is its host still there?
+            if self.hosts is not None and (task, replica) not in self.deferred:
+                # silent or lost (once; it may talk again later): is its host still there?
                 self.hosts.suspect(task, replica)
             alone = not self.book.neighbours(task, replica)
             self.deferred.setdefault((task, replica), now if alone else later)

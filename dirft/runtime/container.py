@@ -26,9 +26,10 @@ replica process per line and watches them; Hadoop sees one attempt. Rules:
   answers ``go``: once every other replica of the map task has ended or is idle too. So
   while any replica of the attempt lives, one is there to acknowledge an end, and a
   neighbour's crash or hang never fails the attempt (nor discards what it emitted);
-* **watchdog** (:class:`Watchdog`): a replica says ``beat`` at every heartbeat it sends;
-  one silent for longer than ``dirft.heartbeat.timeout`` + 2 ``dirft.heartbeat.interval``
-  (until its first word: ``dirft.startup.timeout`` + 2 intervals) is SIGKILLed with its
+* **watchdog** (:class:`Watchdog`): a replica says ``beat`` once registered with the
+  voting service and at every heartbeat it sends; one silent for longer than
+  ``dirft.heartbeat.timeout`` + 2 ``dirft.heartbeat.interval`` (until its first word:
+  ``dirft.startup.timeout`` + 2 intervals, as the driver's clock) is SIGKILLed with its
   process group (a hung replica, stopped by its ``hang`` fault included). By then it has
   missed its heartbeats to the driver too, which holds it dead; its end is then told to
   the others like any end;

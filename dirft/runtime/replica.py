@@ -160,6 +160,8 @@ class Replica:
         (:mod:`dirft.runtime.container`). Raises EmulatedCrash, TaskError, RemoteFault."""
         self._prepare_cwd()
         self.client.call("register", host=self.node, pid=os.getpid(), attempt=self.attempt)
+        if self.ended is not None:  # the driver's heartbeat clock starts: so does the watchdog's
+            self.ended.beat()
         timeout = read_value(self.spec.jobconf, "dirft.heartbeat.timeout")
         on_reply = self.on_reply
         seen = None if on_reply is None else (lambda reply, b: on_reply(reply, b, self))
