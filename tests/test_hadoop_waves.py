@@ -186,11 +186,11 @@ def test_a_replica_told_to_go_that_still_talks_is_lingering_not_hung():
     assert ask(sched, 0, 0)["action"] == "exit"
     sched.kill(0, 0)  # as the core's cancel would: told to go
     clock = sched.driver.clock
-    for _ in range(4):  # it lingers, heartbeating, past the grace
+    for _ in range(4):  # it lingers, heartbeating, past the grace: answered, no fault
         clock.now += 2.0
-        beat(sched, 0, 0, [])
+        assert beat(sched, 0, 0, [])["action"] == "exit"
         sched.step(clock.now)
-    assert killed == []
+    assert killed == [] and sum(sched.driver.state.tasks[0].failures.values()) == 0
     clock.now += 6.0  # then silent for longer than the heartbeat timeout: hung
     sched.step(clock.now)
     assert killed == ["attempt_1_0001_m_000000_0"]
