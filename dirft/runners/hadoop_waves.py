@@ -32,11 +32,12 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   replica of it not yet over.
 * ``KillReplica`` — ``hadoop job -fail-task`` of the attempt the replica registered as
   (a killed attempt would be re-run; a failed one counts), only when its map task is
-  stuck. A dead replica (heartbeat timeout) alone in its map task is failed at once. One
-  with neighbours in its map task is not: the supervisor's watchdog SIGKILLs a silent
-  replica and a lingering neighbour names its end (:mod:`dirft.runtime.container`), so
-  the attempt ends well and keeps what it emitted; it is failed only if its end is still
-  unknown and it still silent ``dirft.heartbeat.timeout`` later. One that is merely not
+  stuck. A dead replica (heartbeat timeout) alone in its map task, or whose neighbours
+  there are all ended or dead too (a lost host), is failed at once. One with neighbours
+  still there is not: the supervisor's watchdog SIGKILLs a silent replica and a
+  lingering neighbour names its end (:mod:`dirft.runtime.container`), so the attempt
+  ends well and keeps what it emitted; it is failed only if its end is still unknown
+  and it still silent ``dirft.heartbeat.timeout`` later. One that is merely not
   needed any more is told to exit by its next message (it lingers under a supervisor) and
   failed only if, ``dirft.heartbeat.timeout`` later, its end is unknown, it has been
   silent that long (a hung one) and no other replica of its map task works or emits. A
@@ -189,17 +190,24 @@ class WaveScheduler(MapStageShell):
 
     def _stuck(self, task: int, replica: int, now: float, when: float) -> bool:
         """True if failing the attempt is the only way left (module doc): the replica is
-        dead and no neighbour of its map task is left to name its end; or, past ``when``,
+        dead and no neighbour of its map task is left to name its end (:meth:`_namers`);
+        or, past ``when``,
         it has been silent for the heartbeat timeout and is dead, or, told to go, neither
         it nor a neighbour of its map task works or emits."""
         dead = self.driver.replica_state(task, replica) == "dead"
-        if dead and not self.book.neighbours(task, replica):
+        if dead and not self._namers(task, replica):
             return True
         if now < when or \
                 self.book.silence(task, replica, now) <= self.driver.plan.heartbeat_timeout:
             return False  # it talks: lingering, or back from a stall; not hung
         return dead or not (self.book.emitting(task, replica) or
                             self._busy_sharers(task, replica))
+
+    def _namers(self, task: int, replica: int) -> list:
+        """The other replicas of this replica's map task that may still name its end:
+        neither ended nor held dead (a lost host silences them all at once)."""
+        return [(t, r) for t, r in self.book.neighbours(task, replica)
+                if self.driver.replica_state(t, r) != "dead"]
 
     def _busy_sharers(self, task: int, replica: int, emitting: bool = True) -> list:
         """The other replicas of this replica's map task that still work (live in the
@@ -245,7 +253,7 @@ class WaveScheduler(MapStageShell):
             if self.hosts is not None and (task, replica) not in self.deferred:
                 # silent or lost (once; it may talk again later): is its host still there?
                 self.hosts.suspect(task, replica)
-            alone = not self.book.neighbours(task, replica)
+            alone = not self._namers(task, replica)
             self.deferred.setdefault((task, replica), now if alone else later)
             self._deferred_kills(now)
         else:
