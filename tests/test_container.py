@@ -15,6 +15,7 @@ from hypothesis import given, strategies as st
 from dirft.contract.manifest import ReplicaLine
 from dirft.runners.hadoop_waves import group_launches
 from dirft.runtime.container import EndedNeighbours, Watchdog, supervise
+from dirft.runtime.streaming_task import whole_lines
 
 FAKE = [sys.executable, str(Path(__file__).parent / "fixtures" / "fake_replica.py")]
 
@@ -147,6 +148,34 @@ def test_the_replicas_side_beats_acknowledges_and_lingers_until_go():
     assert not waiting.is_alive() and ended.released.is_set()
     assert ended.poll() == [[2, 0, 0]]  # still named by the last heartbeat
     ours.close(), theirs.close()
+
+
+class Writes(io.RawIOBase):
+    """A raw stream that records each write call (Python's stderr is a raw FileIO under
+    its text layer: each call is one write(2) to the attempt's shared stderr)."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.calls.append(bytes(data))
+        return len(data)
+
+
+def test_a_replicas_stderr_lines_go_out_whole_so_none_lands_inside_anothers():
+    raw = Writes()
+    stderr = io.TextIOWrapper(raw, write_through=True)  # as Python sets up sys.stderr
+    print("dirft: task 4 replica 1 runs on dn3", file=stderr, flush=True)
+    assert raw.calls == [b"dirft: task 4 replica 1 runs on dn3", b"\n"]  # room for another
+    raw.calls.clear()
+    whole_lines(stderr)
+    print("dirft: task 4 replica 1 runs on dn3", file=stderr, flush=True)
+    print("reporter:counter:dirft-emit,task-00002,1", file=stderr, flush=True)
+    assert raw.calls == [b"dirft: task 4 replica 1 runs on dn3\n",
+                         b"reporter:counter:dirft-emit,task-00002,1\n"]
 
 
 LAUNCHES = st.lists(st.tuples(st.integers(0, 9), st.integers(0, 4)), unique=True,

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import signal
 import socket
@@ -60,6 +61,7 @@ from fault_injector.plan import EMULATED_CRASH_EXIT
 
 def main(argv: list) -> int:
     """Parse the entry mode's arguments and run it; return the exit status (module doc)."""
+    whole_lines(sys.stderr)
     parser = argparse.ArgumentParser(prog="python -m dirft.task")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--manifest-stdin", action="store_true")
@@ -78,6 +80,18 @@ def main(argv: list) -> int:
     except (DirftError, OSError, ValueError) as err:
         print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+
+
+def whole_lines(stream) -> None:
+    """Make the text ``stream`` (this process's stderr) write each line in one ``write``
+    call, newline included: Python's stderr writes through, so ``print`` makes two calls
+    (the text, then the newline), and the replicas of one map task share the attempt's
+    stderr, where another's ``reporter:counter:`` line could land between them. Hadoop
+    Streaming reads ``reporter:`` lines only at a line's start, so an emitter's
+    ``dirft-emit`` counter was lost that way (and the runner ran a commit job). A stream
+    that is no :class:`io.TextIOWrapper` (a test's) is left as it is."""
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(line_buffering=True, write_through=False)
 
 
 def node_name(env=os.environ) -> str:
