@@ -62,7 +62,7 @@ from dirft.runners.hadoop_waves import WaveScheduler, end_waves
 from dirft.runners.inputs import readable_inputs
 from dirft.runners.job import stage_timings
 from dirft.runners.locality import group_host, is_host
-from dirft.runners.package import build_task_zip
+from dirft.runners.package import ZipBuild
 
 
 class HadoopRunner(Runner):
@@ -88,7 +88,7 @@ class HadoopRunner(Runner):
         self.stored: dict = {}     # {path: Stored} of the compressed input files
         self.scheduler: WaveScheduler | None = None  # the map stage's (run_map_stage)
         self.book: ReplicaBook | None = None  # the voting service's side (dispatcher)
-        self.zip_path = ""
+        self.zip, self.zip_path = None, ""  # the task zip being built (prepare), its path
         self.ship = (list(job.files), list(job.archives))  # -files, -archives (prepare)
         self.killed_jobs: set = set()  # Hadoop job ids this run asked YARN to kill
         self._tracking = threading.Lock()
@@ -129,10 +129,11 @@ class HadoopRunner(Runner):
                               "frft or bft; under se and none use exception, kill or hang")
 
     def prepare(self, plan, faults) -> None:
-        """Make the local scratch, build the runtime's zip, make the HDFS fault folder."""
+        """Local scratch, the runtime's zip started (:class:`ZipBuild`), the HDFS fault folder."""
         self.work = tempfile.mkdtemp(prefix=f"dirft-{self.job_id}-",
                                      dir=self.job.conf.get("dirft.local.dir") or None)
-        self.zip_path = build_task_zip(os.path.join(self.work, ZIP_NAME))
+        self.zip = ZipBuild(os.path.join(self.work, ZIP_NAME))  # waited for in _start
+        self.zip_path = self.zip.path
         files, dir_archives = tar_directories(list(self.job.files), self.work)  # mrjob's DIRS
         self.ship = (files, dir_archives + list(self.job.archives))
         self.storage.makedirs(posixpath.join(self.scratch, "faults"))
@@ -216,6 +217,7 @@ class HadoopRunner(Runner):
         ``dirft.keep.temp``, after killing this run's unfinished YARN applications; never
         raises (the job's own error matters more)."""
         self._kill_leftovers()
+        self.zip and self.zip.wait(check=False)  # no writer left in the scratch folder
         if self.job.conf.get("dirft.keep.temp"):
             return
         if self.work:
@@ -274,7 +276,9 @@ class HadoopRunner(Runner):
 
     def _start(self, what: str, command: cmd.StreamingCommand, on_event):
         """Submit ``command``; keep its Running in :attr:`submitted` from its first event
-        on (a Ctrl-C may land before ``start`` returns), so every exit path can kill it."""
+        on (a Ctrl-C may land before ``start`` returns), so every exit path can kill it;
+        the task zip it ships is complete first."""
+        self.zip.wait()
         def tracked(running, event) -> None:
             self._track(what, running)
             on_event(running, event)

@@ -22,10 +22,18 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from dirft.contract.manifest import ReplicaLine, to_line
 from dirft.errors import DirftError
 from dirft.storage.placing import create_on, datanode_addresses
+
+#: Manifest files written at once: each write is three WebHDFS round trips (``CREATE`` at
+#: the NameNode, the ``PUT`` to the DataNode, ``GET_BLOCK_LOCATIONS``) and mostly waits, on
+#: the DataNode's close above all (its ``DFSClient`` polls the NameNode until the block
+#: is complete, from 400 ms on: ``dfs.client.block.write.locateFollowingBlock.initial.delay.ms``);
+#: one after the other, 8 files took 3.3 to 3.5 s of the submitting side on the single node.
+WRITERS = 8
 
 
 def manifest_files(groups: list) -> list[bytes]:
@@ -56,14 +64,19 @@ class ManifestWriter:
 
     def write_wave(self, folder: str, groups: list, hosts: list) -> int:
         """Write ``groups[i]`` (replica lines) as ``folder/map-0000i.txt`` on the DataNode
-        of ``hosts[i]`` ("" for none); return the largest file's length in bytes. Raises
-        :class:`DirftError` if even the NameNode's write fails."""
+        of ``hosts[i]`` ("" for none), up to :data:`WRITERS` files at once (each file is
+        one file whatever the order: the folder's listing, not the writes, orders the map
+        tasks); return the largest file's length in bytes. Raises :class:`DirftError` if
+        even the NameNode's write fails."""
         wave = len({p["wave"] for p in self.placed})
         files = manifest_files(groups)
-        for index, (data, host) in enumerate(zip(files, hosts)):
-            path = posixpath.join(folder, f"map-{index:05d}.txt")
-            how = self._write(path, data, host)
-            self.placed.append({"wave": wave, "map": index, "planned": host, "how": how})
+        if any(hosts):
+            self._address(next(h for h in hosts if h))  # asked once, before the writers
+        paths = [posixpath.join(folder, f"map-{i:05d}.txt") for i in range(len(files))]
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(files)) or 1) as pool:
+            hows = list(pool.map(self._write, paths, files, hosts))
+        self.placed += [{"wave": wave, "map": index, "planned": host, "how": how}
+                        for index, (host, how) in enumerate(zip(hosts, hows))]
         return max(map(len, files), default=0)
 
     def _write(self, path: str, data: bytes, host: str) -> str:
