@@ -2,6 +2,7 @@
 grouping of a wave's replicas into map tasks (dirft.runners.hadoop_waves.group_launches)."""
 
 import io
+import json
 import os
 import select
 import socket
@@ -10,14 +11,32 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from hypothesis import given, strategies as st
 
-from dirft.contract.manifest import ReplicaLine
+from dirft.contract.manifest import ReplicaLine, to_line
 from dirft.runners.hadoop_waves import group_launches
 from dirft.runtime.container import EndedNeighbours, Watchdog, supervise
 from dirft.runtime.streaming_task import whole_lines
+from tests.fixtures.fake_replica import act
 
 FAKE = [sys.executable, str(Path(__file__).parent / "fixtures" / "fake_replica.py")]
+
+
+def forked_fake(line: ReplicaLine) -> int:
+    """The fake replica's acts in a process the supervisor forked (``run``), its
+    ``sys.stdout`` on file descriptor 1 as in any process (not pytest's capture)."""
+    sys.stdout = open(1, "w", closefd=False)
+    return act(json.loads(to_line(line)))
+
+
+@pytest.fixture(params=["forked", "executed"])
+def supervised(request):
+    """``supervise`` with the fake replica forked (the Hadoop runner's way) or executed."""
+    if request.param == "forked":
+        return lambda lines, out, watchdog=None: supervise(lines, out=out, watchdog=watchdog,
+                                                           run=forked_fake)
+    return lambda lines, out, watchdog=None: supervise(lines, FAKE, out, watchdog)
 
 
 def line(task: int, action: int, path: str = "", others: int = 1) -> ReplicaLine:
@@ -26,53 +45,56 @@ def line(task: int, action: int, path: str = "", others: int = 1) -> ReplicaLine
     return ReplicaLine("job_x_0001", task, action, "", path, 0, 1, others, [[0, 1]], [])
 
 
-def test_every_replica_ends_well_and_their_records_are_copied_whole_in_line_order(tmp_path,
-                                                                                  monkeypatch):
+def test_every_replica_ends_well_and_their_records_are_copied_whole_in_line_order(
+        tmp_path, monkeypatch, supervised):
     monkeypatch.chdir(tmp_path)
     out = io.BytesIO()
-    assert supervise([line(4, 0), line(7, 0)], FAKE, out) == 0
+    assert supervised([line(4, 0), line(7, 0)], out) == 0
     assert out.getvalue() == b"emitted by task 4\n" * 3 + b"emitted by task 7\n" * 3
     assert os.listdir(tmp_path) == []  # the replicas' stdout files are gone
 
 
 def test_a_crash_ends_no_other_replica_and_each_one_running_is_told(tmp_path, monkeypatch,
-                                                                   capfd):
+                                                                   capfd, supervised):
     monkeypatch.chdir(tmp_path)
     out = io.BytesIO()
     # replica "4" reads its notices and ends once it has been told of the crash (2) and of
     # the good end (0); nobody is left when it ends: its status 0 fails nothing
-    code = supervise([line(0, 0), line(2, 2), line(5, 4, others=2)], FAKE, out)
+    code = supervised([line(0, 0), line(2, 2), line(5, 4, others=2)], out)
     assert code == 0
     assert out.getvalue() == b"emitted by task 0\n" * 3 + b"told 0 0 0;2 2 -9\n"
     assert "task 2 replica 2 (pid" in capfd.readouterr().err
 
 
-def test_a_failure_nobody_can_be_told_of_fails_the_attempt(tmp_path, monkeypatch, capfd):
+def test_a_failure_nobody_can_be_told_of_fails_the_attempt(tmp_path, monkeypatch, capfd,
+                                                            supervised):
     monkeypatch.chdir(tmp_path)
     out = io.BytesIO()
-    assert supervise([line(0, 1)], FAKE, out) == 3
-    assert supervise([line(0, 2)], FAKE, out) == 128 + 9  # as a shell reports SIGKILL
+    assert supervised([line(0, 1)], out) == 3
+    assert supervised([line(0, 2)], out) == 128 + 9  # as a shell reports SIGKILL
     assert out.getvalue() == b""
     assert "told nobody (if no replica acknowledges it, this map attempt fails" in \
         capfd.readouterr().err
     # told, but never acknowledged (replica 0 does not read its notices): fails as well
-    assert supervise([line(0, 0), line(2, 2)], FAKE, out) == 128 + 9
+    assert supervised([line(0, 0), line(2, 2)], out) == 128 + 9
 
 
-def test_a_replica_that_fails_emitting_has_its_records_dropped(tmp_path, monkeypatch):
+def test_a_replica_that_fails_emitting_has_its_records_dropped(tmp_path, monkeypatch,
+                                                               supervised):
     monkeypatch.chdir(tmp_path)
     out = io.BytesIO()
     # replica "5" writes records and fails; replica "4" ends last, after being told
-    assert supervise([line(1, 5), line(3, 4)], FAKE, out) == 0
+    assert supervised([line(1, 5), line(3, 4)], out) == 0
     assert out.getvalue() == b"told 1 5 3\n"
 
 
-def test_no_replica_outlives_its_supervisor(tmp_path):
+@pytest.mark.parametrize("how", ["run=forked_fake", "FAKE"])
+def test_no_replica_outlives_its_supervisor(tmp_path, how):
     fifo = tmp_path / "pid"
     os.mkfifo(fifo)
     script = ("import sys; from dirft.runtime.container import supervise; "
-              f"from tests.test_container import line, FAKE; "
-              f"sys.exit(supervise([line(0, 3, {str(fifo)!r})], FAKE))")
+              f"from tests.test_container import line, FAKE, forked_fake; "
+              f"sys.exit(supervise([line(0, 3, {str(fifo)!r})], {how}))")
     sup = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path,
                            env={**os.environ, "PYTHONPATH": os.getcwd()})
     with open(fifo) as f:  # blocks until the replica runs and writes its pid
@@ -85,15 +107,16 @@ def test_no_replica_outlives_its_supervisor(tmp_path):
     os.close(replica)
 
 
-def test_a_finished_replica_lingers_to_acknowledge_its_neighbours_ends(tmp_path, monkeypatch):
+def test_a_finished_replica_lingers_to_acknowledge_its_neighbours_ends(tmp_path, monkeypatch,
+                                                                       supervised):
     monkeypatch.chdir(tmp_path)
     out = io.BytesIO()
     # replica "7" is idle from its start; it goes only once the emitter (0) and the crashed
     # replica (2) have ended, so both ends are acknowledged and the attempt succeeds
-    assert supervise([line(0, 0), line(2, 2), line(5, 7)], FAKE, out) == 0
+    assert supervised([line(0, 0), line(2, 2), line(5, 7)], out) == 0
     assert out.getvalue() == b"emitted by task 0\n" * 3 + b"told 0 0 0;2 2 -9\n"
     # replicas idle at once are let go together: nobody waits for another forever
-    assert supervise([line(1, 7), line(3, 7)], FAKE, out) == 0
+    assert supervised([line(1, 7), line(3, 7)], out) == 0
 
 
 def file_clock(path):
@@ -103,15 +126,15 @@ def file_clock(path):
     return lambda: float(path.read_text())
 
 
-def test_the_watchdog_kills_a_silent_replica_and_its_end_is_acknowledged(tmp_path,
-                                                                        monkeypatch, capfd):
+def test_the_watchdog_kills_a_silent_replica_and_its_end_is_acknowledged(
+        tmp_path, monkeypatch, capfd, supervised):
     monkeypatch.chdir(tmp_path)
     out = io.BytesIO()
     clock = file_clock(tmp_path / "clock")
     watchdog = Watchdog(limit=3.0, startup=3.0, clock=clock)
     # replica "6" stops itself and never speaks; replica "7" beats, moving the clock on:
     # past 3 fake seconds the supervisor SIGKILLs "6", tells "7", which acknowledges it
-    code = supervise([line(4, 6), line(2, 7, str(tmp_path / "clock"))], FAKE, out, watchdog)
+    code = supervised([line(4, 6), line(2, 7, str(tmp_path / "clock"))], out, watchdog)
     assert code == 0
     assert out.getvalue() == b"told 4 6 -9\n"
     err = capfd.readouterr().err
@@ -119,11 +142,12 @@ def test_the_watchdog_kills_a_silent_replica_and_its_end_is_acknowledged(tmp_pat
     assert err.count("said nothing for") == 1  # "7" beat: never silent, never killed
 
 
-def test_a_silent_replica_nobody_can_acknowledge_fails_the_attempt(tmp_path, monkeypatch):
+def test_a_silent_replica_nobody_can_acknowledge_fails_the_attempt(tmp_path, monkeypatch,
+                                                                   supervised):
     monkeypatch.chdir(tmp_path)
     ticks = iter(range(0, 10**6, 5))  # every reading 5 s later: past the limit at once
     watchdog = Watchdog(limit=3.0, startup=3.0, clock=lambda: float(next(ticks)))
-    assert supervise([line(0, 6)], FAKE, io.BytesIO(), watchdog) == 128 + 9
+    assert supervised([line(0, 6)], io.BytesIO(), watchdog) == 128 + 9
 
 
 def test_the_watchdog_limits_come_from_the_jobs_heartbeat_settings():
@@ -196,3 +220,33 @@ def test_a_fault_free_wave_fills_every_map_task():
     groups = group_launches(launches, 2)
     assert len(groups) == 8 and all(len(g) == 2 for g in groups)
     assert groups[0] == [(0, 0, "n"), (1, 1, "n")]  # (replica, task) order, emptiest first
+
+
+def test_the_supervisor_is_undumpable_before_it_forks_a_replica(monkeypatch):
+    """dirft.runtime.streaming_task.run_lines locks the supervisor first: the dumpable flag
+    is inherited by fork, so no replica has a moment in which another process of the user
+    could open its memory."""
+    from types import SimpleNamespace
+
+    from dirft.runtime import streaming_task
+    calls = []
+    monkeypatch.setattr(streaming_task, "lock_process", lambda: calls.append("lock"))
+    monkeypatch.setattr(streaming_task, "supervise",
+                        lambda lines, run, watchdog: calls.append(("fork", len(lines))) or 0)
+    spec = SimpleNamespace(job_id="job_x_0001", mode="vote", heartbeat_interval=1.0,
+                           jobconf={})
+    lines = [SimpleNamespace(job="job_x_0001")] * 2
+    assert streaming_task.run_lines(spec, None, lines, "h") == 0
+    assert calls == ["lock", ("fork", 2)]
+
+
+def test_a_replica_forked_by_an_undumpable_supervisor_is_undumpable(tmp_path):
+    script = ("import ctypes, sys; from dirft.service.keys import lock_process; "
+              "from dirft.runtime.container import supervise; "
+              "from tests.test_container import line; lock_process(); "
+              "probe = lambda _: print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), flush=True) or 0; "
+              "sys.exit(supervise([line(0, 0), line(1, 0)], run=probe))")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == b"0\n0\n"  # PR_GET_DUMPABLE (3) in each replica

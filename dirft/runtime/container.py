@@ -6,10 +6,14 @@ lines, replicas of k different tasks of the dirft job
 (``python -m dirft.task --manifest-stdin``) then runs :func:`supervise`: it starts one
 replica process per line and watches them; Hadoop sees one attempt. Rules:
 
-* each replica runs as ``python -m dirft.task --manifest-stdin`` with its one line on
-  stdin, in its own process group (its ``kill`` and ``hang`` faults strike it and its
-  mapper only) and with SIGKILL as its parent-death signal (Linux ``prctl``): no replica
-  outlives the attempt Hadoop ends;
+* each replica is a process forked from the supervisor, which runs what ``python -m
+  dirft.task --manifest-stdin`` given its one line runs (the supervisor has imported the
+  runtime already: a fresh interpreter per replica cost about 0.3 CPU-s of imports, two
+  per map task, on nodes whose cores the map tasks share), or (``command``) that program
+  itself with its line on stdin; either way in its own process group (its ``kill`` and
+  ``hang`` faults strike it and its mapper only), stdin ``/dev/null`` when forked, and
+  with SIGKILL as its parent-death signal (Linux ``prctl``): no replica outlives the
+  attempt Hadoop ends;
 * a replica's stdout (the records it emits into the shuffle when answered ``emit``) goes
   to a file in the task's working directory; once every replica has ended, the files of
   those that ended with status 0 are copied to stdout whole, one after the other, so
@@ -60,6 +64,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -76,6 +81,15 @@ _CHECK_EVERY = 1.0  # seconds: the watchdog looks at least this often
 
 
 @dataclass
+class Forked:
+    """A replica process forked by the supervisor: its pid and, once reaped, its exit
+    status (what :class:`subprocess.Popen` gives of an executed one)."""
+
+    pid: int
+    returncode: int | None = None
+
+
+@dataclass
 class Child:
     """One replica process of the map task: its manifest line, process, stdout file, the
     supervisor's end of its socket of notices, and what the supervisor heard on it
@@ -84,7 +98,7 @@ class Child:
     ends it acknowledged)."""
 
     line: ReplicaLine
-    proc: subprocess.Popen
+    proc: object  # a subprocess.Popen, or a Forked
     sink: object
     notices: socket.socket
     heard: float = 0.0
@@ -143,18 +157,21 @@ class Watchdog:
         return child.heard + (self.limit if child.spoke else self.startup)
 
 
-def supervise(lines: list, command: list, out=None, watchdog: Watchdog | None = None) -> int:
-    """Run one replica process per :class:`ReplicaLine` of ``lines`` with ``command`` (its
-    line on stdin) and apply the module's rules; return the exit status. ``out``: where
-    emitted records go (binary; default stdout); ``watchdog``: None kills no silent
-    replica. Raises OSError if a process cannot start (the attempt fails: exit 1 in
-    :mod:`dirft.runtime.streaming_task`)."""
+def supervise(lines: list, command: list | None = None, out=None,
+              watchdog: Watchdog | None = None, run=None) -> int:
+    """Run one replica process per :class:`ReplicaLine` of ``lines`` and apply the module's
+    rules; return the exit status. Each process is forked and calls ``run(line)`` (returns
+    its exit status), or, with ``run`` None, executes ``command`` with its line on stdin.
+    ``out``: where emitted records go (binary; default stdout); ``watchdog``: None kills
+    no silent replica. Raises OSError if a process cannot start (the attempt fails: exit 1
+    in :mod:`dirft.runtime.streaming_task`)."""
     out = out or sys.stdout.buffer
     clock = watchdog.clock if watchdog is not None else time.monotonic
     children: list = []
     signal.signal(signal.SIGTERM, lambda *_: (_end(children), os._exit(143)))
     for line in lines:
-        children.append(_start(line, command, clock()))
+        children.append(_fork(line, run, children, clock()) if run is not None
+                        else _start(line, command, clock()))
     failures = _watch(children, watchdog, clock)
     acknowledged = set().union(*(child.acks for child in children))
     code = next((c for key, c in failures if key not in acknowledged), 0)
@@ -186,6 +203,54 @@ def _start(line: ReplicaLine, command: list, now: float) -> Child:
     except BrokenPipeError:  # it ended before reading its line: _watch reports its status
         pass
     return child
+
+
+def _fork(line: ReplicaLine, run, earlier: list, now: float) -> Child:
+    """Fork a replica that calls ``run(line)`` (module doc); ``earlier``: the children
+    started before, whose supervisor-side files the new process closes."""
+    sink = tempfile.TemporaryFile(prefix="dirft-replica-", dir=".")
+    ours, theirs = socket.socketpair()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # nothing buffered here may be written twice
+    pid = os.fork()
+    if pid == 0:  # the replica: never returns
+        _forked_replica(line, run, sink, theirs.fileno(),
+                        [ours] + [f for c in earlier for f in (c.sink, c.notices)])
+    theirs.close()
+    ours.setblocking(False)
+    return Child(line, Forked(pid), sink, ours, heard=now)
+
+
+def _forked_replica(line: ReplicaLine, run, sink, notices: int, close: list) -> None:
+    """In a forked replica: SIGTERM's default action (not the supervisor's handler), its
+    own process group, the parent-death signal, the supervisor's files ``close`` closed,
+    stdin from ``/dev/null``, stdout to the file ``sink``, ``$DIRFT_ENDED_FD`` = ``notices``;
+    run, then end the process with ``run``'s status (1 if it raised: the traceback goes to
+    stderr)."""
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.setpgid(0, 0)
+        _die_with_parent()
+        for f in close:
+            f.close()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(sink.fileno(), 1)
+        os.close(null)
+        sink.close()
+        os.environ[ENDED_FD] = str(notices)
+        code = run(line)
+        code = code if isinstance(code, int) else 1
+    except BaseException:  # noqa: BLE001 - the replica's end, never the supervisor's code
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def _die_with_parent() -> None:

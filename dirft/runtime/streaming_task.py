@@ -37,6 +37,7 @@ replica offers its own fresh key once (:mod:`dirft.service.keys`).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import os
@@ -78,8 +79,25 @@ def main(argv: list) -> int:
         return _ending_descendants(lambda: run_lines(
             spec, storage, read_lines(sys.stdin, ReplicaLine), args.node, args.spec))
     except (DirftError, OSError, ValueError) as err:
-        print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
+        return _task_failed(err)
+
+
+def _task_failed(err: Exception) -> int:
+    print(f"dirft: task failed: {type(err).__name__}: {err}", file=sys.stderr)
+    return 1
+
+
+def run_forked(spec: JobSpec, node: str, spec_path: str, line: ReplicaLine) -> int:
+    """What ``python -m dirft.task --manifest-stdin --spec SPEC --node NODE`` does with
+    the one line ``line``, in a replica process the map task's supervisor forked
+    (:func:`dirft.runtime.container.supervise`): a storage client of its own (no
+    connection shared with the supervisor), then :func:`run_lines` as a child subreaper.
+    Returns the exit status (module doc)."""
+    try:
+        storage = open_storage(spec.storage)
+        return _ending_descendants(lambda: run_lines(spec, storage, [line], node, spec_path))
+    except (DirftError, OSError, ValueError) as err:
+        return _task_failed(err)
 
 
 def whole_lines(stream) -> None:
@@ -122,15 +140,17 @@ def _end_on_sigterm(signum, frame) -> None:
 def run_lines(spec: JobSpec, storage, lines: list, node: str,
               spec_path: str = SPEC_NAME) -> int:
     """Run the manifest lines' replicas; return the exit status. In mode ``vote``, several
-    lines (replicas per map task) run at once, each in its own process
-    (:func:`dirft.runtime.container.supervise`); else each line in turn, the worst status.
+    lines (replicas per map task) run at once, each in its own process forked from this
+    one (:func:`dirft.runtime.container.supervise`, :func:`run_forked`), made undumpable
+    first (a replica holds its key from its start: no moment for another process of the
+    user to open its memory); else each line in turn, the worst status.
     Raises TaskError for a line of another job."""
     for line in lines:
         if line.job != spec.job_id:
             raise TaskError(f"manifest line of job {line.job} given to job {spec.job_id}")
     if spec.mode != "direct" and len(lines) > 1:
-        return supervise(lines, [sys.executable, "-m", "dirft.task", "--manifest-stdin",
-                                 "--spec", spec_path, "--node", node],
+        lock_process()  # inherited: each forked replica is undumpable from its start
+        return supervise(lines, run=functools.partial(run_forked, spec, node, spec_path),
                          watchdog=Watchdog.of_job(spec.jobconf, spec.heartbeat_interval))
     codes = [0]
     for line in lines:
