@@ -52,7 +52,10 @@ def test_a_host_lost_mid_map_costs_no_output_and_is_named(tmp_path, monkeypatch,
     assert report["placement"]["replicas_sharing_a_host"] == 0
     faults = report["faults"]  # replicas with work left there (timing) are crashes
     assert faults["corrected"] == faults["detected"] and not faults["not_fired"]
-    assert report["hadoop"]["jobs"] == jobs >= 2  # a follow-up wave or a commit job
+    # 1 when the lost host's replicas died before emitting and their siblings elsewhere
+    # emitted every task (their map tasks start fast since replicas are forked: 3 runs of 4
+    # so), else a follow-up wave or a commit job; the output is the fault-free one either way
+    assert report["hadoop"]["jobs"] == jobs >= 1
 
 
 def killed_hosts(state) -> set:
