@@ -212,26 +212,42 @@ def _fork(line: ReplicaLine, run, earlier: list, now: float) -> Child:
     ours, theirs = socket.socketpair()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # nothing buffered here may be written twice
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the replica: never returns
         _forked_replica(line, run, sink, theirs.fileno(),
-                        [ours] + [f for c in earlier for f in (c.sink, c.notices)])
+                        [ours] + [f for c in earlier for f in (c.sink, c.notices)], parent)
+    _own_group(pid)  # here too: a kill of its group right after the fork must find it
     theirs.close()
     ours.setblocking(False)
     return Child(line, Forked(pid), sink, ours, heard=now)
 
 
-def _forked_replica(line: ReplicaLine, run, sink, notices: int, close: list) -> None:
+def _own_group(pid: int) -> None:
+    """Make ``pid`` (a forked replica) lead its own process group, as both the supervisor
+    and the replica do right after the fork (whichever runs first, no ``killpg`` of it
+    can come before); a replica already gone or grouped is left as it is."""
+    try:
+        os.setpgid(pid, pid)
+    except OSError:  # it ended already, or is its group's leader already
+        pass
+
+
+def _forked_replica(line: ReplicaLine, run, sink, notices: int, close: list,
+                    parent: int) -> None:
     """In a forked replica: SIGTERM's default action (not the supervisor's handler), its
-    own process group, the parent-death signal, the supervisor's files ``close`` closed,
-    stdin from ``/dev/null``, stdout to the file ``sink``, ``$DIRFT_ENDED_FD`` = ``notices``;
+    own process group, the parent-death signal (and an end at once if the supervisor
+    ``parent`` died before it was set), the supervisor's files ``close`` closed, stdin
+    from ``/dev/null``, stdout to the file ``sink``, ``$DIRFT_ENDED_FD`` = ``notices``;
     run, then end the process with ``run``'s status (1 if it raised: the traceback goes to
     stderr)."""
     code = 1
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.setpgid(0, 0)
+        _own_group(0)
         _die_with_parent()
+        if os.getppid() != parent:
+            os._exit(1)  # the supervisor is gone: so is the attempt
         for f in close:
             f.close()
         null = os.open(os.devnull, os.O_RDONLY)
