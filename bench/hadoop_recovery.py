@@ -171,8 +171,9 @@ def dirft_argv(args, variant: str, case: str, seed: int, out: str, home: str,
     keys += ["dirft.scheme=none"] if variant == "none" else []
     for pair in keys:
         argv += ["-D", pair]
-    if case == "cpu1":
-        return argv + ["-files", os.path.join(HERE, "cpu_mapper.py"), "-input",
+    if case == "cpu1":  # one split: Hadoop's rule would cut it in mapreduce.job.maps (2)
+        return argv + ["-D", "mapreduce.job.maps=1", "-files",
+                       os.path.join(HERE, "cpu_mapper.py"), "-input",
                        args.cpu_input, "-output", out, "-mapper",
                        f"{args.python} cpu_mapper.py {args.cpu_rounds}", "-reducer", "cat"]
     return argv + ["-input", args.input, "-output", out, "-mapper", "cat", "-reducer", "cat"]

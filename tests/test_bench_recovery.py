@@ -206,6 +206,7 @@ def test_commands_carry_the_same_fault_to_every_variant(monkeypatch):
         fault_keys("silent", 8, 0)
     cpu = dirft_argv(args, "dirft", "cpu1", 0, "/out", "/opt/h", "http://nn")
     assert "/one" in cpu and "python3 cpu_mapper.py 200" in cpu
+    assert "mapreduce.job.maps=1" in cpu  # one split, whatever the file's size
 
 
 def test_the_lost_case_needs_a_node_and_a_yes_or_a_dry_run():
