@@ -278,11 +278,16 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "live replica of the task, or on a lost host, before it keeps one on a shared "
            "host (Hadoop runner; 0 when the ResourceManager lists fewer usable hosts than "
            "replicas per task)", minimum=0),
-    Option("dirft.hadoop.replicas.per.map", "int", "2",
+    Option("dirft.hadoop.replicas.per.map", "choice", "auto",
            "replicas one map task (one YARN container) of a replica job runs, each its own "
-           "OS process, never two of one task; a crash of one fails the map attempt and the "
-           "others in it with it (all found by exit); 1: a container per replica",
-           minimum=1, maximum=8),
+           "OS process, all planned on one host, never two of one task (1 to 8; 1: a "
+           "container per replica); auto: per wave, each host's replicas in as many map "
+           "tasks as it has map containers free (ResourceManager node list, one "
+           "ApplicationMaster's room kept per host), so none waits and the "
+           "CapacityScheduler's node-locality delay never sends one elsewhere; more "
+           "replicas share a container on a small cluster; 2 when the ResourceManager "
+           "does not answer",
+           choices=("auto",) + tuple(str(k) for k in range(1, 9))),
     Option("dirft.hadoop.one.application", "bool", "true",
            "voted schemes with a reduce: run the reducers in the replicas' own YARN "
            "application (one surviving replica per task emits the decided outputs); false: "

@@ -51,13 +51,14 @@ from dirft.runners.base import Runner, check_output
 from dirft.runners.distcache import split_entry, tar_directories
 from dirft.runners.hadoop_attempts import AttemptCheck, security_section
 from dirft.runners.hadoop_cluster import (advertised_url, client_conf, cluster_facts,
-                                          hdfs_storage, plan_hadoop_job, refuse_unbuilt,
-                                          rm_address)
+                                          hadoop_home_of, hdfs_storage, plan_hadoop_job,
+                                          refuse_unbuilt, rm_address)
 from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_manifests import ManifestWriter, replica_line
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_nodes import close_losses, host_losses, with_host_retries
 from dirft.runners.hadoop_replicas import ReplicaBook
+from dirft.runners.hadoop_slots import per_map_rule
 from dirft.runners.hadoop_waves import WaveScheduler, end_waves
 from dirft.runners.inputs import readable_inputs
 from dirft.runners.job import stage_timings
@@ -170,7 +171,8 @@ class HadoopRunner(Runner):
             driver, self.book, functools.partial(self._submit_wave, plan, files),
             self._kill_task, self._kill_job, service.heard_until,
             min(0.25, conf.get("dirft.heartbeat.interval")), conf.get("dirft.hadoop.wave.delay"),
-            per_map=conf.get("dirft.hadoop.replicas.per.map"), on_finish=self._decided,
+            per_map=per_map_rule(conf, hadoop_home_of(conf, self.hadoop_bin)),
+            on_finish=self._decided,
             hosts=self.losses)
         try:
             self.scheduler.run()

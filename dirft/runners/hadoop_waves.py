@@ -118,14 +118,16 @@ class WaveScheduler(MapStageShell):
     runs) and returns its :class:`~dirft.runners.hadoop_launcher.Running`;
     ``kill_task(attempt_id)`` and ``kill_job(wave)`` kill on the cluster; ``heard``: the
     voting service's listening clock (:class:`MapStageShell`); ``tick``, ``wave_delay``,
-    ``grace`` in seconds; ``per_map``: replicas per map task (:func:`group_launches`);
+    ``grace`` in seconds; ``per_map``: replicas per map task (:func:`group_launches`), or
+    a function of the wave's launches returning that argument
+    (:class:`~dirft.runners.hadoop_slots.PerMapRule`, asked at each submission);
     ``on_finish``: called once when every task is decided (the runner notes the time);
     ``hosts``: the :class:`~dirft.runners.hadoop_nodes.HostLosses` of lost hosts (None:
     none are watched or emulated).
     """
 
     def __init__(self, driver, book, submit, kill_task, kill_job, heard, tick: float,
-                 wave_delay: float, grace: float = 30.0, per_map: int = 1,
+                 wave_delay: float, grace: float = 30.0, per_map=1,
                  on_finish=None, hosts=None) -> None:
         super().__init__(driver, tick, grace, heard)
         self.book, self.per_map, self.on_finish = book, per_map, on_finish
@@ -221,7 +223,8 @@ class WaveScheduler(MapStageShell):
             return
         if self.waves and now - self.pending_since < self.wave_delay:
             return
-        wave = Wave(len(self.waves), group_launches(self.pending, self.per_map),
+        per_map = self.per_map(self.pending) if callable(self.per_map) else self.per_map
+        wave = Wave(len(self.waves), group_launches(self.pending, per_map),
                     emits=self.book.emit and not self.waves)
         self.book.place(wave)
         self.waves.append(wave)

@@ -18,16 +18,24 @@ the split's hosts; the CapacityScheduler's delay scheduling gives up on them onl
   replicas apart: paper, Sec. III). Replicas without a real planned host are grouped
   among themselves. A host's last group may hold fewer than k replicas: locality is kept
   over one container fewer.
+* :func:`auto_per_map` — k per host when the key is ``auto``: the replicas planned on a
+  host go into as many map tasks as the host has map containers free now
+  (:func:`map_slots`, from the ResourceManager's node list), so that no map task waits for
+  its host. A waiting one is the miss: the CapacityScheduler's delay scheduling
+  (``yarn.scheduler.capacity.node-locality-delay``) gives a request for a busy host to
+  another host after that many missed scheduling opportunities.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from dirft.contract.manifest import same_host
 from dirft.core.planner import replica_candidates
 
 ANY_HOST = "any-host-"  # placeholder node names where HDFS named too few hosts
+MAX_PER_MAP = 8  # most replicas one map task runs (a heartbeat's ``ended`` holds 8)
 
 
 def is_host(node: str) -> bool:
@@ -69,18 +77,66 @@ def _pick(split, usable: list, load: Counter, per_map: int, seed: int) -> str:
     return min(pool, key=lambda h: (load[h] % per_map == 0, load[h]))
 
 
-def group_launches(launches: list, per_map: int) -> list[list]:
+def group_launches(launches: list, per_map: int | Mapping[str, int]) -> list[list]:
     """``launches`` (``(task, replica, node)``) in groups of at most ``per_map``, one group
     per map task: a group's launches share one real planned host (:func:`is_host`), or
-    have none; never two launches of one task in a group. Per host, and for the launches
-    without one, greedy in (replica, task) order (:func:`pack`). Returns the non-empty
-    groups, fullest first, then by their first launch in (replica, task) order: with one
-    replica per map task, launch order (every task's replica 0 first)."""
+    have none; never two launches of one task in a group. ``per_map``: k for every host,
+    or ``{host: k}`` (:func:`auto_per_map`; the key "" for the launches without a host,
+    1 for a host not in it). Per host, and for the launches without one, greedy in
+    (replica, task) order (:func:`pack`). Returns the non-empty groups, fullest first,
+    then by their first launch in (replica, task) order: with one replica per map task,
+    launch order (every task's replica 0 first)."""
+    by_host = launches_by_host(launches)
+    k = per_map if isinstance(per_map, Mapping) else dict.fromkeys(by_host, per_map)
+    groups = [g for host in by_host for g in pack(by_host[host], k.get(host, 1))]
+    return sorted(groups, key=lambda g: (-len(g), min((r, t) for t, r, _ in g)))
+
+
+def launches_by_host(launches: list) -> dict[str, list]:
+    """``{planned host: its launches}`` in launch order; "" gathers those without a real
+    host (:func:`is_host`)."""
     by_host: dict = {}
     for launch in launches:
         by_host.setdefault(launch[2] if is_host(launch[2]) else "", []).append(launch)
-    groups = [g for host in by_host for g in pack(by_host[host], per_map)]
-    return sorted(groups, key=lambda g: (-len(g), min((r, t) for t, r, _ in g)))
+    return by_host
+
+
+def auto_per_map(launches: list, slots: Mapping[str, int]) -> dict[str, int]:
+    """Replicas per map task for each planned host of ``launches`` (``(task, replica,
+    node)``) under ``dirft.hadoop.replicas.per.map=auto``: the host's n launches in as
+    many map tasks as it has map containers free (``slots``, ``{host name: free map
+    containers}`` from :func:`map_slots`, names matched by :func:`same_host`; at least
+    one), k = ceil(n / free), at most :data:`MAX_PER_MAP`. The launches without a real
+    host ("") get the cluster's free containers in all. Returns ``{host: k}`` (k >= 1)
+    for :func:`group_launches`; a host then runs max(ceil(n / k), the most launches of
+    one task it holds) map tasks (:func:`pack`)."""
+    result = {}
+    for host, planned in launches_by_host(launches).items():
+        free = (sum(slots.values()) if host == "" else
+                sum(n for name, n in slots.items() if same_host(name, host)))
+        result[host] = min(MAX_PER_MAP, -(-len(planned) // max(1, free)))
+    return result
+
+
+def map_slots(nodes: Sequence[Mapping], map_size: tuple[int, int],
+              am_size: tuple[int, int]) -> dict[str, int]:
+    """``{host: map containers it can start now}`` from the ResourceManager's node list
+    (``/ws/v1/cluster/nodes`` entries: ``nodeHostName``, ``state``, ``availMemoryMB``,
+    ``availableVirtualCores``); ``map_size`` and ``am_size``: one map container and one
+    MapReduce ApplicationMaster as ``(MB, vcores)``, already rounded up to the
+    scheduler's minimum allocation. Every ``RUNNING`` host keeps one ApplicationMaster's
+    room (the job's AM host is chosen after submission); counted on memory and vcores
+    both, as the ``DominantResourceCalculator`` does (under the memory-only default
+    calculator this counts fewer than fit: only more replicas share a container). Hosts
+    in another state get 0."""
+    slots = {}
+    for node in nodes:
+        host = str(node.get("nodeHostName") or str(node.get("id", "")).split(":")[0])
+        memory = int(node.get("availMemoryMB") or 0) - am_size[0]
+        vcores = int(node.get("availableVirtualCores") or 0) - am_size[1]
+        fits = min(memory // max(1, map_size[0]), vcores // max(1, map_size[1]))
+        slots[host] = max(0, fits) if node.get("state") == "RUNNING" else 0
+    return slots
 
 
 def pack(launches: list, per_map: int) -> list[list]:
