@@ -96,6 +96,7 @@ class HadoopRunner(Runner):
         self.decided_at: float | None = None  # clock when the last task was decided
         self.rm_url = ""  # where each register's attempt is checked (credentials)
         self.losses = None  # the map stage's HostLosses (lost hosts, emulated node faults)
+        self.sizing = None  # the map stage's PerMapRule (replicas per map task, per wave)
 
     # -- the pipeline's steps --------------------------------------------------------
     def open(self) -> None:
@@ -165,14 +166,14 @@ class HadoopRunner(Runner):
         url = advertised_url(service.url, conf)
         spec_path = self._spec(plan, faults, self.zip_path, url, secret_file, "vote")
         files = self._files(spec_path, self.zip_path, secret_file)
+        self.sizing = per_map_rule(conf, hadoop_home_of(conf, self.hadoop_bin))
         self.losses = host_losses(driver, self.book, self._kill_task, faults, self.storage,
                                   posixpath.join(self.scratch, "faults"), self.rm_url)
         self.scheduler = WaveScheduler(
             driver, self.book, functools.partial(self._submit_wave, plan, files),
             self._kill_task, self._kill_job, service.heard_until,
             min(0.25, conf.get("dirft.heartbeat.interval")), conf.get("dirft.hadoop.wave.delay"),
-            per_map=per_map_rule(conf, hadoop_home_of(conf, self.hadoop_bin)),
-            on_finish=self._decided,
+            per_map=self.sizing, on_finish=self._decided,
             hosts=self.losses)
         try:
             self.scheduler.run()
@@ -343,7 +344,8 @@ class HadoopRunner(Runner):
         emits = number == 0 and self._emits()
         what = f"replicas wave {number}" + (" and reduce" if emits else "")
         python = self.job.conf.get("dirft.hadoop.python")
-        jobconf = cmd.replica_jobconf(plan.scheme.name, self._user_conf(), self._name(what),
+        jobconf = cmd.replica_jobconf(plan.scheme.name, {**self._user_conf(),
+                                      **self.sizing.jobconf()}, self._name(what),
                                       self.job.num_reduces if emits else 0,
                                       quorum=plan.scheme.quorum, whole_files=largest)
         output = (self.staging() if emits

@@ -4,37 +4,64 @@ A number k: every map task runs up to k replicas planned on one host. ``auto`` (
 default): before each wave is submitted, the ResourceManager's node list (``GET
 <rm>/ws/v1/cluster/nodes``, YARN's ``RMWebServices``) says what each host has free, and
 the replicas planned on a host go into as many map tasks as it can start at once
-(:func:`~dirft.runners.locality.auto_per_map`, :func:`~dirft.runners.locality.map_slots`).
-Why: a map task that waits for its planned host is given to another host by the
-CapacityScheduler's delay scheduling once ``yarn.scheduler.capacity.node-locality-delay``
-scheduling opportunities passed (measured on the 3-worker cluster: every miss was a map
-task planned on the ApplicationMaster's host). The trade-off: a container then runs
-several replica processes, more of them when the cluster is small.
+(:func:`~dirft.runners.locality.auto_per_map`, :func:`~dirft.runners.locality.map_slots`),
+keeping on every host the room of one ApplicationMaster (its host is chosen after
+submission). Why: a map task that waits for its planned host is given to another host
+with room by the CapacityScheduler's delay scheduling once
+``min(yarn.scheduler.capacity.node-locality-delay, cluster nodes)`` scheduling
+opportunities passed without its host (measured on the 3-worker cluster: every miss was a
+map task planned on the ApplicationMaster's host, given to a host with a container free).
+So the map containers are also made just big enough (``mapreduce.map.memory.mb`` of the
+replica job raised, :func:`~dirft.runners.locality.snug_memory`) that each host is full
+once its own map tasks run, with or without the ApplicationMaster: a map task whose host
+is slow to take it has nowhere else to go. The trade-off: a container runs several
+replica processes, more of them when the cluster is small, and reserves more memory than
+the user's map size. With fewer than two hosts running (nowhere else to go) or without an
+answer from the ResourceManager, ``auto`` is k = 2 (the key's fixed default before).
 
 The container sizes come from the job's configuration (``-D``), else the Hadoop client's
 ``mapred-site.xml`` / ``yarn-site.xml`` (``$HADOOP_CONF_DIR``), else Hadoop 3's defaults:
 ``mapreduce.map.memory.mb`` 1024 and ``mapreduce.map.cpu.vcores`` 1 (``MRJobConfig``),
 ``yarn.app.mapreduce.am.resource.mb`` 1536 and ``yarn.app.mapreduce.am.resource.cpu-vcores``
 1, rounded up to the scheduler's ``yarn.scheduler.minimum-allocation-mb`` (1024) and
-``-vcores`` (1) as the ResourceManager normalises a request. Without an answer from the
-ResourceManager, ``auto`` is k = 2 (the key's fixed default before ``auto``).
+``-vcores`` (1) as the ResourceManager normalises a request, at most
+``yarn.scheduler.maximum-allocation-mb`` (8192). vcores count unless the client's
+``capacity-scheduler.xml`` names the memory-only ``DefaultResourceCalculator`` or a node
+reports fewer than 0 free (only that calculator overcommits them).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import requests
 
 from dirft.config.hadoop_client import conf_dir, read_site
 from dirft.runners.hadoop_nodes import cluster_nodes
-from dirft.runners.locality import auto_per_map, map_slots
+from dirft.runners.locality import auto_per_map, map_slots, snug_memory
 
 AUTO = "auto"
-FALLBACK_PER_MAP = 2  # auto without the ResourceManager's node list
+FALLBACK_PER_MAP = 2  # auto without the ResourceManager's node list, or on one host
 HADOOP_DEFAULTS = {  # mapred-default.xml / yarn-default.xml of Hadoop 3.3 (MRJobConfig)
     "mapreduce.map.memory.mb": 1024, "mapreduce.map.cpu.vcores": 1,
     "yarn.app.mapreduce.am.resource.mb": 1536, "yarn.app.mapreduce.am.resource.cpu-vcores": 1,
     "yarn.scheduler.minimum-allocation-mb": 1024,
-    "yarn.scheduler.minimum-allocation-vcores": 1}
+    "yarn.scheduler.minimum-allocation-vcores": 1,
+    "yarn.scheduler.maximum-allocation-mb": 8192}
+CALCULATOR = "yarn.scheduler.capacity.resource-calculator"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Container sizes as the ResourceManager allocates them: ``map`` and ``am`` as
+    ``(MB, vcores)`` rounded up to the minimum allocation, ``step`` (MB) that minimum,
+    ``most`` (MB) the maximum allocation, ``vcores``: whether the scheduler counts them."""
+
+    map: tuple[int, int]
+    am: tuple[int, int]
+    step: int
+    most: int
+    vcores: bool
 
 
 def fixed_per_map(conf) -> int | None:
@@ -53,9 +80,9 @@ def hadoop_int(key: str, conf, site: dict) -> int:
     return HADOOP_DEFAULTS[key]
 
 
-def container_sizes(conf, hadoop_home: str = "") -> tuple[tuple[int, int], tuple[int, int]]:
-    """``((map MB, map vcores), (AM MB, AM vcores))`` as the ResourceManager allocates
-    them: the requests (module doc) rounded up to multiples of the minimum allocation."""
+def container_sizes(conf, hadoop_home: str = "") -> Sizes:
+    """The :class:`Sizes` of a job's containers (module doc): its jobconf over the
+    Hadoop client's ``yarn-site.xml``, ``mapred-site.xml``, ``capacity-scheduler.xml``."""
     folder = conf_dir(hadoop_home)
     site = {**read_site(folder, "yarn-site.xml"), **read_site(folder, "mapred-site.xml")}
     get = lambda key: hadoop_int(key, conf, site)  # noqa: E731 - one-line reader
@@ -64,32 +91,52 @@ def container_sizes(conf, hadoop_home: str = "") -> tuple[tuple[int, int], tuple
 
     def normalised(mb: int, vcores: int) -> tuple[int, int]:
         return -(-mb // step[0]) * step[0], -(-vcores // step[1]) * step[1]
-    return (normalised(get("mapreduce.map.memory.mb"), get("mapreduce.map.cpu.vcores")),
-            normalised(get("yarn.app.mapreduce.am.resource.mb"),
-                       get("yarn.app.mapreduce.am.resource.cpu-vcores")))
+    calculator = read_site(folder, "capacity-scheduler.xml").get(CALCULATOR, "")
+    return Sizes(normalised(get("mapreduce.map.memory.mb"), get("mapreduce.map.cpu.vcores")),
+                 normalised(get("yarn.app.mapreduce.am.resource.mb"),
+                            get("yarn.app.mapreduce.am.resource.cpu-vcores")),
+                 step[0], get("yarn.scheduler.maximum-allocation-mb"),
+                 not calculator.endswith(".DefaultResourceCalculator"))
 
 
 class PerMapRule:
     """``rule(launches)``: the ``per_map`` argument of
     :func:`~dirft.runners.locality.group_launches` for one wave's launches: the fixed k,
     or under ``auto`` ``{host: k}`` from the ResourceManager at ``rm_url`` (module doc),
-    else :data:`FALLBACK_PER_MAP`. ``sizes``: :func:`container_sizes`; ``timeout``:
-    seconds for the node list. :attr:`last` keeps the free map containers per host of the
-    last wave (``{}`` when not asked), for logs and the report."""
+    else :data:`FALLBACK_PER_MAP`. ``sizes``: :class:`Sizes`; ``timeout``: seconds for
+    the node list. After each call :attr:`slots` holds the free map containers per host
+    (``{}`` when not asked) and :meth:`jobconf` the wave's map container memory."""
 
-    def __init__(self, fixed: int | None, rm_url: str, sizes, timeout: float = 5.0) -> None:
+    def __init__(self, fixed: int | None, rm_url: str, sizes: Sizes | None,
+                 timeout: float = 5.0) -> None:
         self.fixed, self.rm_url, self.sizes, self.timeout = fixed, rm_url, sizes, timeout
-        self.last: dict = {}
+        self.slots: dict = {}
+        self.memory: int | None = None  # MB of the last wave's map containers, if raised
 
     def __call__(self, launches: list):
-        if self.fixed is not None:
-            return self.fixed
+        self.slots, self.memory = {}, None
+        nodes = self._nodes() if self.fixed is None else []
+        if sum(1 for n in nodes if n.get("state") == "RUNNING") < 2:
+            return self.fixed or FALLBACK_PER_MAP
+        size = self.sizes
+        vcores = size.vcores and all(int(n.get("availableVirtualCores") or 0) >= 0
+                                     for n in nodes if n.get("state") == "RUNNING")
+        memory = snug_memory(nodes, size.map, size.am, size.step, size.most, vcores)
+        if memory is not None and memory != size.map[0]:
+            self.memory = memory
+        self.slots = map_slots(nodes, (memory or size.map[0], size.map[1]), size.am, vcores)
+        return auto_per_map(launches, self.slots)
+
+    def jobconf(self) -> dict[str, str]:
+        """Keys the last wave's replica job must carry: ``mapreduce.map.memory.mb`` when
+        the rule raised it (:func:`~dirft.runners.locality.snug_memory`), else none."""
+        return {"mapreduce.map.memory.mb": str(self.memory)} if self.memory else {}
+
+    def _nodes(self) -> list[dict]:
         try:
-            nodes = cluster_nodes(self.rm_url, self.timeout) if self.rm_url else []
+            return cluster_nodes(self.rm_url, self.timeout) if self.rm_url else []
         except (requests.RequestException, ValueError, AttributeError):
-            nodes = []
-        self.last = map_slots(nodes, *self.sizes)
-        return auto_per_map(launches, self.last) if nodes else FALLBACK_PER_MAP
+            return []
 
 
 def per_map_rule(conf, hadoop_home: str = "") -> PerMapRule:

@@ -118,45 +118,59 @@ def auto_per_map(launches: list, slots: Mapping[str, int]) -> dict[str, int]:
     return result
 
 
-def map_slots(nodes: Sequence[Mapping], map_size: tuple[int, int],
-              am_size: tuple[int, int]) -> dict[str, int]:
-    """``{host: map containers it can start now}`` from the ResourceManager's node list
-    (``/ws/v1/cluster/nodes`` entries: ``nodeHostName``, ``state``, ``availMemoryMB``,
-    ``availableVirtualCores``); ``map_size`` and ``am_size``: one map container and one
-    MapReduce ApplicationMaster as ``(MB, vcores)``, already rounded up to the
-    scheduler's minimum allocation. Every ``RUNNING`` host keeps one ApplicationMaster's
-    room (the job's AM host is chosen after submission); counted on memory and vcores
-    both, as the ``DominantResourceCalculator`` does (under the memory-only default
-    calculator this counts fewer than fit: only more replicas share a container). Hosts
-    in another state get 0."""
-    slots = {}
-    for node in nodes:
-        host = str(node.get("nodeHostName") or str(node.get("id", "")).split(":")[0])
-        memory = int(node.get("availMemoryMB") or 0) - am_size[0]
-        vcores = int(node.get("availableVirtualCores") or 0) - am_size[1]
-        fits = min(memory // max(1, map_size[0]), vcores // max(1, map_size[1]))
-        slots[host] = max(0, fits) if node.get("state") == "RUNNING" else 0
-    return slots
-
-
-def pack(launches: list, per_map: int) -> list[list]:
-    """``launches`` in groups of at most ``per_map``, never two of one task in a group.
-    Greedy in (replica, task) order: a launch joins the emptiest group with room and none
-    of its task (the lowest such), else opens a group; ceil(n / per_map) groups when the
-    tasks allow. Returns the non-empty groups, fullest first (stable)."""
-    groups: list = [[] for _ in range(max(1, -(-len(launches) // per_map)))]
-    for launch in sorted(launches, key=lambda x: (x[1], x[0])):
-        fits = [g for g in groups if len(g) < per_map and all(x[0] != launch[0] for x in g)]
-        if not fits:
-            groups.append([])
-            fits = [groups[-1]]
-        min(fits, key=len).append(launch)
-    return sorted((g for g in groups if g), key=len, reverse=True)
-
-
 def group_host(group: list) -> str:
     """The planned host of a map task's ``group`` of launches: the node they share if it is
     a real host, else "" (no preference: the manifest goes where the NameNode puts it)."""
     nodes = {node for _, _, node in group}
     node = nodes.pop() if len(nodes) == 1 else ""
     return node if is_host(node) else ""
+
+
+def map_slots(nodes: Sequence[Mapping], map_size: tuple[int, int],
+              am_size: tuple[int, int], vcores: bool = True) -> dict[str, int]:
+    """``{host: map containers it can start now beside one ApplicationMaster}`` from the
+    ResourceManager's node list (``/ws/v1/cluster/nodes`` entries: ``nodeHostName``,
+    ``state``, ``availMemoryMB``, ``availableVirtualCores``); ``map_size`` and ``am_size``:
+    one map container and one MapReduce ApplicationMaster as ``(MB, vcores)``, already
+    rounded up to the scheduler's minimum allocation. Every ``RUNNING`` host keeps one
+    ApplicationMaster's room (the job's AM host is chosen after submission); ``vcores``:
+    count them too, as the ``DominantResourceCalculator`` does (False: memory only, the
+    CapacityScheduler's default ``DefaultResourceCalculator``). Other hosts get 0."""
+    return {host: fits(node, map_size, am_size, vcores) if up else 0
+            for host, node, up in _hosts(nodes)}
+
+
+def fits(node: Mapping, map_size: tuple[int, int], reserve: tuple[int, int],
+         vcores: bool) -> int:
+    """How many ``map_size`` containers fit in ``node``'s free resources less ``reserve``
+    (``(MB, vcores)``), counting vcores only if ``vcores``; at least 0."""
+    memory = int(node.get("availMemoryMB") or 0) - reserve[0]
+    count = memory // max(1, map_size[0])
+    if vcores:
+        cores = int(node.get("availableVirtualCores") or 0) - reserve[1]
+        count = min(count, cores // max(1, map_size[1]))
+    return max(0, count)
+
+
+def snug_memory(nodes: Sequence[Mapping], map_size: tuple[int, int],
+                am_size: tuple[int, int], step: int, most: int, vcores: bool) -> int | None:
+    """The smallest map container memory M (MB: ``map_size[0]`` and up in ``step``s, at
+    most ``most``, the scheduler's maximum allocation) with which every ``RUNNING`` host
+    fits as many map containers beside an ApplicationMaster as it fits without one (memory
+    only, the most any calculator counts), and at least one; None if no M does (or no host
+    runs). With it each host is full once its own map tasks run, so a map task still
+    waiting for its planned host cannot be given to another one after the
+    CapacityScheduler's node-locality delay: no other host has room for it."""
+    up = [node for _, node, running in _hosts(nodes) if running]
+    for memory in range(map_size[0], most + 1, max(1, step)):
+        size = (memory, map_size[1])
+        if up and all(1 <= fits(n, size, am_size, vcores) == fits(n, size, (0, 0), False)
+                      for n in up):
+            return memory
+    return None
+
+
+def _hosts(nodes: Sequence[Mapping]) -> list[tuple[str, Mapping, bool]]:
+    """``(host name, entry, RUNNING?)`` of each ResourceManager node entry."""
+    return [(str(n.get("nodeHostName") or str(n.get("id", "")).split(":")[0]), n,
+             n.get("state") == "RUNNING") for n in nodes]
