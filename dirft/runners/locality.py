@@ -118,6 +118,21 @@ def auto_per_map(launches: list, slots: Mapping[str, int]) -> dict[str, int]:
     return result
 
 
+def pack(launches: list, per_map: int) -> list[list]:
+    """``launches`` in groups of at most ``per_map``, never two of one task in a group.
+    Greedy in (replica, task) order: a launch joins the emptiest group with room and none
+    of its task (the lowest such), else opens a group; ceil(n / per_map) groups when the
+    tasks allow. Returns the non-empty groups, fullest first (stable)."""
+    groups: list = [[] for _ in range(max(1, -(-len(launches) // per_map)))]
+    for launch in sorted(launches, key=lambda x: (x[1], x[0])):
+        fits = [g for g in groups if len(g) < per_map and all(x[0] != launch[0] for x in g)]
+        if not fits:
+            groups.append([])
+            fits = [groups[-1]]
+        min(fits, key=len).append(launch)
+    return sorted((g for g in groups if g), key=len, reverse=True)
+
+
 def group_host(group: list) -> str:
     """The planned host of a map task's ``group`` of launches: the node they share if it is
     a real host, else "" (no preference: the manifest goes where the NameNode puts it)."""
