@@ -96,11 +96,13 @@ def test_snug_memory_leaves_no_host_room_for_another_hosts_map_task():
     assert snug_memory(MINI, (512, 1), (512, 1), 256, 3072, vcores=True) == 1792
     # memory only: two 1280 MB maps fill a worker, and still fit beside the AM
     assert snug_memory(MINI, (512, 1), (512, 1), 256, 3072, vcores=False) == 1280
-    uneven = [node("w1", 3072), node("w2", 1024)]
+    uneven = [node("w1", 3072), node("w2", 2560)]
     memory = snug_memory(uneven, (512, 1), (512, 1), 256, 3072, vcores=True)
     for n in uneven:  # whichever host gets the AM, every host is full with its own maps
         assert 1 <= fits(n, (memory, 1), (512, 1), True) == fits(n, (memory, 1), (0, 0), False)
     assert snug_memory([node("w1", 512)], (512, 1), (512, 1), 256, 3072, True) is None
+    assert snug_memory([node("w1"), node("w2", 1024)], (512, 1), (512, 1), 256, 3072,
+                       True) is None  # w2 fits a map beside the AM only if it fits two
 
 
 @given(st.lists(st.tuples(st.integers(0, 8192), st.integers(-1, 8)), min_size=1, max_size=5),
@@ -157,7 +159,7 @@ WAVE = [(t, r, f"w{(t + r) % 3 + 1}") for t in range(8) for r in range(2)]
 
 def test_the_rule_asks_the_resourcemanager_for_each_wave_and_raises_map_memory(rm):
     rule = PerMapRule(None, rm.url, SIZES)
-    assert rule(WAVE) == {"w1": 6, "w2": 5, "w3": 5}
+    assert rule(WAVE) == {"w1": 5, "w2": 6, "w3": 5}
     assert rule.slots == {"w1": 1, "w2": 1, "w3": 1} and rule.jobconf() == {
         "mapreduce.map.memory.mb": "1792"}
     rm.nodes = [node("w1", 0, 0), node("w2", 1024, 1), node("w3", 3072, 2)]  # wave 0 runs

@@ -23,7 +23,7 @@ from dirft.core.planner import compute_splits, hadoop_order, make_subsplits
 from dirft.errors import ConfigError
 from dirft.runners.base import check_output, scheme_of  # noqa: F401 - check_output: see doc
 from dirft.runners.inputs import split_rule, stored_lengths
-from dirft.runners.hadoop_slots import fixed_per_map
+from dirft.runners.hadoop_slots import FALLBACK_PER_MAP, fixed_per_map
 from dirft.runners.locality import ANY_HOST, plan_hosts
 from dirft.shuffle.keys import stream_separators
 
@@ -60,7 +60,7 @@ def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
     wanted = scheme.initial_replicas + scheme.extra_replicas
     nodes = tuple(hosts + [f"{ANY_HOST}{i}" for i in range(max(0, wanted - len(hosts)))])
     seed = conf.get("dirft.placement.seed")
-    per_map = (fixed_per_map(conf) or 1) if scheme.voted else 1  # auto: balance hosts
+    per_map = (fixed_per_map(conf) or FALLBACK_PER_MAP) if scheme.voted else 1
     planned = plan_hosts(splits, scheme.initial_replicas, per_map, nodes, seed)
     tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits), hosts)
                   for s, hosts in zip(splits, planned))

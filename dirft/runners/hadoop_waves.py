@@ -10,7 +10,9 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   a **follow-up wave**. A fault-free job has one wave.
 * **Replicas per map task** (``dirft.hadoop.replicas.per.map``, k): each map task of a
   wave runs up to k replicas, each its own OS process, never two of one task, all planned
-  on one host (:func:`~dirft.runners.locality.group_launches`): a YARN container and a
+  on one host (:func:`~dirft.runners.locality.group_launches`); under ``auto`` k is
+  chosen per host as the wave is submitted, from the containers the ResourceManager says
+  each host has free (:mod:`dirft.runners.hadoop_slots`): a YARN container and a
   map-task JVM per replica would double the per-task cost Hadoop charges (measured on the single node: BENCHMARKS.md). One
   replica's end does not end the others (:mod:`dirft.runtime.container`): the replicas
   still running name it in their next heartbeat (``ended``), which is its exit

@@ -119,18 +119,33 @@ def auto_per_map(launches: list, slots: Mapping[str, int]) -> dict[str, int]:
 
 
 def pack(launches: list, per_map: int) -> list[list]:
-    """``launches`` in groups of at most ``per_map``, never two of one task in a group.
-    Greedy in (replica, task) order: a launch joins the emptiest group with room and none
-    of its task (the lowest such), else opens a group; ceil(n / per_map) groups when the
-    tasks allow. Returns the non-empty groups, fullest first (stable)."""
-    groups: list = [[] for _ in range(max(1, -(-len(launches) // per_map)))]
+    """``launches`` in groups of at most ``per_map``, never two of one task in a group, in
+    G = max(ceil(n / per_map), the most launches of one task) groups. Greedy in (replica,
+    task) order: a launch joins the emptiest group with room and none of its task (the
+    lowest such), else opens a group; if that needs more than G groups, :func:`deal`.
+    Returns the non-empty groups, fullest first (stable)."""
+    if not launches:
+        return []
+    count = max(-(-len(launches) // per_map), max(Counter(t for t, _, _ in launches).values()))
+    groups: list = [[] for _ in range(count)]
     for launch in sorted(launches, key=lambda x: (x[1], x[0])):
         fits = [g for g in groups if len(g) < per_map and all(x[0] != launch[0] for x in g)]
         if not fits:
-            groups.append([])
-            fits = [groups[-1]]
+            return deal(launches, count)
         min(fits, key=len).append(launch)
     return sorted((g for g in groups if g), key=len, reverse=True)
+
+
+def deal(launches: list, count: int) -> list[list]:
+    """``launches`` dealt into ``count`` groups in (task, replica) order, launch j to group
+    j mod ``count``: a task's launches are consecutive, so with at most ``count`` of them
+    they land in distinct groups, and every group gets floor or ceil of n / ``count``.
+    Returns the non-empty groups, each in (replica, task) order, fullest first (stable)."""
+    groups: list = [[] for _ in range(count)]
+    for j, launch in enumerate(sorted(launches, key=lambda x: (x[0], x[1]))):
+        groups[j % count].append(launch)
+    groups = [sorted(g, key=lambda x: (x[1], x[0])) for g in groups if g]
+    return sorted(groups, key=len, reverse=True)
 
 
 def group_host(group: list) -> str:
