@@ -170,6 +170,8 @@ def test_the_rule_asks_the_resourcemanager_for_each_wave_and_raises_map_memory(r
 def test_the_rule_falls_back_to_two_on_one_host_without_an_answer_or_when_fixed(rm):
     rm.nodes = [node("localhost", 8192, 8)]
     assert PerMapRule(None, rm.url, SIZES)(WAVE) == FALLBACK_PER_MAP
+    rm.nodes = [{"nodeHostName": h, "state": "RUNNING"} for h in ("w1", "w2")]  # no room said
+    assert PerMapRule(None, rm.url, SIZES)(WAVE) == FALLBACK_PER_MAP
     assert PerMapRule(None, "", SIZES)(WAVE) == FALLBACK_PER_MAP
     rm.close()
     assert PerMapRule(None, rm.url, SIZES, timeout=2.0)(WAVE) == FALLBACK_PER_MAP

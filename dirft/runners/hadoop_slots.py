@@ -17,7 +17,8 @@ once its own map tasks run, with or without the ApplicationMaster: a map task wh
 is slow to take it has nowhere else to go. The trade-off: a container runs several
 replica processes, more of them when the cluster is small, and reserves more memory than
 the user's map size. With fewer than two hosts running (nowhere else to go) or without an
-answer from the ResourceManager, ``auto`` is k = 2 (the key's fixed default before).
+answer from the ResourceManager (or a node list without free memory), ``auto`` is k = 2
+(the key's fixed default before).
 
 The container sizes come from the job's configuration (``-D``), else the Hadoop client's
 ``mapred-site.xml`` / ``yarn-site.xml`` (``$HADOOP_CONF_DIR``), else Hadoop 3's defaults:
@@ -116,11 +117,12 @@ class PerMapRule:
     def __call__(self, launches: list):
         self.slots, self.memory = {}, None
         nodes = self._nodes() if self.fixed is None else []
-        if sum(1 for n in nodes if n.get("state") == "RUNNING") < 2:
-            return self.fixed or FALLBACK_PER_MAP
+        running = [n for n in nodes if n.get("state") == "RUNNING"]
+        if len(running) < 2 or not all("availMemoryMB" in n for n in running):
+            return self.fixed or FALLBACK_PER_MAP  # one host, or no free room said
         size = self.sizes
         vcores = size.vcores and all(int(n.get("availableVirtualCores") or 0) >= 0
-                                     for n in nodes if n.get("state") == "RUNNING")
+                                     for n in running)
         memory = snug_memory(nodes, size.map, size.am, size.step, size.most, vcores)
         if memory is not None and memory != size.map[0]:
             self.memory = memory
