@@ -27,6 +27,7 @@ class FakeRM:
         self.states, self.answering, self.asked = dict(states), set(states), []
         self.fake_state = fake_state
         self.am: dict = {}  # application id -> hosts of its ApplicationMaster attempts
+        self.free: dict = {}  # host -> (free MB, free vcores) its node entry says, if any
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -44,8 +45,11 @@ class FakeRM:
         lost = self.lost(host)
         port = self.server.server_port if host in self.answering and not lost \
             else self.dead_port
-        return {"id": f"{host}:8041", "nodeHostName": host, "state": "LOST" if lost else state,
-                "nodeHTTPAddress": f"127.0.0.1:{port}"}
+        entry = {"id": f"{host}:8041", "nodeHostName": host, "state": "LOST" if lost else state,
+                 "nodeHTTPAddress": f"127.0.0.1:{port}"}
+        if host in self.free:
+            entry["availMemoryMB"], entry["availableVirtualCores"] = self.free[host]
+        return entry
 
     def answer(self, path: str) -> tuple[int, dict]:
         """``(HTTP status, JSON body)`` for a GET of ``path``."""

@@ -1,13 +1,10 @@
 """``dirft.hadoop.replicas.per.map=auto`` (issue 20, locality): map tasks sized per host
 from the ResourceManager's free containers (dirft.runners.locality.map_slots,
 auto_per_map, snug_memory) and the rule that asks the ResourceManager before each wave
-(dirft.runners.hadoop_slots.PerMapRule; a loopback HTTP server plays the ResourceManager,
-as in test_hadoop_nodes)."""
+(dirft.runners.hadoop_slots.PerMapRule; the loopback ResourceManager of fake_rm plays the
+ResourceManager, its nodes with free memory and vcores)."""
 
-import json
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import given
@@ -20,6 +17,7 @@ from dirft.runners.hadoop_slots import (FALLBACK_PER_MAP, PerMapRule, Sizes, con
 from dirft.runners.locality import (ANY_HOST, MAX_PER_MAP, auto_per_map, fits,
                                     group_host, group_launches, is_host, map_slots,
                                     plan_hosts, snug_memory)
+from fake_rm import FakeRM
 
 
 def node(host: str, memory: int = 3072, vcores: int = 2, state: str = "RUNNING") -> dict:
@@ -117,38 +115,10 @@ def test_snug_memory_when_found_fills_every_host_with_or_without_the_am(free, st
                 fits(n, (memory, 1), (0, 0), False)
 
 
-class FakeRM:
-    """``/ws/v1/cluster/nodes`` answering :attr:`nodes` (a list of node entries)."""
-
-    def __init__(self, nodes: list) -> None:
-        self.nodes, self.asked = nodes, 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                fake.asked += 1
-                data = json.dumps({"nodes": {"node": fake.nodes}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def rm():
-    fake = FakeRM(list(MINI))
+    fake = FakeRM({n["nodeHostName"]: "RUNNING" for n in MINI})
+    fake.free = {n["nodeHostName"]: (3072, 2) for n in MINI}
     yield fake
     fake.close()
 
@@ -162,15 +132,15 @@ def test_the_rule_asks_the_resourcemanager_for_each_wave_and_raises_map_memory(r
     assert rule(WAVE) == {"w1": 5, "w2": 6, "w3": 5}
     assert rule.slots == {"w1": 1, "w2": 1, "w3": 1} and rule.jobconf() == {
         "mapreduce.map.memory.mb": "1792"}
-    rm.nodes = [node("w1", 0, 0), node("w2", 1024, 1), node("w3", 3072, 2)]  # wave 0 runs
+    rm.free = {"w1": (0, 0), "w2": (1024, 1), "w3": (3072, 2)}  # wave 0 runs
     assert rule(WAVE[:2]) == {"w1": 1, "w2": 1}  # no size fits all: the job's own
-    assert rule.jobconf() == {} and rm.asked == 2
+    assert rule.jobconf() == {} and rm.asked.count("/ws/v1/cluster/nodes") == 2
 
 
 def test_the_rule_falls_back_to_two_on_one_host_without_an_answer_or_when_fixed(rm):
-    rm.nodes = [node("localhost", 8192, 8)]
+    rm.states = {"w1": "RUNNING", "w2": "LOST", "w3": "LOST"}  # one host left
     assert PerMapRule(None, rm.url, SIZES)(WAVE) == FALLBACK_PER_MAP
-    rm.nodes = [{"nodeHostName": h, "state": "RUNNING"} for h in ("w1", "w2")]  # no room said
+    rm.states, rm.free = {"w1": "RUNNING", "w2": "RUNNING"}, {}  # no free room said
     assert PerMapRule(None, rm.url, SIZES)(WAVE) == FALLBACK_PER_MAP
     assert PerMapRule(None, "", SIZES)(WAVE) == FALLBACK_PER_MAP
     rm.close()
