@@ -8,6 +8,7 @@ it ``LOST``. The job must give the fault-free output, exit 0 and name the host.
 """
 
 import os
+import pathlib
 
 import pytest
 
@@ -17,6 +18,10 @@ from hadoop_fixture import FakeCluster
 from test_hadoop_locality import sorted_lines
 
 SMALL = ["-D", "dirft.split.maxsize=16384"]
+#: an identity mapper that burns CPU per line, so a replica is still mapping at its first
+#: heartbeat answers (its status lines are what loses the host); output as ``cat``'s
+SLOW = ["-files", str(pathlib.Path(__file__).resolve().parents[1] / "bench" / "cpu_mapper.py"),
+        "-mapper", "python3 cpu_mapper.py 20000"]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ def test_a_host_lost_mid_map_costs_no_output_and_is_named(tmp_path, monkeypatch,
             cl.put("/user/me/in.txt", data.read_bytes())
             code, out, err = cl.streaming(
                 capsys, "-D", f"dirft.yarn.rm.url={rm.url}", "-input", "/user/me/in.txt",
-                "-output", "/user/me/out", *SMALL, "-mapper", "cat", "-reducer", "cat")
+                "-output", "/user/me/out", *SMALL, *SLOW, "-reducer", "cat")
         finally:
             rm.close()
         assert code == 0, err
