@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -52,7 +53,7 @@ import uuid
 from bench import recovery_figures as figures
 from bench.common import load_average
 from bench.hadoop_history import fetch_job, lost_nodes, node_hit, service_urls, summarize
-from bench.recovery_run import NodeKiller, Scratch, run_command
+from bench.recovery_run import NodeKiller, Scratch, run_command, runs_task_container
 from dirft.config.hadoop_client import conf_dir
 from dirft.runners.hadoop_launcher import find_hadoop
 from dirft.storage.hdfs import HdfsStorage
@@ -88,6 +89,8 @@ def parse(argv: list | None) -> argparse.Namespace:
     p.add_argument("--cpu-rounds", type=int, default=200, help="SHA-256 rounds per line")
     p.add_argument("--lost-node", help="worker killed in the lost case, e.g. w2")
     p.add_argument("--kill-after", type=float, default=25.0, help="seconds into the job")
+    p.add_argument("--kill-when-running", action="store_true",
+                   help="after --kill-after, wait until the node runs a task container")
     p.add_argument("--restart-after", type=float, default=5.0, help="seconds after the kill")
     p.add_argument("--kill-cmd", default=HMC.format(verb="kill-node"),
                    help="command that kills {node} (default: the mini cluster's hmc)")
@@ -196,8 +199,10 @@ class Bench:
         argv = (plain_argv(self.args, case, rnd, out, markers, self.home) if variant == "plain"
                 else dirft_argv(self.args, variant, case, rnd, out, self.home, self.url))
         lost = case == "lost"
+        ready = (functools.partial(runs_task_container, self.args.lost_node)
+                 if self.args.kill_when_running else None)
         strike = (lambda: self.killer.strike(self.args.lost_node, self.args.kill_after,
-                                             self.args.restart_after)) if lost else None
+                                             self.args.restart_after, ready)) if lost else None
         done = run_command(argv, strike)
         run = {"round": rnd, "case": case, "variant": variant, "seed": rnd,
                "exit": done.returncode, "seconds": round(done.seconds, 3),

@@ -23,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import requests
+
 
 @dataclass
 class Done:
@@ -55,10 +57,14 @@ def run_command(argv: list, strike=None) -> Done:
 class Strike:
     """A node kill scheduled ``after`` seconds from now, the restart ``restart`` seconds
     after the kill (:class:`NodeKiller`); ``finish()`` cancels a kill not yet made, waits
-    for the restart of one made, and returns the kill's epoch milliseconds (0: none)."""
+    for the restart of one made, and returns the kill's epoch milliseconds (0: none).
+    ``ready()``, if given, is asked every half second from then on and the kill waits until
+    it says True (e.g. :func:`runs_task_container`: the node is running a task)."""
 
-    def __init__(self, killer: "NodeKiller", node: str, after: float, restart: float) -> None:
+    def __init__(self, killer: "NodeKiller", node: str, after: float, restart: float,
+                 ready=None) -> None:
         self.killer, self.node, self.after, self.restart = killer, node, after, restart
+        self.ready = ready
         self.cancelled, self.killed_at_ms = threading.Event(), 0
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -66,6 +72,9 @@ class Strike:
     def _run(self) -> None:
         if self.cancelled.wait(self.after):  # the job ended before the planned moment
             return
+        while self.ready is not None and not self.ready():
+            if self.cancelled.wait(0.5):
+                return
         self.killed_at_ms = self.killer.kill(self.node)
         self.cancelled.wait(self.restart)
         self.killer.start(self.node)
@@ -87,9 +96,9 @@ class NodeKiller:
         self.kill_cmd, self.start_cmd, self.dry_run = kill_cmd, start_cmd, dry_run
         self.log, self.runner = log, runner
 
-    def strike(self, node: str, after: float, restart: float) -> Strike:
+    def strike(self, node: str, after: float, restart: float, ready=None) -> Strike:
         """Schedule the loss of ``node`` (see :class:`Strike`)."""
-        return Strike(self, node, after, restart)
+        return Strike(self, node, after, restart, ready)
 
     def _do(self, template: str, node: str) -> bool:
         argv = shlex.split(template.format(node=node))
@@ -161,3 +170,18 @@ class Scratch:
         """Remove every output and marker of this benchmark run."""
         self.storage.delete(self.base, recursive=True)
         shutil.rmtree(self.local, ignore_errors=True)
+
+
+def runs_task_container(node: str, port: int = 8042, timeout: float = 5.0) -> bool:
+    """True if the NodeManager of ``node`` lists a RUNNING container that is not an
+    ApplicationMaster's (YARN numbers an attempt's AM container ``…_000001``): a task runs
+    there (``GET http://node:port/ws/v1/node/containers``, YARN's ``NMWebServices``); False
+    if it does not answer."""
+    try:
+        answer = requests.get(f"http://{node}:{port}/ws/v1/node/containers", timeout=timeout,
+                              headers={"Accept": "application/json"})
+        listed = (answer.json().get("containers") or {}).get("container") or []
+    except (requests.RequestException, ValueError, AttributeError):
+        return False
+    return any(c.get("state") == "RUNNING" and not str(c.get("id", "")).endswith("_000001")
+               for c in listed)

@@ -19,7 +19,7 @@ from bench import fault_mapper, recovery_figures as figures  # noqa: E402
 from bench.hadoop_history import node_hit, summarize  # noqa: E402
 from bench.hadoop_recovery import (dirft_argv, fault_keys, hit_task, parse,  # noqa: E402
                                    plain_argv, variants)
-from bench.recovery_run import NodeKiller, Strike, run_command  # noqa: E402
+from bench.recovery_run import NodeKiller, Strike, run_command, runs_task_container  # noqa: E402
 
 WRAPPER = os.path.join(ROOT, "bench", "fault_mapper.py")
 
@@ -185,6 +185,37 @@ def test_a_kill_planned_after_the_job_ended_never_happens():
     done = run_command([sys.executable, "-c", "pass"],
                        lambda: NodeKiller("k {node}", "s {node}", False, print,
                                           runner).strike("w2", after=3600.0, restart=0.0))
+    assert done.killed_at_ms == 0 and runner.calls == []
+
+
+def test_a_kill_waits_until_the_node_runs_a_task(monkeypatch):
+    containers = {"containers": {"container": [
+        {"id": "container_1_0001_01_000001", "state": "RUNNING"}]}}  # the AppMaster only
+
+    class Answer:
+        def json(self):
+            return containers
+
+    asked = []
+    monkeypatch.setattr("bench.recovery_run.requests.get",
+                        lambda url, **kw: asked.append(url) or Answer())
+    assert not runs_task_container("w2")
+    assert asked == ["http://w2:8042/ws/v1/node/containers"]
+    containers["containers"]["container"].append(
+        {"id": "container_1_0001_01_000004", "state": "RUNNING"})
+    assert runs_task_container("w2")
+    runner, told = _Runner(), []
+    strike = NodeKiller("k {node}", "s {node}", False, print, runner).strike(
+        "w2", after=0.0, restart=0.0, ready=lambda: told.append(1) or True)
+    strike.thread.join()
+    assert told == [1] and strike.finish() > 0 and runner.calls == [["k", "w2"], ["s", "w2"]]
+
+
+def test_a_kill_whose_node_never_runs_a_task_never_happens():
+    runner = _Runner()
+    done = run_command([sys.executable, "-c", "pass"],
+                       lambda: NodeKiller("k {node}", "s {node}", False, print, runner).strike(
+                           "w2", after=0.0, restart=0.0, ready=lambda: False))
     assert done.killed_at_ms == 0 and runner.calls == []
 
 
