@@ -134,12 +134,20 @@ def hold_dead(sched, task: int, replica: int, others) -> None:
     sched.step(clock.now)
 
 
-def test_a_dead_replica_with_a_neighbour_is_not_failed_its_end_is_named():
+def dead_beside_a_neighbour():
+    """Two tasks of two replicas, two per map task, all registered; replica 1 of task 1
+    then held dead by the heartbeat timeout while task 0's replica 0 shares its map task.
+    Returns the scheduler and the list of attempts it failed."""
     killed: list = []
     sched = scheduler(per_map=2, killed=killed)
     for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
         register(sched, task, replica)
     hold_dead(sched, 1, 1, [(0, 0), (1, 0), (0, 1)])
+    return sched, killed
+
+
+def test_a_dead_replica_with_a_neighbour_is_not_failed_its_end_is_named():
+    sched, killed = dead_beside_a_neighbour()
     assert killed == []  # its map task's supervisor kills it; its neighbour names the end
     sched.driver.clock.now += 2.0
     beat(sched, 0, 0, [[1, 1, -9]])
@@ -150,11 +158,7 @@ def test_a_dead_replica_with_a_neighbour_is_not_failed_its_end_is_named():
 
 
 def test_a_dead_replica_is_failed_only_once_its_map_task_is_stuck():
-    killed: list = []
-    sched = scheduler(per_map=2, killed=killed)
-    for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
-        register(sched, task, replica)
-    hold_dead(sched, 1, 1, [(0, 0), (1, 0), (0, 1)])
+    sched, killed = dead_beside_a_neighbour()
     clock = sched.driver.clock
     clock.now += 4.0  # within the grace (the plan's heartbeat timeout, 5 s)
     sched.step(clock.now)
@@ -165,11 +169,7 @@ def test_a_dead_replica_is_failed_only_once_its_map_task_is_stuck():
 
 
 def test_a_dead_replica_nobody_is_left_to_name_is_failed_at_once():
-    killed: list = []
-    sched = scheduler(per_map=2, killed=killed)
-    for task, replica in ((0, 0), (1, 1), (1, 0), (0, 1)):
-        register(sched, task, replica)
-    hold_dead(sched, 1, 1, [(0, 0), (1, 0), (0, 1)])
+    sched, killed = dead_beside_a_neighbour()
     assert killed == []
     sched.book.exited(0, 0, 0)  # its neighbour ended (Hadoop's FAILED line, say)
     sched.step(sched.driver.clock.now)
