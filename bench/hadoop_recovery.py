@@ -13,7 +13,9 @@ start-node w2``: only with ``--allow-kill-node``, where killing nodes is agreed;
 ``--dry-run-kill`` logs the two
 commands instead, and its runs are discarded as "0 fired"). Each round runs every case, and
 in each case the three variants in turn, the same job (``-mapper cat -reducer cat``, one
-reduce) over the same input:
+reduce; with ``--map-rounds N`` the mapper is :mod:`bench.cpu_mapper` at N SHA-256 rounds a
+line instead, whose output is ``cat``'s: a map then does work that a fault wastes and Hadoop's
+re-run must redo, as a real job's map does) over the same input:
 
 * ``plain``: ``hadoop jar $STREAMING_JAR``, the mapper run through :mod:`bench.fault_mapper`
   (shipped with ``-files``), which gives attempt 0 of map task K the round's fault half way
@@ -87,6 +89,9 @@ def parse(argv: list | None) -> argparse.Namespace:
     p.add_argument("--python", default="python3", help="the cluster's Python for wrappers")
     p.add_argument("--cpu-input", help="HDFS file of one split for the cpu1 case")
     p.add_argument("--cpu-rounds", type=int, default=200, help="SHA-256 rounds per line")
+    p.add_argument("--map-rounds", type=int, default=0,
+                   help="the other cases' mapper: cat (0) or cpu_mapper.py at this many "
+                        "SHA-256 rounds a line, the same in every variant (0)")
     p.add_argument("--lost-node", help="worker killed in the lost case, e.g. w2")
     p.add_argument("--kill-after", type=float, default=25.0, help="seconds into the job")
     p.add_argument("--kill-when-running", action="store_true",
@@ -157,11 +162,23 @@ def plain_argv(args, case: str, seed: int, out: str, markers: str, home: str) ->
     """``hadoop jar`` streaming with the fault wrapper (module doc)."""
     hadoop, jar = find_hadoop(home, "", "")
     mode = case if case in ("hang", "kill", "silent") else "off"
+    files, mapper = map_program(args)
     wrapper = (f"{args.python} fault_mapper.py --mode {mode} --task {hit_task(args.maps, seed)}"
-               f" --at {args.at} --marker {markers} -- cat")
+               f" --at {args.at} --marker {markers} -- {mapper}")
     return [*hadoop, "jar", jar, "-D", f"mapreduce.job.name=dirft-bench-{case}-{seed}",
-            "-files", os.path.join(HERE, "fault_mapper.py"), "-input", args.input,
-            "-output", out, "-mapper", wrapper, "-reducer", "cat"]
+            "-files", ",".join([os.path.join(HERE, "fault_mapper.py"), *files]),
+            "-input", args.input, "-output", out, "-mapper", wrapper, "-reducer", "cat"]
+
+
+def map_program(args) -> tuple[list[str], str]:
+    """The mapper of every case but cpu1: ``([files to ship], command)``. ``cat`` when
+    ``--map-rounds`` is 0, else :mod:`bench.cpu_mapper` at that many SHA-256 rounds a line
+    (its output is ``cat``'s: the map does work a fault can waste, and every variant does
+    the same work)."""
+    if not args.map_rounds:
+        return [], "cat"
+    return ([os.path.join(HERE, "cpu_mapper.py")],
+            f"{args.python} cpu_mapper.py {args.map_rounds}")
 
 
 def dirft_argv(args, variant: str, case: str, seed: int, out: str, home: str,
@@ -179,7 +196,10 @@ def dirft_argv(args, variant: str, case: str, seed: int, out: str, home: str,
                        os.path.join(HERE, "cpu_mapper.py"), "-input",
                        args.cpu_input, "-output", out, "-mapper",
                        f"{args.python} cpu_mapper.py {args.cpu_rounds}", "-reducer", "cat"]
-    return argv + ["-input", args.input, "-output", out, "-mapper", "cat", "-reducer", "cat"]
+    files, mapper = map_program(args)
+    ship = ["-files", ",".join(files)] if files else []
+    return argv + [*ship, "-input", args.input, "-output", out, "-mapper", mapper,
+                   "-reducer", "cat"]
 
 
 class Bench:

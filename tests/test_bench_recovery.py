@@ -270,3 +270,19 @@ def test_saved_jsons_pair_only_runs_of_one_file(tmp_path):
     runs, cases = merged([str(one), str(two)])
     assert cases == ["free", "kill"] and [r["round"] for r in runs] == ["0:0", "1:0"]
     assert figures.figures(figures.mark(runs), ["free"])["free"]["dirft/plain"]["pairs"] == 0
+
+
+def test_map_rounds_give_every_variant_the_same_working_mapper(monkeypatch):
+    monkeypatch.setattr("bench.hadoop_recovery.find_hadoop",
+                        lambda home, binary, jar: ((f"{home}/bin/hadoop",), "streaming.jar"))
+    args = parse(["--input", "/in", "--cases", "kill", "--map-rounds", "700"])
+    plain = plain_argv(args, "kill", 0, "/out", "/m", "/opt/h")
+    assert plain[plain.index("-mapper") + 1].endswith("-- python3 cpu_mapper.py 700")
+    shipped = plain[plain.index("-files") + 1].split(",")
+    assert [os.path.basename(f) for f in shipped] == ["fault_mapper.py", "cpu_mapper.py"]
+    for variant in ("none", "dirft"):
+        argv = dirft_argv(args, variant, "kill", 0, "/out", "/opt/h", "http://nn")
+        assert argv[argv.index("-mapper") + 1] == "python3 cpu_mapper.py 700"
+        assert argv[argv.index("-files") + 1].endswith("cpu_mapper.py")
+    cat = dirft_argv(parse(["--input", "/in"]), "dirft", "kill", 0, "/out", "/opt/h", "x")
+    assert cat[cat.index("-mapper") + 1] == "cat" and "-files" not in cat
