@@ -173,6 +173,11 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
     Option("dirft.startup.timeout", "float", "60.0",
            "seconds a started replica may take to register before it is declared dead "
            "(its heartbeats start only then)", minimum=0, exclusive_minimum=True),
+    Option("dirft.stall.timeout", "float", "3.0",
+           "seconds a working replica may be silent (no heartbeat) before a sibling of its "
+           "task that waits for work takes its sub-split too, as Hadoop's speculative "
+           "attempt (the first quorum of votes decides; the silent one is killed once the "
+           "task is decided, or by the heartbeat timeout); 0 = off", minimum=0),
     Option("dirft.poll.interval", "float", "0.05",
            "seconds between two requests of a replica waiting for work",
            minimum=0, exclusive_minimum=True),
@@ -320,6 +325,7 @@ PAPER_CLUSTER: Dict[str, str] = {
     "dirft.slots.per.node": "20",
     "dirft.heartbeat.interval": "3.0",
     "dirft.heartbeat.timeout": "30.0",
+    "dirft.stall.timeout": "9.0",
     "dirft.adaptive.widen.max": "4",
 }
 

@@ -167,3 +167,27 @@ def test_a_silent_data_fault_whose_replica_gets_no_slot_in_time_still_corrupts_a
     assert faults["planned"] == faults["fired"] == {"crash": 0, "silent": 4}
     assert faults["injected_by_mode"] == {"data": 4} and faults["not_fired"] == []
     assert faults["detected"]["silent"] == faults["corrected"]["silent"] == 4
+
+
+def test_a_hung_replicas_subsplit_is_taken_by_its_sibling_before_the_heartbeat_timeout(
+        data, tmp_path, capsys):
+    # Every task is hit: one replica of each SIGSTOPs mid-phase. The heartbeat timeout
+    # (60 s) would find it; the stall limit (1 s) lets the waiting sibling take its
+    # sub-split first, so each task is decided while the hung replica is still only
+    # stalled, and it is killed as found by "stall", never by the heartbeat timeout.
+    out = tmp_path / "out"
+    code, stdout, err = streaming(capsys, data, out, "-mapper", "cat", "-reducer", "cat",
+                                  "-D", "dirft.fault.crash.mode=hang",
+                                  "-D", "mapred.map.tasks.fault.percent=100",
+                                  "-D", "dirft.heartbeat.interval=0.1",
+                                  "-D", "dirft.heartbeat.timeout=60",
+                                  "-D", "dirft.stall.timeout=1")
+    assert code == 0, err
+    assert parts(out)["part-00000"] == c_sorted(data)
+    rep = report(out)
+    faults = rep["faults"]
+    assert faults["injected"]["crash"] == 4
+    assert faults["crashes_detected_by"] == {"stall": 4}
+    assert faults["detected"] == faults["corrected"] == {"crash": 4, "silent": 0}
+    assert rep["phases_per_task"] == {"2": 4}  # the sibling mapped both sub-splits
+    assert "detected: 4 crash (stall 4)" in stdout and leftovers(tmp_path) == []

@@ -277,6 +277,25 @@ def test_a_crash_costs_only_its_own_task_a_replica_in_a_shared_map_task(cluster,
     assert "task 0 replica 0 (pid" in (folder / first / "stderr").read_text()
 
 
+def test_a_hung_replicas_subsplit_is_taken_by_its_waiting_sibling_on_hadoop_too(cluster, data):
+    # The hung replica's sibling waits for work; past dirft.stall.timeout (1 s) it takes
+    # the hung one's sub-split, decides the task, and the hung one is found by "stall",
+    # long before the heartbeat timeout (8 s). Its map task still ends by the supervisor's
+    # watchdog and a neighbour naming its end: no failed attempt, one Hadoop job.
+    _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
+                    "-D", "mapred.map.tasks.fault.inject=true",
+                    "-D", "mapred.map.tasks.fault.percent=50", "-D", "dirft.fault.seed=2",
+                    "-D", "dirft.fault.crash.mode=hang", "-D", "dirft.heartbeat.timeout=8",
+                    "-D", "dirft.stall.timeout=1")
+    faults = report["faults"]
+    assert faults["planned"] == faults["fired"] == {"crash": 1, "silent": 0}
+    assert faults["crashes_detected_by"] == {"stall": 1}
+    assert faults["detected"]["crash"] == faults["corrected"]["crash"] == 1
+    assert report["hadoop"]["jobs"] == 1 and len(cluster.jar_calls()) == 1
+    assert not [c for c in cluster.calls() if c[:2] == ["job", "-fail-task"]]
+    assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+
+
 @pytest.mark.parametrize("mode", ["hang", "kill"])
 def test_a_hung_or_killed_replica_costs_no_failed_attempt_nor_a_commit_job(
         mode, cluster, data):

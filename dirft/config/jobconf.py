@@ -36,7 +36,7 @@ def replicas_needed(crash_faults: int, silent_faults: int) -> int:
 def check_combinations(typed: Mapping[str, Any], sources: Mapping[str, str]) -> None:
     """Refuse impossible combinations of typed values (from :func:`parse_all`).
 
-    Checks: heartbeat timeout > interval; R <= ``dirft.nodes`` for schemes dirft and frft
+    Checks: heartbeat timeout > interval, stall timeout 0 or > interval; R <= ``dirft.nodes`` for schemes dirft and frft
     (R distinct nodes, docs/design.md, "Tolerance and replicas"); split minsize <=
     ``dirft.split.maxsize`` when set. Raises ConfigError naming the keys, their values and
     sources.
@@ -52,12 +52,18 @@ def _where(key: str, typed: Mapping[str, Any], sources: Mapping[str, str]) -> st
 
 
 def _check_heartbeat(typed: Mapping[str, Any], sources: Mapping[str, str]) -> None:
-    """Raise ConfigError unless the heartbeat timeout exceeds the heartbeat interval."""
+    """Raise ConfigError unless the heartbeat timeout and a stall limit that is on (not 0)
+    exceed the heartbeat interval."""
     timeout, interval = "dirft.heartbeat.timeout", "dirft.heartbeat.interval"
     if typed[timeout] <= typed[interval]:
         raise ConfigError(f"{_where(timeout, typed, sources)} must exceed "
                           f"{_where(interval, typed, sources)}, or every live replica "
                           "would be declared dead")
+    stall = "dirft.stall.timeout"
+    if 0 < typed[stall] <= typed[interval]:
+        raise ConfigError(f"{_where(stall, typed, sources)} must exceed "
+                          f"{_where(interval, typed, sources)} (or be 0, off), or every "
+                          "working replica's sub-split would be duplicated")
 
 
 def _check_replicas_fit(typed: Mapping[str, Any], sources: Mapping[str, str]) -> None:

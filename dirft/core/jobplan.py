@@ -49,7 +49,9 @@ class JobPlan:
     sim); a count >= 0 when the cluster places replicas itself (YARN: the planned node is a
     preference, the host is known when the replica starts): a replica that starts on a lost
     node, or on a host already running a registered live replica of its task, is not an
-    independent replica and is replaced, at most ``host_retries`` times per task.
+    independent replica and is replaced, at most ``host_retries`` times per task;
+    ``stall_timeout``: seconds a working replica may be silent before a sibling may take its
+    sub-split too (:mod:`dirft.core.stall`; 0: never).
     """
 
     tasks: tuple[TaskPlan, ...]
@@ -61,6 +63,7 @@ class JobPlan:
     slots: int | None = None
     quarantine: Quarantine = Quarantine()
     host_retries: int | None = None
+    stall_timeout: float = 0.0
 
     def node_for_extra(self, task: int, exclude: Collection[str],
                        lost: Collection[str] = ()) -> str | None:
@@ -89,10 +92,12 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
                block_size: int, min_split: int, max_split: int, seed: int,
                heartbeat_timeout: float, startup_timeout: float = 60.0,
                slots: int | None = None, quarantine: Quarantine = Quarantine(),
-               old_api: bool = False, lengths: Mapping[str, int] | None = None) -> JobPlan:
+               old_api: bool = False, lengths: Mapping[str, int] | None = None,
+               stall_timeout: float = 0.0) -> JobPlan:
     """Plan the map stage: HDFS-like block placement, Hadoop's splits, sub-splits, nodes.
 
-    Sizes in bytes, ``heartbeat_timeout`` in seconds; ``slots`` and ``quarantine`` as in
+    Sizes in bytes, ``heartbeat_timeout`` in seconds; ``slots``, ``quarantine`` and
+    ``stall_timeout`` as in
     :class:`JobPlan`. ``old_api``: Hadoop Streaming's splits (``max_split`` its goal size,
     :func:`~dirft.core.planner.compute_splits` with ``old_api``), numbered largest first
     (:func:`~dirft.core.planner.hadoop_order` with ``lengths``); else the new API's, in
@@ -108,7 +113,8 @@ def build_plan(files: Sequence[InputFile], scheme: Scheme, nodes: Sequence[str],
         tasks = _plan_tasks(splits, scheme, nodes, seed)
     return JobPlan(tasks=tasks, nodes=tuple(nodes), scheme=scheme,
                    heartbeat_timeout=heartbeat_timeout, seed=seed,
-                   startup_timeout=startup_timeout, slots=slots, quarantine=quarantine)
+                   startup_timeout=startup_timeout, slots=slots, quarantine=quarantine,
+                   stall_timeout=stall_timeout)
 
 
 @contextmanager

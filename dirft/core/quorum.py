@@ -34,3 +34,14 @@ def votes_text(votes: Mapping[int, str]) -> str:
     if not votes:
         return "no signature reported"
     return "{" + ", ".join(f"r{r}: {s[:12]}…" for r, s in sorted(votes.items())) + "}"
+
+
+def no_quorum_text(where: str, quorum: int, scheme: str, votes: Mapping[int, str],
+                   dead: str, why: str) -> str:
+    """The one-line message of a job aborted beyond tolerance: ``where`` names the task
+    and sub-split (bytes, path), ``dead`` the dead replicas and their causes, ``why`` what
+    ran out; it ends with the next step."""
+    return (f"{where}: no quorum of {quorum} matching signature(s) under scheme {scheme}; "
+            f"seen {votes_text(votes)}; dead replicas: {dead}; {why}. Raise "
+            f"mapred.map.tasks.fault.tolerance or dirft.replicas.extra.max, or check that the "
+            f"mapper is deterministic and its task logs")

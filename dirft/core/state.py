@@ -13,7 +13,8 @@ Rules (docs/design.md, 'Semantics', after the DIRFT paper, Ganguly et al. 2017):
   started, idle or working sibling whose rotation reaches it next (eager schemes skip the last
   test). Otherwise it waits if some undecided unit may still need it, else exits.
 * A replica that exits abnormally, times out on heartbeats or gives up is dead: its
-  in-flight vote is revoked; votes it already reported stay.
+  in-flight vote is revoked; votes it already reported stay. A working one silent past
+  the stall limit no longer covers its sub-split: a sibling may take it too (stall.py).
 * When the live replicas of a task can no longer reach a quorum on some unit, the task
   launches extra replicas within the scheme's bound; past it the job aborts with a message
   naming the task, the sub-split and the signatures seen. Nothing is committed then.
@@ -28,10 +29,11 @@ a request from a replica already working is answered with its current assignment
 
 One class holds every rule, in four parts: event handlers, voting and progress, adaptive
 DIRFT's admission and recovery (:mod:`dirft.core.adaptive`), and the clock (heartbeat
-timeouts, :mod:`dirft.core.liveness`; speculation, :mod:`dirft.core.speculation`). What
-the rules remember beyond the tasks lives in declared fields, two of them field objects
-with their own small methods: the map slots (:class:`~dirft.core.adaptive.SlotBook`) and
-the quarantine record (:class:`~dirft.core.adaptive.NodeRecord`). Every invariant of the
+timeouts, :mod:`dirft.core.liveness`; stalls, :mod:`dirft.core.stall`; speculation,
+:mod:`dirft.core.speculation`). What the rules remember beyond the tasks lives in declared
+fields, two of them field objects with their own small methods: the map slots
+(:class:`~dirft.core.adaptive.SlotBook`) and the quarantine record
+(:class:`~dirft.core.adaptive.NodeRecord`). Every invariant of the
 state is checked by :meth:`JobState.validate` (:mod:`dirft.core.invariants`).
 """
 
@@ -40,12 +42,12 @@ from typing import Any
 
 from dirft.core import actions as A
 from dirft.core import events as E
-from dirft.core import invariants, liveness
+from dirft.core import invariants, liveness, stall
 from dirft.core.adaptive import (BatchPlan, NodeRecord, SlotBook, pieces_of, place_tail,
                                  place_wave, shape_units, tail_widths, wave_done)
 from dirft.core.hosts import not_independent, preference, replacement_node
 from dirft.core.jobplan import JobPlan
-from dirft.core.quorum import first_voter, votes_text
+from dirft.core.quorum import first_voter, no_quorum_text, votes_text
 from dirft.core.speculation import pick_stragglers
 from dirft.core.task_state import (ACTIVE_STATES, BETWEEN_PHASES, ENDING_STATES,
                                    STARTING_STATES, TRANSITIONS, ReplicaState,
@@ -256,7 +258,9 @@ class JobState:
                         for u in task.units if u.decided is not None)
         out.append(A.CommitTaskOutput(task.index, winners))
         for rep in task.replicas.values():
-            if rep.live:
+            if stall.is_stalled(rep):  # hung, as far as anyone can tell: found, not needed
+                self._kill(task, rep, "stall", stall.at_decision(rep, self.now, self.plan), out)
+            elif rep.live:
                 self._cancel(task, rep, "stopping", "task decided", out)
         self._maybe_finish(out)
 
@@ -271,7 +275,7 @@ class JobState:
             unit = task.by_id[s]
             if unit.decided or s in rep.processed:
                 continue
-            covered = len(unit.in_flight) + self._reserved(task, unit, rep)
+            covered = stall.moving(task, unit) + self._reserved(task, unit, rep)
             if eager or unit.needed(self.scheme.quorum) > covered:
                 self._assign(task, rep, unit, out)
                 return
@@ -288,15 +292,16 @@ class JobState:
 
         In the paper's lockstep, replica k processes the j-th unit of its rotation in phase
         j. A sibling reserves ``unit`` if it has not processed it, reaches it in its
-        rotation by the phase the asker is about to start, and is started, idle or working:
-        each of those asks soon on its own (or dies, which lifts the reservation). Waiting
-        replicas reserve nothing, so waiting replicas never block each other, and neither
-        do replicas still waiting for a map slot, whose siblings take their share instead.
+        rotation by the phase the asker is about to start, and is started, idle or working
+        and not stalled (:mod:`dirft.core.stall`): each of those asks soon on its own (or
+        dies, which lifts the reservation). Waiting replicas reserve nothing, so waiting
+        replicas never block each other, and neither do replicas still waiting for a map
+        slot, whose siblings take their share instead.
         This keeps fault-free DIRFT in f_s + 1 phases whatever the replicas' speeds.
         """
         phase = asking.phase + 1
         return sum(1 for r in task.replicas.values()
-                   if r is not asking and r.state in ACTIVE_STATES
+                   if r is not asking and r.state in ACTIVE_STATES and not stall.is_stalled(r)
                    and unit.index not in r.processed and r.current != unit.index
                    and task.position(r.rid, unit.index) < phase)
 
@@ -376,14 +381,10 @@ class JobState:
                          if r.state == "dead") or "none"
         why = why or (f"{short} more vote(s) needed but only {max(budget, 0)} extra "
                       f"replica(s) allowed (dirft.replicas.extra.max)")
-        self.aborted = A.AbortJob(task.index, unit.index, (
-            f"task {task.index} sub-split {unit.index} (bytes {unit.start}-"
-            f"{unit.start + unit.length} of "
-            f"{self.plan.tasks[task.index].split.path}): no quorum "
-            f"of {self.scheme.quorum} matching signature(s) under scheme {self.scheme.name}; "
-            f"seen {votes_text(unit.votes)}; dead replicas: {dead}; {why}. Raise "
-            f"mapred.map.tasks.fault.tolerance or dirft.replicas.extra.max, or check that the "
-            f"mapper is deterministic and its task logs"))
+        where = (f"task {task.index} sub-split {unit.index} (bytes {unit.start}-"
+                 f"{unit.start + unit.length} of {self.plan.tasks[task.index].split.path})")
+        self.aborted = A.AbortJob(task.index, unit.index, no_quorum_text(
+            where, self.scheme.quorum, self.scheme.name, unit.votes, dead, why))
         task.tell(self.now, "job aborted")
         for t in self.tasks:
             for rep in t.replicas.values():
@@ -545,7 +546,7 @@ class JobState:
                                         or len(queued) * r <= free):
             started = batch.started if batch is not None and was_tail else set()
             room -= sum(1 for (t, _), n in book.holding.items() if n not in avoid and (
-                t in started or self._disputed(self.tasks[t])))
+                t in started or self.tasks[t].disputed))
             assert self.scheme.adaptive is not None
             widths = tail_widths(len(queued), r, room, len(usable),
                                  self.scheme.adaptive.widen_max, MAX_PIECES)
@@ -647,18 +648,14 @@ class JobState:
             if self.book is not None:
                 self.book.stale()
 
-    @staticmethod
-    def _disputed(task: TaskState) -> bool:
-        """An undecided task whose votes disagreed (see :meth:`SlotBook.overrun`)."""
-        return not task.decided and task.mismatches > 0
-
-    # -- the clock: heartbeat timeouts (dirft.core.liveness), speculation ----------------
+    # -- the clock: heartbeat timeouts (dirft.core.liveness), stalls, speculation --------
     def _clock_ticked(self, ev: E.ClockTicked, out: list[A.Action]) -> None:
         """Declare dead each watched replica silent for longer than its limit (seconds:
         ``plan.startup_timeout`` until it registers, then ``plan.heartbeat_timeout``), in
         ``(task, replica id)`` order, silence counted up to ``ev.heard`` (when the voting
-        service last read messages) if that is earlier than ``ev.now``; then scheme se's
-        straggler check and adaptive DIRFT's admission (its waves' progress moved on)."""
+        service last read messages) if that is earlier than ``ev.now``; then mark the
+        working replicas silent past ``plan.stall_timeout`` stalled (:mod:`dirft.core.stall`),
+        scheme se's straggler check and adaptive DIRFT's admission (waves moved on)."""
         upto = ev.now if ev.heard is None else min(ev.now, ev.heard)
         start, beat = self.plan.startup_timeout, self.plan.heartbeat_timeout
         for key in liveness.overdue(self.watched, upto, start, beat):
@@ -667,6 +664,10 @@ class JobState:
                 continue  # an earlier kill of this tick aborted the job: nothing is live
             self._kill(self.tasks[key[0]], rep, "heartbeat",
                        liveness.silence(rep, upto, start, beat), out)
+        for key in stall.newly_stalled(self.watched, upto, self.plan.stall_timeout):
+            rep = self.watched[key]
+            rep.stalled_at = rep.last_seen
+            self.tasks[key[0]].tell(self.now, stall.story_line(rep, upto, self.plan.stall_timeout))
         self._speculate(ev.now, out)
         self._admit(out)  # adaptive: a wave past a quarter of its work may hand on its tasks
 
@@ -675,13 +676,12 @@ class JobState:
         spec = self.scheme.speculation
         if spec is None or self.aborted or now < self.next_speculation:
             return
-        launched = 0
-        for task in pick_stragglers(self.tasks, spec, now):
-            if task.extra_launched < self.scheme.extra_replicas:
-                task.tell(now, "straggler: launching a speculative backup")
-                self._launch_extra(task, task.units[0], out, backup=True)
-                launched += 1
-        self.next_speculation = now + (spec.retry_after_speculate if launched
+        picked = [task for task in pick_stragglers(self.tasks, spec, now)
+                  if task.extra_launched < self.scheme.extra_replicas]
+        for task in picked:
+            task.tell(now, "straggler: launching a speculative backup")
+            self._launch_extra(task, task.units[0], out, backup=True)
+        self.next_speculation = now + (spec.retry_after_speculate if picked
                                        else spec.retry_after_no_speculate)
 
 

@@ -54,7 +54,8 @@ class ReplicaState:
     sub-split in flight (or None); ``phase`` how many assignments it got (1-based phases);
     ``last_seen`` the ``now`` (seconds) of its latest sign of life; ``cause`` why it died;
     ``shared``: it started on a host that was not independent (a lost node, or one running
-    a sibling) and was replaced, so it did no work.
+    a sibling) and was replaced, so it did no work; ``stalled_at``: the ``last_seen`` it had
+    when a clock tick found it silent past the stall limit (:mod:`dirft.core.stall`).
     """
 
     rid: int
@@ -69,6 +70,7 @@ class ReplicaState:
     progress: float = 0.0
     backup: bool = False
     shared: bool = False
+    stalled_at: float | None = None
 
     @property
     def live(self) -> bool:
@@ -179,6 +181,11 @@ class TaskState:
     def live_replicas(self) -> list[ReplicaState]:
         """Replicas that may still vote, in id order."""
         return [r for r in self.replicas.values() if r.live]
+
+    @property
+    def disputed(self) -> bool:
+        """Undecided, and its votes disagreed (adaptive DIRFT's ``SlotBook.overrun``)."""
+        return not self.decided and self.mismatches > 0
 
     @property
     def phases(self) -> int:

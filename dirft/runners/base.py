@@ -290,4 +290,5 @@ def plan_job(files: list[InputFile], conf: JobConf, stored: dict | None = None) 
                       conf.get("mapreduce.input.fileinputformat.split.minsize"), max_size,
                       conf.get("dirft.placement.seed"), conf.get("dirft.heartbeat.timeout"),
                       conf.get("dirft.startup.timeout"), conf.get("dirft.slots.per.node"),
-                      quarantine_of(conf), old_api, stored_lengths(stored))
+                      quarantine_of(conf), old_api, stored_lengths(stored),
+                      conf.get("dirft.stall.timeout"))

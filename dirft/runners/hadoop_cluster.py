@@ -65,7 +65,8 @@ def plan_hadoop_job(files: list, storage, conf, stored: dict | None = None
     tasks = tuple(TaskPlan(s.index, s, make_subsplits(s, scheme.subsplits), hosts)
                   for s, hosts in zip(splits, planned))
     return JobPlan(tasks, nodes, scheme, conf.get("dirft.heartbeat.timeout"), seed,
-                   conf.get("dirft.startup.timeout")), blocks_by_path
+                   conf.get("dirft.startup.timeout"),
+                   stall_timeout=conf.get("dirft.stall.timeout")), blocks_by_path
 
 
 def advertised_url(bound_url: str, conf) -> str:

@@ -49,7 +49,8 @@ class SimConfig:
     tasks hit, ``fault_replicas`` faulty replicas per hit task (-1: f, within tolerance),
     ``crash_mode``/``silent_mode`` as in :mod:`fault_injector.plan`; ``seed`` for block
     placement and the fault plan; ``straggler_nodes`` {node: slowdown factor >= 1};
-    ``node_losses`` {node: virtual second it is lost}; heartbeat interval and timeout;
+    ``node_losses`` {node: virtual second it is lost}; heartbeat interval and timeout, and
+    the stall limit (``dirft.stall.timeout``, 0: off);
     ``max_attempts`` (``mapreduce.map.maxattempts``) and ``extra_max``
     (``dirft.replicas.extra.max``); ``adaptive``: adaptive DIRFT for scheme dirft (False:
     the paper's plain DIRFT); ``bad_nodes`` nodes (seeded) corrupt ``bad_share`` (0..1) of
@@ -72,6 +73,7 @@ class SimConfig:
     node_losses: dict = field(default_factory=dict)
     heartbeat_interval_s: float = PAPER_HEARTBEAT_S
     heartbeat_timeout_s: float = read_value(PAPER_CLUSTER, "dirft.heartbeat.timeout")
+    stall_timeout_s: float = read_value(PAPER_CLUSTER, "dirft.stall.timeout")
     max_attempts: int = default_value("mapreduce.map.maxattempts")
     extra_max: int = default_value("dirft.replicas.extra.max")
     adaptive: bool = default_value("dirft.adaptive")
@@ -140,7 +142,8 @@ def plan_sim_job(config: SimConfig, cost: CostModel = CostModel()):
     nodes = node_names(cluster_nodes(config, scheme))
     files = [InputFile(f"/sim/part-{i:05d}", config.split_size) for i in range(config.splits)]
     return build_plan(files, scheme, nodes, config.split_size, 1, MAX_SPLIT_SIZE,
-                      config.seed, config.heartbeat_timeout_s, slots=config.slots)
+                      config.seed, config.heartbeat_timeout_s, slots=config.slots,
+                      stall_timeout=config.stall_timeout_s)
 
 
 def fault_settings_of(config: SimConfig) -> FaultSettings:
