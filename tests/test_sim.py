@@ -124,6 +124,16 @@ def test_a_hang_is_found_by_the_heartbeat_timeout_and_a_kill_by_the_exit():
     assert hang.makespan_s > kill.makespan_s  # the timeout costs time
 
 
+def test_a_hang_costs_the_stall_limit_when_a_sibling_waits_for_work():
+    hang = dict(fault_percent=50, crash_mode="hang", heartbeat_timeout_s=30.0)
+    off = simulate(_small(stall_timeout_s=0.0, **hang), PLAIN)
+    on = simulate(_small(stall_timeout_s=3.0, **hang), PLAIN)
+    assert off.report["faults"]["crashes_detected_by"] == {"heartbeat": 6}
+    assert on.report["faults"]["crashes_detected_by"] == {"stall": 6}
+    assert on.aborted is off.aborted is None and on.wrong_outputs == off.wrong_outputs == 0
+    assert on.makespan_s < off.makespan_s  # virtual seconds: 3 s of silence, not 30
+
+
 def test_a_lost_node_moves_its_work_and_the_job_still_succeeds():
     result = simulate(_small(node_losses={"node0": 1.0}, adaptive=False), PLAIN)
     assert result.aborted is None and result.state.lost_nodes == {"node0"}
