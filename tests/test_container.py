@@ -142,6 +142,20 @@ def test_the_watchdog_kills_a_silent_replica_and_its_end_is_acknowledged(
     assert err.count("said nothing for") == 1  # "7" beat: never silent, never killed
 
 
+def test_a_replica_the_driver_holds_dead_is_killed_at_once_when_a_neighbour_asks(
+        tmp_path, monkeypatch, capfd, supervised):
+    monkeypatch.chdir(tmp_path)
+    out = io.BytesIO()
+    # replica "6" hangs (SIGSTOP); its neighbour "8" passes on a heartbeat answer's
+    # ``end 4 6``: the supervisor SIGKILLs "6" long before the watchdog's limit (1000 s),
+    # tells "8" of its end, which acknowledges it, and the attempt succeeds
+    code = supervised([line(4, 6), line(2, 8)], out, Watchdog(limit=1000.0, startup=1000.0))
+    assert code == 0
+    assert out.getvalue() == b"told 4 6 -9\n"
+    err = capfd.readouterr().err
+    assert "the driver holds task 4 replica 6 (pid" in err and "said nothing" not in err
+
+
 def test_a_silent_replica_nobody_can_acknowledge_fails_the_attempt(tmp_path, monkeypatch,
                                                                    supervised):
     monkeypatch.chdir(tmp_path)
@@ -162,7 +176,8 @@ def test_the_replicas_side_beats_acknowledges_and_lingers_until_go():
     assert ended.poll() == [[3, 1, -9]]
     ended.beat()
     ended.sent([[3, 1, -9]])
-    assert ended.poll() == [] and ours.recv(100) == b"beat\n3 1\n"
+    ended.ask_end([[4, 6]])
+    assert ended.poll() == [] and ours.recv(100) == b"beat\n3 1\nend 4 6\n"
     waiting = threading.Thread(target=ended.linger, args=(0.05,))
     waiting.start()
     assert ours.recv(100) == b"idle\n"  # blocks until the replica says it is idle

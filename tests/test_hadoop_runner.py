@@ -280,8 +280,9 @@ def test_a_crash_costs_only_its_own_task_a_replica_in_a_shared_map_task(cluster,
 def test_a_hung_replicas_subsplit_is_taken_by_its_waiting_sibling_on_hadoop_too(cluster, data):
     # The hung replica's sibling waits for work; past dirft.stall.timeout (1 s) it takes
     # the hung one's sub-split, decides the task, and the hung one is found by "stall",
-    # long before the heartbeat timeout (8 s). Its map task still ends by the supervisor's
-    # watchdog and a neighbour naming its end: no failed attempt, one Hadoop job.
+    # long before the heartbeat timeout (8 s). A neighbour's next heartbeat answer names
+    # it (``end``): its map task's supervisor kills it without waiting for the watchdog,
+    # and the neighbour names its end: no failed attempt, one Hadoop job.
     _, report = run(cluster, "-mapper", "cat", "-reducer", "cat",
                     "-D", "mapred.map.tasks.fault.inject=true",
                     "-D", "mapred.map.tasks.fault.percent=50", "-D", "dirft.fault.seed=2",
@@ -294,6 +295,9 @@ def test_a_hung_replicas_subsplit_is_taken_by_its_waiting_sibling_on_hadoop_too(
     assert report["hadoop"]["jobs"] == 1 and len(cluster.jar_calls()) == 1
     assert not [c for c in cluster.calls() if c[:2] == ["job", "-fail-task"]]
     assert cluster.output("/user/me/out")["part-00000"] == c_sorted(data)
+    folder = cluster.tmp / "fake-state" / "attempts"
+    logs = "".join(p.read_text() for p in folder.glob("*/stderr"))
+    assert "dirft: the driver holds task" in logs and "said nothing for" not in logs
 
 
 @pytest.mark.parametrize("mode", ["hang", "kill"])

@@ -46,7 +46,8 @@ class ReplicaBook:
         """The voting service's dispatcher: a first ``register`` of a launched replica
         tells the core that Hadoop started it, on the host and as the attempt it reports;
         ``ended`` entries about replicas of the sender's map task are their exits; an
-        ``exit`` answer may become ``emit``. Returns the reply (a dict)."""
+        ``exit`` answer may become ``emit``; a heartbeat's answer names in ``end`` the
+        replicas of the sender's map task the core holds dead. Returns the reply (a dict)."""
         task, replica = message["task"], message["replica"]
         with self._lock:
             self._heard[(task, replica)] = self.driver.now()
@@ -58,7 +59,16 @@ class ReplicaBook:
         reply = self.driver.dispatch(message)
         if self.emit and message["kind"] == "request" and reply.get("action") == "exit":
             return self._maybe_emit(task, replica) or reply
-        return reply
+        dead = self._dead_neighbours(task, replica) if message["kind"] == "heartbeat" else []
+        return {**reply, "end": dead} if dead else reply
+
+    def _dead_neighbours(self, task: int, replica: int) -> list:
+        """``[task, replica]`` of the replicas of this replica's map task that the core holds
+        dead and whose end is not known: the heartbeat's answer asks the map task's
+        supervisor to end them (:mod:`dirft.runtime.container`), so a hung one found by the
+        stall rule does not hold its map task up to the watchdog's limit."""
+        return [[t, r] for t, r in self.neighbours(task, replica)
+                if self.driver.replica_state(t, r) == "dead"]
 
     def _start(self, task: int, replica: int, host: str, attempt: str) -> None:
         key = (task, replica)

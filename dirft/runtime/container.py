@@ -37,6 +37,11 @@ replica process per line and watches them; Hadoop sees one attempt. Rules:
   process group (a hung replica, stopped by its ``hang`` fault included). By then it has
   missed its heartbeats to the driver too, which holds it dead; its end is then told to
   the others like any end;
+* **ends asked by the driver**: a heartbeat's answer may name (``end``) replicas of this
+  map task that the driver holds dead (a hung one found by ``dirft.stall.timeout`` once
+  its task was decided, :mod:`dirft.core.stall`); the replica passes them on (``end task
+  replica``) and the supervisor SIGKILLs their process groups at once, without waiting for
+  the watchdog's limit; their ends are then told like any end;
 * a replica that ended with a non-zero status and that no replica acknowledged (none was
   running, or none got to its next heartbeat) fails the attempt with that status once all
   have ended: Hadoop prints it FAILED, so its end is still found by exit (what the
@@ -76,7 +81,7 @@ from dirft.units import CHUNK
 
 _PR_SET_PDEATHSIG = 1
 ENDED_FD = "DIRFT_ENDED_FD"
-GO, BEAT, IDLE = b"go", b"beat", b"idle"  # the words on the socket besides ends and acks
+GO, BEAT, IDLE, END = b"go", b"beat", b"idle", b"end"  # words besides ends and acks
 _CHECK_EVERY = 1.0  # seconds: the watchdog looks at least this often
 
 
@@ -95,7 +100,7 @@ class Child:
     supervisor's end of its socket of notices, and what the supervisor heard on it
     (``heard``: clock reading of its last word, or of its start; ``spoke``: it said
     anything; ``idle``: its work is over, it lingers; ``acks``: ``(task, replica)`` of the
-    ends it acknowledged)."""
+    ends it acknowledged; ``ends``: ``(task, replica)`` the driver asked it to have ended)."""
 
     line: ReplicaLine
     proc: object  # a subprocess.Popen, or a Forked
@@ -107,6 +112,7 @@ class Child:
     released: bool = False
     killed: bool = False
     acks: set = field(default_factory=set)
+    ends: set = field(default_factory=set)
     buffer: bytes = b""
 
     @property
@@ -115,8 +121,9 @@ class Child:
         return f"task {self.line.task} replica {self.line.replica} (pid {self.proc.pid})"
 
     def hear(self, now: float) -> bool:
-        """Read what the replica wrote so far (never blocks): ``beat``, ``idle`` and
-        acknowledgements ``task replica``, each a line; ``now``: the clock's reading.
+        """Read what the replica wrote so far (never blocks): ``beat``, ``idle``,
+        acknowledgements ``task replica`` and ``end task replica``, each a line; ``now``:
+        the clock's reading.
         Returns False once its end of the socket is closed (nothing more will come)."""
         open_ = True
         try:
@@ -130,8 +137,12 @@ class Child:
             self.heard, self.spoke = now, True
             if word == IDLE:
                 self.idle = True
-            elif word != BEAT and len(fields := word.split()) == 2:
-                self.acks.add((int(fields[0]), int(fields[1])))
+            elif word != BEAT:
+                fields = word.split()
+                if len(fields) == 2:
+                    self.acks.add((int(fields[0]), int(fields[1])))
+                elif len(fields) == 3 and fields[0] == END:
+                    self.ends.add((int(fields[1]), int(fields[2])))
         return open_
 
 
@@ -296,6 +307,7 @@ def _watch(children: list, watchdog: Watchdog | None, clock) -> list:
                 running.remove(child)
                 failed += _reap(child, running, clock())
             _kill_silent(running, watchdog, clock())
+            _kill_asked(running, children)
             _release(running)
     return failed
 
@@ -330,15 +342,29 @@ def _kill_silent(running: list, watchdog: Watchdog | None, now: float) -> None:
     for child in running:
         if watchdog is None or child.killed or now <= watchdog.deadline(child):
             continue
-        child.killed = True
-        print(f"dirft: {child.name} said nothing for {now - child.heard:.1f} s (limit "
+        _kill(child, f"{child.name} said nothing for {now - child.heard:.1f} s (limit "
               f"{watchdog.limit if child.spoke else watchdog.startup:.1f} s: the heartbeat "
-              f"or startup timeout + 2 heartbeats); killing it and its mapper",
-              file=sys.stderr, flush=True)
-        try:
-            os.killpg(child.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:  # it ended meanwhile: its pidfd says so
-            pass
+              f"or startup timeout + 2 heartbeats)")
+
+
+def _kill_asked(running: list, children: list) -> None:
+    """SIGKILL the process group of each running replica that the driver asked, through a
+    neighbour's heartbeat, to have ended (once)."""
+    asked = set().union(*(child.ends for child in children))
+    for child in running:
+        if child.killed or (child.line.task, child.line.replica) not in asked:
+            continue
+        _kill(child, f"the driver holds {child.name} dead")
+
+
+def _kill(child: Child, why: str) -> None:
+    """SIGKILL ``child``'s process group (the replica and its mapper), saying ``why``."""
+    child.killed = True
+    print(f"dirft: {why}; killing it and its mapper", file=sys.stderr, flush=True)
+    try:
+        os.killpg(child.proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it ended meanwhile: its pidfd says so
+        pass
 
 
 def _release(running: list) -> None:
@@ -414,6 +440,11 @@ class EndedNeighbours:
     def beat(self) -> None:
         """A heartbeat goes out to the driver: tell the supervisor's watchdog."""
         self._say(BEAT + b"\n")
+
+    def ask_end(self, entries: list) -> None:
+        """The driver holds ``entries`` (``[task, replica]`` of this map task) dead: ask
+        the supervisor to end them."""
+        self._say(b"".join(f"end {int(t)} {int(r)}\n".encode() for t, r in entries))
 
     def linger(self, wait: float) -> None:
         """This replica's work is over: say ``idle``, then read notices (for the heartbeats

@@ -94,7 +94,8 @@ class Heartbeat(threading.Thread):
 
     def _beat(self) -> dict:
         """Send one heartbeat, naming the ended replicas not yet named (and telling the
-        supervisor's watchdog it went out); return the answer."""
+        supervisor's watchdog it went out); pass on to the supervisor the answer's ``end``
+        (neighbours the driver holds dead); return the answer."""
         ended = self.ended.poll() if self.ended is not None else []
         if self.ended is not None:
             self.ended.beat()
@@ -102,6 +103,8 @@ class Heartbeat(threading.Thread):
                                  **({"ended": ended} if ended else {}))
         if ended:
             self.ended.sent(ended)
+        if self.ended is not None and reply.get("end"):
+            self.ended.ask_end(reply["end"])
         return reply
 
     def flush_ended(self) -> None:
