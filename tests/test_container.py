@@ -16,7 +16,8 @@ from hypothesis import given, strategies as st
 
 from dirft.contract.manifest import ReplicaLine, to_line
 from dirft.runners.hadoop_waves import group_launches
-from dirft.runtime.container import EndedNeighbours, Watchdog, supervise
+from dirft.runtime.container import Watchdog, supervise
+from dirft.runtime.neighbours import EndedNeighbours
 from dirft.runtime.streaming_task import whole_lines
 from tests.fixtures.fake_replica import act
 

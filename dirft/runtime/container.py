@@ -22,9 +22,9 @@ replica process per line and watches them; Hadoop sees one attempt. Rules:
 * a replica's end never ends the others: a crash costs its own task one replica, as with
   one replica per map task. When a replica ends, each replica still running is told, on
   a Unix socket of its own (``$DIRFT_ENDED_FD``, lines ``task replica status``), names it
-  in its next heartbeat (``ended``, :class:`EndedNeighbours`) and, once the driver has
-  answered that heartbeat, acknowledges it (``task replica``): the driver has found the
-  end by exit, promptly, while the attempt runs on;
+  in its next heartbeat (``ended``, :class:`~dirft.runtime.neighbours.EndedNeighbours`)
+  and, once the driver has answered that heartbeat, acknowledges it (``task replica``):
+  the driver has found the end by exit, promptly, while the attempt runs on;
 * **finished replicas linger**: a replica whose work is over (answered ``exit``, or done
   emitting) says ``idle`` and keeps its process, still heartbeating, until the supervisor
   answers ``go``: once every other replica of the map task has ended or is idle too. So
@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import select
 import selectors
 import shutil
 import signal
@@ -67,7 +66,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -75,13 +73,11 @@ from typing import Callable
 
 from dirft.config.values import read_value
 from dirft.contract.manifest import ReplicaLine, to_line
+from dirft.runtime.neighbours import BEAT, END, ENDED_FD, GO, IDLE
 from dirft.runtime.reaper import end_descendants
-from dirft.service.messages import MAX_ENDED
 from dirft.units import CHUNK
 
 _PR_SET_PDEATHSIG = 1
-ENDED_FD = "DIRFT_ENDED_FD"
-GO, BEAT, IDLE, END = b"go", b"beat", b"idle", b"end"  # words besides ends and acks
 _CHECK_EVERY = 1.0  # seconds: the watchdog looks at least this often
 
 
@@ -382,85 +378,6 @@ def _say(other: Child, line: str) -> bool:
         return True
     except OSError:  # it ended (its socket is closed) and is about to be reaped
         return False
-
-
-class EndedNeighbours:
-    """The replica's side of its supervisor's socket (module doc).
-
-    ``fd``: the socket (``$DIRFT_ENDED_FD``). :meth:`poll` returns the ``[task, replica,
-    status]`` read so far and not yet sent (at most ``MAX_ENDED``); :meth:`sent` drops those
-    a heartbeat delivered and acknowledges them to the supervisor; :meth:`beat` says a
-    heartbeat goes out; :meth:`linger` waits, idle, until the supervisor says ``go``.
-    Never blocks but in :meth:`linger`.
-    """
-
-    def __init__(self, fd: int) -> None:
-        os.set_blocking(fd, False)
-        self.fd, self.buffer, self.pending = fd, b"", []
-        self.lock = threading.Lock()  # the heartbeat thread and the main thread
-        self.released = threading.Event()
-        self.lingering = False
-
-    @classmethod
-    def from_env(cls, env=os.environ):
-        """The notices of this process's supervisor, or None without one."""
-        fd = env.get(ENDED_FD)
-        return cls(int(fd)) if fd and fd.isdigit() else None
-
-    def poll(self) -> list:
-        """Unsent ``[task, replica, status]`` entries, oldest first, at most
-        :data:`~dirft.service.messages.MAX_ENDED` (what one heartbeat may carry). A ``go``
-        read, or the supervisor's end of the socket closed, releases :meth:`linger`."""
-        with self.lock:
-            self._read()
-            *lines, self.buffer = self.buffer.split(b"\n")
-            for word in filter(None, (line.strip() for line in lines)):
-                if word == GO:
-                    self.released.set()
-                else:
-                    self.pending.append([int(x) for x in word.split()])
-            return self.pending[:MAX_ENDED]
-
-    def _read(self) -> None:
-        try:
-            while chunk := os.read(self.fd, 4096):
-                self.buffer += chunk
-            self.released.set()  # end of file: the supervisor is gone
-        except BlockingIOError:  # nothing more to read now
-            pass
-        except OSError:  # the socket is gone
-            self.released.set()
-
-    def sent(self, entries: list) -> None:
-        """``entries`` (a :meth:`poll` result) reached the driver."""
-        with self.lock:
-            del self.pending[:len(entries)]
-        self._say(b"".join(f"{t} {r}\n".encode() for t, r, _ in entries))
-
-    def beat(self) -> None:
-        """A heartbeat goes out to the driver: tell the supervisor's watchdog."""
-        self._say(BEAT + b"\n")
-
-    def ask_end(self, entries: list) -> None:
-        """The driver holds ``entries`` (``[task, replica]`` of this map task) dead: ask
-        the supervisor to end them."""
-        self._say(b"".join(f"end {int(t)} {int(r)}\n".encode() for t, r in entries))
-
-    def linger(self, wait: float) -> None:
-        """This replica's work is over: say ``idle``, then read notices (for the heartbeats
-        to name) until :meth:`poll` is released, looking at least every ``wait`` s."""
-        self.lingering = True
-        self._say(IDLE + b"\n")
-        while not self.released.is_set():
-            select.select([self.fd], [], [], wait)
-            self.poll()
-
-    def _say(self, data: bytes) -> None:
-        with self.lock:
-            try:
-                os.write(self.fd, data)
-            except OSError:  # the supervisor is gone: so is this process, soon
-                pass
 
 
 def _end(children: list) -> None:

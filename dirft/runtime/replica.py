@@ -51,7 +51,7 @@ class Heartbeat(threading.Thread):
     server, or Hadoop's task JVM) is no longer its parent, or no heartbeat was answered for
     ``give_up_after`` seconds (the driver's heartbeat timeout: by then it counts this
     replica dead anyway). None disables either check. ``ended``: an
-    :class:`~dirft.runtime.container.EndedNeighbours` whose entries each heartbeat names
+    :class:`~dirft.runtime.neighbours.EndedNeighbours` whose entries each heartbeat names
     (field ``ended``), or None.
     """
 

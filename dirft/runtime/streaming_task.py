@@ -51,7 +51,8 @@ from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
 from dirft.records import hadoop_stream
-from dirft.runtime.container import EndedNeighbours, Watchdog, supervise
+from dirft.runtime.container import Watchdog, supervise
+from dirft.runtime.neighbours import EndedNeighbours
 from dirft.runtime.reaper import become_subreaper, end_descendants
 from dirft.runtime.replica import EmulatedCrash, Replica, run_replica
 from dirft.service.client import VotingClient
