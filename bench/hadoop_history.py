@@ -118,3 +118,11 @@ def job_summary(history: str, job_ids: list) -> dict:
         except (requests.RequestException, KeyError, TypeError) as err:
             out[job_id] = {"error": f"{type(err).__name__}: {err}"[:300]}
     return out
+
+
+def application_end(rm: str, job_id: str) -> dict:
+    """The ResourceManager's word on the application of ``job_id`` (``job_C_N`` runs as
+    ``application_C_N``): ``{"state", "finalStatus", "finishedTime"}`` (epoch ms) from
+    ``/ws/v1/cluster/apps/{id}``. Raises ``requests.RequestException``."""
+    app = _get(f"{rm}/ws/v1/cluster/apps/application_{job_id[len('job_'):]}")["app"]
+    return {k: app.get(k) for k in ("state", "finalStatus", "finishedTime")}

@@ -37,6 +37,16 @@ first fault-free output (lines committed that the fault-free output has not), an
 Hadoop did (speculative attempts, re-runs, failed and killed maps, lost nodes) is read
 from JobHistory (:mod:`bench.hadoop_history`). Prints the table of ratios and writes every
 run to ``--json``. Outputs go under ``/tmp/dirft-bench-*`` on HDFS and are removed.
+
+A plain ``hadoop jar`` whose worker was lost may exit non-zero after its job succeeded:
+once the ApplicationMaster is gone the client asks JobHistory for the job's status, and
+JobHistory answers 404 until it holds the job's history file ("Job status not available",
+exit 5; seen on the mini cluster after ``kill-node``). Such a run is not discarded when
+the ResourceManager says its one application ``FINISHED`` with final status ``SUCCEEDED``
+and the output folder has ``_SUCCESS``: it counts with exit 0, its output compared as any
+run's, its seconds taken from the start to the application's ``finishedTime`` (not the
+client's wait for JobHistory), and the JSON keeps the client's exit, seconds and a note
+(:meth:`Bench.settle`).
 """
 
 from __future__ import annotations
@@ -54,7 +64,8 @@ import uuid
 
 from bench import recovery_figures as figures
 from bench.common import load_average
-from bench.hadoop_history import fetch_job, lost_nodes, node_hit, service_urls, summarize
+from bench.hadoop_history import (application_end, fetch_job, lost_nodes, node_hit,
+                                  service_urls, summarize)
 from bench.recovery_run import NodeKiller, Scratch, run_command, runs_task_container
 from dirft.config.hadoop_client import conf_dir
 from dirft.runners.hadoop_launcher import find_hadoop
@@ -223,11 +234,14 @@ class Bench:
                  if self.args.kill_when_running else None)
         strike = (lambda: self.killer.strike(self.args.lost_node, self.args.kill_after,
                                              self.args.restart_after, ready)) if lost else None
+        started = time.time()
         done = run_command(argv, strike)
         run = {"round": rnd, "case": case, "variant": variant, "seed": rnd,
                "exit": done.returncode, "seconds": round(done.seconds, 3),
                "planned": 0 if case in ("free", "cpu1") else 1, "fired": 0,
                "stderr_tail": done.stderr[-800:] if done.returncode else ""}
+        if variant == "plain" and done.returncode != 0:
+            self.settle(run, out, done, started)
         self.inspect(run, out, markers, done)
         self.scratch.drop(out)
         log(f"  round {rnd} {case} {variant}: {run['seconds']:.1f} s, exit {run['exit']}, "
@@ -245,8 +259,23 @@ class Bench:
         fetched = {j: self._fetch(j) for j in jobs}
         run["hadoop"] = {j: summarize(f) if "tasks" in f else f for j, f in fetched.items()}
         run["fired"] = self.fired(run, report, markers, fetched, done)
-        if done.returncode == 0:
+        if run["exit"] == 0:
             self.compare(run, out)
+
+    def settle(self, run: dict, out: str, done, started: float) -> None:
+        """A plain run whose client exited non-zero: count it (exit 0, seconds to the
+        application's end) if its one application SUCCEEDED by the ResourceManager and
+        ``out/_SUCCESS`` exists (module doc); else leave it failed."""
+        jobs = sorted(set(JOB_ID.findall(done.stderr)))
+        end = _safe(lambda: application_end(self.rm, jobs[0])) if len(jobs) == 1 else None
+        if not isinstance(end, dict) or (end["state"], end["finalStatus"]) != (
+                "FINISHED", "SUCCEEDED") or not self.storage.exists(out + "/_SUCCESS"):
+            return
+        run.update({"client_exit": done.returncode, "client_seconds": run["seconds"],
+                    "exit": 0, "seconds": round(end["finishedTime"] / 1000 - started, 3),
+                    "note": f"hadoop jar exited {done.returncode} after its job: the "
+                            f"ResourceManager says {jobs[0]} SUCCEEDED and the output has "
+                            f"_SUCCESS; counted with the seconds to the application's end"})
 
     def _fetch(self, job_id: str) -> dict:
         try:

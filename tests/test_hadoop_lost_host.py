@@ -2,9 +2,14 @@
 
 The fake cluster has three hosts (dn1-dn3), input blocks at 2 copies, map tasks on their
 split's host, and loses dn2 (``$FAKE_HADOOP_LOSE``) when a replica there reports its first
-phase: every attempt there is killed, its manifest files' only copies are gone (re-runs
-fail with ``BlockMissingException``) and the loopback ResourceManager (``fake_rm``) reports
-it ``LOST``. The job must give the fault-free output, exit 0 and name the host.
+phase, or (``$FAKE_HADOOP_LOSE_AT=emit``) once an emitter there has written its task's
+decided outputs into the shuffle: every attempt there is killed and re-run elsewhere (as
+Hadoop re-runs a lost node's map tasks, a finished one too when the job has reduces), input
+blocks of one copy there are gone (re-runs read their manifest file from the copies the
+runner asked for once the wave was submitted) and the loopback ResourceManager
+(``fake_rm``) reports it ``LOST``. The job must give the fault-free output, exit 0 and name
+the host; what the lost attempt emitted is re-emitted by its re-run inside the same job,
+so no commit job runs.
 """
 
 import os
@@ -32,9 +37,12 @@ def data(tmp_path_factory):
     return path
 
 
-def test_a_host_lost_mid_map_costs_no_output_and_is_named(tmp_path, monkeypatch, capsys, data):
+def lose_dn2(tmp_path, monkeypatch, capsys, data, when: str) -> tuple:
+    """Run the job losing dn2 at ``when`` (``phase`` or ``emit``); return its exit status,
+    console, output files, the ``hadoop jar`` calls and the attempts' folders."""
     with FakeCluster(tmp_path, monkeypatch, block_size=16384, copies=2, hosts=True) as cl:
         monkeypatch.setenv("FAKE_HADOOP_LOSE", "dn2")
+        monkeypatch.setenv("FAKE_HADOOP_LOSE_AT", when)
         rm = FakeRM({h: "RUNNING" for h in cl.server.hosts}, str(tmp_path / "fake-state"))
         try:
             cl.put("/user/me/in.txt", data.read_bytes())
@@ -44,26 +52,51 @@ def test_a_host_lost_mid_map_costs_no_output_and_is_named(tmp_path, monkeypatch,
         finally:
             rm.close()
         assert code == 0, err
-        files = cl.output("/user/me/out")
-        jobs = len(cl.jar_calls())
+        return out + err, cl.output("/user/me/out"), cl.jar_calls()
+
+
+def check_lost(tmp_path, console: str, files: dict, calls: list, data) -> dict:
+    """What holds however the loss fell: the fault-free output, dn2 named, every fault
+    corrected, no commit job (the lost attempt's emissions were re-emitted in wave 0);
+    returns the report."""
     assert files["part-00000"] == sorted_lines(data)
     report = files["_dirft_report.json"]
     # found during the map stage (the core moved its work) or by the last poll after it
     assert report["faults"]["nodes_lost"] in ([], ["dn2"])
     assert list(report["placement"]["lost_hosts"]) == ["dn2"]
-    assert "nodes lost: dn2 (ResourceManager: node LOST" in out + err
-    killed = killed_hosts(tmp_path / "fake-state")
-    assert "dn2" in killed  # the loss struck attempts that were running there
+    assert "nodes lost: dn2 (ResourceManager: node LOST" in console
+    assert "dn2" in killed_hosts(tmp_path / "fake-state")  # it struck running attempts
     assert report["placement"]["replicas_sharing_a_host"] == 0
     faults = report["faults"]  # replicas with work left there (timing) are crashes
     assert faults["corrected"] == faults["detected"] and not faults["not_fired"]
-    # 1 when the lost host's replicas died before emitting and their siblings elsewhere
-    # emitted every task (their map tasks start fast since replicas are forked: 3 runs of 4
-    # so), else a follow-up wave or a commit job; the output is the fault-free one either way
-    assert report["hadoop"]["jobs"] == jobs >= 1
+    assert report["hadoop"]["jobs"] == len(calls)
+    assert not any("commit" in " ".join(call) for call in calls), calls
+    return report
+
+
+def test_a_host_lost_mid_map_costs_no_output_and_is_named(tmp_path, monkeypatch, capsys, data):
+    console, files, calls = lose_dn2(tmp_path, monkeypatch, capsys, data, "phase")
+    check_lost(tmp_path, console, files, calls, data)
+
+
+def test_what_a_lost_host_emitted_is_re_emitted_inside_the_same_job(tmp_path, monkeypatch,
+                                                                     capsys, data):
+    console, files, calls = lose_dn2(tmp_path, monkeypatch, capsys, data, "emit")
+    check_lost(tmp_path, console, files, calls, data)
+    reruns = {name: text for name, text in attempt_logs(tmp_path / "fake-state").items()
+              if not name.endswith("_0")}
+    re_emitted = [text for text in reruns.values() if "reporter:counter:dirft-emit," in text]
+    assert re_emitted, sorted(reruns)  # dn2's emitter's output came again, from its re-run
 
 
 def killed_hosts(state) -> set:
     """Hosts of the attempts the fake ``hadoop`` killed."""
     return {(state / f"{name[:-len('.killed')]}.host").read_text()
             for name in os.listdir(state) if name.endswith(".killed")}
+
+
+def attempt_logs(state) -> dict:
+    """``{attempt id: its stderr}`` of every map attempt the fake ``hadoop`` ran."""
+    folder = state / "attempts"
+    return {name: (folder / name / "stderr").read_text(errors="replace")
+            for name in os.listdir(folder) if name.startswith("attempt_")}

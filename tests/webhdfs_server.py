@@ -4,7 +4,7 @@ It answers the documented REST operations dirft uses (Hadoop 3 WebHDFS.md), with
 status codes and JSON bodies: ``OPEN`` (offset/length; the NameNode answers 307 and the
 "DataNode" — this same server, ``datanode=true`` — sends the bytes), ``CREATE`` in two
 steps (307 redirect, then ``PUT`` of the data, 201), ``RENAME``, ``GETFILESTATUS``,
-``LISTSTATUS``, ``GETFILEBLOCKLOCATIONS`` (blocks of ``block_size`` bytes on rotating
+``LISTSTATUS``, ``SETREPLICATION``, ``GETFILEBLOCKLOCATIONS`` (blocks of ``block_size`` bytes on rotating
 fake hosts; switch it off to play a pre-3.2 NameNode), ``GET_BLOCK_LOCATIONS`` (the same
 blocks as ``LocatedBlocks``, each fake host's DataNode at 127.0.0.1 and the port of its own
 web server), ``DELETE``, ``MKDIRS`` and ``GETHOMEDIRECTORY``. Each fake host has a DataNode
@@ -76,6 +76,7 @@ class WebHdfsServer:
         self.block_locations, self.located_blocks = block_locations, located_blocks
         self.copies = copies
         self.placed: dict[str, str] = {}  # HDFS path -> the one fake host holding its block
+        self.copied: dict[str, list] = {}  # a placed path -> its hosts after SETREPLICATION
         self.host_ports: dict[str, int] = {}  # fake host -> port of its DataNode web server
         self.datanodes, self.dead, self.breaking = tuple(datanodes), set(dead), set(breaking)
         self.requests: list[tuple[str, str, str]] = []
@@ -284,7 +285,8 @@ class WebHdfsServer:
             for b in json.loads(blocks)["BlockLocations"]["BlockLocation"]]}})
 
     def _block(self, index: int, offset: int, length: int, path: str = "") -> dict:
-        hosts = [self.placed[path]] if path in self.placed else \
+        hosts = self.copied[path] if path in self.copied else \
+            [self.placed[path]] if path in self.placed else \
             [self.hosts[(index + j) % len(self.hosts)]
              for j in range(min(self.copies, len(self.hosts)))]
         return {"cachedHosts": [], "corrupt": False, "hosts": hosts, "length": length,
@@ -306,6 +308,7 @@ class WebHdfsServer:
             return web.Response(status=500)
         os.makedirs(os.path.dirname(local), exist_ok=True)
         self.placed.pop(path, None)
+        self.copied.pop(path, None)
         if request[DATANODE] and request.query.get("replication") == "1":
             self.placed[path] = request[DATANODE]  # the writer's node holds the only copy
         try:
@@ -315,6 +318,19 @@ class WebHdfsServer:
         except (ConnectionError, ClientPayloadError):  # the writer was killed mid-upload
             return web.Response(status=400)
         return web.Response(status=201, headers={"Location": f"hdfs://localhost:8020{path}"})
+
+    async def _put_setreplication(self, request, path):
+        """``SETREPLICATION``: a file placed on one host (:attr:`placed`) gets copies on
+        the next hosts too (the NameNode's re-replication, at once here), kept in
+        :attr:`copied`; ``{"boolean": false}`` for a missing file, as HDFS answers."""
+        if not os.path.isfile(self.local(path)):
+            return web.json_response({"boolean": False})
+        if path in self.placed and self.hosts:
+            first = self.hosts.index(self.placed[path])
+            wanted = min(int(request.query.get("replication", "3")), len(self.hosts))
+            self.copied[path] = [self.hosts[(first + j) % len(self.hosts)]
+                                 for j in range(wanted)]
+        return web.json_response({"boolean": True})
 
     async def _put_mkdirs(self, request, path):
         local = self.local(path)
@@ -333,6 +349,8 @@ class WebHdfsServer:
         os.rename(src, dst)
         if path in self.placed:
             self.placed[request.query.get("destination", "")] = self.placed.pop(path)
+        if path in self.copied:
+            self.copied[request.query.get("destination", "")] = self.copied.pop(path)
         return web.json_response({"boolean": True})
 
     # -- DELETE ---------------------------------------------------------------------

@@ -57,7 +57,7 @@ from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_manifests import ManifestWriter, replica_line
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_nodes import close_losses, host_losses, with_host_retries
-from dirft.runners.hadoop_replicas import ReplicaBook
+from dirft.runners.hadoop_replicas import EmitRecords, ReplicaBook
 from dirft.runners.hadoop_slots import per_map_rule
 from dirft.runners.hadoop_waves import WaveScheduler, end_waves
 from dirft.runners.inputs import readable_inputs
@@ -156,8 +156,11 @@ class HadoopRunner(Runner):
 
     def dispatcher(self, driver):
         """The dispatcher of the :class:`ReplicaBook` the waves share (a ``register``
-        names the host and attempt a replica got; an emitter is chosen there)."""
-        self.book = ReplicaBook(driver, self._emits(), posixpath.join(self.scratch, "maps"))
+        names the host and attempt a replica got; an emitter is chosen there, and its
+        emit record written: :class:`EmitRecords`)."""
+        maps = posixpath.join(self.scratch, "maps")
+        self.book = ReplicaBook(driver, self._emits(), maps,
+                                EmitRecords(self.storage, self.job_id, maps))
         return self.book.dispatch
 
     def run_map_stage(self, plan, faults, driver, service, secret_file: str) -> None:
@@ -353,7 +356,7 @@ class HadoopRunner(Runner):
         command = self._command(files, jobconf, folder, output,
                                 cmd.runtime_command(python, "--manifest-stdin"),
                                 self._reducer(python) if emits else None, inputformat=None)
-        return self._start(what, command, on_event)
+        return self._start(what, command, self.manifests.spreading(folder, on_event))
 
     def _name(self, what: str) -> str:
         return cmd.job_name(self.job.conf.get("mapreduce.job.name"), self.job_id, what)
@@ -394,7 +397,7 @@ class HadoopRunner(Runner):
     def _reducer(self, python: str) -> str | None:
         if self.job.num_reduces == 0 or self.job.reducer is None:
             return None
-        return _node_command(self.job.reducer, python)
+        return cmd.node_command(self.job.reducer, python)
 
     # -- schemes se, none -------------------------------------------------------------
     def _direct_job(self, plan, faults, zip_path: str):
@@ -427,10 +430,6 @@ def _node_argv(argv: list | None, python: str) -> list | None:
     if argv and argv[0] == "python":
         return [*python.split(), *argv[1:]]
     return argv
-
-
-def _node_command(argv: list, python: str) -> str:
-    return cmd.node_command(argv, python)
 
 
 def _no_faults():

@@ -16,16 +16,26 @@ Map numbering: Hadoop's job submitter numbers map tasks by split length, largest
 folder's name order, ``tests/fixtures/locality/RECORDED.md``), so file *i* is made one byte
 longer than file *i + 1* (:func:`manifest_files`): map task *i* is file *i* whatever order
 equal lengths would get. The replica still registers with the attempt id Hadoop gave it.
+
+A file of one copy is lost with its host's DataNode, and with it the input of the attempt
+Hadoop re-runs when that host is lost (``BlockMissingException``), which re-emits what the
+lost attempt emitted. So once the wave's job is submitted (its splits, and their one
+location each, are fixed then: ``JobSubmitter`` computes them before it prints the job id),
+each file placed so is given :data:`SPREAD` copies (``SETREPLICATION``; the NameNode makes
+the others within seconds): :meth:`ManifestWriter.spreading`.
 """
 
 from __future__ import annotations
 
 import posixpath
+import sys
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from dirft.contract.manifest import ReplicaLine, to_line
 from dirft.errors import DirftError
+from dirft.storage.hdfs import hdfs_path
 from dirft.storage.placing import create_on, datanode_addresses
 
 #: Manifest files written at once: each write is three WebHDFS round trips (``CREATE`` at
@@ -34,6 +44,9 @@ from dirft.storage.placing import create_on, datanode_addresses
 #: is complete, from 400 ms on: ``dfs.client.block.write.locateFollowingBlock.initial.delay.ms``);
 #: one after the other, 8 files took 3.3 to 3.5 s of the submitting side on the single node.
 WRITERS = 8
+
+#: Copies of a wave's manifest files once its job is submitted (at most one per DataNode).
+SPREAD = 3
 
 
 def manifest_files(groups: list) -> list[bytes]:
@@ -75,8 +88,8 @@ class ManifestWriter:
         paths = [posixpath.join(folder, f"map-{i:05d}.txt") for i in range(len(files))]
         with ThreadPoolExecutor(max_workers=min(WRITERS, len(files)) or 1) as pool:
             hows = list(pool.map(self._write, paths, files, hosts))
-        self.placed += [{"wave": wave, "map": index, "planned": host, "how": how}
-                        for index, (host, how) in enumerate(zip(hosts, hows))]
+        self.placed += [{"wave": wave, "map": index, "planned": host, "how": how,
+                         "folder": folder} for index, (host, how) in enumerate(zip(hosts, hows))]
         return max(map(len, files), default=0)
 
     def _write(self, path: str, data: bytes, host: str) -> str:
@@ -106,6 +119,32 @@ class ManifestWriter:
                 wanted = {h for bs in self.blocks_by_path.values() for b in bs for h in b.hosts}
                 self.addresses, self.unknown = datanode_addresses(self.storage, files, wanted)
         return self.addresses.get(host)
+
+    def spreading(self, folder: str, on_event):
+        """``on_event`` (a wave's launcher callback, ``(running, event)``) that, at the
+        wave's ``("job", id)`` event, starts giving every file of ``folder`` placed on one
+        DataNode :data:`SPREAD` copies (at most one per known DataNode) on a thread of its
+        own (module doc), then passes every event on."""
+        def spread_then(running, event) -> None:
+            if event[0] == "job":
+                threading.Thread(target=self._spread, args=(folder,), daemon=True,
+                                 name="dirft-manifest-copies").start()
+            on_event(running, event)
+        return spread_then
+
+    def _spread(self, folder: str) -> None:
+        """Raise the replication of ``folder``'s files placed on a DataNode; a failure is
+        logged only (a re-run attempt that cannot read its file fails, and the runner then
+        commits with its commit job)."""
+        copies = min(SPREAD, len(set((self.addresses or {}).values())))
+        paths = [posixpath.join(folder, f"map-{p['map']:05d}.txt") for p in self.placed
+                 if p["how"] == "datanode" and p.get("folder") == folder]
+        for path in paths if copies > 1 else ():
+            try:
+                self.storage.client.set_replication(hdfs_path(path), copies)
+            except Exception as err:  # noqa: BLE001 - only a re-run's input is at stake
+                print(f"dirft: could not give manifest file {path} {copies} copies: "
+                      f"{type(err).__name__}: {err}", file=sys.stderr, flush=True)
 
     def summary(self) -> dict:
         """For the report: ``{"map_tasks", "on_planned_host", "placed_by_namenode",

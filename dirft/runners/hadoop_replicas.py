@@ -7,17 +7,22 @@ and reads Hadoop's notices. Both keep and read, under the book's one lock, where
 replica runs (its wave and map task), whether its container started (its first
 ``register``, with the host and the Hadoop attempt id it runs as), when it last spoke,
 whether it ended, and which replica of a decided task was answered ``emit``. The rules are the waves' (module doc
-of :mod:`dirft.runners.hadoop_waves`).
+of :mod:`dirft.runners.hadoop_waves`). Each ``emit`` answer is also written to HDFS as an
+emit record (:class:`EmitRecords`), from which a re-run attempt of the emitter's map task
+re-emits.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 
-from dirft.contract.hadoop import EMIT_GROUP, emit_counter, map_index
+from dirft.contract.hadoop import EMIT_GROUP, emit_counter, emit_record, map_index
+from dirft.contract.manifest import CommitLine, manifest_bytes
 from dirft.contract.spec import output_path
 from dirft.core import events as E
 from dirft.runners.locality import group_host
+from dirft.storage import open_storage
 
 
 class ReplicaBook:
@@ -26,12 +31,15 @@ class ReplicaBook:
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``emit``: wave 0 carries the
     reduce and one replica per decided task writes its outputs into the shuffle;
     ``output_dir``: the HDFS folder of the replicas' committed outputs (where an emitter
-    reads them). A wave (``number``, ``groups[i]``: the ``(task, replica, node)`` of map task
-    *i*, ``emits``) is known by identity once :meth:`place` saw it.
+    reads them); ``records``: the :class:`EmitRecords` each ``emit`` answer is written to
+    (None: none are kept). A wave (``number``, ``groups[i]``: the ``(task, replica, node)``
+    of map task *i*, ``emits``) is known by identity once :meth:`place` saw it.
     """
 
-    def __init__(self, driver, emit: bool = False, output_dir: str = "") -> None:
+    def __init__(self, driver, emit: bool = False, output_dir: str = "",
+                 records=None) -> None:
         self.driver, self.emit, self.output_dir = driver, emit, output_dir
+        self.records = records
         self._lock = threading.Lock()
         self._where: dict = {}     # (task, replica) -> (wave, map index)
         self._started: set = set()
@@ -106,9 +114,11 @@ class ReplicaBook:
             if task in self._emitters:
                 return None
             self._emitters[task] = replica
-        return {"action": "emit", "outputs": [
-            [output_path(self.output_dir, task, w.subsplit, w.replica), w.signature]
-            for w in winners]}
+        outputs = [[output_path(self.output_dir, task, w.subsplit, w.replica), w.signature]
+                   for w in winners]
+        if self.records is not None:
+            self.records.write(task, replica, outputs)
+        return {"action": "emit", "outputs": outputs}
 
     # -- the runner's side ------------------------------------------------------------
     def place(self, wave) -> None:
@@ -194,3 +204,40 @@ class ReplicaBook:
         """``{(task, replica): host}`` each replica registered from."""
         with self._lock:
             return dict(self._hosts)
+
+
+class EmitRecords:
+    """The emit records of one job (:func:`~dirft.contract.hadoop.emit_record`): when
+    replica (task, replica) of wave 0 is answered ``emit``, the task's decided outputs are
+    written to HDFS (atomically, by rename) on a thread of their own, so the voting
+    service's answer never waits for HDFS. Hadoop voids an attempt's output and counters
+    when it re-runs its map task (a KILLED attempt on a lost node, a SUCCEEDED one whose
+    host is lost, a failed one); the re-run attempt re-emits its lines' records
+    (:mod:`dirft.runtime.streaming_task`), so wave 0's ``dirft-emit`` counters stay one per
+    task. A record that could not be written only means less is re-emitted: the runner's
+    check (:meth:`ReplicaBook.emitted_all`) then falls back to the commit job.
+
+    ``storage``: the runner's storage (each write opens a client of its own from its
+    description); ``job``: the job id; ``map_output_dir``: the folder of committed map
+    outputs.
+    """
+
+    def __init__(self, storage, job: str, map_output_dir: str) -> None:
+        self.storage, self.job, self.map_output_dir = storage, job, map_output_dir
+
+    def write(self, task: int, replica: int, outputs: list) -> None:
+        """Write the record of ``replica`` emitting ``task``'s ``outputs`` (``[[path,
+        SHA-256 hex], ...]`` in sub-split order) in the background; never raises."""
+        threading.Thread(target=self._write, args=(task, replica, outputs), daemon=True,
+                         name=f"dirft-emit-record-{task}").start()
+
+    def _write(self, task: int, replica: int, outputs: list) -> None:
+        path = emit_record(self.map_output_dir, task, replica)
+        try:
+            storage = open_storage(self.storage.describe())
+            storage.write_bytes(path, manifest_bytes([CommitLine(self.job, task, outputs)]))
+        except Exception as err:  # noqa: BLE001 - a missing record costs a commit job only
+            print(f"dirft: task {task} replica {replica}: could not write its emit record "
+                  f"{path} ({type(err).__name__}: {err}); a re-run of its map task would "
+                  f"not re-emit it and the runner would commit with a commit job",
+                  file=sys.stderr, flush=True)

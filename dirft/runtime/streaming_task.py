@@ -9,11 +9,14 @@
     HDFS and committing partial outputs there; a map task given several lines
     (``dirft.hadoop.replicas.per.map``) runs each line's replica in its own process
     (:mod:`dirft.runtime.container`). A replica registers with the attempt
-    id Hadoop gave it (``mapreduce_task_attempt_id``). A second attempt of the same map task
-    (Hadoop re-running a failed replica) ends at once with status 0 without registering:
-    re-execution is the core's decision. When the job's wave carries the reduce, the
-    replica may be answered ``emit`` instead of ``exit`` once its task is decided: it then
-    writes the decided outputs, re-hashed, to stdout (Hadoop's shuffle) and adds 1 to the
+    id Hadoop gave it (``mapreduce_task_attempt_id``). A later attempt of the same map task
+    (Hadoop re-running a failed replica, or a lost node's attempt) registers no replica:
+    re-execution is the core's decision. Hadoop voids the earlier attempt's output and
+    counters, so the re-run attempt re-emits, verified, every decided task whose emitter
+    was one of its lines (their emit records, :func:`~dirft.contract.hadoop.emit_record`),
+    counts ``dirft-emit`` for each and ends with status 0 (:func:`re_emit`). When the
+    job's wave carries the reduce, the replica may be answered ``emit`` instead of
+    ``exit`` once its task is decided: it then writes the decided outputs, re-hashed, to stdout (Hadoop's shuffle) and adds 1 to the
     counter ``dirft-emit/task-NNNNN``; a mismatch or any failure exits 3, so Hadoop discards
     the attempt's output and counters. Mode ``direct`` (se, none):
     the line's split is mapped once and its output written to stdout, for Hadoop's own
@@ -46,7 +49,8 @@ import socket
 import sys
 
 from dirft.config.values import read_value
-from dirft.contract.hadoop import EMIT_GROUP, attempt_number, attempt_of, emit_counter
+from dirft.contract.hadoop import (EMIT_GROUP, attempt_number, attempt_of, emit_counter,
+                                   emit_record)
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
@@ -149,6 +153,8 @@ def run_lines(spec: JobSpec, storage, lines: list, node: str,
     for line in lines:
         if line.job != spec.job_id:
             raise TaskError(f"manifest line of job {line.job} given to job {spec.job_id}")
+    if spec.mode != "direct" and attempt_number() > 0:
+        return re_emit(spec, storage, lines)
     if spec.mode != "direct" and len(lines) > 1:
         lock_process()  # inherited: each forked replica is undumpable from its start
         return supervise(lines, run=functools.partial(run_forked, spec, node, spec_path),
@@ -173,11 +179,6 @@ def _placement(line: ReplicaLine, node: str) -> str:
 def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
     """Lock this process, draw a fresh key and enroll it under the job's enrollment
     secret with the first ``register`` (:mod:`dirft.service.keys`); then run the replica."""
-    if attempt_number() > 0:  # Hadoop re-ran a failed or killed replica: the layer owns that
-        print(f"dirft: task {line.task} replica {line.replica}: attempt "
-              f"{attempt_number()} of this map task ends at once; re-executing a replica is "
-              f"the voting service's decision, not Hadoop's", file=sys.stderr, flush=True)
-        return 0
     with open(spec.secret_file, "rb") as f:
         enrollment = f.read()
     lock_process()
@@ -188,6 +189,46 @@ def _run_voting(spec: JobSpec, storage, line: ReplicaLine, node: str) -> int:
                           attempt=attempt_of(), on_emit=_emitter(spec, line, storage),
                           on_reply=_reply_handler(line), ended=EndedNeighbours.from_env())
         return run_replica(replica, client, reported_failure_code=0)
+
+
+def re_emit(spec: JobSpec, storage, lines: list) -> int:
+    """A re-run attempt of a replica map task (attempt > 0; Hadoop voided the earlier
+    attempt's output and counters): re-emit, re-hashed as an emitter does
+    (:func:`emit_verified`), the decided outputs of every task whose emitter was one of
+    ``lines`` (the :class:`ReplicaLine` s of this map task: their emit records), then count
+    ``dirft-emit`` = 1 for each; no replica registers (re-executing one is the voting
+    service's decision). Returns 0, or 3 when a stored output no longer matches its
+    signature. A record that cannot be read is not re-emitted (the runner then commits with
+    its commit job); a failure while writing raises, so Hadoop discards a partial output."""
+    records = [record for record in (_emit_record(spec, storage, line) for line in lines)
+               if record is not None]
+    print(f"dirft: attempt {attempt_number()} of the map task of replicas "
+          f"{', '.join(f'{x.task}/{x.replica}' for x in lines)} runs no replica (the core "
+          f"re-executes); it re-emits task(s) {[r.task for r in records] or 'none'}",
+          file=sys.stderr, flush=True)
+    code = emit_verified(records, storage, shuffle_stream(spec, sys.stdout.buffer))
+    if code == 0:
+        for record in records:
+            print(f"reporter:counter:{EMIT_GROUP},{emit_counter(record.task)},1",
+                  file=sys.stderr, flush=True)
+    return code
+
+
+def _emit_record(spec: JobSpec, storage, line: ReplicaLine) -> CommitLine | None:
+    """The emit record of ``line``'s replica (its task's decided outputs) if it was
+    answered ``emit``; None if it was not, or its record cannot be read as one."""
+    path = emit_record(spec.map_output_dir, line.task, line.replica)
+    try:
+        if not storage.exists(path):
+            return None
+        found = read_lines(io.StringIO(storage.read_bytes(path).decode()), CommitLine)
+    except (DirftError, OSError, ValueError) as err:
+        print(f"dirft: task {line.task} replica {line.replica}: its emit record {path} "
+              f"cannot be read ({type(err).__name__}: {err}); not re-emitting it",
+              file=sys.stderr, flush=True)
+        return None
+    ours = [r for r in found if (r.job, r.task) == (spec.job_id, line.task)]
+    return ours[0] if len(found) == 1 and ours else None
 
 
 def _reply_handler(line: ReplicaLine):

@@ -44,12 +44,14 @@ WebHDFS server at ``$FAKE_WEBHDFS_URL``) and runs there, but for ``$FAKE_HADOOP_
 percent of them, seeded (:func:`node_of`). **A lost host**: with ``$FAKE_HADOOP_LOSE``
 (a host), that host is lost as ``kill-node`` loses a worker mid-map (:func:`lose_host`):
 the first ``reporter:status`` line of a map attempt there that names a phase (a replica is
-mapping) marks it ``lost/HOST`` (the tests' fake ResourceManager, ``tests/fake_rm.py``,
-then reports it ``LOST``), every attempt running there is killed (as YARN's lost node's
+mapping; with ``$FAKE_HADOOP_LOSE_AT=emit``, its first ``dirft-emit`` counter) marks it
+``lost/HOST`` (the tests' fake ResourceManager, ``tests/fake_rm.py``, then reports it ``LOST``), every attempt running there is killed (as YARN's lost node's
 containers: KILLED, run again elsewhere without counting, in every application), no map
 runs there again, and an attempt whose split's every location was there fails with
-Hadoop's ``BlockMissingException`` (its file's only copy was lost). Map outputs already
-finished there stay (real Hadoop re-runs those maps when reducers cannot fetch them).
+Hadoop's ``BlockMissingException`` (its file's only copy was lost). A map that succeeded
+there is re-run (the next attempt number) before the reduce when the job has reduces, as
+Hadoop's ``JobImpl`` re-runs a finished map of an unusable node: the re-run's output and
+counters replace the lost attempt's.
 ``$FAKE_HADOOP_STATE`` holds the applications (``apps/JOB.pid`` while running) and attempts
 (``ATTEMPT.pid``, ``.host``, ``.done``). Only the standard library.
 """
@@ -239,9 +241,14 @@ def attempt_file(name: str, what: str) -> str:
 
 def due_to_lose(host: str, line: bytes) -> bool:
     """True if ``line`` of an attempt's stderr on ``host`` loses it: ``$FAKE_HADOOP_LOSE``
-    names that host and the line is a replica's status inside a phase."""
-    return (bool(host) and host == os.environ.get("FAKE_HADOOP_LOSE")
-            and line.startswith(b"reporter:status:") and b" phase " in line)
+    names that host and the line is a replica's status inside a phase, or, with
+    ``$FAKE_HADOOP_LOSE_AT=emit``, an emitter's ``dirft-emit`` counter (its output is
+    then lost with the host)."""
+    if not host or host != os.environ.get("FAKE_HADOOP_LOSE"):
+        return False
+    if os.environ.get("FAKE_HADOOP_LOSE_AT") == "emit":
+        return line.startswith(b"reporter:counter:dirft-emit,")
+    return line.startswith(b"reporter:status:") and b" phase " in line
 
 
 def task_env(opts: dict, job_id: str, index: int, attempt: int, path: str,
@@ -302,19 +309,20 @@ class Job:
             self.counters.setdefault(group, {})
             self.counters[group][name] = self.counters[group].get(name, 0) + amount
 
-    def run_map(self, index: int, path: str, stdin: bytes, wanted: list):
-        """Attempts of map ``index`` (split locations ``wanted``) until one succeeds; its
-        stdout, or None (TIPFAILED).
+    def run_map(self, index: int, path: str, stdin: bytes, wanted: list, attempt: int = 0):
+        """Attempts of map ``index`` (split locations ``wanted``), numbered from
+        ``attempt``, until one succeeds: its ``(stdout, stderr, host, next attempt
+        number)``, or None (TIPFAILED).
 
         A killed attempt (``-kill-task``, a lost host) runs again without counting, on a
         host :func:`node_of` picks again; a failed one (non-zero exit or ``-fail-task``)
         counts, and is printed unless it was the last."""
         allowed = int(self.opts["D"].get("mapreduce.map.maxattempts", "4"))
-        attempt = failures = 0
+        failures = 0
         while failures < allowed:
             name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
             host = node_of(self.job_id, index, wanted)
-            if wanted and all(is_lost(h) for h in wanted):
+            if wanted and all(is_lost(h) for h in split_hosts(path) or wanted):  # copies now
                 code, out, err = 1, b"", b"org.apache.hadoop.hdfs.BlockMissingException\n"
             else:
                 code, out, err = self.attempt(index, attempt, path, stdin, host)
@@ -324,11 +332,7 @@ class Job:
                     self.killed_attempts += 1
                 continue
             if code == 0 and not os.path.exists(os.path.join(state_dir(), name + ".failed")):
-                self.user_counters(err)
-                self.figure("in_bytes", len(stdin))
-                self.figure("in_records", len(stdin.splitlines()))
-                self.figure("map_records", len(out.splitlines()))
-                return out
+                return out, err, host, attempt
             failures += 1
             with self.lock:
                 self.failed_attempts += 1
@@ -340,6 +344,20 @@ class Job:
                     f"subprocess failed with code {code}\n\tat org.apache.hadoop.streaming."
                     f"PipeMapRed.waitOutputThreads(PipeMapRed.java:326)"))
         return None
+
+    def rerun_lost(self, pool, maps: list, done: list) -> list:
+        """``done`` with every map that succeeded on a host lost since re-run (as Hadoop's
+        ``JobImpl`` kills a SUCCEEDED map attempt on an unusable node when the job has
+        reduces, for its output; the attempt counts as KILLED and the next attempt's output
+        and counters replace it)."""
+        if int(self.opts["D"].get("mapreduce.job.reduces", "1")) == 0:
+            return done
+        lost = [i for i, result in enumerate(done) if result is not None and is_lost(result[2])]
+        with self.lock:
+            self.killed_attempts += len(lost)
+        again = pool.map(lambda i: self.run_map(i, maps[i][0], maps[i][2], maps[i][3],
+                                                done[i][3]), lost)
+        return [dict(zip(lost, again)).get(i, result) for i, result in enumerate(done)]
 
     def attempt(self, index: int, attempt: int, path: str, stdin: bytes, host: str = ""):
         name = f"attempt_{self.job_id[4:]}_m_{index:06d}_{attempt}"
@@ -385,8 +403,16 @@ class Job:
         maps = map_inputs(self.opts)
         slots = int(os.environ.get("FAKE_HADOOP_SLOTS", "8"))
         with ThreadPoolExecutor(max_workers=slots) as pool:
-            outputs = list(pool.map(lambda m: self.run_map(m[0], m[1][0], m[1][2], m[1][3]),
-                                    enumerate(maps)))
+            done = list(pool.map(lambda m: self.run_map(m[0], m[1][0], m[1][2], m[1][3]),
+                                 enumerate(maps)))
+            done = self.rerun_lost(pool, maps, done)
+        for (path, _, stdin, _), result in zip(maps, done):
+            if result is not None:  # only a successful attempt's counters count
+                self.user_counters(result[1])
+                self.figure("in_bytes", len(stdin))
+                self.figure("in_records", len(stdin.splitlines()))
+                self.figure("map_records", len(result[0].splitlines()))
+        outputs = [None if result is None else result[0] for result in done]
         failed = sum(out is None for out in outputs)
         allowed = float(self.opts["D"].get("mapreduce.map.failures.maxpercent", "0"))
         log(" map 100% reduce 0%")
