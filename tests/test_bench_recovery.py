@@ -286,3 +286,38 @@ def test_map_rounds_give_every_variant_the_same_working_mapper(monkeypatch):
         assert argv[argv.index("-files") + 1].endswith("cpu_mapper.py")
     cat = dirft_argv(parse(["--input", "/in"]), "dirft", "kill", 0, "/out", "/opt/h", "x")
     assert cat[cat.index("-mapper") + 1] == "cat" and "-files" not in cat
+
+
+class _Outputs:
+    """Stands in for the bench's HDFS storage: which paths exist."""
+
+    def __init__(self, paths: set) -> None:
+        self.paths = paths
+
+    def exists(self, path: str) -> bool:
+        return path in self.paths
+
+
+@pytest.mark.parametrize("state, final, success, counted", [
+    ("FINISHED", "SUCCEEDED", True, True), ("FINISHED", "FAILED", True, False),
+    ("FINISHED", "SUCCEEDED", False, False)])
+def test_a_plain_client_that_failed_after_its_job_succeeded_counts(monkeypatch, state, final,
+                                                                   success, counted):
+    from bench.hadoop_recovery import Bench
+    from bench.recovery_run import Done
+    asked = []
+    def end(rm, job_id):
+        asked.append((rm, job_id))
+        return {"state": state, "finalStatus": final, "finishedTime": 1_000_050_000}
+    monkeypatch.setattr("bench.hadoop_recovery.application_end", end)
+    bench = Bench.__new__(Bench)
+    bench.rm, bench.storage = "http://rm:8088", _Outputs({"/o/_SUCCESS"} if success else set())
+    run = {"exit": 5, "seconds": 91.0}
+    done = Done(5, 91.0, "Running job: job_17_0004\nJob status not available", 0)
+    bench.settle(run, "/o", done, started=1_000_000.0)
+    assert asked == [("http://rm:8088", "job_17_0004")]
+    if counted:
+        assert run["exit"] == 0 and run["seconds"] == 50.0 and run["client_exit"] == 5
+        assert run["client_seconds"] == 91.0 and "SUCCEEDED" in run["note"]
+    else:
+        assert run == {"exit": 5, "seconds": 91.0}
