@@ -11,7 +11,9 @@ dirft.service.bind.host=0.0.0.0 --extra dirft.service.advertise.host=master``; t
 lost-worker case also needs ``--lost-node w2`` (and runs ``hmc kill-node w2``, then ``hmc
 start-node w2``: only with ``--allow-kill-node``, where killing nodes is agreed;
 ``--dry-run-kill`` logs the two
-commands instead, and its runs are discarded as "0 fired"). Each round runs every case, and
+commands instead, and its runs are discarded as "0 fired"; ``--kill-when-running`` waits
+until the node runs a task of the run's own job, found by the output path in its job name,
+:func:`job_tag`). Each round runs every case, and
 in each case the three variants in turn, the same job (``-mapper cat -reducer cat``, one
 reduce; with ``--map-rounds N`` the mapper is :mod:`bench.cpu_mapper` at N SHA-256 rounds a
 line instead, whose output is ``cat``'s: a map then does work that a fault wastes and Hadoop's
@@ -66,7 +68,8 @@ from bench import recovery_figures as figures
 from bench.common import load_average
 from bench.hadoop_history import (application_end, fetch_job, lost_nodes, node_hit,
                                   service_urls, summarize)
-from bench.recovery_run import NodeKiller, Scratch, run_command, runs_task_container
+from bench.recovery_run import (NodeKiller, Scratch, applications_named, run_command,
+                                runs_task_container)
 from dirft.config.hadoop_client import conf_dir
 from dirft.runners.hadoop_launcher import find_hadoop
 from dirft.storage.hdfs import HdfsStorage
@@ -176,7 +179,8 @@ def plain_argv(args, case: str, seed: int, out: str, markers: str, home: str) ->
     files, mapper = map_program(args)
     wrapper = (f"{args.python} fault_mapper.py --mode {mode} --task {hit_task(args.maps, seed)}"
                f" --at {args.at} --marker {markers} -- {mapper}")
-    return [*hadoop, "jar", jar, "-D", f"mapreduce.job.name=dirft-bench-{case}-{seed}",
+    return [*hadoop, "jar", jar, "-D", f"mapreduce.job.name=dirft-bench-{case}-{seed} "
+            f"{job_tag(out)}",
             "-files", ",".join([os.path.join(HERE, "fault_mapper.py"), *files]),
             "-input", args.input, "-output", out, "-mapper", wrapper, "-reducer", "cat"]
 
@@ -198,7 +202,8 @@ def dirft_argv(args, variant: str, case: str, seed: int, out: str, home: str,
     argv = [sys.executable, "-m", "dirft.cli", "streaming", "--runner", "hadoop",
             "-D", f"dirft.hadoop.home={home}", "-D", f"dirft.webhdfs.url={url}",
             "-D", "dirft.service.bind.host=127.0.0.1"]
-    keys = [*args.extra, *fault_keys(case, args.maps, seed)]
+    keys = [f"mapreduce.job.name=dirft-bench-{case}-{seed}-{variant} {job_tag(out)}",
+            *args.extra, *fault_keys(case, args.maps, seed)]
     keys += ["dirft.scheme=none"] if variant == "none" else []
     for pair in keys:
         argv += ["-D", pair]
@@ -211,6 +216,13 @@ def dirft_argv(args, variant: str, case: str, seed: int, out: str, home: str,
     ship = ["-files", ",".join(files)] if files else []
     return argv + [*ship, "-input", args.input, "-output", out, "-mapper", mapper,
                    "-reducer", "cat"]
+
+
+def job_tag(out: str) -> str:
+    """The mark of one run's YARN applications (in their ``mapreduce.job.name``): its
+    output path, unique per run. ``--kill-when-running`` kills the node only once it runs
+    a task of an application so marked (a shared cluster runs others' tasks too)."""
+    return f"[{out}]"
 
 
 class Bench:
@@ -230,7 +242,8 @@ class Bench:
         argv = (plain_argv(self.args, case, rnd, out, markers, self.home) if variant == "plain"
                 else dirft_argv(self.args, variant, case, rnd, out, self.home, self.url))
         lost = case == "lost"
-        ready = (functools.partial(runs_task_container, self.args.lost_node)
+        ready = (functools.partial(runs_task_container, self.args.lost_node, apps=lambda:
+                                   applications_named(self.rm, job_tag(out)))
                  if self.args.kill_when_running else None)
         strike = (lambda: self.killer.strike(self.args.lost_node, self.args.kill_after,
                                              self.args.restart_after, ready)) if lost else None

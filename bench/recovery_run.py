@@ -172,16 +172,42 @@ class Scratch:
         shutil.rmtree(self.local, ignore_errors=True)
 
 
-def runs_task_container(node: str, port: int = 8042, timeout: float = 5.0) -> bool:
+def runs_task_container(node: str, port: int = 8042, timeout: float = 5.0,
+                        apps=None) -> bool:
     """True if the NodeManager of ``node`` lists a RUNNING container that is not an
     ApplicationMaster's (YARN numbers an attempt's AM container ``…_000001``): a task runs
     there (``GET http://node:port/ws/v1/node/containers``, YARN's ``NMWebServices``); False
-    if it does not answer."""
+    if it does not answer. ``apps``, if given, is called for the application ids
+    (``application_C_N``) whose containers count: on a cluster others share, a task of
+    another application must not trigger the kill."""
     try:
         answer = requests.get(f"http://{node}:{port}/ws/v1/node/containers", timeout=timeout,
                               headers={"Accept": "application/json"})
         listed = (answer.json().get("containers") or {}).get("container") or []
     except (requests.RequestException, ValueError, AttributeError):
         return False
-    return any(c.get("state") == "RUNNING" and not str(c.get("id", "")).endswith("_000001")
-               for c in listed)
+    tasks = [str(c.get("id", "")) for c in listed if c.get("state") == "RUNNING"
+             and not str(c.get("id", "")).endswith("_000001")]
+    if apps is None or not tasks:
+        return bool(tasks)
+    ours = apps()
+    return any(application_of(container) in ours for container in tasks)
+
+
+def application_of(container: str) -> str:
+    """The application id of a YARN container id: ``container_C_N_01_000004`` and
+    ``container_e17_C_N_01_000004`` (with an RM epoch) -> ``application_C_N``."""
+    parts = [p for p in container.split("_")[1:] if not p.startswith("e")]
+    return f"application_{parts[0]}_{parts[1]}" if len(parts) >= 2 else ""
+
+
+def applications_named(rm: str, part: str, timeout: float = 5.0) -> set:
+    """Ids of the ResourceManager's RUNNING applications whose name contains ``part``
+    (``GET {rm}/ws/v1/cluster/apps?states=RUNNING``); empty if it does not answer."""
+    try:
+        answer = requests.get(f"{rm}/ws/v1/cluster/apps?states=RUNNING", timeout=timeout,
+                              headers={"Accept": "application/json"})
+        apps = (answer.json().get("apps") or {}).get("app") or []
+    except (requests.RequestException, ValueError, AttributeError):
+        return set()
+    return {a["id"] for a in apps if part in str(a.get("name", ""))}

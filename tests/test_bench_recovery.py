@@ -321,3 +321,30 @@ def test_a_plain_client_that_failed_after_its_job_succeeded_counts(monkeypatch, 
         assert run["client_seconds"] == 91.0 and "SUCCEEDED" in run["note"]
     else:
         assert run == {"exit": 5, "seconds": 91.0}
+
+
+def test_a_kill_waits_for_a_task_of_the_runs_own_application(monkeypatch):
+    from bench.hadoop_recovery import job_tag
+    from bench.recovery_run import application_of, applications_named
+
+    class Answer:
+        def __init__(self, body):
+            self.body = body
+
+        def json(self):
+            return self.body
+
+    nm = {"containers": {"container": [
+        {"id": "container_e17_1796_0040_01_000001", "state": "RUNNING"},  # our AM
+        {"id": "container_1796_0041_01_000003", "state": "RUNNING"}]}}   # another job's task
+    rm = {"apps": {"app": [{"id": "application_1796_0040", "name": f"x {job_tag('/o/a')}"},
+                           {"id": "application_1796_0041", "name": "dirft-bench-hang-0"}]}}
+    monkeypatch.setattr("bench.recovery_run.requests.get",
+                        lambda url, **kw: Answer(rm if "/cluster/apps" in url else nm))
+    assert application_of("container_e17_1796_0040_01_000001") == "application_1796_0040"
+    assert applications_named("http://rm", job_tag("/o/a")) == {"application_1796_0040"}
+    ours = lambda: applications_named("http://rm", job_tag("/o/a"))  # noqa: E731
+    assert runs_task_container("w2") and not runs_task_container("w2", apps=ours)
+    nm["containers"]["container"].append(
+        {"id": "container_e17_1796_0040_01_000002", "state": "RUNNING"})
+    assert runs_task_container("w2", apps=ours)
