@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from dirft.config import JobConf
 from dirft.core.planner import InputSplit
-from dirft.runners.hadoop_slots import (FALLBACK_PER_MAP, PerMapRule, Sizes, container_sizes,
-                                        fixed_per_map, per_map_rule)
+from dirft.runners.hadoop_slots import (FALLBACK_PER_MAP, SLOWSTART, PerMapRule, Sizes,
+                                        container_sizes, fixed_per_map, per_map_rule)
 from dirft.runners.locality import (ANY_HOST, MAX_PER_MAP, auto_per_map, fits,
                                     group_host, group_launches, is_host, map_slots,
                                     plan_hosts, snug_memory)
@@ -147,6 +147,21 @@ def test_the_rule_falls_back_to_two_on_one_host_without_an_answer_or_when_fixed(
     assert PerMapRule(None, rm.url, SIZES, timeout=2.0)(WAVE) == FALLBACK_PER_MAP
     fixed = PerMapRule(3, "http://127.0.0.1:9", None)
     assert fixed(WAVE) == 3 and fixed.jobconf() == {}
+
+
+def test_on_one_host_the_reducers_start_with_the_maps_unless_the_job_says(rm):
+    rm.states = {"w1": "RUNNING", "w2": "LOST", "w3": "LOST"}  # one host runs
+    rule = PerMapRule(None, rm.url, SIZES)
+    assert rule(WAVE) == FALLBACK_PER_MAP and rule.jobconf() == {SLOWSTART: "0"}
+    told = PerMapRule(None, rm.url, SIZES, early_reduce=False)  # the job set the key
+    assert told(WAVE) == FALLBACK_PER_MAP and told.jobconf() == {}
+    rm.states = {n["nodeHostName"]: "RUNNING" for n in MINI}  # several: Hadoop's default
+    assert rule(WAVE) == {"w1": 5, "w2": 6, "w3": 5} and SLOWSTART not in rule.jobconf()
+
+
+def test_the_job_s_own_slowstart_is_kept():
+    assert per_map_rule(JobConf.load()).early_reduce
+    assert not per_map_rule(JobConf.load(defines=[f"{SLOWSTART}=0.5"])).early_reduce
 
 
 def test_container_sizes_come_from_the_jobconf_then_the_client_conf_then_hadoop(

@@ -20,6 +20,18 @@ the user's map size. With fewer than two hosts running (nowhere else to go) or w
 answer from the ResourceManager (or a node list without free memory), ``auto`` is k = 2
 (the key's fixed default before).
 
+**Reduces start with the maps on one host.** When the ResourceManager lists one running
+host, the wave's reducers are asked for at once (``mapreduce.job.reduce.slowstart.
+completedmaps`` = 0, unless the job sets that key): a map task's replicas linger until
+their neighbours are done (:mod:`dirft.runtime.container`), so a wave's map tasks end
+together and Hadoop's default slowstart (5 % of the maps done) asked for the reducer only
+then: its container and JVM start, about 5 s on the loaded single node, came after the
+map stage. Hadoop's ``RMContainerAllocator`` ramps reducers up only into room the maps do
+not need (all maps assigned, or headroom beyond them), and a quorum above 1 keeps its
+1.0 (:func:`~dirft.runners.hadoop_cmd.replica_jobconf`). Several hosts keep Hadoop's
+default: there an early reducer could take the room a map task's planned host keeps for
+it.
+
 The container sizes come from the job's configuration (``-D``), else the Hadoop client's
 ``mapred-site.xml`` / ``yarn-site.xml`` (``$HADOOP_CONF_DIR``), else Hadoop 3's defaults:
 ``mapreduce.map.memory.mb`` 1024 and ``mapreduce.map.cpu.vcores`` 1 (``MRJobConfig``),
@@ -43,6 +55,7 @@ from dirft.runners.locality import auto_per_map, map_slots, snug_memory
 
 AUTO = "auto"
 FALLBACK_PER_MAP = 2  # auto without the ResourceManager's node list, or on one host
+SLOWSTART = "mapreduce.job.reduce.slowstart.completedmaps"
 HADOOP_DEFAULTS = {  # mapred-default.xml / yarn-default.xml of Hadoop 3.3 (MRJobConfig)
     "mapreduce.map.memory.mb": 1024, "mapreduce.map.cpu.vcores": 1,
     "yarn.app.mapreduce.am.resource.mb": 1536, "yarn.app.mapreduce.am.resource.cpu-vcores": 1,
@@ -105,19 +118,24 @@ class PerMapRule:
     :func:`~dirft.runners.locality.group_launches` for one wave's launches: the fixed k,
     or under ``auto`` ``{host: k}`` from the ResourceManager at ``rm_url`` (module doc),
     else :data:`FALLBACK_PER_MAP`. ``sizes``: :class:`Sizes`; ``timeout``: seconds for
-    the node list. After each call :attr:`slots` holds the free map containers per host
-    (``{}`` when not asked) and :meth:`jobconf` the wave's map container memory."""
+    the node list; ``early_reduce``: the job leaves :data:`SLOWSTART` to dirft. After
+    each call :attr:`slots` holds the free map containers per host (``{}`` when not
+    asked) and :meth:`jobconf` the wave's map container memory and, on one host, its
+    slowstart (module doc)."""
 
     def __init__(self, fixed: int | None, rm_url: str, sizes: Sizes | None,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, early_reduce: bool = True) -> None:
         self.fixed, self.rm_url, self.sizes, self.timeout = fixed, rm_url, sizes, timeout
+        self.early_reduce = early_reduce
         self.slots: dict = {}
         self.memory: int | None = None  # MB of the last wave's map containers, if raised
+        self.one_host = False  # the last wave's node list named one running host
 
     def __call__(self, launches: list):
         self.slots, self.memory = {}, None
         nodes = self._nodes() if self.fixed is None else []
         running = [n for n in nodes if n.get("state") == "RUNNING"]
+        self.one_host = len(running) == 1
         if len(running) < 2 or not all("availMemoryMB" in n for n in running):
             return self.fixed or FALLBACK_PER_MAP  # one host, or no free room said
         size = self.sizes
@@ -131,8 +149,13 @@ class PerMapRule:
 
     def jobconf(self) -> dict[str, str]:
         """Keys the last wave's replica job must carry: ``mapreduce.map.memory.mb`` when
-        the rule raised it (:func:`~dirft.runners.locality.snug_memory`), else none."""
-        return {"mapreduce.map.memory.mb": str(self.memory)} if self.memory else {}
+        the rule raised it (:func:`~dirft.runners.locality.snug_memory`); :data:`SLOWSTART`
+        0 when the node list named one running host and the job left the key to dirft
+        (module doc); else none."""
+        keys = {"mapreduce.map.memory.mb": str(self.memory)} if self.memory else {}
+        if self.one_host and self.early_reduce:
+            keys[SLOWSTART] = "0"
+        return keys
 
     def _nodes(self) -> list[dict]:
         try:
@@ -146,4 +169,5 @@ def per_map_rule(conf, hadoop_home: str = "") -> PerMapRule:
     ``dirft.yarn.rm.url`` and the container sizes (:func:`container_sizes`)."""
     fixed = fixed_per_map(conf)
     sizes = container_sizes(conf, hadoop_home) if fixed is None else None
-    return PerMapRule(fixed, conf.get("dirft.yarn.rm.url"), sizes)
+    return PerMapRule(fixed, conf.get("dirft.yarn.rm.url"), sizes,
+                      early_reduce=conf.raw(SLOWSTART) is None)
