@@ -290,8 +290,8 @@ OPTIONS: Dict[str, Option] = {option.key: option for option in (
            "tasks as it has map containers free (ResourceManager node list, one "
            "ApplicationMaster's room kept per host), so none waits and the "
            "CapacityScheduler's node-locality delay never sends one elsewhere; more "
-           "replicas share a container on a small cluster; 2 when the ResourceManager "
-           "does not answer",
+           "replicas share a container on a small cluster; 4 on one host, 2 when the "
+           "ResourceManager does not answer",
            choices=("auto",) + tuple(str(k) for k in range(1, 9))),
     Option("dirft.hadoop.one.application", "bool", "true",
            "voted schemes with a reduce: run the reducers in the replicas' own YARN "

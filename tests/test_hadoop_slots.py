@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from dirft.config import JobConf
 from dirft.core.planner import InputSplit
-from dirft.runners.hadoop_slots import (FALLBACK_PER_MAP, SLOWSTART, PerMapRule, Sizes,
+from dirft.runners.hadoop_slots import (FALLBACK_PER_MAP, ONE_HOST_PER_MAP, SLOWSTART,
+                                        PerMapRule, Sizes,
                                         container_sizes, fixed_per_map, per_map_rule)
 from dirft.runners.locality import (ANY_HOST, MAX_PER_MAP, auto_per_map, fits,
                                     group_host, group_launches, is_host, map_slots,
@@ -137,9 +138,12 @@ def test_the_rule_asks_the_resourcemanager_for_each_wave_and_raises_map_memory(r
     assert rule.jobconf() == {} and rm.asked.count("/ws/v1/cluster/nodes") == 2
 
 
-def test_the_rule_falls_back_to_two_on_one_host_without_an_answer_or_when_fixed(rm):
+def test_the_rule_is_four_on_one_host_two_without_an_answer_k_when_fixed(rm):
     rm.states = {"w1": "RUNNING", "w2": "LOST", "w3": "LOST"}  # one host left
+    assert PerMapRule(None, rm.url, SIZES)(WAVE) == ONE_HOST_PER_MAP == 4
+    rm.free = {"w2": (3072, 2), "w3": (3072, 2)}  # the host says no free room
     assert PerMapRule(None, rm.url, SIZES)(WAVE) == FALLBACK_PER_MAP
+    rm.free = {n["nodeHostName"]: (3072, 2) for n in MINI}
     rm.states, rm.free = {"w1": "RUNNING", "w2": "RUNNING"}, {}  # no free room said
     assert PerMapRule(None, rm.url, SIZES)(WAVE) == FALLBACK_PER_MAP
     assert PerMapRule(None, "", SIZES)(WAVE) == FALLBACK_PER_MAP
@@ -152,9 +156,9 @@ def test_the_rule_falls_back_to_two_on_one_host_without_an_answer_or_when_fixed(
 def test_on_one_host_the_reducers_start_with_the_maps_unless_the_job_says(rm):
     rm.states = {"w1": "RUNNING", "w2": "LOST", "w3": "LOST"}  # one host runs
     rule = PerMapRule(None, rm.url, SIZES)
-    assert rule(WAVE) == FALLBACK_PER_MAP and rule.jobconf() == {SLOWSTART: "0"}
+    assert rule(WAVE) == ONE_HOST_PER_MAP and rule.jobconf() == {SLOWSTART: "0"}
     told = PerMapRule(None, rm.url, SIZES, early_reduce=False)  # the job set the key
-    assert told(WAVE) == FALLBACK_PER_MAP and told.jobconf() == {}
+    assert told(WAVE) == ONE_HOST_PER_MAP and told.jobconf() == {}
     rm.states = {n["nodeHostName"]: "RUNNING" for n in MINI}  # several: Hadoop's default
     assert rule(WAVE) == {"w1": 5, "w2": 6, "w3": 5} and SLOWSTART not in rule.jobconf()
 

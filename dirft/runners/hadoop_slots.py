@@ -16,9 +16,13 @@ replica job raised, :func:`~dirft.runners.locality.snug_memory`) that each host 
 once its own map tasks run, with or without the ApplicationMaster: a map task whose host
 is slow to take it has nowhere else to go. The trade-off: a container runs several
 replica processes, more of them when the cluster is small, and reserves more memory than
-the user's map size. With fewer than two hosts running (nowhere else to go) or without an
-answer from the ResourceManager (or a node list without free memory), ``auto`` is k = 2
-(the key's fixed default before).
+the user's map size. On a cluster of one running host (nowhere else to go) ``auto`` is
+k = :data:`ONE_HOST_PER_MAP` (4): there every container shares the one host's cores, so
+the replicas run at once whatever the number of map tasks, and each map task costs a
+map-task JVM's start-up on those cores (on the 2-core single node, 64 MiB in 8 tasks:
+8 map tasks of 2 replicas started their mappers 19-21 s after their JVMs, 4 of 4 after
+9-10 s, at load 14-30). Without an answer from the ResourceManager (or a node list
+without free memory), ``auto`` is k = 2 (the key's fixed default before).
 
 **Reduces start with the maps on one host.** When the ResourceManager lists one running
 host, the wave's reducers are asked for at once (``mapreduce.job.reduce.slowstart.
@@ -54,7 +58,8 @@ from dirft.runners.hadoop_nodes import cluster_nodes
 from dirft.runners.locality import auto_per_map, map_slots, snug_memory
 
 AUTO = "auto"
-FALLBACK_PER_MAP = 2  # auto without the ResourceManager's node list, or on one host
+FALLBACK_PER_MAP = 2  # auto without the ResourceManager's node list
+ONE_HOST_PER_MAP = 4  # auto when the ResourceManager lists one running host (module doc)
 SLOWSTART = "mapreduce.job.reduce.slowstart.completedmaps"
 HADOOP_DEFAULTS = {  # mapred-default.xml / yarn-default.xml of Hadoop 3.3 (MRJobConfig)
     "mapreduce.map.memory.mb": 1024, "mapreduce.map.cpu.vcores": 1,
@@ -117,7 +122,8 @@ class PerMapRule:
     """``rule(launches)``: the ``per_map`` argument of
     :func:`~dirft.runners.locality.group_launches` for one wave's launches: the fixed k,
     or under ``auto`` ``{host: k}`` from the ResourceManager at ``rm_url`` (module doc),
-    else :data:`FALLBACK_PER_MAP`. ``sizes``: :class:`Sizes`; ``timeout``: seconds for
+    :data:`ONE_HOST_PER_MAP` when it lists one running host (with its free memory), else
+    :data:`FALLBACK_PER_MAP`. ``sizes``: :class:`Sizes`; ``timeout``: seconds for
     the node list; ``early_reduce``: the job leaves :data:`SLOWSTART` to dirft. After
     each call :attr:`slots` holds the free map containers per host (``{}`` when not
     asked) and :meth:`jobconf` the wave's map container memory and, on one host, its
@@ -135,9 +141,11 @@ class PerMapRule:
         self.slots, self.memory = {}, None
         nodes = self._nodes() if self.fixed is None else []
         running = [n for n in nodes if n.get("state") == "RUNNING"]
-        self.one_host = len(running) == 1
-        if len(running) < 2 or not all("availMemoryMB" in n for n in running):
-            return self.fixed or FALLBACK_PER_MAP  # one host, or no free room said
+        self.one_host = len(running) == 1 and "availMemoryMB" in running[0]
+        if self.fixed is not None or self.one_host:
+            return self.fixed or ONE_HOST_PER_MAP
+        if not running or not all("availMemoryMB" in n for n in running):
+            return FALLBACK_PER_MAP  # no answer, or no free room said
         size = self.sizes
         vcores = size.vcores and all(int(n.get("availableVirtualCores") or 0) >= 0
                                      for n in running)
