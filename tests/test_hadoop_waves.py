@@ -191,6 +191,39 @@ def test_a_replica_told_to_go_that_still_talks_is_lingering_not_hung():
         assert beat(sched, 0, 0, [])["action"] == "exit"
         sched.step(clock.now)
     assert killed == [] and sum(sched.driver.state.tasks[0].failures.values()) == 0
-    clock.now += 6.0  # then silent for longer than the heartbeat timeout: hung
+    clock.now += 6.0  # then silent past the heartbeat timeout: ended, its work being over
+    sched.step(clock.now)
+    assert killed == []  # its attempt ends by itself (a supervisor's watchdog ends a hung one)
+    clock.now += 2 * 5.0  # silent for 3 heartbeat timeouts: stuck after all (a lost host)
     sched.step(clock.now)
     assert killed == ["attempt_1_0001_m_000000_0"]
+
+
+def test_map_tasks_whose_replicas_all_heard_their_work_is_over_are_not_failed():
+    killed: list = []
+    sched = scheduler(tasks=2, per_map=2, killed=killed)
+    # map 0 runs task 0 replica 0 and task 1 replica 1; map 1 the two others, which decide
+    # their tasks last and emit: map 0's replicas are told to exit, nobody there emits
+    replicas = [(0, 0), (1, 1), (0, 1), (1, 0)]
+    for t, r in replicas:
+        register(sched, t, r)
+    given = {(t, r): ask(sched, t, r)["subsplit"] for t, r in replicas}
+    assert [ask(sched, t, r, given[t, r])["action"] for t, r in replicas] == [
+        "wait", "wait", "emit", "emit"]
+    assert ask(sched, 0, 0)["action"] == ask(sched, 1, 1)["action"] == "exit"
+    for _ in range(2):  # every replica ended with its map task; the wave's reduce runs on
+        hold_dead_all(sched)
+    assert killed == []  # no hadoop job -fail-task of map 0's attempt, which succeeded
+    for _ in range(2):  # 3 heartbeat timeouts silent: stuck after all (a lost host)
+        hold_dead_all(sched)
+    assert sorted(killed) == ["attempt_1_0001_m_000000_0", "attempt_1_0001_m_000003_0"]
+
+
+def hold_dead_all(sched) -> None:
+    """6 s pass in silence; the core's actions (KillReplica of the dead) are carried out."""
+    clock = sched.driver.clock
+    clock.now += 6.0
+    sched.driver.handle(E.ClockTicked(clock.now, clock.now))
+    for _, action in sched.driver.take_actions(0):
+        sched._carry_out(action)
+    sched.step(clock.now)

@@ -48,6 +48,7 @@ class ReplicaBook:
         self._attempts: dict = {}  # (task, replica) -> Hadoop attempt id
         self._emitters: dict = {}  # task -> replica answered "emit"
         self._heard: dict = {}     # (task, replica) -> driver clock at its last message
+        self._released: set = set()  # answered exit or emit: its work is over
 
     # -- the voting service's side --------------------------------------------------
     def dispatch(self, message: dict) -> dict:
@@ -66,7 +67,10 @@ class ReplicaBook:
                 self.exited(t, r, status)
         reply = self.driver.dispatch(message)
         if self.emit and message["kind"] == "request" and reply.get("action") == "exit":
-            return self._maybe_emit(task, replica) or reply
+            reply = self._maybe_emit(task, replica) or reply
+        if reply.get("action") in ("exit", "emit"):
+            with self._lock:
+                self._released.add((task, replica))
         dead = self._dead_neighbours(task, replica) if message["kind"] == "heartbeat" else []
         return {**reply, "end": dead} if dead else reply
 
@@ -163,6 +167,13 @@ class ReplicaBook:
         Hadoop's own ``mapreduce.task.timeout`` still ends one that stops writing."""
         with self._lock:
             return self._emitters.get(task) == replica
+
+    def released(self, task: int, replica: int) -> bool:
+        """True once the replica was answered ``exit`` or ``emit`` (to a request or a
+        heartbeat): it heard that its work is over, so it ends by itself (under a map
+        task's supervisor, with its neighbours: :mod:`dirft.runtime.container`)."""
+        with self._lock:
+            return (task, replica) in self._released
 
     def neighbours(self, task: int, replica: int) -> list:
         """``(task, replica)`` of the other replicas of this replica's map task (same wave)

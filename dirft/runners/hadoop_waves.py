@@ -45,6 +45,10 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   needed any more is told to exit by its next message (it lingers under a supervisor) and
   failed only if, ``dirft.heartbeat.timeout`` later, its end is unknown, it has been
   silent that long (a hung one) and no other replica of its map task works or emits. A
+  map task whose replicas all heard that their work is over (answered ``exit`` or
+  ``emit``) ends by itself: they are failed only after ``OVER_TIMEOUTS`` heartbeat
+  timeouts of silence (an attempt stuck on a lost host), not for ending before the
+  wave's reduce did. A
   replica that never registered is not killed: when its container starts it is told to
   exit.
 * **Emitting** (the runner's one-application mode, ``emit=True``): wave 0 carries the
@@ -72,6 +76,8 @@ from dataclasses import dataclass
 from dirft.runners.hadoop_launcher import HadoopJobFailed
 from dirft.runners.locality import group_launches
 from dirft.runners.shell import MapStageShell
+
+OVER_TIMEOUTS = 3  # heartbeat timeouts of silence before a replica whose work is over is failed
 
 
 @dataclass
@@ -201,13 +207,26 @@ class WaveScheduler(MapStageShell):
         it has been silent for the heartbeat timeout and is dead, or, told to go, neither
         it nor a neighbour of its map task works or emits."""
         dead = self.driver.replica_state(task, replica) == "dead"
+        silence, timeout = self.book.silence(task, replica, now), self.driver.plan.heartbeat_timeout
+        if self._over(task, replica) and silence <= OVER_TIMEOUTS * timeout:
+            return False  # its map task ends by itself (:meth:`_over`)
         if dead and not self._namers(task, replica):
             return True
-        if now < when or \
-                self.book.silence(task, replica, now) <= self.driver.plan.heartbeat_timeout:
+        if now < when or silence <= timeout:
             return False  # it talks: lingering, or back from a stall; not hung
         return dead or not (self.book.emitting(task, replica) or
                             self._busy_sharers(task, replica))
+
+    def _over(self, task: int, replica: int) -> bool:
+        """True if this replica and every other of its map task not known ended heard
+        that their work is over (:meth:`ReplicaBook.released`): their supervisor lets
+        them end together and the attempt succeeds by itself, while the wave's job runs
+        on (its reduce). Such a replica goes silent because it ended, so it is failed
+        only after :data:`OVER_TIMEOUTS` heartbeat timeouts of silence (an attempt stuck
+        on a lost host): a fault-free job no longer starts a ``hadoop job -fail-task``
+        JVM for every map task whose replicas ended before its reduce did."""
+        return all(self.book.released(t, r)
+                   for t, r in [(task, replica), *self.book.neighbours(task, replica)])
 
     def _namers(self, task: int, replica: int) -> list:
         """The other replicas of this replica's map task that may still name its end:
