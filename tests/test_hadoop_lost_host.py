@@ -37,9 +37,12 @@ def data(tmp_path_factory):
     return path
 
 
-def lose_dn2(tmp_path, monkeypatch, capsys, data, when: str) -> tuple:
-    """Run the job losing dn2 at ``when`` (``phase`` or ``emit``); return its exit status,
-    console, output files, the ``hadoop jar`` calls and the attempts' folders."""
+def lose_dn2(tmp_path, monkeypatch, capsys, data, when: str, forge: str = "") -> tuple:
+    """Run the job losing dn2 at ``when`` (``phase`` or ``emit``); return its console,
+    output files and the ``hadoop jar`` calls (asserting exit 0); with ``forge`` (a glob
+    of HDFS paths the loss rewrites) return its exit status, console and output folder's
+    files instead."""
+    monkeypatch.setenv("FAKE_HADOOP_FORGE", forge)
     with FakeCluster(tmp_path, monkeypatch, block_size=16384, copies=2, hosts=True) as cl:
         monkeypatch.setenv("FAKE_HADOOP_LOSE", "dn2")
         monkeypatch.setenv("FAKE_HADOOP_LOSE_AT", when)
@@ -51,6 +54,8 @@ def lose_dn2(tmp_path, monkeypatch, capsys, data, when: str) -> tuple:
                 "-output", "/user/me/out", *SMALL, *SLOW, "-reducer", "cat")
         finally:
             rm.close()
+        if forge:
+            return code, out + err, cl.output("/user/me/out") if code == 0 else {}
         assert code == 0, err
         return out + err, cl.output("/user/me/out"), cl.jar_calls()
 
@@ -100,3 +105,20 @@ def attempt_logs(state) -> dict:
     folder = state / "attempts"
     return {name: (folder / name / "stderr").read_text(errors="replace")
             for name in os.listdir(folder) if name.startswith("attempt_")}
+
+
+def test_a_re_run_never_emits_a_stored_output_forged_after_its_vote(tmp_path, monkeypatch,
+                                                                    capsys, data):
+    """A hostile mapper rewrites every stored map output when dn2 is lost after an emit:
+    the re-run attempts learn the decided signatures from the driver, not from HDFS, so
+    none of them emits the forged bytes (exit 3, no dirft-emit counter) and the job gives
+    the fault-free output or fails; never a wrong output."""
+    code, console, files = lose_dn2(tmp_path, monkeypatch, capsys, data, "emit",
+                                    forge="/tmp/dirft/*/maps/t*/*.out")
+    assert code != 0 or files["part-00000"] == sorted_lines(data), console
+    reruns = {name: text for name, text in attempt_logs(tmp_path / "fake-state").items()
+              if not name.endswith("_0")}
+    asked = [text for text in reruns.values() if "it re-emits task(s) [" in text]
+    assert asked, sorted(reruns)  # a re-run was told what its lines emitted ...
+    assert all("no longer matches the signature" in text for text in asked)  # ... refused
+    assert not any("reporter:counter:dirft-emit," in text for text in reruns.values())

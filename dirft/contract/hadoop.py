@@ -7,15 +7,12 @@ replica registers with and the runner reads back from the job's ``Task Id : atte
 Status : FAILED`` lines, and the **emission counters**: a replica that writes its task's
 decided outputs into the shuffle adds 1 to ``dirft-emit/task-NNNNN``, which the runner
 checks after the job (Hadoop keeps only a successful attempt's counters). Both sides read
-the rules from here, so each is written once. A third: the **emit record** of each
-replica chosen to emit (:func:`emit_record`), which a re-run attempt of its map task
-re-emits from.
+the rules from here, so each is written once.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,17 +28,6 @@ def emit_counter(task: int) -> str:
     1 to: ``task-00003``. Hadoop keeps only a successful attempt's counters, so it is 1 for
     every task exactly when each task's outputs reached the shuffle once."""
     return f"task-{task:05d}"
-
-
-def emit_record(map_output_dir: str, task: int, replica: int) -> str:
-    """The HDFS path of the record written when replica (``task``, ``replica``) of wave 0
-    is answered ``emit``: a one-line commit manifest (the task's decided ``[path,
-    SHA-256]`` outputs) in ``emits/`` beside the folder of committed map outputs
-    ``map_output_dir``, named ``task-00003-replica-1``. Hadoop voids a map attempt's output
-    and counters when it re-runs its map task (a lost node, a failed attempt), so the re-run
-    attempt, given the same manifest lines, re-emits what the records of its lines hold."""
-    folder = posixpath.join(posixpath.dirname(map_output_dir.rstrip("/")), "emits")
-    return posixpath.join(folder, f"task-{task:05d}-replica-{replica}")
 
 
 @dataclass(frozen=True)

@@ -155,8 +155,10 @@ class Driver:
         elif kind == "failed":
             self.failures[(task, replica)] = message["reason"]
             events = [E.ReplicaGaveUp(now, task, replica, message["reason"])]
-        else:
+        elif kind == "request":
             return self._request(now, message)
+        else:  # a reemit is the Hadoop runner's (ReplicaBook), which answers it itself
+            raise ProtocolError(f"task {task} replica {replica}: no {kind} messages here", 422)
         return self._reply(task, replica, kind, self.handle(*events))
 
     def _request(self, now: float, message: dict) -> dict:

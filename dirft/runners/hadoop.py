@@ -57,7 +57,7 @@ from dirft.runners.hadoop_launcher import HadoopJobFailed, Launcher, find_hadoop
 from dirft.runners.hadoop_manifests import ManifestWriter, replica_line
 from dirft.runners.hadoop_report import hadoop_section, placement
 from dirft.runners.hadoop_nodes import close_losses, host_losses, with_host_retries
-from dirft.runners.hadoop_replicas import EmitRecords, ReplicaBook
+from dirft.runners.hadoop_replicas import ReplicaBook
 from dirft.runners.hadoop_slots import per_map_rule
 from dirft.runners.hadoop_waves import WaveScheduler, end_waves
 from dirft.runners.inputs import readable_inputs
@@ -156,11 +156,9 @@ class HadoopRunner(Runner):
 
     def dispatcher(self, driver):
         """The dispatcher of the :class:`ReplicaBook` the waves share (a ``register``
-        names the host and attempt a replica got; an emitter is chosen there, and its
-        emit record written: :class:`EmitRecords`)."""
-        maps = posixpath.join(self.scratch, "maps")
-        self.book = ReplicaBook(driver, self._emits(), maps,
-                                EmitRecords(self.storage, self.job_id, maps))
+        names the host and attempt a replica got; an emitter is chosen there, and a
+        re-run attempt's ``reemit`` answered)."""
+        self.book = ReplicaBook(driver, self._emits(), posixpath.join(self.scratch, "maps"))
         return self.book.dispatch
 
     def run_map_stage(self, plan, faults, driver, service, secret_file: str) -> None:

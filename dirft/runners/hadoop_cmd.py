@@ -89,8 +89,8 @@ def scheme_jobconf(scheme: str) -> dict[str, str]:
     does not fail the job (the core decides whether the job survives). Two attempts per
     map: with one, Hadoop reports a failed replica as TIPFAILED, which ``hadoop jar`` does
     not print (docs/hadoop.md, 'Attempts and failures'), so its crash would wait for the heartbeat
-    timeout; a later attempt registers no replica (it re-emits its lines' emit records,
-    :func:`dirft.runtime.streaming_task.re_emit`). se: Hadoop's
+    timeout; a later attempt registers no replica (it re-emits what the driver says its
+    lines emitted, :func:`dirft.runtime.streaming_task.re_emit`). se: Hadoop's
     speculative execution on. none: Hadoop's defaults.
     """
     if scheme in VOTED_SCHEMES:

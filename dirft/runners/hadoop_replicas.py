@@ -7,22 +7,22 @@ and reads Hadoop's notices. Both keep and read, under the book's one lock, where
 replica runs (its wave and map task), whether its container started (its first
 ``register``, with the host and the Hadoop attempt id it runs as), when it last spoke,
 whether it ended, and which replica of a decided task was answered ``emit``. The rules are the waves' (module doc
-of :mod:`dirft.runners.hadoop_waves`). Each ``emit`` answer is also written to HDFS as an
-emit record (:class:`EmitRecords`), from which a re-run attempt of the emitter's map task
-re-emits.
+of :mod:`dirft.runners.hadoop_waves`). Hadoop voids a map attempt's output and counters
+when it re-runs its map task (a lost node, a failed attempt); the re-run attempt asks,
+with a ``reemit`` message naming its manifest lines and its attempt, what those lines
+were answered to ``emit``, and the book answers from its own memory
+(:meth:`ReplicaBook.reemit`): nothing read from HDFS decides what is re-emitted.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 
-from dirft.contract.hadoop import EMIT_GROUP, emit_counter, emit_record, map_index
-from dirft.contract.manifest import CommitLine, manifest_bytes
+from dirft.contract.hadoop import EMIT_GROUP, emit_counter, map_index, parse_attempt
 from dirft.contract.spec import output_path
 from dirft.core import events as E
+from dirft.errors import ProtocolError
 from dirft.runners.locality import group_host
-from dirft.storage import open_storage
 
 
 class ReplicaBook:
@@ -31,15 +31,12 @@ class ReplicaBook:
     ``driver``: the :class:`~dirft.runners.driver.Driver`; ``emit``: wave 0 carries the
     reduce and one replica per decided task writes its outputs into the shuffle;
     ``output_dir``: the HDFS folder of the replicas' committed outputs (where an emitter
-    reads them); ``records``: the :class:`EmitRecords` each ``emit`` answer is written to
-    (None: none are kept). A wave (``number``, ``groups[i]``: the ``(task, replica, node)``
+    reads them). A wave (``number``, ``groups[i]``: the ``(task, replica, node)``
     of map task *i*, ``emits``) is known by identity once :meth:`place` saw it.
     """
 
-    def __init__(self, driver, emit: bool = False, output_dir: str = "",
-                 records=None) -> None:
+    def __init__(self, driver, emit: bool = False, output_dir: str = "") -> None:
         self.driver, self.emit, self.output_dir = driver, emit, output_dir
-        self.records = records
         self._lock = threading.Lock()
         self._where: dict = {}     # (task, replica) -> (wave, map index)
         self._started: set = set()
@@ -56,7 +53,10 @@ class ReplicaBook:
         tells the core that Hadoop started it, on the host and as the attempt it reports;
         ``ended`` entries about replicas of the sender's map task are their exits; an
         ``exit`` answer may become ``emit``; a heartbeat's answer names in ``end`` the
-        replicas of the sender's map task the core holds dead. Returns the reply (a dict)."""
+        replicas of the sender's map task the core holds dead; a ``reemit`` is answered
+        here (:meth:`reemit`). Returns the reply (a dict); raises ProtocolError."""
+        if message["kind"] == "reemit":
+            return self.reemit(message)
         task, replica = message["task"], message["replica"]
         with self._lock:
             self._heard[(task, replica)] = self.driver.now()
@@ -118,11 +118,44 @@ class ReplicaBook:
             if task in self._emitters:
                 return None
             self._emitters[task] = replica
-        outputs = [[output_path(self.output_dir, task, w.subsplit, w.replica), w.signature]
-                   for w in winners]
-        if self.records is not None:
-            self.records.write(task, replica, outputs)
-        return {"action": "emit", "outputs": outputs}
+        return {"action": "emit", "outputs": self._outputs(task)}
+
+    def _outputs(self, task: int) -> list:
+        """``[[path, SHA-256 hex], ...]`` of ``task``'s decided outputs, in sub-split order."""
+        return [[output_path(self.output_dir, task, w.subsplit, w.replica), w.signature]
+                for w in self.driver.commits[task]]
+
+    def reemit(self, message: dict) -> dict:
+        """Answer a re-run map attempt's ``reemit`` (``lines``: its manifest lines'
+        ``(task, replica)``, the sender among them; ``attempt``: its Hadoop attempt id, a
+        later attempt of the map task that holds those lines): ``{"action": "reemit",
+        "emits": [[task, [[path, SHA-256 hex], ...]], ...]}``, every task whose emitter was
+        one of the lines, with its decided outputs, from this book and the core's decided
+        winners. Raises ProtocolError 403 for lines no one map task of a wave holds, or an
+        attempt that is not a re-run of that map task (a peer's mistake, never a crash)."""
+        lines, sender = list(message["lines"]), (message["task"], message["replica"])
+        with self._lock:
+            places = [self._where.get(line) for line in lines]
+            emitters = dict(self._emitters)
+        if sender not in lines or not self._one_map_task(places):
+            raise ProtocolError(f"task {sender[0]} replica {sender[1]}: reemit for lines "
+                                f"{lines} that no one map task was given; refused", 403)
+        parsed = parse_attempt(message["attempt"])
+        if (parsed is None or not parsed.is_map or parsed.number == 0
+                or parsed.task != places[0][1]):
+            raise ProtocolError(f"task {sender[0]} replica {sender[1]}: reemit from attempt "
+                                f"{message['attempt']!r}, not a re-run of map task "
+                                f"{places[0][1]}; refused", 403)
+        return {"action": "reemit", "emits": [[task, self._outputs(task)]
+                                              for task, replica in lines
+                                              if emitters.get(task) == replica
+                                              and task in self.driver.commits]}
+
+    def _one_map_task(self, places: list) -> bool:
+        """True if every ``(wave, map index)`` of ``places`` is known and the same."""
+        first = places[0]
+        return first is not None and all(
+            p is not None and p[0] is first[0] and p[1] == first[1] for p in places)
 
     # -- the runner's side ------------------------------------------------------------
     def place(self, wave) -> None:
@@ -216,39 +249,3 @@ class ReplicaBook:
         with self._lock:
             return dict(self._hosts)
 
-
-class EmitRecords:
-    """The emit records of one job (:func:`~dirft.contract.hadoop.emit_record`): when
-    replica (task, replica) of wave 0 is answered ``emit``, the task's decided outputs are
-    written to HDFS (atomically, by rename) on a thread of their own, so the voting
-    service's answer never waits for HDFS. Hadoop voids an attempt's output and counters
-    when it re-runs its map task (a KILLED attempt on a lost node, a SUCCEEDED one whose
-    host is lost, a failed one); the re-run attempt re-emits its lines' records
-    (:mod:`dirft.runtime.streaming_task`), so wave 0's ``dirft-emit`` counters stay one per
-    task. A record that could not be written only means less is re-emitted: the runner's
-    check (:meth:`ReplicaBook.emitted_all`) then falls back to the commit job.
-
-    ``storage``: the runner's storage (each write opens a client of its own from its
-    description); ``job``: the job id; ``map_output_dir``: the folder of committed map
-    outputs.
-    """
-
-    def __init__(self, storage, job: str, map_output_dir: str) -> None:
-        self.storage, self.job, self.map_output_dir = storage, job, map_output_dir
-
-    def write(self, task: int, replica: int, outputs: list) -> None:
-        """Write the record of ``replica`` emitting ``task``'s ``outputs`` (``[[path,
-        SHA-256 hex], ...]`` in sub-split order) in the background; never raises."""
-        threading.Thread(target=self._write, args=(task, replica, outputs), daemon=True,
-                         name=f"dirft-emit-record-{task}").start()
-
-    def _write(self, task: int, replica: int, outputs: list) -> None:
-        path = emit_record(self.map_output_dir, task, replica)
-        try:
-            storage = open_storage(self.storage.describe())
-            storage.write_bytes(path, manifest_bytes([CommitLine(self.job, task, outputs)]))
-        except Exception as err:  # noqa: BLE001 - a missing record costs a commit job only
-            print(f"dirft: task {task} replica {replica}: could not write its emit record "
-                  f"{path} ({type(err).__name__}: {err}); a re-run of its map task would "
-                  f"not re-emit it and the runner would commit with a commit job",
-                  file=sys.stderr, flush=True)

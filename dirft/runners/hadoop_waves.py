@@ -31,7 +31,7 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   number: manifest files are padded so map *i* is file *i*). Replica jobs allow 2 attempts
   per map so that a failed replica's attempt is printed as FAILED (with 1, Hadoop reports
   it as TIPFAILED and prints nothing); a later attempt registers no replica and only
-  re-emits its lines' emit records (the replica runtime's Hadoop entry mode,
+  re-emits what the driver says its lines emitted (the replica runtime's Hadoop entry mode,
   :func:`~dirft.runtime.streaming_task.re_emit`). The wave's end is the exit of every
   replica of it not yet over.
 * ``KillReplica`` — ``hadoop job -fail-task`` of the attempt the replica registered as

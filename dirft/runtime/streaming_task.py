@@ -12,9 +12,10 @@
     id Hadoop gave it (``mapreduce_task_attempt_id``). A later attempt of the same map task
     (Hadoop re-running a failed replica, or a lost node's attempt) registers no replica:
     re-execution is the core's decision. Hadoop voids the earlier attempt's output and
-    counters, so the re-run attempt re-emits, verified, every decided task whose emitter
-    was one of its lines (their emit records, :func:`~dirft.contract.hadoop.emit_record`),
-    counts ``dirft-emit`` for each and ends with status 0 (:func:`re_emit`). When the
+    counters, so the re-run attempt asks the voting service (a ``reemit`` naming its lines
+    and attempt) which decided tasks had one of its lines as emitter, re-emits their
+    outputs verified against the signatures the driver names, counts ``dirft-emit`` for
+    each and ends with status 0 (:func:`re_emit`). When the
     job's wave carries the reduce, the replica may be answered ``emit`` instead of
     ``exit`` once its task is decided: it then writes the decided outputs, re-hashed, to stdout (Hadoop's shuffle) and adds 1 to the
     counter ``dirft-emit/task-NNNNN``; a mismatch or any failure exits 3, so Hadoop discards
@@ -49,8 +50,7 @@ import socket
 import sys
 
 from dirft.config.values import read_value
-from dirft.contract.hadoop import (EMIT_GROUP, attempt_number, attempt_of, emit_counter,
-                                   emit_record)
+from dirft.contract.hadoop import EMIT_GROUP, attempt_number, attempt_of, emit_counter
 from dirft.contract.manifest import CommitLine, ReplicaLine, closest_copy, read_lines
 from dirft.contract.spec import SPEC_NAME, JobSpec
 from dirft.errors import DirftError, TaskError
@@ -195,13 +195,14 @@ def re_emit(spec: JobSpec, storage, lines: list) -> int:
     """A re-run attempt of a replica map task (attempt > 0; Hadoop voided the earlier
     attempt's output and counters): re-emit, re-hashed as an emitter does
     (:func:`emit_verified`), the decided outputs of every task whose emitter was one of
-    ``lines`` (the :class:`ReplicaLine` s of this map task: their emit records), then count
-    ``dirft-emit`` = 1 for each; no replica registers (re-executing one is the voting
-    service's decision). Returns 0, or 3 when a stored output no longer matches its
-    signature. A record that cannot be read is not re-emitted (the runner then commits with
-    its commit job); a failure while writing raises, so Hadoop discards a partial output."""
-    records = [record for record in (_emit_record(spec, storage, line) for line in lines)
-               if record is not None]
+    ``lines`` (the :class:`ReplicaLine` s of this map task), as the driver names them in
+    its answer to a ``reemit`` (:func:`_asked_emits`), then count ``dirft-emit`` = 1 for
+    each; no replica registers (re-executing one is the voting service's decision).
+    Returns 0 (also when the driver cannot be reached or refuses: nothing is re-emitted
+    and the runner commits with its commit job), or 3 when a stored output no longer
+    matches its signature; a failure while writing raises, so Hadoop discards a partial
+    output."""
+    records = _asked_emits(spec, lines)
     print(f"dirft: attempt {attempt_number()} of the map task of replicas "
           f"{', '.join(f'{x.task}/{x.replica}' for x in lines)} runs no replica (the core "
           f"re-executes); it re-emits task(s) {[r.task for r in records] or 'none'}",
@@ -214,21 +215,31 @@ def re_emit(spec: JobSpec, storage, lines: list) -> int:
     return code
 
 
-def _emit_record(spec: JobSpec, storage, line: ReplicaLine) -> CommitLine | None:
-    """The emit record of ``line``'s replica (its task's decided outputs) if it was
-    answered ``emit``; None if it was not, or its record cannot be read as one."""
-    path = emit_record(spec.map_output_dir, line.task, line.replica)
+def _asked_emits(spec: JobSpec, lines: list) -> list:
+    """Ask the voting service, as ``lines[0]`` with a fresh key under the job's enrollment
+    secret (:mod:`dirft.service.keys`), what ``lines`` emitted; return a
+    :class:`CommitLine` per task the driver names (``[path, SHA-256]`` outputs in
+    sub-split order), [] if it cannot be asked, refuses, or answers out of form."""
+    first = lines[0]
     try:
-        if not storage.exists(path):
-            return None
-        found = read_lines(io.StringIO(storage.read_bytes(path).decode()), CommitLine)
-    except (DirftError, OSError, ValueError) as err:
-        print(f"dirft: task {line.task} replica {line.replica}: its emit record {path} "
-              f"cannot be read ({type(err).__name__}: {err}); not re-emitting it",
+        with open(spec.secret_file, "rb") as f:
+            enrollment = f.read()
+        lock_process()  # the key signs the driver's answer: no process of the user reads it
+        with VotingClient(spec.service_url, os.urandom(KEY_BYTES), spec.job_id, first.task,
+                          first.replica, enrollment=enrollment) as client:
+            answer = client.call("reemit", attempt=attempt_of(),
+                                 lines=[[x.task, x.replica] for x in lines])
+        asked = {x.task for x in lines}
+        found = [CommitLine(spec.job_id, task, outputs) for task, outputs in answer["emits"]]
+        if any(x.task not in asked for x in found):
+            raise ValueError(f"the answer names tasks {[x.task for x in found]}")
+        return found
+    except (DirftError, OSError, ValueError, KeyError, TypeError) as err:
+        print(f"dirft: task {first.task} replica {first.replica}: the voting service did "
+              f"not say what this map task's replicas emitted ({type(err).__name__}: {err});"
+              f" re-emitting nothing (the runner commits with its commit job)",
               file=sys.stderr, flush=True)
-        return None
-    ours = [r for r in found if (r.job, r.task) == (spec.job_id, line.task)]
-    return ours[0] if len(found) == 1 and ours else None
+        return []
 
 
 def _reply_handler(line: ReplicaLine):

@@ -3,7 +3,8 @@
 docs/design.md, 'Voting service': messages carry an HMAC-SHA256 under this replica's own key
 (:mod:`dirft.service.keys`; the sender is named in ``X-Dirft-Replica``) and carry a
 sequence number against replay. With an ``enrollment`` secret (Hadoop) the ``register``
-message offers the key and is MAC'd under that secret instead. One :class:`VotingClient` per replica process; its
+message offers the key and is MAC'd under that secret instead, as is a ``reemit`` (whose
+key only signs its answer). One :class:`VotingClient` per replica process; its
 heartbeat thread and its main thread share it, so :meth:`VotingClient.call` holds a lock
 from numbering a message until its answer is in: sequence numbers reach the service in
 increasing order and no call sees another's answer.
@@ -112,7 +113,7 @@ class VotingClient:
             raise TypeError(f"call() fields may not set {sorted(clash)}: the client does")
         self._seq += 1
         signer = self._secret
-        if kind == "register" and self._enrollment is not None:
+        if kind in ("register", "reemit") and self._enrollment is not None:
             fields, signer = {**fields, "key": self._secret.hex()}, self._enrollment
         message = {**fields, "job": self._job_id, "task": self._task,
                    "replica": self._replica, "seq": self._seq, "kind": kind}

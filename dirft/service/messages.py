@@ -9,7 +9,7 @@ A message is a JSON object. Every message carries the common fields
 
 * ``job`` (str, must equal the service's job id, else 403),
 * ``task`` (int >= 0), ``replica`` (int >= 0), ``seq`` (int >= 1),
-* ``kind``, one of ``register``, ``heartbeat``, ``request``, ``failed``,
+* ``kind``, one of ``register``, ``heartbeat``, ``request``, ``failed``, ``reemit``,
 
 and exactly the fields of its kind (:data:`KIND_FIELDS`):
 
@@ -25,7 +25,12 @@ and exactly the fields of its kind (:data:`KIND_FIELDS`):
   ``signature`` (64 lowercase hex chars, a SHA-256 digest), ``output_bytes``
   (int >= 0, bytes), optional ``counters`` (group -> name -> int, at most
   :data:`MAX_COUNTER_GROUPS` x :data:`MAX_COUNTER_NAMES`);
-* ``failed``: ``reason`` (str, at most 2000 chars).
+* ``failed``: ``reason`` (str, at most 2000 chars);
+* ``reemit`` (Hadoop: a re-run map attempt asking what its lines emitted, MAC'd under the
+  enrollment secret, see :mod:`dirft.service.server`): ``attempt`` (str, 1..255 chars: its
+  Hadoop attempt id), ``lines`` (1 to :data:`MAX_ENDED` ``[task, replica]`` pairs of ints
+  >= 0: its manifest lines) and ``key`` (64 lowercase hex chars: a fresh key that signs
+  the answer only; it is never bound to the identity).
 
 Statuses of :class:`~dirft.errors.ProtocolError`: 400 for a structural fault (not an object,
 missing or unknown field, wrong JSON type, a bool where an int belongs, unknown kind), 422
@@ -39,7 +44,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from typing import Any, Callable
 
 try:  # the driver has cryptography (docs/design.md); a cluster node may have python3 only
@@ -51,6 +55,7 @@ import hashlib
 import hmac as std_hmac
 
 from dirft.errors import ProtocolError
+from dirft.service.sequence import SequenceTracker  # noqa: F401 - the wire rules' home
 
 MAC_HEADER = "X-Dirft-MAC"
 """HTTP header carrying the hex HMAC-SHA256 of a request or response body."""
@@ -72,7 +77,7 @@ def check_secret(secret: Any) -> bytes:
                          f"{type(secret).__name__} of length {len(secret or b'')}")
     return secret
 
-KINDS = ("register", "heartbeat", "request", "failed")
+KINDS = ("register", "heartbeat", "request", "failed", "reemit")
 """The message kinds a replica may send."""
 
 COMMON_FIELDS = ("job", "task", "replica", "seq", "kind")
@@ -267,6 +272,23 @@ def _ended(name: str, value: Any) -> list:
                                 f"[-64, 255]", 422)
         out.append((task, replica, status))
     return out
+
+
+def _lines(name: str, value: Any) -> list:
+    """Check ``lines``: a list of 1 to :data:`MAX_ENDED` ``[task, replica]`` (ints >= 0);
+    return it as tuples."""
+    if type(value) is not list or not 1 <= len(value) <= MAX_ENDED:
+        raise ProtocolError(f"field {name!r} must be a list of 1 to {MAX_ENDED} entries",
+                            400 if type(value) is not list else 422)
+    out = []
+    for entry in value:
+        if type(entry) is not list or len(entry) != 2:
+            raise ProtocolError(f"field {name!r}: each entry must be [task, replica], got "
+                                f"{_short(entry, 40)}", 400)
+        out.append((_NATURAL(name, entry[0]), _NATURAL(name, entry[1])))
+    return out
+
+
 _COUNT = _int(-MAX_INT)
 _ANY_STR = _str(0, MAX_INT)
 
@@ -345,6 +367,7 @@ KIND_FIELDS: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "heartbeat": {"phase": _NATURAL, "progress": _fraction, "ended": _ended},
     "request": {"report": _report},
     "failed": {"reason": _str(0, MAX_REASON_CHARS)},
+    "reemit": {"attempt": _str(1, MAX_HOST_CHARS), "lines": _lines, "key": _signature},
 }
 """Per kind, the fields beyond :data:`COMMON_FIELDS` and their checkers."""
 
@@ -405,40 +428,3 @@ def validate(message: dict, job_id: str) -> dict:
         checked.setdefault("attempt", "")
         checked.setdefault("key", None)
     return checked
-
-
-# --------------------------------------------------------------------------- sequence
-
-class SequenceTracker:
-    """Remember, per (task, replica), the last accepted sequence number.
-
-    A replica numbers its messages 1, 2, 3, ... (gaps allowed: a message lost in transit
-    or a retry consumes a number); anything at or below the last accepted number is a
-    replay or arrived out of order and is refused (docs/design.md, 'Voting service').
-    A lock makes it safe from any thread, though the service uses one.
-    """
-
-    def __init__(self) -> None:
-        """Start with no (task, replica) seen."""
-        self._last: dict[tuple[int, int], int] = {}
-        self._lock = threading.Lock()
-
-    def check_and_record(self, task: int, replica: int, seq: int) -> None:
-        """Accept ``seq`` for (``task``, ``replica``) if above the last one, and record it.
-
-        Returns ``None``; raises :class:`ProtocolError` 409 if ``seq`` is at or below the
-        last accepted number (nothing is recorded then).
-        """
-        key = (task, replica)
-        with self._lock:
-            last = self._last.get(key, 0)
-            if seq <= last:
-                raise ProtocolError(f"task {task} replica {replica}: seq {seq} is not "
-                                    f"above the last accepted {last} (replay or "
-                                    "reordering)", 409)
-            self._last[key] = seq
-
-    def last(self, task: int, replica: int) -> int:
-        """Return the last accepted seq of (``task``, ``replica``), 0 if none yet."""
-        with self._lock:
-            return self._last.get((task, replica), 0)

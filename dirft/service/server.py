@@ -19,8 +19,11 @@ Checks, in order (the first failing one answers, logs one WARNING line on logger
 4. schema (:func:`dirft.service.messages.validate`) -> 400, 403 (other job) or 422;
    ``task``/``replica`` of the body not those of the header -> 401;
 5. a second key or a second (attempt, host) for one identity -> 409, recorded in the
-   keyring's ``conflicts``;
-6. sequence number not above the last accepted one of that (task, replica) -> 409;
+   keyring's ``conflicts``; a ``reemit`` (a re-run Hadoop map attempt asking what its lines
+   emitted) not MAC'd under the enrollment secret -> 401; its attempt is checked as a
+   ``register``'s is, its ``key`` signs only its answer and is never bound;
+6. sequence number not above the last accepted one of that (task, replica) -> 409 (not for
+   a ``reemit``: a read-only question from a process that has no key of the identity);
 7. the dispatcher raises :class:`~dirft.errors.ProtocolError` -> its status (4xx);
    a peer that vanishes mid-request (killed replica) -> one INFO line, nothing else;
    any other exception -> 500 with an ERROR log line and traceback; the service goes on.
@@ -320,10 +323,13 @@ class VotingService:
         if enrolling:
             await self._verify_claim(message, request.remote)
             self._enroll(message, who)
+        elif message["kind"] == "reemit":
+            raise ProtocolError("a reemit must be MAC'd under the enrollment secret", 401)
         elif message["kind"] == "register" and message["key"] is not None:
             raise ProtocolError("a key may only be offered under the enrollment secret",
                                 422)
-        self._sequences.check_and_record(task, replica, message["seq"])
+        if message["kind"] != "reemit":  # a read-only question: replaying it gains nothing
+            self._sequences.check_and_record(task, replica, message["seq"])
         if message["kind"] == "register":
             self.keys.record(task, replica, message["attempt"], message["host"])
         return message
@@ -349,11 +355,15 @@ class VotingService:
         """Ask the keyring's ``verify`` (in a worker thread: it may call the cluster) about
         the attempt a ``register`` under the enrollment secret claims; it raises
         ProtocolError (403) to refuse, before any key is bound."""
-        if self.keys.verify is not None and message["kind"] == "register":
+        if self.keys.verify is not None and message["kind"] in ("register", "reemit"):
             await asyncio.to_thread(self.keys.verify, message["attempt"], peer)
 
     def _enroll(self, message: dict, who: dict) -> None:
-        """Install the key a ``register`` under the enrollment secret offers."""
+        """Install the key a ``register`` under the enrollment secret offers; a ``reemit``'s
+        key only signs its answer (the identity keeps the key its replica enrolled)."""
+        if message["kind"] == "reemit":
+            who["key"] = bytes.fromhex(message["key"])
+            return
         if message["kind"] != "register" or message["key"] is None:
             raise ProtocolError("only a register offering a key may use the enrollment "
                                 "secret", 401)

@@ -51,11 +51,14 @@ runs there again, and an attempt whose split's every location was there fails wi
 Hadoop's ``BlockMissingException`` (its file's only copy was lost). A map that succeeded
 there is re-run (the next attempt number) before the reduce when the job has reduces, as
 Hadoop's ``JobImpl`` re-runs a finished map of an unusable node: the re-run's output and
-counters replace the lost attempt's.
+counters replace the lost attempt's. With ``$FAKE_HADOOP_FORGE`` the loss also rewrites the
+stored files that glob matches (:func:`forge_outputs`).
 ``$FAKE_HADOOP_STATE`` holds the applications (``apps/JOB.pid`` while running) and attempts
 (``ATTEMPT.pid``, ``.host``, ``.done``). Only the standard library.
 """
 
+import glob
+import hashlib
 import json
 import os
 import random
@@ -225,6 +228,7 @@ def lose_host(host: str) -> None:
         open(os.path.join(folder, host), "x").close()
     except FileExistsError:
         return
+    forge_outputs()
     for entry in sorted(os.listdir(state_dir())):
         name = entry[:-len(".host")]
         if not entry.endswith(".host") or os.path.exists(attempt_file(name, "done")):
@@ -232,6 +236,32 @@ def lose_host(host: str) -> None:
         with open(attempt_file(name, "host")) as f:
             if f.read() == host:
                 kill_task(name, "killed")
+
+
+def forge_outputs() -> None:
+    """With ``$FAKE_HADOOP_FORGE`` (a glob of HDFS paths of map outputs,
+    ``…/JOB/maps/tTTTTT/sSSS-rRRR.out``), append a line to every file it matches and
+    write, for each task and replica, a one-line commit manifest of its forged outputs
+    and their SHA-256 at ``…/JOB/emits/task-TTTTT-replica-R``: a hostile mapper rewriting
+    stored outputs and any record of them consistently when the host is lost, before
+    Hadoop re-runs its maps."""
+    pattern, forged = os.environ.get("FAKE_HADOOP_FORGE"), {}
+    for path in sorted(glob.glob(local(pattern))) if pattern else ():
+        with open(path, "ab") as f:
+            f.write(b"forged\tline\n")
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        task_dir, name = os.path.split(path)
+        key = (os.path.dirname(os.path.dirname(task_dir)), int(task_dir[-5:]),
+               int(name[-7:-4]))
+        hdfs = "/" + os.path.relpath(path, os.environ["FAKE_HDFS_ROOT"])
+        forged.setdefault(key, []).append([hdfs, digest])
+    for (job_dir, task, replica), outputs in forged.items():
+        folder = os.path.join(job_dir, "emits")
+        os.makedirs(folder, exist_ok=True)
+        line = {"job": os.path.basename(job_dir), "outputs": outputs, "task": task}
+        with open(os.path.join(folder, f"task-{task:05d}-replica-{replica}"), "w") as f:
+            f.write(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
 
 
 def attempt_file(name: str, what: str) -> str:
