@@ -126,3 +126,25 @@ def application_end(rm: str, job_id: str) -> dict:
     ``/ws/v1/cluster/apps/{id}``. Raises ``requests.RequestException``."""
     app = _get(f"{rm}/ws/v1/cluster/apps/application_{job_id[len('job_'):]}")["app"]
     return {k: app.get(k) for k in ("state", "finalStatus", "finishedTime")}
+
+
+def wait_idle(rm: str, timeout_s: float = 30.0, get=None, sleep=time.sleep,
+              clock=time.monotonic) -> float:
+    """Wait until the ResourceManager reports no container allocated
+    (``/ws/v1/cluster/metrics``, ``containersAllocated`` = 0), polling each second, at most
+    ``timeout_s`` seconds; return the seconds waited. A job's client returns once the job
+    has SUCCEEDED, while its ApplicationMaster's container still runs a few seconds
+    (moving the job's history, unregistering): the next run would otherwise start on a
+    cluster still holding it, and dirft's ``replicas.per.map=auto`` sizes its map tasks
+    from what the ResourceManager says is free. ``get``, ``sleep``, ``clock``: for tests.
+    An unanswered request counts as busy (the wait ends at ``timeout_s``)."""
+    get = get or _get
+    start = clock()
+    while clock() - start < timeout_s:
+        try:
+            if not get(f"{rm}/ws/v1/cluster/metrics")["clusterMetrics"]["containersAllocated"]:
+                break
+        except (requests.RequestException, KeyError, TypeError, ValueError):
+            pass
+        sleep(1.0)
+    return clock() - start

@@ -34,7 +34,10 @@ dirft's faults: ``mapred.map.tasks.fault.inject=true``, ``percent`` = 100 / ``--
 task), ``dirft.fault.seed`` = round. A run counts only if it exited 0 and its planned fault
 fired (dirft: the report's faults injected; plain: the wrapper's marker file; lost: the node
 ran an attempt of the job when it was killed) — otherwise it is discarded, and the JSON and
-the notes say why (:mod:`bench.recovery_figures`). Every run's output is compared with the
+the notes say why (:mod:`bench.recovery_figures`). Each run starts once the ResourceManager
+holds no container (:func:`bench.hadoop_history.wait_idle`, at most 30 s, the wait kept as
+``idle_wait_s``): the previous run's ApplicationMaster outlives its client by a few seconds,
+and would otherwise shape the next run's containers. Every run's output is compared with the
 first fault-free output (lines committed that the fault-free output has not), and what
 Hadoop did (speculative attempts, re-runs, failed and killed maps, lost nodes) is read
 from JobHistory (:mod:`bench.hadoop_history`). Prints the table of ratios and writes every
@@ -67,7 +70,7 @@ import uuid
 from bench import recovery_figures as figures
 from bench.common import load_average
 from bench.hadoop_history import (application_end, fetch_job, lost_nodes, node_hit,
-                                  service_urls, summarize)
+                                  service_urls, summarize, wait_idle)
 from bench.recovery_run import (NodeKiller, Scratch, applications_named, run_command,
                                 runs_task_container)
 from dirft.config.hadoop_client import conf_dir
@@ -247,9 +250,11 @@ class Bench:
                  if self.args.kill_when_running else None)
         strike = (lambda: self.killer.strike(self.args.lost_node, self.args.kill_after,
                                              self.args.restart_after, ready)) if lost else None
+        idle_wait = wait_idle(self.rm)  # the last run's ApplicationMaster still ends
         started = time.time()
         done = run_command(argv, strike)
         run = {"round": rnd, "case": case, "variant": variant, "seed": rnd,
+               "idle_wait_s": round(idle_wait, 1),
                "exit": done.returncode, "seconds": round(done.seconds, 3),
                "planned": 0 if case in ("free", "cpu1") else 1, "fired": 0,
                "stderr_tail": done.stderr[-800:] if done.returncode else ""}

@@ -348,3 +348,17 @@ def test_a_kill_waits_for_a_task_of_the_runs_own_application(monkeypatch):
     nm["containers"]["container"].append(
         {"id": "container_e17_1796_0040_01_000002", "state": "RUNNING"})
     assert runs_task_container("w2", apps=ours)
+
+
+def test_wait_idle_polls_until_no_container_is_allocated():
+    from bench.hadoop_history import wait_idle
+    answers = iter([{"clusterMetrics": {"containersAllocated": 2}}, {"bad": 1},
+                    {"clusterMetrics": {"containersAllocated": 0}}])
+    now = [0.0]
+    waited = wait_idle("http://rm", 30.0, get=lambda url: next(answers),
+                       sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    assert waited == 2.0
+    busy = wait_idle("http://rm", 3.0, get=lambda url: {"clusterMetrics": {
+        "containersAllocated": 1}}, sleep=lambda s: now.__setitem__(0, now[0] + s),
+        clock=lambda: now[0])
+    assert busy == 3.0
