@@ -33,7 +33,8 @@ seconds into the job, restarted ``--restart-after`` seconds later) and ``cpu1`` 
 dirft's faults: ``mapred.map.tasks.fault.inject=true``, ``percent`` = 100 / ``--maps`` (one
 task), ``dirft.fault.seed`` = round. A run counts only if it exited 0 and its planned fault
 fired (dirft: the report's faults injected; plain: the wrapper's marker file; lost: the node
-ran an attempt of the job when it was killed) — otherwise it is discarded, and the JSON and
+ran an attempt of the job when it was killed, by JobHistory or, with ``--kill-when-running``,
+by the trigger itself: :func:`lost_hit`) — otherwise it is discarded, and the JSON and
 the notes say why (:mod:`bench.recovery_figures`). Each run starts once the ResourceManager
 holds no container (:func:`bench.hadoop_history.wait_idle`, at most 30 s, the wait kept as
 ``idle_wait_s``): the previous run's ApplicationMaster outlives its client by a few seconds,
@@ -188,6 +189,20 @@ def plain_argv(args, case: str, seed: int, out: str, markers: str, home: str) ->
             "-input", args.input, "-output", out, "-mapper", wrapper, "-reducer", "cat"]
 
 
+def lost_hit(killed_at_ms: int, when_running: bool, jobs: list, node: str) -> str:
+    """How the lost case's kill is known to have struck the run: ``"history"`` (JobHistory
+    has an attempt of one of ``jobs`` running on ``node`` at ``killed_at_ms``),
+    ``"trigger"`` (``--kill-when-running``: the kill waited until ``node``'s NodeManager
+    listed a running task container of the run's own application, half a second before
+    at most; JobHistory often keeps no record of an attempt killed with its node), or ""
+    (no kill, or no sign that it struck)."""
+    if not killed_at_ms:
+        return ""
+    if any(node_hit(job, node, killed_at_ms) for job in jobs):
+        return "history"
+    return "trigger" if when_running else ""
+
+
 def map_program(args) -> tuple[list[str], str]:
     """The mapper of every case but cpu1: ``([files to ship], command)``. ``cat`` when
     ``--map-rounds`` is 0, else :mod:`bench.cpu_mapper` at that many SHA-256 rounds a line
@@ -305,10 +320,9 @@ class Bench:
         """Faults seen to fire: the lost node's hit, the wrapper's markers, dirft's report."""
         if run["case"] == "lost":
             run["lost_nodes"] = _safe(lambda: lost_nodes(self.rm))
-            hit = done.killed_at_ms and any(
-                "tasks" in f and node_hit(f, self.args.lost_node, done.killed_at_ms)
-                for f in fetched.values())
-            return int(bool(hit))
+            run["hit_by"] = lost_hit(done.killed_at_ms, self.args.kill_when_running, [
+                f for f in fetched.values() if "tasks" in f], self.args.lost_node)
+            return int(bool(run["hit_by"]))
         if run["variant"] == "plain":
             run["markers"] = self.scratch.read_markers(markers)
             return len(run["markers"])

@@ -362,3 +362,12 @@ def test_wait_idle_polls_until_no_container_is_allocated():
         "containersAllocated": 1}}, sleep=lambda s: now.__setitem__(0, now[0] + s),
         clock=lambda: now[0])
     assert busy == 3.0
+
+
+def test_a_lost_node_hit_is_known_from_history_or_from_the_trigger():
+    from bench.hadoop_recovery import lost_hit
+    job = {"tasks": [{"attempts": [{"nodeHttpAddress": "w2:8042", "startTime": 100,
+                                    "finishTime": 0}]}]}
+    assert lost_hit(150, False, [job], "w2") == "history"
+    assert lost_hit(150, True, [], "w2") == "trigger"
+    assert lost_hit(150, False, [], "w2") == "" and lost_hit(0, True, [job], "w2") == ""
