@@ -13,11 +13,13 @@ So a fault goes with the work:
 
 1. r's fault strikes r's assignment of phase p, or of its planned sub-split u, whichever
    comes first (in the lockstep both are the same assignment: the plan's exactly);
-2. while r is live, a sibling's assignment of u takes the fault instead when r cannot map u
-   any more: r has not started yet (its state is ``pending``, or it was never launched),
-   or, under a lazy scheme (DIRFT), u now has every vote it needs cast or in flight, none
-   of them r's. A sibling carrying a fault of its own (planned, or taken over) takes no
-   other; the fault then waits for the next assignment of u;
+2. a sibling's assignment of u takes the fault instead when r cannot map u any more: r has
+   not started yet (its state is ``pending``, or it was never launched), r ended without
+   voting on u (replaced for sharing a host with a sibling, lost with its host, killed as
+   hung: on the 3-worker cluster a fault planned for a replica replaced for sharing a host
+   fired nowhere), or, under a lazy scheme (DIRFT), u now has every vote it needs cast or
+   in flight, none of them r's. A sibling carrying a fault of its own (planned, or taken
+   over) takes no other; the fault then waits for the next assignment of u;
 3. a fault strikes one assignment at most; an assignment answered again (a retried
    request) carries the same fault.
 
@@ -107,13 +109,15 @@ class AssignedUnit:
         return self.task.position(rid, self.subsplit)
 
     def lost_to(self, rid: int) -> bool:
-        """True if replica ``rid`` is live but cannot map the sub-split (rule 2 of the
-        module doc): it has not started, or (lazy) the sub-split's needed votes are all
-        cast or in flight without it."""
+        """True if replica ``rid`` cannot map the sub-split (rule 2 of the module doc): it
+        has not started, it ended without voting on it, or (lazy) the sub-split's needed
+        votes are all cast or in flight without it."""
         rep = self.task.replicas.get(rid)
         if rep is None or rep.state == "pending":
             return True
         unit = self.task.by_id[self.subsplit]
-        if not rep.live or not self.lazy or rid in unit.votes or rid in unit.in_flight:
+        if not rep.live:  # ended before its fault's point (e.g. replaced for sharing a host)
+            return rid not in unit.votes
+        if not self.lazy or rid in unit.votes or rid in unit.in_flight:
             return False
         return unit.needed(self.quorum) <= len(unit.in_flight)

@@ -81,6 +81,22 @@ def test_a_replica_that_started_keeps_its_own_fault():
     assert answer["subsplit"] == 1 and answer["fault"]["planned_replica"] == 1
 
 
+def test_a_fault_whose_replica_ended_before_its_point_goes_with_its_work():
+    """Replica 1 registered and was lost before it mapped anything (on YARN: replaced for
+    sharing a host with its sibling, or its node lost): the sibling that maps sub-split 1,
+    replica 1's planned one, carries the crash (seen on the 3-worker cluster: it fired
+    nowhere)."""
+    driver = _driver()
+    node = driver.state.tasks[0].replicas[1].node
+    driver.handle(E.ReplicaStarted(1, 0, 1, node))
+    driver.dispatch({"kind": "register", "task": 0, "replica": 1, "host": node})
+    driver.handle(E.ReplicaLost(2, 0, 1, "its host was lost"))
+    assert _start(driver, 0)["subsplit"] == 0
+    second = _report(driver, 0, 0)  # its replacement is pending: replica 0 takes sub-split 1
+    assert (second["subsplit"], second["fault"]["planned_replica"]) == (1, 1)
+    assert driver.strikes.unstruck() == []
+
+
 def test_a_sibling_with_a_fault_of_its_own_takes_no_other():
     """f_c = 2: replicas 0 and 1 each carry a crash. Replica 0 takes its own in phase 1;
     handed replica 1's sub-split in phase 2 while replica 1 waits, it takes no second."""

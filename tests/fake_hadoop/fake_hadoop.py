@@ -42,7 +42,7 @@ Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for
 container's ``NM_HOST`` says; a file's split is located at its block's hosts (asked of the
 WebHDFS server at ``$FAKE_WEBHDFS_URL``) and runs there, but for ``$FAKE_HADOOP_MISS``
 percent of them, seeded (:func:`node_of`). **A lost host**: with ``$FAKE_HADOOP_LOSE``
-(a host), that host is lost as ``kill-node`` loses a worker mid-map (:func:`lose_host`):
+(a host, or ``*``: the first host that comes due below, whichever emits first), that host is lost as ``kill-node`` loses a worker mid-map (:func:`lose_host`):
 the first ``reporter:status`` line of a map attempt there that names a phase (a replica is
 mapping; with ``$FAKE_HADOOP_LOSE_AT=emit``, its first ``dirft-emit`` counter) marks it
 ``lost/HOST`` (the tests' fake ResourceManager, ``tests/fake_rm.py``, then reports it ``LOST``), every attempt running there is killed (as YARN's lost node's
@@ -274,8 +274,12 @@ def due_to_lose(host: str, line: bytes) -> bool:
     names that host and the line is a replica's status inside a phase, or, with
     ``$FAKE_HADOOP_LOSE_AT=emit``, an emitter's ``dirft-emit`` counter (its output is
     then lost with the host)."""
-    if not host or host != os.environ.get("FAKE_HADOOP_LOSE"):
+    chosen = os.environ.get("FAKE_HADOOP_LOSE")
+    if not host or chosen not in (host, "*"):
         return False
+    if chosen == "*" and os.path.isdir(os.path.join(state_dir(), "lost")) and os.listdir(
+            os.path.join(state_dir(), "lost")):
+        return False  # "*": the first host due, only
     if os.environ.get("FAKE_HADOOP_LOSE_AT") == "emit":
         return line.startswith(b"reporter:counter:dirft-emit,")
     return line.startswith(b"reporter:status:") and b" phase " in line
