@@ -42,7 +42,8 @@ Map tasks run ``$FAKE_HADOOP_SLOTS`` (default 8) at a time: the others queue for
 container's ``NM_HOST`` says; a file's split is located at its block's hosts (asked of the
 WebHDFS server at ``$FAKE_WEBHDFS_URL``) and runs there, but for ``$FAKE_HADOOP_MISS``
 percent of them, seeded (:func:`node_of`). **A lost host**: with ``$FAKE_HADOOP_LOSE``
-(a host, or ``*``: the first host that comes due below, whichever emits first), that host is lost as ``kill-node`` loses a worker mid-map (:func:`lose_host`):
+(a host, or ``*``: the first host that comes due below, whichever emits first), that
+host is lost as ``kill-node`` loses a worker mid-map (:func:`lose_host`):
 the first ``reporter:status`` line of a map attempt there that names a phase (a replica is
 mapping; with ``$FAKE_HADOOP_LOSE_AT=emit``, its first ``dirft-emit`` counter) marks it
 ``lost/HOST`` (the tests' fake ResourceManager, ``tests/fake_rm.py``, then reports it ``LOST``), every attempt running there is killed (as YARN's lost node's
