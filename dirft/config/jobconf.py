@@ -36,7 +36,8 @@ def replicas_needed(crash_faults: int, silent_faults: int) -> int:
 def check_combinations(typed: Mapping[str, Any], sources: Mapping[str, str]) -> None:
     """Refuse impossible combinations of typed values (from :func:`parse_all`).
 
-    Checks: heartbeat timeout > interval, stall timeout 0 or > interval; R <= ``dirft.nodes`` for schemes dirft and frft
+    Checks: heartbeat timeout > interval, stall timeout 0 or > interval; R <=
+    ``dirft.nodes`` for schemes dirft and frft
     (R distinct nodes, docs/design.md, "Tolerance and replicas"); split minsize <=
     ``dirft.split.maxsize`` when set. Raises ConfigError naming the keys, their values and
     sources.

@@ -60,6 +60,12 @@ def manifest_files(groups: list) -> list[bytes]:
             for i, t in enumerate(texts)]
 
 
+def manifest_path(folder: str, index: int) -> str:
+    """The HDFS path of map task ``index``'s manifest file in a wave's ``folder``: padded,
+    so the folder's listing, which orders Hadoop's map tasks, puts map *i* at *i*."""
+    return posixpath.join(folder, f"map-{index:05d}.txt")
+
+
 class ManifestWriter:
     """Writes the waves' manifest files on ``storage`` (an
     :class:`~dirft.storage.hdfs.HdfsStorage`; another storage gets plain writes).
@@ -85,7 +91,7 @@ class ManifestWriter:
         files = manifest_files(groups)
         if any(hosts):
             self._address(next(h for h in hosts if h))  # asked once, before the writers
-        paths = [posixpath.join(folder, f"map-{i:05d}.txt") for i in range(len(files))]
+        paths = [manifest_path(folder, i) for i in range(len(files))]
         with ThreadPoolExecutor(max_workers=min(WRITERS, len(files)) or 1) as pool:
             hows = list(pool.map(self._write, paths, files, hosts))
         self.placed += [{"wave": wave, "map": index, "planned": host, "how": how,
@@ -137,7 +143,7 @@ class ManifestWriter:
         logged only (a re-run attempt that cannot read its file fails, and the runner then
         commits with its commit job)."""
         copies = min(SPREAD, len(set((self.addresses or {}).values())))
-        paths = [posixpath.join(folder, f"map-{p['map']:05d}.txt") for p in self.placed
+        paths = [manifest_path(folder, p["map"]) for p in self.placed
                  if p["how"] == "datanode" and p.get("folder") == folder]
         for path in paths if copies > 1 else ():
             try:

@@ -248,4 +248,3 @@ class ReplicaBook:
         """``{(task, replica): host}`` each replica registered from."""
         with self._lock:
             return dict(self._hosts)
-

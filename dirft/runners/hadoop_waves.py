@@ -19,7 +19,8 @@ Hadoop says (docs/hadoop.md, 'YARN'):
   (``ReplicaExited``) if it shares their map task; a replica whose work is over lingers
   until its neighbours have ended, so one is there to name an end, and the map task's
   watchdog ends a hung one (sooner, one the core holds dead: a neighbour's heartbeat
-  answer names it, :meth:`~dirft.runners.hadoop_replicas.ReplicaBook.dispatch`); when none is left to tell, the attempt fails and Hadoop's
+  answer names it, :meth:`~dirft.runners.hadoop_replicas.ReplicaBook.dispatch`); when
+  none is left to tell, the attempt fails and Hadoop's
   FAILED line is the exit of every replica of it not yet over.
 * a replica is **pending** until it registers: YARN may queue its container for a long
   time on a small cluster, and a pending replica reserves no work (its siblings take its

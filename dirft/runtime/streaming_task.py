@@ -15,11 +15,11 @@
     counters, so the re-run attempt asks the voting service (a ``reemit`` naming its lines
     and attempt) which decided tasks had one of its lines as emitter, re-emits their
     outputs verified against the signatures the driver names, counts ``dirft-emit`` for
-    each and ends with status 0 (:func:`re_emit`). When the
-    job's wave carries the reduce, the replica may be answered ``emit`` instead of
-    ``exit`` once its task is decided: it then writes the decided outputs, re-hashed, to stdout (Hadoop's shuffle) and adds 1 to the
-    counter ``dirft-emit/task-NNNNN``; a mismatch or any failure exits 3, so Hadoop discards
-    the attempt's output and counters. Mode ``direct`` (se, none):
+    each and ends with status 0 (:func:`re_emit`). When the job's wave carries the
+    reduce, the replica may be answered ``emit`` instead of ``exit`` once its task is
+    decided: it then writes the decided outputs, re-hashed, to stdout (Hadoop's shuffle)
+    and adds 1 to the counter ``dirft-emit/task-NNNNN``; a mismatch or any failure exits
+    3, so Hadoop discards the attempt's output and counters. Mode ``direct`` (se, none):
     the line's split is mapped once and its output written to stdout, for Hadoop's own
     shuffle; the replica id is the Hadoop attempt number.
 
